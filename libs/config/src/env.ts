@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+/**
+ * Parses the environment once, at start. A bad or missing variable stops the process with a
+ * message that names it and says what it should look like.
+ */
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    const value = name in env ? ` (got ${JSON.stringify(redactEnvValue(name, env[name]))})` : ' (not set)';
+    return `  ${name}: ${issue.message}${value}`;
+  });
+  throw new EnvError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+function redactEnvValue(name: string, value: string | undefined) {
+  return /KEY|SECRET|TOKEN|PASSWORD|URL/i.test(name) ? '<redacted>' : value;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+/** Variables every service shares. Each service extends this with its own. */
+export const baseEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool.default(false),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Prefixes every subject and the stream name, so several gateways (or test runs) share one NATS. */
+  SUBJECT_PREFIX: z
+    .string()
+    .regex(/^([a-zA-Z0-9_-]+)?$/, 'letters, digits, _ or - only')
+    .default(''),
+  /** Health probe port (GET /healthz); 0 disables it. */
+  HEALTH_PORT: port.default(0),
+  HOST: z.string().default('127.0.0.1'),
+  CONFIG_DIR: z.string().min(1).default('config'),
+  /** How long a NATS request may take before the caller answers 503. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
+});
+
+export const redisEnvSchema = z.object({
+  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9_:.-]*$/, 'letters, digits and _ : . - only').default('sg:'),
+});
+
+export const postgresEnvSchema = z.object({
+  DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('securegateway'),
+});
+
+export const envSchemas = { port, bool };

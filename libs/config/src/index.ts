@@ -1,0 +1,3 @@
+export * from './env.js';
+export * from './yaml-file.js';
+export * from './gateway-files.js';

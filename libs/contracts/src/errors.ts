@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * Every error code a caller or a peer service can see, with the HTTP status the ingress
+ * answers for it. Codes are stable API: add new ones, never rename.
+ */
+export const ERROR_CODES = {
+  'REQUEST.INVALID_BODY': 400,
+  'REQUEST.INVALID_JSON': 400,
+  'REQUEST.UNSUPPORTED_MEDIA_TYPE': 415,
+  'REQUEST.TOO_LARGE': 413,
+  'REQUEST.NOT_FOUND': 404,
+  'REQUEST.INVALID_PROJECT': 400,
+  'REQUEST.INVALID_TRACE_ID': 400,
+  'AUTH.MISSING_KEY': 401,
+  'AUTH.INVALID_KEY': 401,
+  'AUTH.IDENTITY_MISMATCH': 403,
+  'AUTH.ADMIN_KEY_REQUIRED': 401,
+  'AUTH.ADMIN_DISABLED': 503,
+  'POLICY.TOOL_NOT_REGISTERED': 403,
+  'POLICY.TOOL_NOT_ALLOWED': 403,
+  'POLICY.ARGUMENTS_INVALID': 400,
+  'POLICY.RATE_LIMITED': 429,
+  'POLICY.APPROVAL_REQUIRED': 403,
+  'POLICY.EVALUATION_FAILED': 503,
+  'POLICY.DEPENDENCY_UNAVAILABLE': 503,
+  'EXECUTOR.TOOL_UNAVAILABLE': 503,
+  'EXECUTOR.UPSTREAM_TIMEOUT': 504,
+  'EXECUTOR.UPSTREAM_UNREACHABLE': 502,
+  'EXECUTOR.UPSTREAM_ERROR': 502,
+  'AUDIT.TRACE_NOT_FOUND': 404,
+  'AUDIT.STORE_UNAVAILABLE': 503,
+  'MESSAGE.INVALID': 400,
+  'MESSAGE.UNKNOWN_SUBJECT': 400,
+  'GATEWAY.SERVICE_UNAVAILABLE': 503,
+  'GATEWAY.SERVICE_TIMEOUT': 503,
+  'GATEWAY.INTERNAL': 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code];
+}
+
+/** The error body every HTTP answer and every failed NATS reply carries. */
+export const errorBodySchema = z.object({
+  code: errorCodeSchema,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/**
+ * The one error class of the gateway. It crosses NATS as an ErrorBody (instanceof does not
+ * survive serialisation), so code and message are all a receiver may rely on.
+ */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromBody(body: ErrorBody): GatewayError {
+    return new GatewayError(body.code, body.message, body.details);
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { argumentsSchema, channelSchema, idSchema, projectIdSchema, toolNameSchema } from '../common.js';
+import { errorCodeSchema } from '../errors.js';
+
+export const DECIDE_SUBJECT = 'gw.policy.decide.v1';
+
+export const decideRequestSchema = z.object({
+  project: projectIdSchema,
+  agent_id: idSchema,
+  session_id: idSchema,
+  request_id: idSchema,
+  channel: channelSchema,
+  tool: toolNameSchema,
+  arguments: argumentsSchema,
+});
+export type DecideRequest = z.infer<typeof decideRequestSchema>;
+
+export const ruleTraceEntrySchema = z.object({
+  check: z.string(),
+  outcome: z.enum(['pass', 'fail', 'skip']),
+  /** The rule that decided, e.g. `policies/default.yaml#rules[0].allow_tools[0]`. */
+  rule: z.string().optional(),
+  detail: z.string().optional(),
+});
+export type RuleTraceEntry = z.infer<typeof ruleTraceEntrySchema>;
+
+export const violationSchema = z.object({ path: z.string(), message: z.string() });
+export type Violation = z.infer<typeof violationSchema>;
+
+/** Seed 001's explainable decision, returned for every call, allowed or not. */
+export const decisionSchema = z.object({
+  allowed: z.boolean(),
+  /** Stable code of the failed check; null when allowed. */
+  code: errorCodeSchema.nullable(),
+  reason: z.string(),
+  rule_trace: z.array(ruleTraceEntrySchema),
+  reasoning: z.array(z.string()),
+  suggestions: z.array(z.string()),
+  risk_score: z.number().min(0).max(1),
+  requires_approval: z.boolean(),
+  policy_version: z.string(),
+  retry_after_ms: z.number().int().nonnegative().optional(),
+  violations: z.array(violationSchema).optional(),
+});
+export type Decision = z.infer<typeof decisionSchema>;

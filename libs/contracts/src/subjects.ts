@@ -1,0 +1,44 @@
+import type { z } from 'zod';
+import { AUDIT_TRACE_SUBJECT, traceQuerySchema, traceResultSchema } from './audit/trace.js';
+import {
+  DECISION_MADE,
+  TOOLCALL_COMPLETED,
+  TOOLCALL_EXECUTED,
+  TOOLCALL_RECEIVED,
+  decisionMadeSchema,
+  toolCallCompletedSchema,
+  toolCallExecutedSchema,
+  toolCallReceivedSchema,
+} from './events/toolcall.js';
+import { EXECUTE_SUBJECT, executeRequestSchema, executeResultSchema } from './executor/execute.js';
+import { healthReportSchema, healthRequestSchema, healthSubject } from './health/health.js';
+import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
+
+const health = { request: healthRequestSchema, response: healthReportSchema };
+
+/** Every request-reply subject (core NATS, queue group per service) with its two schemas. */
+export const REQUESTS = {
+  [DECIDE_SUBJECT]: { request: decideRequestSchema, response: decisionSchema },
+  [EXECUTE_SUBJECT]: { request: executeRequestSchema, response: executeResultSchema },
+  [AUDIT_TRACE_SUBJECT]: { request: traceQuerySchema, response: traceResultSchema },
+  [healthSubject('ingress')]: health,
+  [healthSubject('policy')]: health,
+  [healthSubject('executor')]: health,
+  [healthSubject('audit')]: health,
+  [healthSubject('federation')]: health,
+  [healthSubject('analytics')]: health,
+} as const;
+
+/** Every event subject (JetStream stream GW_EVENTS) with the schema of its data. */
+export const EVENTS = {
+  [TOOLCALL_RECEIVED]: toolCallReceivedSchema,
+  [DECISION_MADE]: decisionMadeSchema,
+  [TOOLCALL_EXECUTED]: toolCallExecutedSchema,
+  [TOOLCALL_COMPLETED]: toolCallCompletedSchema,
+} as const;
+
+export type RequestSubject = keyof typeof REQUESTS;
+export type RequestOf<S extends RequestSubject> = z.infer<(typeof REQUESTS)[S]['request']>;
+export type ResponseOf<S extends RequestSubject> = z.infer<(typeof REQUESTS)[S]['response']>;
+export type EventSubject = keyof typeof EVENTS;
+export type EventDataOf<S extends EventSubject> = z.infer<(typeof EVENTS)[S]>;

@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto';
+import {
+  connect,
+  headers as natsHeaders,
+  nanos,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/transport-node';
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import {
+  EVENTS,
+  EVENTS_STREAM,
+  EVENTS_WILDCARD,
+  type ErrorBody,
+  errorBodySchema,
+  type EventDataOf,
+  type EventEnvelope,
+  type EventSubject,
+  GatewayError,
+  Headers,
+  REQUESTS,
+  type RequestOf,
+  type RequestSubject,
+  type ResponseOf,
+  type ServiceName,
+} from '@sg/contracts';
+import { traceparentFor, type Logger } from '@sg/runtime';
+
+/** Who and what a message belongs to; travels in headers on every message. */
+export interface MessageContext {
+  traceId: string;
+  project: string;
+  traceparent?: string;
+}
+
+export interface BusOptions {
+  url: string;
+  /** Prefix of every subject and of the stream name; '' in production. */
+  prefix: string;
+  service: ServiceName;
+  logger: Logger;
+  requestTimeoutMs: number;
+  /** JetStream replicas of GW_EVENTS: 1 on one node, 3 on a production cluster. */
+  streamReplicas?: number;
+}
+
+type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const PUBLISH_ATTEMPTS = 5;
+
+/**
+ * Typed NATS access for one service: request/reply with zod validation on both ends, and
+ * events to JetStream with their id as Nats-Msg-Id. No subject string is built elsewhere.
+ */
+export class NatsBus {
+  private readonly pending = new Set<Promise<unknown>>();
+  private lostEvents = 0;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    private readonly opts: BusOptions,
+  ) {}
+
+  static async connect(opts: BusOptions): Promise<NatsBus> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: opts.url,
+        name: `sg-${opts.service}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 3000,
+      });
+    } catch (err) {
+      throw new Error(
+        `cannot reach NATS at ${opts.url} (${(err as Error).message}). Start it with: nats-server -js, or set NATS_URL`,
+      );
+    }
+    const bus = new NatsBus(nc, jetstream(nc), opts);
+    void bus.watchStatus();
+    return bus;
+  }
+
+  get streamName(): string {
+    return this.opts.prefix ? `${this.opts.prefix}_${EVENTS_STREAM}` : EVENTS_STREAM;
+  }
+
+  /** The wire subject of a contract subject. */
+  subject(subject: string): string {
+    return this.opts.prefix ? `${this.opts.prefix}.${subject}` : subject;
+  }
+
+  /** The contract subject of a wire subject (inverse of subject()). */
+  contractSubject(wire: string): string {
+    return this.opts.prefix && wire.startsWith(`${this.opts.prefix}.`) ? wire.slice(this.opts.prefix.length + 1) : wire;
+  }
+
+  async jsm(): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc);
+  }
+
+  /**
+   * Creates GW_EVENTS or brings it to the settings below. Chosen on purpose (see
+   * docs/adr/0002-event-stream.md): file storage, a 10-minute dedupe window (publishers retry
+   * with the same Nats-Msg-Id well within it; the audit store is idempotent beyond it).
+   */
+  async ensureStream(): Promise<void> {
+    const jsm = await this.jsm();
+    const config = {
+      name: this.streamName,
+      subjects: [this.subject(EVENTS_WILDCARD)],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: this.opts.streamReplicas ?? 1,
+      duplicate_window: nanos(10 * 60_000),
+      max_age: nanos(7 * 24 * 3600_000),
+    };
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+      try {
+        await jsm.streams.add(config);
+      } catch (addErr) {
+        // Another service created it between our info and add.
+        if (!/already in use/i.test((addErr as Error).message)) throw addErr;
+      }
+    }
+  }
+
+  /** Sends a request and returns the validated answer, or throws a GatewayError with a stable code. */
+  async request<S extends RequestSubject>(
+    subject: S,
+    payload: RequestOf<S>,
+    ctx: MessageContext,
+    timeoutMs = this.opts.requestTimeoutMs,
+  ): Promise<ResponseOf<S>> {
+    const contract = REQUESTS[subject];
+    const body = contract.request.parse(payload);
+    let msg: Msg;
+    try {
+      msg = await this.nc.request(this.subject(subject), encoder.encode(JSON.stringify(body)), {
+        timeout: timeoutMs,
+        headers: this.headersFor(ctx),
+      });
+    } catch (err) {
+      throw this.requestFailure(subject, err, timeoutMs);
+    }
+    let reply: Reply<unknown>;
+    try {
+      reply = JSON.parse(decoder.decode(msg.data)) as Reply<unknown>;
+    } catch {
+      throw new GatewayError('GATEWAY.INTERNAL', `${serviceOf(subject)} answered something that is not JSON`);
+    }
+    if (reply && reply.ok === false) {
+      const error = errorBodySchema.safeParse(reply.error);
+      throw error.success
+        ? GatewayError.fromBody(error.data)
+        : new GatewayError('GATEWAY.INTERNAL', `${serviceOf(subject)} answered a malformed error`);
+    }
+    const data = contract.response.safeParse(reply?.data);
+    if (!data.success) {
+      this.opts.logger.error({ subject, issues: data.error.issues.slice(0, 3) }, 'malformed reply');
+      throw new GatewayError('GATEWAY.INTERNAL', `${serviceOf(subject)} answered a malformed reply`);
+    }
+    return data.data as ResponseOf<S>;
+  }
+
+  /**
+   * Answers `subject` in the service's queue group. A malformed request is answered with
+   * MESSAGE.INVALID; a thrown GatewayError with its code; anything else with GATEWAY.INTERNAL
+   * (logged here, never sent).
+   */
+  handle<S extends RequestSubject>(
+    subject: S,
+    handler: (payload: RequestOf<S>, ctx: MessageContext) => Promise<ResponseOf<S>>,
+    queue: string = this.opts.service,
+  ): void {
+    const contract = REQUESTS[subject];
+    this.nc.subscribe(this.subject(subject), {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.opts.logger.error({ subject, err: err.message }, 'subscription error');
+          return;
+        }
+        void this.dispatch(msg, contract, handler);
+      },
+    });
+  }
+
+  private async dispatch<S extends RequestSubject>(
+    msg: Msg,
+    contract: (typeof REQUESTS)[S],
+    handler: (payload: RequestOf<S>, ctx: MessageContext) => Promise<ResponseOf<S>>,
+  ): Promise<void> {
+    if (!msg.reply) return;
+    let reply: Reply<unknown>;
+    let parsed: ReturnType<typeof contract.request.safeParse> | undefined;
+    try {
+      parsed = contract.request.safeParse(JSON.parse(decoder.decode(msg.data)));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      const issue = parsed?.error.issues[0];
+      reply = {
+        ok: false,
+        error: {
+          code: 'MESSAGE.INVALID',
+          message: issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'message is not JSON',
+        },
+      };
+    } else {
+      try {
+        const data = await handler(parsed.data as RequestOf<S>, contextOf(msg.headers));
+        reply = { ok: true, data: contract.response.parse(data) };
+      } catch (err) {
+        if (err instanceof GatewayError) reply = { ok: false, error: err.toBody() };
+        else {
+          this.opts.logger.error({ subject: msg.subject, err: (err as Error).message }, 'handler failed');
+          reply = { ok: false, error: { code: 'GATEWAY.INTERNAL', message: 'internal error; see the service log' } };
+        }
+      }
+    }
+    try {
+      msg.respond(encoder.encode(JSON.stringify(reply)));
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'could not reply');
+    }
+  }
+
+  /**
+   * Publishes an event to JetStream without making the caller wait. The event id is its
+   * Nats-Msg-Id, so the retries below can never store it twice.
+   */
+  publish<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string = randomUUID()): string {
+    const envelope: EventEnvelope<EventDataOf<S>> = {
+      event_id: eventId,
+      occurred_at: preciseNow(),
+      trace_id: ctx.traceId,
+      project: ctx.project,
+      source: this.opts.service,
+      data: EVENTS[subject].parse(data) as EventDataOf<S>,
+    };
+    const payload = encoder.encode(JSON.stringify(envelope));
+    const headers = this.headersFor(ctx);
+    const attempt = async () => {
+      for (let i = 1; ; i++) {
+        try {
+          await this.js.publish(this.subject(subject), payload, { msgID: eventId, headers, timeout: 5000 });
+          return;
+        } catch (err) {
+          if (i >= PUBLISH_ATTEMPTS || this.nc.isClosed()) {
+            this.lostEvents++;
+            this.opts.logger.error({ subject, event_id: eventId, err: (err as Error).message }, 'event not stored in JetStream');
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+        }
+      }
+    };
+    const p = attempt();
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+    return eventId;
+  }
+
+  /** Events that could not be stored after every retry (exposed in health). */
+  get eventsLost(): number {
+    return this.lostEvents;
+  }
+
+  /** Waits for in-flight event publishes, then drains the connection. */
+  async close(): Promise<void> {
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 5000))]);
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+
+  private headersFor(ctx: MessageContext): MsgHdrs {
+    const h = natsHeaders();
+    h.set(Headers.traceId, ctx.traceId);
+    h.set(Headers.traceparent, ctx.traceparent ?? traceparentFor(ctx.traceId));
+    h.set(Headers.projectId, ctx.project);
+    return h;
+  }
+
+  private requestFailure(subject: string, err: unknown, timeoutMs: number): GatewayError {
+    const service = serviceOf(subject);
+    if (err instanceof RequestError && err.isNoResponders()) {
+      return new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the ${service} service is not running; start it and retry`);
+    }
+    if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
+      return new GatewayError('GATEWAY.SERVICE_TIMEOUT', `the ${service} service did not answer within ${timeoutMs} ms; retry later`);
+    }
+    this.opts.logger.warn({ subject, err: (err as Error).message }, 'request failed');
+    return new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus is unavailable; retry later`);
+  }
+
+  private async watchStatus() {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.logger.warn(`NATS ${s.type}`);
+    }
+  }
+}
+
+function serviceOf(subject: string): string {
+  return subject.split('.')[1] ?? 'a';
+}
+
+function contextOf(h: MsgHdrs | undefined): MessageContext {
+  return {
+    traceId: h?.get(Headers.traceId) || 'unknown',
+    project: h?.get(Headers.projectId) || 'default',
+    traceparent: h?.get(Headers.traceparent) || undefined,
+  };
+}
+
+/** ISO time with microseconds, so events of one call sort by time even within a millisecond. */
+function preciseNow(): string {
+  const now = performance.timeOrigin + performance.now();
+  const ms = Math.floor(now);
+  const micros = Math.floor((now - ms) * 1000)
+    .toString()
+    .padStart(3, '0');
+  return new Date(ms).toISOString().replace('Z', `${micros}Z`);
+}

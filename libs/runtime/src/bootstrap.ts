@@ -1,0 +1,71 @@
+import { type DynamicModule, Global, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { ServiceName } from '@sg/contracts';
+import { HealthController, HealthService } from './health.js';
+import { createLogger, NestPinoLogger, type Logger } from './logger.js';
+import { ENV, LOGGER } from './tokens.js';
+
+export interface ServiceEnv {
+  LOG_LEVEL: string;
+  LOG_PRETTY: boolean;
+  HOST: string;
+}
+
+export interface RunServiceOptions<E extends ServiceEnv> {
+  service: ServiceName;
+  env: E;
+  imports: NonNullable<DynamicModule['imports']>;
+  /** HTTP port: the public one for ingress/federation, the health probe port for the others. 0 = no HTTP. */
+  port: number;
+  /** Extra Fastify options (body limit...). */
+  fastify?: ConstructorParameters<typeof FastifyAdapter>[0];
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
+}
+
+@Global()
+@Module({})
+class RuntimeModule {
+  static forRoot(service: ServiceName, env: unknown, logger: Logger): DynamicModule {
+    const health = new HealthService();
+    health.service = service;
+    return {
+      module: RuntimeModule,
+      providers: [
+        { provide: ENV, useValue: env },
+        { provide: LOGGER, useValue: logger },
+        { provide: HealthService, useValue: health },
+      ],
+      controllers: [HealthController],
+      exports: [ENV, LOGGER, HealthService],
+    };
+  }
+}
+
+/**
+ * Starts one service as its own Nest app: pino logs, health at GET /healthz, graceful
+ * shutdown on SIGINT/SIGTERM. A failure to start is one readable line and exit code 1.
+ */
+export async function runService<E extends ServiceEnv>(opts: RunServiceOptions<E>): Promise<INestApplication> {
+  const logger = createLogger(opts.service, { level: opts.env.LOG_LEVEL, pretty: opts.env.LOG_PRETTY });
+  try {
+    const app = await NestFactory.create<NestFastifyApplication>(
+      { module: class ServiceRoot {}, imports: [RuntimeModule.forRoot(opts.service, opts.env, logger), ...opts.imports] },
+      new FastifyAdapter({ logger: false, ...opts.fastify }),
+      { logger: new NestPinoLogger(logger), abortOnError: false },
+    );
+    app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
+    await opts.configure?.(app);
+    if (opts.port > 0) {
+      await app.listen(opts.port, opts.env.HOST);
+      logger.info({ port: opts.port, host: opts.env.HOST }, `${opts.service} listening on http://${opts.env.HOST}:${opts.port}`);
+    } else {
+      await app.init();
+      logger.info(`${opts.service} started`);
+    }
+    return app;
+  } catch (err) {
+    logger.fatal(`${opts.service} could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,65 @@
+import type { LoggerService } from '@nestjs/common';
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+/**
+ * Field paths that may hold a credential. pino censors them before a line is written, so a
+ * handler that logs a whole request cannot leak a key.
+ */
+export const REDACT_PATHS = [
+  'key',
+  'api_key',
+  'apiKey',
+  'password',
+  'secret',
+  'token',
+  'authorization',
+  '*.key',
+  '*.api_key',
+  '*.apiKey',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.authorization',
+  'headers["x-api-key"]',
+  'headers["x-admin-key"]',
+  'headers["x-gateway-key"]',
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["x-admin-key"]',
+];
+
+export function createLogger(service: string, opts: { level: string; pretty: boolean }): Logger {
+  const options = {
+    level: opts.level,
+    base: { service },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+  if (!opts.pretty) return pino(options);
+  return pino(
+    options,
+    pretty({ sync: true, singleLine: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' }),
+  );
+}
+
+/** Routes Nest's own messages (module init, routes) through pino. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
+}

@@ -1,0 +1,52 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+
+/** A pool whose connections all work inside `schema` (created by migrate()). */
+export function createPgPool(url: string, schema: string, max = 10): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 3000,
+    options: `-c search_path=${schema}`,
+  });
+}
+
+/**
+ * Applies the SQL files of `dir` in name order, each once, inside `schema`. An advisory lock
+ * lets several instances start at the same time.
+ */
+export async function migrate(pool: pg.Pool, schema: string, dir: string): Promise<string[]> {
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`sg-migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${schema}".schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await client.query<{ name: string }>(`SELECT name FROM "${schema}".schema_migrations`)).rows.map((r) => r.name),
+    );
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      if (done.has(file)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(`SET LOCAL search_path TO "${schema}"`);
+        await client.query(readFileSync(join(dir, file), 'utf8'));
+        await client.query(`INSERT INTO "${schema}".schema_migrations (name) VALUES ($1)`, [file]);
+        await client.query('COMMIT');
+        applied.push(file);
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`sg-migrate:${schema}`]).catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}

@@ -1,0 +1,17 @@
+import { Redis } from 'ioredis';
+
+/**
+ * A Redis client that fails fast when the server is away (no offline queue), so callers can
+ * decide, per check, what a missing Redis means instead of hanging.
+ */
+export function createRedis(url: string, keyPrefix: string): Redis {
+  return new Redis(url, {
+    keyPrefix,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 1000,
+    lazyConnect: true,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+}

@@ -1,0 +1,3 @@
+/** Injection tokens every service shares. */
+export const ENV = Symbol('ENV');
+export const LOGGER = Symbol('LOGGER');

@@ -1,0 +1,43 @@
+// `npm start`: the whole gateway with the example config, as separate processes on this
+// machine, against the local NATS, Redis and PostgreSQL. Ctrl-C stops everything.
+import { join } from 'node:path';
+import { preflight, readEnvFile, ROOT, startStack } from './stack.mjs';
+
+const env = { ...readEnvFile(join(ROOT, 'examples/gateway.env')), ...process.env };
+const problems = await preflight(env);
+if (problems.length > 0) {
+  for (const p of problems) console.error(`✗ ${p}`);
+  process.exit(1);
+}
+
+let stack;
+try {
+  stack = await startStack({ env, upstream: true });
+} catch (err) {
+  console.error(`✗ ${err.message}`);
+  process.exit(1);
+}
+console.log(`\n✓ SecureGateway is ready at ${stack.url}  (config: ${env.CONFIG_DIR}; Ctrl-C stops it)\n`);
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping...');
+  await stack.stop();
+  console.log('stopped');
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
+// A service that dies on its own takes the gateway down with it: half a gateway is worse.
+setInterval(async () => {
+  if (!stopping && stack.exits.length > 0) {
+    const e = stack.exits[0];
+    console.error(`✗ ${e.name} exited (code ${e.code ?? e.signal}); stopping the gateway`);
+    stopping = true;
+    await stack.stop();
+    process.exit(1);
+  }
+}, 500).unref();

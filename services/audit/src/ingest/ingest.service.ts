@@ -1,0 +1,127 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { ENV, LOGGER, type Logger } from '@sg/runtime';
+import { z } from 'zod';
+import type { AuditEnv } from '../config/env.js';
+import { EventStore, type EventRow } from '../store/event-store.js';
+
+const envelopeSchema = eventEnvelopeSchema(z.unknown());
+
+/**
+ * GW_EVENTS -> audit_events. A durable pull consumer shared by every audit instance; a
+ * message is acked only after its row is committed, and the insert is idempotent on event_id,
+ * so a crash at any point loses nothing and stores nothing twice.
+ */
+@Injectable()
+export class IngestService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private messages?: ConsumerMessages;
+  private buffer: JsMsg[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly store: EventStore,
+    @Inject(ENV) private readonly env: AuditEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap() {
+    await this.bus.ensureStream();
+    const jsm = await this.bus.jsm();
+    const config = {
+      durable_name: this.env.AUDIT_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.bus.subject(EVENTS_WILDCARD),
+      ack_wait: nanos(30_000),
+      // Unlimited redelivery: an event is never dropped because PostgreSQL was down a while.
+      max_deliver: -1,
+      max_ack_pending: 20_000,
+    };
+    try {
+      await jsm.consumers.info(this.bus.streamName, config.durable_name);
+      await jsm.consumers.update(this.bus.streamName, config.durable_name, config);
+    } catch {
+      await jsm.consumers.add(this.bus.streamName, config);
+    }
+    const consumer = await this.bus.js.consumers.get(this.bus.streamName, config.durable_name);
+    this.messages = await consumer.consume({
+      max_messages: this.env.AUDIT_BATCH_SIZE * 2,
+      callback: (m) => this.onMessage(m),
+    });
+  }
+
+  private onMessage(m: JsMsg) {
+    this.buffer.push(m);
+    if (this.buffer.length >= this.env.AUDIT_BATCH_SIZE) this.scheduleFlush(0);
+    else if (!this.timer) this.scheduleFlush(this.env.AUDIT_FLUSH_MS);
+  }
+
+  private scheduleFlush(delay: number) {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, delay);
+  }
+
+  /** Writes what is buffered in one insert, then acks; on a database error, naks for redelivery. */
+  private async flush(): Promise<void> {
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length === 0) return;
+    const rows: EventRow[] = [];
+    const good: JsMsg[] = [];
+    for (const m of batch) {
+      const row = this.toRow(m);
+      if (row) {
+        rows.push(row);
+        good.push(m);
+      }
+    }
+    try {
+      await this.store.insertBatch(rows);
+      for (const m of good) m.ack();
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, events: good.length }, 'audit insert failed; events will be redelivered');
+      for (const m of good) m.nak(1000);
+    }
+  }
+
+  private toRow(m: JsMsg): EventRow | null {
+    let parsed;
+    try {
+      parsed = envelopeSchema.safeParse(m.json());
+    } catch {
+      parsed = null;
+    }
+    if (!parsed?.success) {
+      // A malformed event can never be stored; terminating it keeps it from blocking the rest.
+      this.logger.error({ subject: m.subject, seq: m.seq }, 'malformed event dropped from the audit consumer');
+      m.term();
+      return null;
+    }
+    const e = parsed.data;
+    return {
+      event_id: e.event_id,
+      subject: this.bus.contractSubject(m.subject),
+      source: e.source,
+      project: e.project,
+      trace_id: e.trace_id,
+      occurred_at: e.occurred_at,
+      stream_seq: m.seq,
+      data: e.data,
+    };
+  }
+
+  async beforeApplicationShutdown() {
+    await this.messages?.close();
+    if (this.timer) clearTimeout(this.timer);
+    this.flushing = this.flushing.then(() => this.flush());
+    await this.flushing;
+  }
+}

@@ -1,0 +1,13 @@
+import 'reflect-metadata';
+import { MessagingModule } from '@sg/messaging';
+import { runService } from '@sg/runtime';
+import { AuditModule } from './audit.module.js';
+import { loadAuditEnv } from './config/env.js';
+
+const env = loadAuditEnv();
+await runService({
+  service: 'audit',
+  env,
+  port: env.HEALTH_PORT,
+  imports: [MessagingModule.forRoot({ service: 'audit', publishesEvents: false }), AuditModule],
+});

@@ -1,0 +1,13 @@
+import { baseEnvSchema, envSchemas, parseEnv } from '@sg/config';
+import { z } from 'zod';
+
+export const executorEnvSchema = baseEnvSchema.extend({
+  HEALTH_PORT: envSchemas.port.default(8092),
+  /** Largest upstream response accepted, in bytes; larger answers are an upstream error. */
+  MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+});
+export type ExecutorEnv = z.infer<typeof executorEnvSchema>;
+
+export function loadExecutorEnv(env: NodeJS.ProcessEnv = process.env): ExecutorEnv {
+  return parseEnv(executorEnvSchema, env);
+}

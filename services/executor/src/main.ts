@@ -1,0 +1,13 @@
+import 'reflect-metadata';
+import { MessagingModule } from '@sg/messaging';
+import { runService } from '@sg/runtime';
+import { loadExecutorEnv } from './config/env.js';
+import { ExecutionModule } from './execution/execution.module.js';
+
+const env = loadExecutorEnv();
+await runService({
+  service: 'executor',
+  env,
+  port: env.HEALTH_PORT,
+  imports: [MessagingModule.forRoot({ service: 'executor', publishesEvents: true }), ExecutionModule],
+});

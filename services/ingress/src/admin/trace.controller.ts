@@ -1,0 +1,35 @@
+import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import { AUDIT_TRACE_SUBJECT, GatewayError, TRACE_ID_PATTERN } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { ENV } from '@sg/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IngressEnv } from '../config/env.js';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { errorAnswer } from '../http/error-answer.js';
+import { requireAdmin } from './admin-key.js';
+
+/** GET /api/trace/:trace_id: a call's events from every service, in order (admin key). */
+@Controller('api/trace')
+export class TraceController {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly toolCalls: ToolCallService,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  @Get(':trace_id')
+  async trace(@Param('trace_id') traceId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      if (!TRACE_ID_PATTERN.test(traceId)) {
+        throw new GatewayError('REQUEST.INVALID_TRACE_ID', 'a trace id is 8-64 letters, digits, _ or -');
+      }
+      const result = await this.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx);
+      return reply.status(200).send(result);
+    } catch (err) {
+      const answer = errorAnswer(err, ctx.traceId);
+      return reply.status(answer.status).headers(answer.headers).send(answer.body);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { forProject, loadGatewayFiles, type GatewayFiles } from '@sg/config';
+import { GatewayError, HttpHeaders } from '@sg/contracts';
+import { ENV } from '@sg/runtime';
+import type { IngressEnv } from '../config/env.js';
+import { matchKey, sha256 } from './keys.js';
+
+export interface Principal {
+  /** The model_keys entry the key belongs to: the agent's identity everywhere downstream. */
+  agentId: string;
+  project: string;
+}
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+/** Agent authentication against model_keys/<project>.yaml (default.yaml when the project has none). */
+@Injectable()
+export class AgentAuthService {
+  private readonly keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
+  readonly files: GatewayFiles;
+
+  constructor(@Inject(ENV) env: IngressEnv) {
+    this.files = loadGatewayFiles(env.CONFIG_DIR);
+    for (const project of this.files.modelKeys.keys()) {
+      const file = forProject(this.files.modelKeys, project);
+      this.keys.set(
+        project,
+        Object.entries(file.models).map(([agentId, m]) => ({
+          digest: m.key_sha256 ? Buffer.from(m.key_sha256, 'hex') : sha256(m.key!),
+          value: agentId,
+        })),
+      );
+    }
+  }
+
+  authenticate(project: string, headers: HeaderBag): Principal {
+    const key = presentedKey(headers);
+    if (!key) {
+      throw new GatewayError('AUTH.MISSING_KEY', 'send your agent key in the X-API-Key header or as Authorization: Bearer <key>');
+    }
+    const entries = this.keys.get(project) ?? this.keys.get('default') ?? [];
+    const agentId = matchKey(key, entries);
+    if (agentId === null) {
+      throw new GatewayError('AUTH.INVALID_KEY', `the key is not valid for project ${project}; check the key and the X-Project-ID header`);
+    }
+    return { agentId, project };
+  }
+
+  /** How long to wait for the executor: the tool's own timeout plus a margin. */
+  toolTimeoutMs(tool: string): number | undefined {
+    return this.files.tools.get(tool)?.upstream.timeout_ms;
+  }
+}
+
+function header(headers: HeaderBag, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function presentedKey(headers: HeaderBag): string | undefined {
+  const apiKey = header(headers, HttpHeaders.apiKey)?.trim();
+  if (apiKey) return apiKey;
+  const auth = header(headers, HttpHeaders.authorization);
+  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return match?.[1];
+}

@@ -1,0 +1,31 @@
+import { Controller, Get, Req, Res } from '@nestjs/common';
+import { GatewayError, type HealthReport, healthSubject, SERVICE_NAMES } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+
+/** GET /health: every service's own report, fetched over NATS. 503 if any is missing or degraded. */
+@Controller('health')
+export class GatewayHealthController {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly toolCalls: ToolCallService,
+  ) {}
+
+  @Get()
+  async health(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    const reports = await Promise.all(
+      SERVICE_NAMES.map(async (service) => {
+        try {
+          return await this.bus.request(healthSubject(service), {}, ctx, 1000);
+        } catch (err) {
+          const message = err instanceof GatewayError ? err.message : 'no answer';
+          return { service, status: 'down', detail: message } as const;
+        }
+      }),
+    );
+    const ok = reports.every((r) => r.status === 'ok');
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services: reports satisfies Array<HealthReport | object> });
+  }
+}

@@ -1,0 +1,29 @@
+import { argumentsSchema, idSchema, toolNameSchema } from '@sg/contracts';
+import { z } from 'zod';
+
+/** POST /api/tools/call (seed 004's envelope). */
+export const toolCallEnvelopeSchema = z.strictObject({
+  agent_id: idSchema,
+  agent_version: z.string().min(1).max(64),
+  request_id: idSchema,
+  tool: toolNameSchema,
+  arguments: argumentsSchema,
+});
+
+/** POST /mcp/toolcall (seeds 000/001). */
+export const mcpToolCallSchema = z.strictObject({
+  model_id: idSchema,
+  session_id: idSchema,
+  tool: toolNameSchema,
+  input: argumentsSchema.default({}),
+});
+
+/** Both shapes, reduced to what the rest of the path needs. */
+export interface NormalizedCall {
+  agentId: string;
+  agentVersion: string | null;
+  requestId: string;
+  sessionId: string;
+  tool: string;
+  arguments: Record<string, unknown>;
+}

@@ -1,0 +1,26 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ToolCallService, type HttpAnswer } from './toolcall.service.js';
+
+export function send(reply: FastifyReply, answer: HttpAnswer) {
+  return reply.status(answer.status).headers(answer.headers).send(answer.body);
+}
+
+@Controller()
+export class ToolCallController {
+  constructor(private readonly toolCalls: ToolCallService) {}
+
+  /** Seed 004's envelope. */
+  @Post('api/tools/call')
+  @HttpCode(200)
+  async restCall(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+    return send(reply, await this.toolCalls.handle('rest', req.headers, body));
+  }
+
+  /** SecureGateway's own shape (seeds 000/001). */
+  @Post('mcp/toolcall')
+  @HttpCode(200)
+  async mcpCall(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+    return send(reply, await this.toolCalls.handle('mcp', req.headers, body));
+  }
+}

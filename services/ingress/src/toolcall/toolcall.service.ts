@@ -1,0 +1,199 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type Channel,
+  DECIDE_SUBJECT,
+  type Decision,
+  EXECUTE_SUBJECT,
+  type ErrorBody,
+  GatewayError,
+  HttpHeaders,
+  PROJECT_ID_PATTERN,
+  TOOLCALL_COMPLETED,
+  TOOLCALL_RECEIVED,
+} from '@sg/contracts';
+import { NatsBus, type MessageContext } from '@sg/messaging';
+import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
+import type { IngressEnv } from '../config/env.js';
+import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** The fields of a decision an agent sees (the same on allow and deny). */
+function publicDecision(d: Decision) {
+  return {
+    allowed: d.allowed,
+    reason: d.reason,
+    rule_trace: d.rule_trace,
+    reasoning: d.reasoning,
+    suggestions: d.suggestions,
+    risk_score: d.risk_score,
+    requires_approval: d.requires_approval,
+    policy_version: d.policy_version,
+    ...(d.violations ? { violations: d.violations } : {}),
+  };
+}
+
+/**
+ * One governed tool call: authenticate, validate, ask policy, execute, answer. Every answer,
+ * whatever its status, is published as one toolcall.completed event whose id is the audit_id.
+ */
+@Injectable()
+export class ToolCallService {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly auth: AgentAuthService,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  /** Trace id and project of a request, before anything else is trusted. */
+  contextOf(headers: HeaderBag): MessageContext & { projectValid: boolean } {
+    const traceId = traceIdFrom(first(headers[HttpHeaders.traceId]), first(headers[HttpHeaders.traceparent]));
+    const raw = first(headers[HttpHeaders.projectId]);
+    const project = raw === undefined || raw === '' ? 'default' : raw;
+    const projectValid = PROJECT_ID_PATTERN.test(project);
+    return { traceId, traceparent: traceparentFor(traceId), project: projectValid ? project : 'default', projectValid };
+  }
+
+  async handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
+    const started = performance.now();
+    const ctx = this.contextOf(headers);
+    const auditId = randomUUID();
+    let principal: Principal | null = null;
+    let call: NormalizedCall | null = null;
+    let decision: Decision | null = null;
+    let answer: HttpAnswer;
+    try {
+      if (!ctx.projectValid) {
+        throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
+      }
+      principal = this.auth.authenticate(ctx.project, headers);
+      call = this.normalize(channel, headers, body);
+      if (call.agentId !== principal.agentId) {
+        throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
+      }
+      this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
+      const request = { project: ctx.project, agent_id: call.agentId, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
+      decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
+      if (!decision.allowed) {
+        answer = this.denied(decision, ctx.traceId, auditId);
+      } else if (decision.requires_approval) {
+        // Fail closed until the approval flow exists: never run a call that needs a person's yes.
+        decision = { ...decision, allowed: false, code: 'POLICY.APPROVAL_REQUIRED', reason: `${call.tool} requires human approval, which this gateway cannot grant yet.` };
+        answer = this.denied(decision, ctx.traceId, auditId);
+      } else {
+        const timeout = (this.auth.toolTimeoutMs(call.tool) ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
+        const executed = await this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
+        answer = {
+          status: 200,
+          headers: {},
+          body: { success: true, allowed: true, result: executed.result, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: ctx.traceId, audit_id: auditId },
+        };
+      }
+    } catch (err) {
+      answer = this.failed(err, ctx.traceId, auditId, decision);
+    }
+    return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
+  }
+
+  /** Answers a request that failed before the controller ran (bad JSON, too large), audited like any other. */
+  reject(channel: Channel, headers: HeaderBag, error: GatewayError): HttpAnswer {
+    const ctx = this.contextOf(headers);
+    const auditId = randomUUID();
+    return this.finish(channel, ctx, auditId, performance.now(), this.failed(error, ctx.traceId, auditId, null), { principal: null, call: null, decision: null });
+  }
+
+  private finish(
+    channel: Channel,
+    ctx: MessageContext,
+    auditId: string,
+    started: number,
+    answer: HttpAnswer,
+    seen: { principal: Principal | null; call: NormalizedCall | null; decision: Decision | null },
+  ): HttpAnswer {
+    const { principal, call, decision } = seen;
+    answer.headers['x-trace-id'] = ctx.traceId;
+    const code = (answer.body.error as ErrorBody | undefined)?.code ?? null;
+    this.bus.publish(
+      TOOLCALL_COMPLETED,
+      {
+        channel,
+        agent_id: principal?.agentId ?? null,
+        session_id: call?.sessionId ?? null,
+        request_id: call?.requestId ?? null,
+        tool: call?.tool ?? null,
+        outcome: answer.status === 200 ? 'allowed' : decision && !decision.allowed ? 'denied' : answer.status < 500 ? 'rejected' : 'error',
+        http_status: answer.status,
+        code,
+        risk_score: decision?.risk_score ?? null,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      ctx,
+      auditId,
+    );
+    return answer;
+  }
+
+  private normalize(channel: Channel, headers: HeaderBag, body: unknown): NormalizedCall {
+    if (channel === 'rest') {
+      const b = parseBody(toolCallEnvelopeSchema, body);
+      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, sessionId: sessionFrom(headers) ?? 'default', tool: b.tool, arguments: b.arguments };
+    }
+    const b = parseBody(mcpToolCallSchema, body);
+    return { agentId: b.model_id, agentVersion: null, requestId: first(headers['x-request-id'])?.slice(0, 128) || randomUUID(), sessionId: b.session_id, tool: b.tool, arguments: b.input };
+  }
+
+  private denied(decision: Decision, traceId: string, auditId: string): HttpAnswer {
+    const code = decision.code ?? 'POLICY.TOOL_NOT_ALLOWED';
+    const status = new GatewayError(code, decision.reason).httpStatus;
+    const headers: Record<string, string> = {};
+    if (decision.retry_after_ms !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(decision.retry_after_ms / 1000)));
+    return {
+      status,
+      headers,
+      body: { success: false, allowed: false, error: { code, message: decision.reason }, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: traceId, audit_id: auditId },
+    };
+  }
+
+  private failed(err: unknown, traceId: string, auditId: string, decision: Decision | null): HttpAnswer {
+    const error = err instanceof GatewayError ? err : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
+    return {
+      status: error.httpStatus,
+      headers: {},
+      body: {
+        success: false,
+        error: error.toBody(),
+        ...(decision ? { decision: publicDecision(decision), risk_score: decision.risk_score } : {}),
+        trace_id: traceId,
+        audit_id: auditId,
+      },
+    };
+  }
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sessionFrom(headers: HeaderBag): string | undefined {
+  const s = first(headers[HttpHeaders.sessionId]);
+  return s && s.length <= 128 ? s : undefined;
+}
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('REQUEST.INVALID_BODY', 'send a JSON object with Content-Type: application/json');
+  }
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+  throw new GatewayError('REQUEST.INVALID_BODY', `invalid request body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}

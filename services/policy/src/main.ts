@@ -1,0 +1,13 @@
+import 'reflect-metadata';
+import { MessagingModule } from '@sg/messaging';
+import { runService } from '@sg/runtime';
+import { loadPolicyEnv } from './config/env.js';
+import { DecisionModule } from './decision/decision.module.js';
+
+const env = loadPolicyEnv();
+await runService({
+  service: 'policy',
+  env,
+  port: env.HEALTH_PORT,
+  imports: [MessagingModule.forRoot({ service: 'policy', publishesEvents: true }), DecisionModule],
+});

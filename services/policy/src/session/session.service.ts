@@ -1,0 +1,56 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../redis.provider.js';
+
+export interface SessionCall {
+  project: string;
+  agentId: string;
+  sessionId: string;
+  tool: string;
+  denied: boolean;
+}
+
+export interface SessionState {
+  calls: number;
+  writes: number;
+  denials: number;
+}
+
+const SESSION_TTL_S = 24 * 3600;
+const WRITE_TOOL = /(^|[._-])(write|delete|update|create|insert|remove|send)([._-]|$)/i;
+
+/** Seed 000's session state, in Redis keyed by project, agent and session (never the session alone). */
+@Injectable()
+export class SessionService implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  async record(call: SessionCall): Promise<SessionState> {
+    const key = `session:${call.project}:${call.agentId}:${call.sessionId}`;
+    const res = await this.redis
+      .multi()
+      .hincrby(key, 'calls', 1)
+      .hincrby(key, 'writes', WRITE_TOOL.test(call.tool) ? 1 : 0)
+      .hincrby(key, 'denials', call.denied ? 1 : 0)
+      .expire(key, SESSION_TTL_S)
+      .exec();
+    if (!res) throw new Error('session update was aborted');
+    const [calls, writes, denials] = res.slice(0, 3).map(([err, value]) => {
+      if (err) throw err;
+      return Number(value);
+    });
+    return { calls: calls!, writes: writes!, denials: denials! };
+  }
+
+  async onApplicationShutdown() {
+    await this.redis.quit().catch(() => undefined);
+  }
+}
+
+/** score_session from seed 000: more than 5 calls, any write tool, any prior denial. */
+export function scoreSession(s: SessionState): number {
+  let score = 0;
+  if (s.calls > 5) score += 0.2;
+  if (s.writes > 0) score += 0.3;
+  if (s.denials > 0) score += 0.2;
+  return Math.min(Math.round(score * 100) / 100, 1);
+}
