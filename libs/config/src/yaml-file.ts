@@ -21,8 +21,8 @@ export function parseConfigText<T extends z.ZodType>(file: string, text: string,
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError) {
-    const pos = yamlError.linePos?.[0];
-    throw new ConfigFileError(file, pos?.line ?? null, pos?.col ?? null, yamlError.message.split('\n')[0] ?? 'invalid YAML');
+    const pos = lineCounter.linePos(yamlError.pos[0]);
+    throw new ConfigFileError(file, pos.line, pos.col, yamlError.message.split('\n')[0] ?? 'invalid YAML');
   }
   const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;

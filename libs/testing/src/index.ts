@@ -1,1 +1,5 @@
-export {};
+export * from './ids.js';
+export * from './servers.js';
+export * from './net.js';
+export * from './upstream.js';
+export * from './config-dir.js';

@@ -1,27 +1,35 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { errorAnswer, fromFastifyError } from './error-answer.js';
 
 const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = { '/api/tools/call': 'rest', '/mcp/toolcall': 'mcp' };
 
 /**
- * Body-parsing and routing errors happen inside Fastify, before any controller: answer them
- * with the gateway's codes too, and audit them when they hit a tool-call endpoint.
+ * Errors raised before a controller runs (body parsing, size, unknown route) get the
+ * gateway's codes too, and are audited when they hit a tool-call endpoint.
  */
-export function configureHttp(app: NestFastifyApplication) {
-  const fastify = app.getHttpAdapter().getInstance();
-  const toolCalls = app.get(ToolCallService);
-  const answer = async (err: FastifyError | { code?: string; statusCode?: number; message: string }, req: FastifyRequest, reply: FastifyReply) => {
-    const error = fromFastifyError(err);
+@Catch()
+class GatewayErrorFilter implements ExceptionFilter {
+  constructor(private readonly toolCalls: ToolCallService) {}
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    const http = host.switchToHttp();
+    const req = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const raw = exception as { code?: string; statusCode?: number; message: string };
+    const status = exception instanceof HttpException ? exception.getStatus() : raw.statusCode;
+    const error = fromFastifyError({ code: raw.code, statusCode: status, message: raw.message });
     const channel = TOOL_CALL_ROUTES[req.url.split('?')[0] ?? ''];
-    if (channel && req.method === 'POST') {
-      const audited = await toolCalls.reject(channel, req.headers, error);
-      return reply.status(audited.status).headers(audited.headers).send(audited.body);
-    }
-    const a = errorAnswer(error, toolCalls.contextOf(req.headers).traceId);
-    return reply.status(a.status).headers(a.headers).send(a.body);
-  };
-  fastify.setErrorHandler(answer);
-  fastify.setNotFoundHandler((req, reply) => answer({ statusCode: 404, message: 'not found' }, req, reply));
+    const answer =
+      channel && req.method === 'POST'
+        ? this.toolCalls.reject(channel, req.headers, error)
+        : errorAnswer(error, this.toolCalls.contextOf(req.headers).traceId);
+    void reply.status(answer.status).headers(answer.headers).send(answer.body);
+  }
+}
+
+export function configureHttp(app: NestFastifyApplication) {
+  app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService)));
 }

@@ -189,6 +189,9 @@ function sessionFrom(headers: HeaderBag): string | undefined {
 }
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    throw new GatewayError('REQUEST.UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json');
+  }
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new GatewayError('REQUEST.INVALID_BODY', 'send a JSON object with Content-Type: application/json');
   }

@@ -66,14 +66,14 @@ export class DecisionService {
     if (scope) {
       const i = scope.firstMatch(req.tool);
       if (i < 0) {
-        return ex.deny('key_scope', 'POLICY.TOOL_NOT_ALLOWED', `The key of ${req.agent_id} is scoped to ${scope.patterns.join(', ')}, which does not include ${req.tool}.`, [`Ask an admin to add ${req.tool} to the tools of ${req.agent_id} in model_keys.`], { version, rule: `model_keys#models.${req.agent_id}.tools`, remaining: after('key_scope') });
+        return ex.deny('key_scope', 'POLICY.TOOL_NOT_ALLOWED', `The key of ${req.agent_id} is scoped to ${scope.patterns.join(', ')}, which does not include ${req.tool}.`, [`Ask an admin to add ${req.tool} to the tools of ${req.agent_id} in ${project.keysFile}.`], { version, rule: `${project.keysFile}#models.${req.agent_id}.tools`, remaining: after('key_scope') });
       }
-      ex.pass('key_scope', `The key of ${req.agent_id} may use ${scope.patterns[i]}.`, `model_keys#models.${req.agent_id}.tools[${i}]`);
+      ex.pass('key_scope', `The key of ${req.agent_id} may use ${scope.patterns[i]}.`, `${project.keysFile}#models.${req.agent_id}.tools[${i}]`);
     } else {
       ex.skip('key_scope', 'the key has no tool scope');
     }
 
-    let allowedBy: string | null = null;
+    let allowedBy: { ref: string; pattern: string } | null = null;
     for (const rule of project.rules) {
       if (rule.model !== req.agent_id && rule.model !== '*') continue;
       const d = rule.deny.firstMatch(req.tool);
@@ -82,12 +82,12 @@ export class DecisionService {
         return ex.deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `Model ${req.agent_id} is denied ${rule.deny.patterns[d]}, which matches ${req.tool}.`, ['Use a tool this model is allowed to call.', `Deny rules win; an admin can change ${ref}.`], { version, rule: ref, remaining: after('allow_tools') });
       }
       const a = rule.allow.firstMatch(req.tool);
-      if (a >= 0 && allowedBy === null) allowedBy = `${project.file}#rules[${rule.index}].allow_tools[${a}]|${rule.allow.patterns[a]}`;
+      if (a >= 0 && allowedBy === null) allowedBy = { ref: `${project.file}#rules[${rule.index}].allow_tools[${a}]`, pattern: rule.allow.patterns[a]! };
     }
     if (allowedBy === null) {
       return ex.deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `Model ${req.agent_id} is not allowed to use ${req.tool}: no allow_tools rule matches.`, ['Use a tool this model is allowed to call.', `Ask an admin to add ${req.tool} to allow_tools for ${req.agent_id} in ${project.file}.`], { version, remaining: after('allow_tools') });
     }
-    const [ref, pattern] = allowedBy.split('|') as [string, string];
+    const { ref, pattern } = allowedBy;
     ex.pass('allow_tools', `Model ${req.agent_id} is allowed to use ${pattern}.`, ref);
 
     if (!tool.validate(req.arguments)) {
@@ -96,7 +96,7 @@ export class DecisionService {
     }
     ex.pass('argument_schema', 'No schema violation.', `tools/${req.tool}.json#input_schema`);
 
-    const decision = ex.allow(version, 0);
+    const decision = ex.allow(version, 0, `Allowed by allow_tools match: ${pattern} (${ref}).`);
     decision.requires_approval = tool.definition.requires_approval;
     if (decision.requires_approval) decision.reasoning.push(`Tool ${req.tool} requires human approval.`);
     return decision;

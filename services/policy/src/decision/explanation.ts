@@ -14,11 +14,12 @@ export class Explanation {
     this.trace.push({ check, outcome: 'skip', detail });
   }
 
-  allow(version: string, riskScore: number): Decision {
+  /** `reason` is the sentence of the check that granted the call (seed 001: "Allowed by allow_tools match"). */
+  allow(version: string, riskScore: number, reason: string): Decision {
     return {
       allowed: true,
       code: null,
-      reason: this.reasoning[0] ?? 'allowed',
+      reason,
       rule_trace: this.trace,
       reasoning: this.reasoning,
       suggestions: [],

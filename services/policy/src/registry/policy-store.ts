@@ -14,6 +14,7 @@ export interface CompiledRule {
 
 export interface CompiledProject {
   file: string;
+  keysFile: string;
   policy: PolicyFile;
   rules: CompiledRule[];
   keys: ModelKeysFile;
@@ -41,6 +42,7 @@ export class PolicyStore {
       const file = `policies/${files.policies.has(project) ? project : 'default'}.yaml`;
       projects.set(project, {
         file,
+        keysFile: `model_keys/${files.modelKeys.has(project) ? project : 'default'}.yaml`,
         policy,
         keys,
         rules: policy.rules.map((r, index) => ({

@@ -43,6 +43,8 @@ export class SessionService implements OnApplicationShutdown {
 
   async onApplicationShutdown() {
     await this.redis.quit().catch(() => undefined);
+    // quit() does not stop the reconnect loop of a client that never connected.
+    this.redis.disconnect();
   }
 }
 

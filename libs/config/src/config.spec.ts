@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync, mkdirSync, cpSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { baseEnvSchema, ConfigFileError, EnvError, loadGatewayFiles, parseConfigText, parseEnv, policyFileSchema } from './index.js';
+
+const EXAMPLES = resolve(import.meta.dirname, '../../../examples/config');
+
+describe('parseEnv', () => {
+  it('applies defaults', () => {
+    const env = parseEnv(baseEnvSchema, {});
+    expect(env.NATS_URL).toBe('nats://127.0.0.1:4222');
+    expect(env.REQUEST_TIMEOUT_MS).toBe(3000);
+  });
+
+  it('names the bad variable and hides secret values', () => {
+    const schema = z.object({ PORT: z.coerce.number().int().max(65535), ADMIN_API_KEY: z.string().min(16) });
+    let error: unknown;
+    try {
+      parseEnv(schema, { PORT: 'eighty', ADMIN_API_KEY: 'short-secret' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const message = (error as Error).message;
+    expect(message).toContain('PORT');
+    expect(message).toContain('"eighty"');
+    expect(message).toContain('ADMIN_API_KEY');
+    expect(message).not.toContain('short-secret');
+  });
+});
+
+describe('parseConfigText', () => {
+  it('locates a YAML syntax error by line and column', () => {
+    expect(() => parseConfigText('p.yaml', 'rules:\n  - model: a\n  bad: : :\n', policyFileSchema)).toThrow(
+      /^p\.yaml:3:\d+: All mapping items must start at the same column/,
+    );
+  });
+
+  it('locates a schema error at the offending key', () => {
+    const text = 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n    allow_tool: ["x"]\n';
+    try {
+      parseConfigText('policies/default.yaml', text, policyFileSchema);
+      throw new Error('should have failed');
+    } catch (err) {
+      const e = err as ConfigFileError;
+      expect(e).toBeInstanceOf(ConfigFileError);
+      expect(e.line).toBe(2);
+      expect(e.reason).toMatch(/allow_tool/);
+      expect(e.message).toMatch(/^policies\/default\.yaml:2:\d+: /);
+    }
+  });
+});
+
+describe('loadGatewayFiles', () => {
+  it('loads the example config', () => {
+    const files = loadGatewayFiles(EXAMPLES);
+    expect([...files.tools.keys()].sort()).toEqual(['calendar.list_events', 'db.write_sensitive']);
+    expect(files.modelKeys.get('default')?.models['gpt-4o']?.key).toBe('modelkey-abc123');
+    expect(files.policies.get('default')?.rules[0]?.allow_tools).toEqual(['calendar.*']);
+    expect(files.version).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  describe('with a broken copy', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'sg-cfg-'));
+      cpSync(EXAMPLES, dir, { recursive: true });
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('refuses a tool file whose name does not match', () => {
+      writeFileSync(join(dir, 'tools/calendar.list_events.json'), JSON.stringify({ name: 'other.tool', upstream: { type: 'http', url: 'http://x' } }));
+      expect(() => loadGatewayFiles(dir)).toThrow(/must match the file name/);
+    });
+
+    it('refuses a project file whose name is not a project id', () => {
+      mkdirSync(join(dir, 'policies'), { recursive: true });
+      writeFileSync(join(dir, 'policies/Bad.Name.yaml'), 'rules: []\n');
+      expect(() => loadGatewayFiles(dir)).toThrow(/project id/);
+    });
+
+    it('changes version when a file changes', () => {
+      const before = loadGatewayFiles(dir).version;
+      writeFileSync(join(dir, 'policies/default.yaml'), 'rules: []\n');
+      expect(loadGatewayFiles(dir).version).not.toBe(before);
+    });
+
+    it('refuses a model with both key and key_sha256', () => {
+      writeFileSync(join(dir, 'model_keys/default.yaml'), `models:\n  a:\n    key: abcdefghijklmnop\n    key_sha256: ${'a'.repeat(64)}\n`);
+      expect(() => loadGatewayFiles(dir)).toThrow(/exactly one of key or key_sha256/);
+    });
+  });
+});

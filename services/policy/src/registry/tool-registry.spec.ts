@@ -1,0 +1,43 @@
+import { closeObjectSchemas, compileRegistry } from './tool-registry.js';
+import type { ToolFile } from '@sg/config';
+
+const tool = (input_schema: Record<string, unknown>): ToolFile => ({
+  name: 't.x',
+  description: '',
+  input_schema,
+  requires_approval: false,
+  upstream: { type: 'http', url: 'http://127.0.0.1:1/x', method: 'POST', headers: {}, arguments_in: 'body', timeout_ms: 1000 },
+});
+
+describe('closeObjectSchemas', () => {
+  it('closes nested objects that do not opt in to extra fields', () => {
+    const closed = closeObjectSchemas({
+      type: 'object',
+      properties: { a: { type: 'object', properties: { b: { type: 'string' } } }, open: { type: 'object', additionalProperties: true } },
+    }) as { additionalProperties: unknown; properties: { a: { additionalProperties: unknown }; open: { additionalProperties: unknown } } };
+    expect(closed.additionalProperties).toBe(false);
+    expect(closed.properties.a.additionalProperties).toBe(false);
+    expect(closed.properties.open.additionalProperties).toBe(true);
+  });
+
+  it('leaves enum and default values untouched', () => {
+    const schema = { type: 'string', enum: [{ type: 'object' }], default: { type: 'object' } };
+    expect(closeObjectSchemas(schema)).toEqual(schema);
+  });
+});
+
+describe('compileRegistry', () => {
+  it('rejects unknown and missing fields', () => {
+    const reg = compileRegistry(new Map([['t.x', tool({ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] })]]), '/cfg');
+    const validate = reg.get('t.x')!.validate;
+    expect(validate({ a: 'x' })).toBe(true);
+    expect(validate({ a: 'x', extra: 1 })).toBe(false);
+    expect(validate({})).toBe(false);
+  });
+
+  it('refuses a schema ajv cannot compile, naming the file', () => {
+    expect(() => compileRegistry(new Map([['t.x', tool({ type: 'object', properties: { a: { type: 'nonsense' } } })]]), '/cfg')).toThrow(
+      /\/cfg\/tools\/t\.x\.json/,
+    );
+  });
+});

@@ -1,0 +1,156 @@
+import { Test } from '@nestjs/testing';
+import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
+import { exampleConfigDir, isolate, type ConfigDir } from '@sg/testing';
+import type { DecideRequest } from '@sg/contracts';
+import type { Redis } from 'ioredis';
+import { loadPolicyEnv } from '../src/config/env.js';
+import { DecisionService } from '../src/decision/decision.service.js';
+import { REDIS, redisProvider } from '../src/redis.provider.js';
+import { PolicyStore } from '../src/registry/policy-store.js';
+import { SessionService } from '../src/session/session.service.js';
+
+const iso = isolate('pol');
+let config: ConfigDir;
+
+async function decisionService(extraEnv: Record<string, string> = {}) {
+  const env = loadPolicyEnv({ ...iso.env, CONFIG_DIR: config.dir, ...extraEnv });
+  const moduleRef = await Test.createTestingModule({
+    providers: [
+      { provide: ENV, useValue: env },
+      { provide: LOGGER, useValue: createLogger('policy', { level: 'silent', pretty: false }) },
+      HealthService,
+      redisProvider,
+      PolicyStore,
+      SessionService,
+      DecisionService,
+    ],
+  }).compile();
+  return { service: moduleRef.get(DecisionService), redis: moduleRef.get<Redis>(REDIS), close: () => moduleRef.close() };
+}
+
+let ctx: Awaited<ReturnType<typeof decisionService>>;
+let n = 0;
+const call = (over: Partial<DecideRequest>): DecideRequest => ({
+  project: 'default',
+  agent_id: 'gpt-4o',
+  session_id: `s${++n}`,
+  request_id: `r${n}`,
+  channel: 'rest',
+  tool: 'calendar.list_events',
+  arguments: {},
+  ...over,
+});
+
+beforeAll(async () => {
+  config = exampleConfigDir('http://127.0.0.1:9');
+  config.write(
+    'policies/default.yaml',
+    `rules:
+  - model: gpt-4o
+    allow_tools: ["calendar.*", "db.*"]
+    deny_tools: ["db.write_*"]
+  - model: scoped
+    allow_tools: ["*"]
+rate_limit: { per_agent: 1000, window_s: 60 }
+`,
+  );
+  config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limit: { per_agent: 2, window_s: 60 }\n');
+  config.write(
+    'model_keys/default.yaml',
+    'models:\n  gpt-4o:\n    key: modelkey-abc123\n  scoped:\n    key: scoped-key-0123456\n    tools: ["calendar.list_*"]\n',
+  );
+  config.write('tools/calendar.create_event.json', {
+    name: 'calendar.create_event',
+    input_schema: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] },
+    requires_approval: true,
+    upstream: { type: 'http', url: 'http://127.0.0.1:9/x' },
+  });
+  ctx = await decisionService();
+});
+
+afterAll(async () => {
+  await ctx.close();
+  config.remove();
+  await iso.cleanup();
+});
+
+describe('decisions', () => {
+  it.each([
+    ['an unregistered tool', call({ tool: 'shell.exec' }), 'POLICY.TOOL_NOT_REGISTERED', 'tool_registry'],
+    ['a tool matching a deny glob (deny wins)', call({ tool: 'db.write_sensitive', arguments: { table: 't', record: {} } }), 'POLICY.TOOL_NOT_ALLOWED', 'allow_tools'],
+    ['a model with no rule', call({ agent_id: 'stranger' }), 'POLICY.TOOL_NOT_ALLOWED', 'allow_tools'],
+    ['a tool outside the key scope', call({ agent_id: 'scoped', tool: 'calendar.create_event', arguments: { title: 'x' } }), 'POLICY.TOOL_NOT_ALLOWED', 'key_scope'],
+    ['an unknown argument', call({ arguments: { drop: 'table' } }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
+    ['a missing required argument', call({ tool: 'calendar.create_event', arguments: {} }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
+    ['a wrongly typed argument', call({ arguments: { limit: 'ten' } }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
+  ])('denies %s', async (_label, req, code, failedCheck) => {
+    const d = await ctx.service.decide(req);
+    expect(d.allowed).toBe(false);
+    expect(d.code).toBe(code);
+    expect(d.reason.length).toBeGreaterThan(10);
+    expect(d.suggestions.length).toBeGreaterThan(0);
+    const failed = d.rule_trace.filter((t) => t.outcome === 'fail');
+    expect(failed.map((t) => t.check)).toEqual([failedCheck]);
+    // Every check is accounted for, in order.
+    expect(d.rule_trace.map((t) => t.check)).toEqual(['rate_limit', 'tool_registry', 'key_scope', 'allow_tools', 'argument_schema', 'session_risk']);
+  });
+
+  it('allows a call that passes every check and explains why', async () => {
+    const d = await ctx.service.decide(call({ arguments: { limit: 5, from: '2026-11-01' } }));
+    expect(d).toMatchObject({ allowed: true, code: null, requires_approval: false });
+    expect(d.reason).toContain('calendar.*');
+    expect(d.rule_trace.find((t) => t.check === 'allow_tools')).toMatchObject({ outcome: 'pass', rule: 'policies/default.yaml#rules[0].allow_tools[0]' });
+    expect(d.reasoning).toContain('No schema violation.');
+    expect(d.policy_version).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it('names the schema violation precisely', async () => {
+    const d = await ctx.service.decide(call({ arguments: { drop: 'table' } }));
+    expect(d.violations).toEqual([{ path: '/', message: 'unknown field "drop"; remove it' }]);
+  });
+
+  it('marks a tool that needs approval', async () => {
+    const d = await ctx.service.decide(call({ tool: 'calendar.create_event', arguments: { title: 'x' } }));
+    expect(d).toMatchObject({ allowed: true, requires_approval: true });
+  });
+
+  it('raises the session risk after a denial in the same session, and only there', async () => {
+    const session = 'risky-session';
+    await ctx.service.decide(call({ session_id: session, tool: 'shell.exec' }));
+    expect((await ctx.service.decide(call({ session_id: session }))).risk_score).toBe(0.2);
+    expect((await ctx.service.decide(call({ session_id: 'clean-session' }))).risk_score).toBe(0);
+    // Same session id, other agent: a separate session.
+    expect((await ctx.service.decide(call({ session_id: session, agent_id: 'scoped' }))).risk_score).toBe(0);
+  });
+
+  it('rate-limits per agent and project with the time to wait', async () => {
+    const tight = (i: number) => call({ project: 'tight', request_id: `tight-${i}` });
+    expect((await ctx.service.decide(tight(1))).allowed).toBe(true);
+    expect((await ctx.service.decide(tight(2))).allowed).toBe(true);
+    const third = await ctx.service.decide(tight(3));
+    expect(third).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
+    expect(third.retry_after_ms).toBeGreaterThan(0);
+    expect(third.retry_after_ms).toBeLessThanOrEqual(60_000);
+    // Another agent in the same project still has its own budget.
+    expect((await ctx.service.decide(call({ project: 'tight', agent_id: 'scoped' }))).code).not.toBe('POLICY.RATE_LIMITED');
+  });
+
+  it('falls back to the default project when a project has no file', async () => {
+    const d = await ctx.service.decide(call({ project: 'no-such-project' }));
+    expect(d.allowed).toBe(true);
+    expect(d.rule_trace.find((t) => t.check === 'allow_tools')?.rule).toMatch(/^policies\/default\.yaml/);
+  });
+});
+
+describe('fail closed', () => {
+  it('denies with a reason when Redis is unreachable', async () => {
+    const down = await decisionService({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const d = await down.service.decide(call({}));
+      expect(d).toMatchObject({ allowed: false, code: 'POLICY.DEPENDENCY_UNAVAILABLE' });
+      expect(d.reason).toMatch(/Redis/);
+    } finally {
+      await down.close();
+    }
+  });
+});
