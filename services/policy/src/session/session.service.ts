@@ -42,9 +42,10 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown() {
-    await this.redis.quit().catch(() => undefined);
-    // quit() does not stop the reconnect loop of a client that never connected.
-    this.redis.disconnect();
+    // quit() waits for pending replies; a client that is not connected only needs its
+    // reconnect loop stopped.
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    else this.redis.disconnect(false);
   }
 }
 

@@ -1,0 +1,161 @@
+import { ADMIN_KEY, AGENT_KEY, auditRows, envelope, get, post, startGateway, type Gateway } from './harness.js';
+
+let gw: Gateway;
+const auth = { 'X-API-Key': AGENT_KEY };
+
+beforeAll(async () => {
+  gw = await startGateway({
+    configure: (c) =>
+      c.write('policies/limited.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limit: { per_agent: 2, window_s: 60 }\n'),
+  });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+});
+
+describe('an allowed call', () => {
+  it('returns the upstream result and leaves every step in PostgreSQL under one trace_id', async () => {
+    const res = await post(gw, '/api/tools/call', envelope({ arguments: { from: '2026-11-24' } }), auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ success: true, allowed: true, decision: { allowed: true }, risk_score: 0 });
+    expect(res.body.result.events.map((e: { id: string }) => e.id)).toEqual(['evt-2', 'evt-3']);
+    expect(res.body.decision.reason).toMatch(/allow_tools/);
+    expect(res.body.decision.rule_trace.length).toBeGreaterThanOrEqual(5);
+    expect(res.headers.get('x-trace-id')).toBe(res.body.trace_id);
+
+    const rows = await auditRows(gw, res.body.trace_id, 4);
+    expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual([
+      'ingress:gw.evt.toolcall.received.v1',
+      'policy:gw.evt.decision.made.v1',
+      'executor:gw.evt.toolcall.executed.v1',
+      'ingress:gw.evt.toolcall.completed.v1',
+    ]);
+    expect(rows[3]!.event_id).toBe(res.body.audit_id);
+    expect(rows[3]!.data).toMatchObject({ outcome: 'allowed', http_status: 200, code: null, agent_id: 'gpt-4o' });
+    expect(rows[2]!.data).toMatchObject({ status: 'ok', upstream_status: 200 });
+  });
+
+  it('works in the /mcp/toolcall shape, keeping the caller trace id', async () => {
+    const res = await post(gw, '/mcp/toolcall', { model_id: 'gpt-4o', session_id: 'sess-1', tool: 'calendar.list_events', input: { limit: 1 } }, { Authorization: `Bearer ${AGENT_KEY}`, 'X-Trace-Id': 'e2e-trace-mcp-0001' });
+    expect(res.status).toBe(200);
+    expect(res.body.trace_id).toBe('e2e-trace-mcp-0001');
+    expect(res.body.result.events).toHaveLength(1);
+  });
+
+  it('is returned by the trace endpoint, in order, to an admin only', async () => {
+    const call = await post(gw, '/api/tools/call', envelope(), auth);
+    await auditRows(gw, call.body.trace_id, 4);
+    const trace = await get(gw, `/api/trace/${call.body.trace_id}`, { 'X-Admin-Key': ADMIN_KEY });
+    expect(trace.status).toBe(200);
+    expect(trace.body.events.map((e: { subject: string }) => e.subject)).toEqual([
+      'gw.evt.toolcall.received.v1',
+      'gw.evt.decision.made.v1',
+      'gw.evt.toolcall.executed.v1',
+      'gw.evt.toolcall.completed.v1',
+    ]);
+    const noKey = await get(gw, `/api/trace/${call.body.trace_id}`);
+    expect(noKey).toMatchObject({ status: 401, body: { error: { code: 'AUTH.ADMIN_KEY_REQUIRED' } } });
+    const agentKey = await get(gw, `/api/trace/${call.body.trace_id}`, { 'X-Admin-Key': AGENT_KEY });
+    expect(agentKey.status).toBe(401);
+    const unknown = await get(gw, '/api/trace/ffffffffffffffffffffffffffffffff', { 'X-Admin-Key': ADMIN_KEY });
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'AUDIT.TRACE_NOT_FOUND' } } });
+    const bad = await get(gw, '/api/trace/bad%20id', { 'X-Admin-Key': ADMIN_KEY });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'REQUEST.INVALID_TRACE_ID' } } });
+  });
+});
+
+describe('each refusal answers its status and code, and is audited', () => {
+  const cases: Array<[string, () => { body: unknown; headers?: Record<string, string> }, number, string]> = [
+    ['a tool not in the registry', () => ({ body: envelope({ tool: 'shell.exec' }) }), 403, 'POLICY.TOOL_NOT_REGISTERED'],
+    ['a tool not allowed for the model', () => ({ body: envelope({ tool: 'db.write_sensitive', arguments: { table: 't', record: {} } }) }), 403, 'POLICY.TOOL_NOT_ALLOWED'],
+    ['arguments failing the schema', () => ({ body: envelope({ arguments: { limit: 'all', extra: true } }) }), 400, 'POLICY.ARGUMENTS_INVALID'],
+    ['a bad key', () => ({ body: envelope(), headers: { 'X-API-Key': 'not-the-key-123' } }), 401, 'AUTH.INVALID_KEY'],
+    ['no key', () => ({ body: envelope(), headers: { 'X-API-Key': '' } }), 401, 'AUTH.MISSING_KEY'],
+    ['another agent’s id', () => ({ body: envelope({ agent_id: 'claude' }) }), 403, 'AUTH.IDENTITY_MISMATCH'],
+    ['a body missing fields', () => ({ body: { tool: 'calendar.list_events' } }), 400, 'REQUEST.INVALID_BODY'],
+    ['a body that is not JSON', () => ({ body: '{"agent_id": ' }), 400, 'REQUEST.INVALID_JSON'],
+    ['a traversal project id', () => ({ body: envelope(), headers: { 'X-Project-ID': '../../etc/passwd' } }), 400, 'REQUEST.INVALID_PROJECT'],
+  ];
+
+  it.each(cases)('%s', async (_label, make, status, code) => {
+    const { body, headers } = make();
+    const res = await post(gw, '/api/tools/call', body, { ...auth, ...headers });
+    expect(res.status).toBe(status);
+    expect(res.body.success).toBe(false);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message.length).toBeGreaterThan(15);
+    expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(js|ts):\d+/); // no stack trace
+    if (code.startsWith('POLICY.')) {
+      expect(res.body.decision).toMatchObject({ allowed: false });
+      expect(res.body.decision.suggestions.length).toBeGreaterThan(0);
+    }
+    const rows = await auditRows(gw, res.body.trace_id, 1);
+    const completed = rows.find((r) => r.event_id === res.body.audit_id);
+    expect(completed?.data).toMatchObject({ http_status: status, code });
+  });
+
+  it('answers 429 with Retry-After once the agent exceeds its rate limit', async () => {
+    const headers = { ...auth, 'X-Project-ID': 'limited' };
+    expect((await post(gw, '/api/tools/call', envelope(), headers)).status).toBe(200);
+    expect((await post(gw, '/api/tools/call', envelope(), headers)).status).toBe(200);
+    const limited = await post(gw, '/api/tools/call', envelope(), headers);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('POLICY.RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+  });
+
+  it('answers an unknown route with 404 and a code', async () => {
+    const res = await get(gw, '/api/nothing-here');
+    expect(res).toMatchObject({ status: 404, body: { error: { code: 'REQUEST.NOT_FOUND' } } });
+  });
+});
+
+describe('health', () => {
+  it('reports all six services over NATS, federation and analytics included', async () => {
+    const res = await get(gw, '/health');
+    expect(res.status).toBe(200);
+    expect(res.body.services.map((s: { service: string; status: string }) => `${s.service}:${s.status}`).sort()).toEqual(
+      ['analytics:ok', 'audit:ok', 'executor:ok', 'federation:ok', 'ingress:ok', 'policy:ok'],
+    );
+  });
+});
+
+describe('when a part is down (run last: they stop processes)', () => {
+  it('answers 502 with a code when the upstream is unreachable', async () => {
+    gw.stack.children.get('upstream')!.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await post(gw, '/api/tools/call', envelope(), auth);
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('EXECUTOR.UPSTREAM_UNREACHABLE');
+  });
+
+  it('answers 503 at once, never an allow, when the executor is gone', async () => {
+    const executor = gw.stack.children.get('executor')!;
+    await new Promise((resolve) => {
+      executor.once('exit', resolve);
+      executor.kill('SIGKILL');
+    });
+    const started = Date.now();
+    const res = await post(gw, '/api/tools/call', envelope(), auth);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
+    expect(res.body.error.message).toMatch(/executor/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('answers 503 at once when the policy service is gone', async () => {
+    const policy = gw.stack.children.get('policy')!;
+    await new Promise((resolve) => {
+      policy.once('exit', resolve);
+      policy.kill('SIGKILL');
+    });
+    const res = await post(gw, '/api/tools/call', envelope(), auth);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
+    expect(res.body.allowed).not.toBe(true);
+    const health = await get(gw, '/health');
+    expect(health.status).toBe(503);
+  });
+});

@@ -1,0 +1,106 @@
+import { appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { exampleConfigDir, freePort, isolate, TEST_SERVERS, waitFor, type ConfigDir, type Isolation } from '@sg/testing';
+import { startStack, type Stack } from '../../../scripts/stack.mjs';
+
+export const AGENT_KEY = 'modelkey-abc123';
+export const ADMIN_KEY = 'e2e-admin-key-0123456789';
+
+export interface Gateway {
+  url: string;
+  stack: Stack;
+  iso: Isolation;
+  config: ConfigDir;
+  logFile: string;
+  db: pg.Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real gateway: the six built services and the example upstream as separate processes,
+ * on free ports, in their own subject prefix, Redis prefix and database schema.
+ */
+export async function startGateway(opts: { env?: Record<string, string>; configure?: (c: ConfigDir) => void } = {}): Promise<Gateway> {
+  const iso = isolate('e2e');
+  const upstreamPort = await freePort();
+  const config = exampleConfigDir(`http://127.0.0.1:${upstreamPort}`);
+  opts.configure?.(config);
+  const port = await freePort();
+  const logFile = join(tmpdir(), `sg-${iso.id}.log`);
+  const stack = await startStack({
+    env: {
+      ...iso.env,
+      PORT: String(port),
+      FEDERATION_PORT: String(await freePort()),
+      HEALTH_PORT: '0',
+      UPSTREAM_PORT: String(upstreamPort),
+      CONFIG_DIR: config.dir,
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      ...opts.env,
+    },
+    upstream: true,
+    output: (line) => appendFileSync(logFile, line),
+  });
+  const db = new pg.Client({ connectionString: TEST_SERVERS.databaseUrl, options: `-c search_path=${iso.schema}` });
+  await db.connect();
+  return {
+    url: stack.url!,
+    stack,
+    iso,
+    config,
+    logFile,
+    db,
+    async stop() {
+      await db.end();
+      await stack.stop();
+      config.remove();
+      await iso.cleanup();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function post(gw: Gateway, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+export async function get(gw: Gateway, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(`${gw.url}${path}`, { headers });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+let n = 0;
+export function envelope(over: Record<string, unknown> = {}) {
+  return { agent_id: 'gpt-4o', agent_version: '1.0.0', request_id: `req-${Date.now()}-${++n}`, tool: 'calendar.list_events', arguments: {}, ...over };
+}
+
+export interface AuditRow {
+  event_id: string;
+  subject: string;
+  source: string;
+  trace_id: string;
+  stream_seq: string;
+  data: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** The call's rows in PostgreSQL, once at least `count` have arrived. */
+export function auditRows(gw: Gateway, traceId: string, count: number): Promise<AuditRow[]> {
+  return waitFor(async () => {
+    const res = await gw.db.query<AuditRow>('SELECT event_id, subject, source, trace_id, stream_seq, data FROM audit_events WHERE trace_id = $1 ORDER BY stream_seq', [traceId]);
+    return res.rows.length >= count ? res.rows : undefined;
+  }, 15_000, `${count} audit rows for trace ${traceId}`);
+}
