@@ -92,7 +92,9 @@ export async function startStack(opts) {
   const exits = [];
 
   const launch = (name, script, extraEnv = {}) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', script], {
+    // SG_NODE_ARGS adds flags to every service process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (env.SG_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, script], {
       cwd: ROOT,
       env: { ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,11 +6,13 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { REDIS } from '../redis.provider.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { violationsOf } from '../registry/tool-registry.js';
-import { scoreSession, SessionService } from '../session/session.service.js';
+import { scoreSession, SessionService, type SessionState } from '../session/session.service.js';
 import { Explanation } from './explanation.js';
 
 /** The checks, in the order they run. Every decision's rule_trace lists each of them. */
 export const CHECKS = ['rate_limit', 'tool_registry', 'key_scope', 'allow_tools', 'argument_schema', 'session_risk'] as const;
+
+type RateLimitOutcome = { kind: 'ok'; used: number } | { kind: 'limited'; retryAfterMs: number } | { kind: 'unavailable' };
 
 function after(check: (typeof CHECKS)[number]): string[] {
   return CHECKS.slice(CHECKS.indexOf(check) + 1);
@@ -33,20 +35,27 @@ export class DecisionService {
 
   async decide(req: DecideRequest): Promise<Decision> {
     try {
-      const decision = await this.evaluate(req);
-      return await this.withSessionRisk(req, decision);
+      const project = this.store.project(req.project);
+      // Both Redis round trips at once: the decision needs the limit, the risk needs the session.
+      const [limit, session] = await Promise.all([
+        this.consumeRateLimit(req, project.policy.rate_limit),
+        this.sessions.record({ project: req.project, agentId: req.agent_id, sessionId: req.session_id, tool: req.tool }).catch((err: Error) => {
+          this.logger.warn({ err: err.message }, 'session store unavailable');
+          return null;
+        }),
+      ]);
+      return this.withSessionRisk(req, this.evaluate(req, limit), session);
     } catch (err) {
       this.logger.error({ err: (err as Error).message, tool: req.tool }, 'decision failed; denying');
       return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly; if it persists, ask an operator to check the policy service log.'], { version: this.store.version, remaining: [] });
     }
   }
 
-  private async evaluate(req: DecideRequest): Promise<Decision> {
+  private evaluate(req: DecideRequest, limit: RateLimitOutcome): Decision {
     const version = this.store.version;
     const project = this.store.project(req.project);
     const ex = new Explanation();
 
-    const limit = await this.consumeRateLimit(req, project.policy.rate_limit);
     if (limit.kind === 'unavailable') {
       return ex.deny('rate_limit', 'POLICY.DEPENDENCY_UNAVAILABLE', 'The rate-limit store (Redis) is unreachable, so the call is denied.', ['Retry shortly; an operator should check Redis.'], { version, remaining: after('rate_limit') });
     }
@@ -102,16 +111,19 @@ export class DecisionService {
     return decision;
   }
 
-  /** Records the call in the session (seed 000) and puts the session's risk on the decision. */
-  private async withSessionRisk(req: DecideRequest, decision: Decision): Promise<Decision> {
+  /** Puts the session's risk (seed 000) on the decision; a denial also counts against the session. */
+  private withSessionRisk(req: DecideRequest, decision: Decision, session: SessionState | null): Decision {
     if (decision.code === 'POLICY.DEPENDENCY_UNAVAILABLE') return decision;
-    let state;
-    try {
-      state = await this.sessions.record({ project: req.project, agentId: req.agent_id, sessionId: req.session_id, tool: req.tool, denied: !decision.allowed });
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'session store unavailable');
+    if (session === null) {
       if (!decision.allowed) return decision;
       return new Explanation().deny('session_risk', 'POLICY.DEPENDENCY_UNAVAILABLE', 'The session store (Redis) is unreachable, so the session risk is unknown and the call is denied.', ['Retry shortly; an operator should check Redis.'], { version: decision.policy_version, remaining: [] });
+    }
+    let state = session;
+    if (!decision.allowed) {
+      state = { ...session, denials: session.denials + 1 };
+      this.sessions.recordDenial({ project: req.project, agentId: req.agent_id, sessionId: req.session_id }).catch((err: Error) => {
+        this.logger.warn({ err: err.message }, 'could not record a denial in the session');
+      });
     }
     const risk = scoreSession(state);
     decision.risk_score = risk;
@@ -125,7 +137,7 @@ export class DecisionService {
   private async consumeRateLimit(
     req: DecideRequest,
     limit: { per_agent: number; window_s: number },
-  ): Promise<{ kind: 'ok'; used: number } | { kind: 'limited'; retryAfterMs: number } | { kind: 'unavailable' }> {
+  ): Promise<RateLimitOutcome> {
     const id = `${limit.per_agent}/${limit.window_s}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {

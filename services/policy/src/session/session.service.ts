@@ -2,12 +2,14 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS } from '../redis.provider.js';
 
-export interface SessionCall {
+export interface SessionKey {
   project: string;
   agentId: string;
   sessionId: string;
+}
+
+export interface SessionCall extends SessionKey {
   tool: string;
-  denied: boolean;
 }
 
 export interface SessionState {
@@ -24,13 +26,14 @@ const WRITE_TOOL = /(^|[._-])(write|delete|update|create|insert|remove|send)([._
 export class SessionService implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
+  /** Counts the call and returns the session's state including it (denials so far, before this call). */
   async record(call: SessionCall): Promise<SessionState> {
-    const key = `session:${call.project}:${call.agentId}:${call.sessionId}`;
+    const key = sessionKey(call);
     const res = await this.redis
       .multi()
       .hincrby(key, 'calls', 1)
       .hincrby(key, 'writes', WRITE_TOOL.test(call.tool) ? 1 : 0)
-      .hincrby(key, 'denials', call.denied ? 1 : 0)
+      .hincrby(key, 'denials', 0)
       .expire(key, SESSION_TTL_S)
       .exec();
     if (!res) throw new Error('session update was aborted');
@@ -41,12 +44,20 @@ export class SessionService implements OnApplicationShutdown {
     return { calls: calls!, writes: writes!, denials: denials! };
   }
 
+  async recordDenial(key: SessionKey): Promise<void> {
+    await this.redis.hincrby(sessionKey(key), 'denials', 1);
+  }
+
   async onApplicationShutdown() {
     // quit() waits for pending replies; a client that is not connected only needs its
     // reconnect loop stopped.
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
     else this.redis.disconnect(false);
   }
+}
+
+function sessionKey(k: SessionKey): string {
+  return `session:${k.project}:${k.agentId}:${k.sessionId}`;
 }
 
 /** score_session from seed 000: more than 5 calls, any write tool, any prior denial. */
