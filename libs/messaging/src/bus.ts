@@ -60,6 +60,8 @@ type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PUBLISH_ATTEMPTS = 5;
+/** Room left in a message for headers and the reply/event envelope. */
+const ENVELOPE_HEADROOM = 8 * 1024;
 
 /**
  * Typed NATS access for one service: request/reply with zod validation on both ends, and
@@ -97,6 +99,11 @@ export class NatsBus {
 
   get streamName(): string {
     return this.opts.prefix ? `${this.opts.prefix}_${EVENTS_STREAM}` : EVENTS_STREAM;
+  }
+
+  /** Largest message the server accepts (max_payload); requests, replies and events must fit. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
   /** The wire subject of a contract subject. */
@@ -152,10 +159,13 @@ export class NatsBus {
     timeoutMs = this.opts.requestTimeoutMs,
   ): Promise<ResponseOf<S>> {
     const contract = REQUESTS[subject];
-    const body = contract.request.parse(payload);
+    const body = encoder.encode(JSON.stringify(contract.request.parse(payload)));
+    if (body.byteLength > this.maxPayload - ENVELOPE_HEADROOM) {
+      throw new GatewayError('REQUEST.TOO_LARGE', `the request is larger than the ${this.maxPayload - ENVELOPE_HEADROOM} bytes the gateway passes on; send less data`);
+    }
     let msg: Msg;
     try {
-      msg = await this.nc.request(this.subject(subject), encoder.encode(JSON.stringify(body)), {
+      msg = await this.nc.request(this.subject(subject), body, {
         timeout: timeoutMs,
         headers: this.headersFor(ctx),
       });
@@ -239,8 +249,14 @@ export class NatsBus {
         }
       }
     }
+    let bytes = encoder.encode(JSON.stringify(reply));
+    if (bytes.byteLength > this.maxPayload) {
+      this.opts.logger.error({ subject: msg.subject, bytes: bytes.byteLength }, 'reply larger than max_payload');
+      const error = { code: 'MESSAGE.TOO_LARGE', message: `the answer (${bytes.byteLength} bytes) is larger than a message may be (${this.maxPayload})` };
+      bytes = encoder.encode(JSON.stringify({ ok: false, error }));
+    }
     try {
-      msg.respond(encoder.encode(JSON.stringify(reply)));
+      msg.respond(bytes);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'could not reply');
     }
@@ -260,6 +276,12 @@ export class NatsBus {
       data: EVENTS[subject].parse(data) as EventDataOf<S>,
     };
     const payload = encoder.encode(JSON.stringify(envelope));
+    if (payload.byteLength > this.maxPayload - ENVELOPE_HEADROOM) {
+      // Retrying cannot help; producers keep their events small (results are truncated).
+      this.lostEvents++;
+      this.opts.logger.error({ subject, event_id: eventId, bytes: payload.byteLength }, 'event larger than max_payload, not stored');
+      return eventId;
+    }
     const headers = this.headersFor(ctx);
     const attempt = async () => {
       for (let i = 1; ; i++) {
@@ -289,7 +311,9 @@ export class NatsBus {
 
   /** Waits for in-flight event publishes, then drains the connection. */
   async close(): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 5000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
 

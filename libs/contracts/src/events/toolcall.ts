@@ -37,7 +37,10 @@ export const toolCallExecutedSchema = z.object({
   duration_ms: z.number().nonnegative(),
   upstream_status: z.number().int().nullable(),
   error_code: errorCodeSchema.nullable(),
+  /** The result, unless it is larger than the executor's event limit (then only its size). */
   result: z.unknown().optional(),
+  result_bytes: z.number().int().nonnegative().optional(),
+  result_truncated: z.boolean().optional(),
 });
 export type ToolCallExecuted = z.infer<typeof toolCallExecutedSchema>;
 

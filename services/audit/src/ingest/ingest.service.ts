@@ -6,7 +6,7 @@ import { NatsBus } from '@sg/messaging';
 import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
-import { EventStore, type EventRow } from '../store/event-store.js';
+import { EventStore, isDataError, type EventRow } from '../store/event-store.js';
 
 const envelopeSchema = eventEnvelopeSchema(z.unknown());
 
@@ -87,8 +87,28 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       await this.store.insertBatch(rows);
       for (const m of good) m.ack();
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, events: good.length }, 'audit insert failed; events will be redelivered');
-      for (const m of good) m.nak(1000);
+      if (!isDataError(err)) {
+        this.logger.error({ err: (err as Error).message, events: good.length }, 'audit insert failed; events will be redelivered');
+        for (const m of good) m.nak(1000);
+        return;
+      }
+      // One row PostgreSQL refuses fails its whole batch: store the others one by one.
+      for (let i = 0; i < rows.length; i++) await this.insertOne(rows[i]!, good[i]!);
+    }
+  }
+
+  private async insertOne(row: EventRow, m: JsMsg) {
+    try {
+      await this.store.insertBatch([row]);
+      m.ack();
+    } catch (err) {
+      if (isDataError(err)) {
+        // Redelivery cannot help; the event stays in the stream for an operator to inspect.
+        this.logger.error({ err: (err as Error).message, event_id: row.event_id, seq: m.seq }, 'event PostgreSQL cannot store; set aside');
+        m.term();
+      } else {
+        m.nak(1000);
+      }
     }
   }
 

@@ -16,6 +16,26 @@ export interface EventRow {
 
 const COLUMNS = 8;
 
+/** PostgreSQL jsonb cannot hold U+0000; an agent can put one in its arguments. */
+function jsonbText(data: unknown): string {
+  const json = JSON.stringify(data);
+  return json.includes('\\u0000') ? JSON.stringify(replaceNul(data)) : json;
+}
+
+function replaceNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD');
+  if (Array.isArray(value)) return value.map(replaceNul);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll('\u0000', '\uFFFD'), replaceNul(v)]));
+  }
+  return value;
+}
+
+/** SQLSTATE class 22 (data exception): this row can never be stored as it is. */
+export function isDataError(err: unknown): boolean {
+  return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('22');
+}
+
 /** The audit_events table: batched idempotent inserts and the trace query. */
 @Injectable()
 export class EventStore implements OnApplicationShutdown {
@@ -26,7 +46,7 @@ export class EventStore implements OnApplicationShutdown {
     if (rows.length === 0) return 0;
     const values: unknown[] = [];
     const tuples = rows.map((r, i) => {
-      values.push(r.event_id, r.subject, r.source, r.project, r.trace_id, r.occurred_at, r.stream_seq, JSON.stringify(r.data));
+      values.push(r.event_id, r.subject, r.source, r.project, r.trace_id, r.occurred_at, r.stream_seq, jsonbText(r.data));
       const o = i * COLUMNS;
       return `($${o + 1},$${o + 2},$${o + 3},$${o + 4},$${o + 5},$${o + 6},$${o + 7},$${o + 8})`;
     });

@@ -21,7 +21,11 @@ export async function callHttpUpstream(
   const url = new URL(upstream.url);
   let body: string | undefined;
   if (upstream.arguments_in === 'query') {
-    for (const [k, v] of Object.entries(args)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    const fixed = new URL(upstream.url).searchParams;
+    for (const [k, v] of Object.entries(args)) {
+      // A parameter the registry fixes (say ?tenant=acme) is never the agent's to change.
+      if (!fixed.has(k)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
   } else if (upstream.method !== 'GET') {
     body = JSON.stringify(args);
   }
@@ -42,7 +46,8 @@ export async function callHttpUpstream(
   try {
     const declared = Number(res.headers['content-length'] ?? 0);
     if (declared > maxBytes) {
-      res.body.destroy();
+      // dump() discards the body without the unhandled 'error' that destroy() would emit.
+      await res.body.dump({ limit: 0 }).catch(() => undefined);
       throw new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s upstream answered ${declared} bytes, more than the ${maxBytes} allowed`);
     }
     text = await res.body.text();
