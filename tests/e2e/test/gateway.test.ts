@@ -75,6 +75,8 @@ describe('each refusal answers its status and code, and is audited', () => {
     ['another agent’s id', () => ({ body: envelope({ agent_id: 'claude' }) }), 403, 'AUTH.IDENTITY_MISMATCH'],
     ['a body missing fields', () => ({ body: { tool: 'calendar.list_events' } }), 400, 'REQUEST.INVALID_BODY'],
     ['a body that is not JSON', () => ({ body: '{"agent_id": ' }), 400, 'REQUEST.INVALID_JSON'],
+    ['a body over the size limit', () => ({ body: envelope({ arguments: { calendar_id: 'x'.repeat(300_000) } }) }), 413, 'REQUEST.TOO_LARGE'],
+    ['a body that is not JSON at all', () => ({ body: 'hello', headers: { 'content-type': 'text/plain' } }), 415, 'REQUEST.UNSUPPORTED_MEDIA_TYPE'],
     ['a traversal project id', () => ({ body: envelope(), headers: { 'X-Project-ID': '../../etc/passwd' } }), 400, 'REQUEST.INVALID_PROJECT'],
   ];
 

@@ -18,9 +18,10 @@ class GatewayErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const raw = exception as { code?: string; statusCode?: number; message: string };
+    // Nest wraps Fastify's own errors in an HttpException; their code is on the cause.
+    const raw = exception as { code?: string; statusCode?: number; message: string; cause?: { code?: string } };
     const status = exception instanceof HttpException ? exception.getStatus() : raw.statusCode;
-    const error = fromFastifyError({ code: raw.code, statusCode: status, message: raw.message });
+    const error = fromFastifyError({ code: raw.code ?? raw.cause?.code, statusCode: status, message: raw.message });
     const channel = TOOL_CALL_ROUTES[req.url.split('?')[0] ?? ''];
     const answer =
       channel && req.method === 'POST'

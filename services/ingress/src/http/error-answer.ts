@@ -21,6 +21,8 @@ export function fromFastifyError(err: { code?: string; statusCode?: number; mess
   if (err instanceof SyntaxError || err.statusCode === 400) {
     return new GatewayError('REQUEST.INVALID_JSON', 'the body is not valid JSON; send a JSON object');
   }
+  if (err.statusCode === 413) return new GatewayError('REQUEST.TOO_LARGE', 'the body is larger than the gateway accepts (BODY_LIMIT_BYTES)');
+  if (err.statusCode === 415) return new GatewayError('REQUEST.UNSUPPORTED_MEDIA_TYPE', 'send the body with Content-Type: application/json');
   if (err.statusCode === 404) return new GatewayError('REQUEST.NOT_FOUND', 'no such endpoint; see the README for the API');
   return new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
 }
