@@ -61,7 +61,7 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
       await this.bus.nc.flush();
       return { ok: true, ...(this.bus.eventsLost ? { detail: `${this.bus.eventsLost} events lost` } : {}) };
     });
-    this.bus.handle(healthSubject(this.options.service), () => this.health.report(), `${this.options.service}-health-${process.pid}`);
+    this.bus.handle(healthSubject(this.options.service), () => this.health.report());
   }
 
   async onApplicationShutdown() {

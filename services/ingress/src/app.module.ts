@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TraceController } from './admin/trace.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
+import { gatewayFilesProvider } from './config/gateway-files.provider.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
   controllers: [ToolCallController, TraceController, GatewayHealthController],
-  providers: [AgentAuthService, ToolCallService],
+  providers: [gatewayFilesProvider, AgentAuthService, ToolCallService],
 })
 export class IngressModule {}

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { GatewayError } from '@sg/contracts';
-import { loadIngressEnv } from '../config/env.js';
+import { loadGatewayFiles } from '@sg/config';
 import { AgentAuthService } from './agent-auth.service.js';
 
 const CONFIG_DIR = resolve(import.meta.dirname, '../../../../examples/config');
-const auth = new AgentAuthService(loadIngressEnv({ CONFIG_DIR }));
+const auth = new AgentAuthService(loadGatewayFiles(CONFIG_DIR));
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -42,10 +42,5 @@ describe('AgentAuthService', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('leaky-secret-value-999');
     }
-  });
-
-  it('knows each tool timeout, to bound the wait for the executor', () => {
-    expect(auth.toolTimeoutMs('calendar.list_events')).toBe(5000);
-    expect(auth.toolTimeoutMs('nope')).toBeUndefined();
   });
 });

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { forProject, loadGatewayFiles, type GatewayFiles } from '@sg/config';
+import { forProject, type GatewayFiles } from '@sg/config';
 import { GatewayError, HttpHeaders } from '@sg/contracts';
-import { ENV } from '@sg/runtime';
-import type { IngressEnv } from '../config/env.js';
+import { GATEWAY_FILES } from '../config/gateway-files.provider.js';
 import { matchKey, sha256 } from './keys.js';
 
 export interface Principal {
@@ -17,12 +16,10 @@ type HeaderBag = Record<string, string | string[] | undefined>;
 @Injectable()
 export class AgentAuthService {
   private readonly keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
-  readonly files: GatewayFiles;
 
-  constructor(@Inject(ENV) env: IngressEnv) {
-    this.files = loadGatewayFiles(env.CONFIG_DIR);
-    for (const project of this.files.modelKeys.keys()) {
-      const file = forProject(this.files.modelKeys, project);
+  constructor(@Inject(GATEWAY_FILES) files: GatewayFiles) {
+    for (const project of files.modelKeys.keys()) {
+      const file = forProject(files.modelKeys, project);
       this.keys.set(
         project,
         Object.entries(file.models).map(([agentId, m]) => ({
@@ -44,11 +41,6 @@ export class AgentAuthService {
       throw new GatewayError('AUTH.INVALID_KEY', `the key is not valid for project ${project}; check the key and the X-Project-ID header`);
     }
     return { agentId, project };
-  }
-
-  /** How long to wait for the executor: the tool's own timeout plus a margin. */
-  toolTimeoutMs(tool: string): number | undefined {
-    return this.files.tools.get(tool)?.upstream.timeout_ms;
   }
 }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { GatewayFiles } from '@sg/config';
 import {
   type Channel,
   DECIDE_SUBJECT,
@@ -17,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { GATEWAY_FILES } from '../config/gateway-files.provider.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -52,6 +54,7 @@ export class ToolCallService {
     private readonly bus: NatsBus,
     private readonly auth: AgentAuthService,
     @Inject(ENV) private readonly env: IngressEnv,
+    @Inject(GATEWAY_FILES) private readonly files: GatewayFiles,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted. */
@@ -90,7 +93,8 @@ export class ToolCallService {
         decision = { ...decision, allowed: false, code: 'POLICY.APPROVAL_REQUIRED', reason: `${call.tool} requires human approval, which this gateway cannot grant yet.` };
         answer = this.denied(decision, ctx.traceId, auditId);
       } else {
-        const timeout = (this.auth.toolTimeoutMs(call.tool) ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
+        // Wait for the executor as long as the tool may take, plus a margin.
+        const timeout = (this.files.tools.get(call.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
         const executed = await this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
         answer = {
           status: 200,
