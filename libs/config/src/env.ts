@@ -46,6 +46,8 @@ export const baseEnvSchema = z.object({
   HEALTH_PORT: port.default(0),
   HOST: z.string().default('127.0.0.1'),
   CONFIG_DIR: z.string().min(1).default('config'),
+  /** JetStream replicas of GW_EVENTS: 1 on a single NATS server, 3 on a production cluster. */
+  EVENTS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** How long a NATS request may take before the caller answers 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
 });

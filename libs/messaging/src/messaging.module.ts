@@ -7,6 +7,7 @@ export interface MessagingEnv {
   NATS_URL: string;
   SUBJECT_PREFIX: string;
   REQUEST_TIMEOUT_MS: number;
+  EVENTS_REPLICAS: number;
 }
 
 const BUS_OPTIONS = Symbol('BUS_OPTIONS');
@@ -45,6 +46,7 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
               service: options.service,
               logger,
               requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+              streamReplicas: env.EVENTS_REPLICAS,
             });
             if (options.publishesEvents) await bus.ensureStream();
             return bus;

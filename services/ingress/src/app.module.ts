@@ -3,11 +3,12 @@ import { TraceController } from './admin/trace.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
 import { gatewayFilesProvider } from './config/gateway-files.provider.js';
 import { GatewayHealthController } from './health/health.controller.js';
+import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
-  controllers: [ToolCallController, TraceController, GatewayHealthController],
+  controllers: [ToolCallController, SchemaController, TraceController, GatewayHealthController],
   providers: [gatewayFilesProvider, AgentAuthService, ToolCallService],
 })
 export class IngressModule {}

@@ -114,6 +114,16 @@ describe('each refusal answers its status and code, and is audited', () => {
   });
 });
 
+describe('tool schemas', () => {
+  it('publishes a registered tool schema to an agent at /schema/<tool>.json', async () => {
+    const res = await get(gw, '/schema/calendar.list_events.json', auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ title: 'calendar.list_events', type: 'object', properties: { limit: { type: 'integer' } } });
+    expect((await get(gw, '/schema/calendar.list_events.json')).body.error.code).toBe('AUTH.MISSING_KEY');
+    expect(await get(gw, '/schema/shell.exec.json', auth)).toMatchObject({ status: 404, body: { error: { code: 'REQUEST.NOT_FOUND' } } });
+  });
+});
+
 describe('health', () => {
   it('reports all six services over NATS, federation and analytics included', async () => {
     const res = await get(gw, '/health');
