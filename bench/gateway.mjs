@@ -338,8 +338,67 @@ async function load({ label, url, headers, body, check, durationS }) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// CPU per call: what each process spent, from /proc (user + system time). Unlike latency it
+// hardly depends on what else the machine is doing, so it shows where the cost of a call is.
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+function pidsOf(command) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === command) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Processes to account: the gateway's own, and the servers it uses (shared: other work shows). */
+function cpuSampler(stack, upstreamChild) {
+  const groups = () => ({
+    ...Object.fromEntries([...stack.children].map(([name, child]) => [name, [child.pid]])),
+    upstream: [upstreamChild.pid],
+    'nats-server': pidsOf('nats-server'),
+    'redis-server': pidsOf('redis-server'),
+    postgres: pidsOf('postgres'),
+  });
+  return () =>
+    Object.fromEntries(
+      Object.entries(groups()).map(([name, pids]) => [
+        name,
+        pids.reduce((n, pid) => n + cpuTicks(pid), 0),
+      ]),
+    );
+}
+
+function cpuPerCall(before, after, calls) {
+  const rows = Object.keys(after).map((name) => [
+    name,
+    round(((after[name] - (before[name] ?? 0)) * TICK_MS) / calls, 3),
+  ]);
+  const total = round(
+    rows.reduce((n, [, ms]) => n + ms, 0),
+    3,
+  );
+  return { per_process_ms: Object.fromEntries(rows), total_ms: total };
+}
+
 /** A warm-up run (not counted) followed by the measured run. */
-async function phase(target) {
+async function phase(target, sample = null) {
   let warmup = null;
   if (WARMUP_S > 0) {
     process.stderr.write(`… ${target.label}: warm-up ${WARMUP_S} s\n`);
@@ -347,7 +406,13 @@ async function phase(target) {
     if (interrupted) return { warmup, measured: null };
   }
   process.stderr.write(`… ${target.label}: measuring ${DURATION_S} s with ${CONNECTIONS_TEXT}\n`);
+  const before = sample?.();
   const measured = await load({ ...target, durationS: DURATION_S });
+  if (sample) {
+    // Let the audit consumer store the run's events, so their cost is counted too.
+    await new Promise((r) => setTimeout(r, 2000));
+    measured.cpu_per_call = cpuPerCall(before, sample(), measured.requests_total);
+  }
   return { warmup, measured };
 }
 
@@ -414,6 +479,20 @@ function printReport(upstream, gateway, summary, machine) {
   out.push(
     `throughput ratio (gateway / upstream): ${summary.throughput_ratio === null ? 'n/a' : summary.throughput_ratio.toFixed(3)}`,
   );
+  const cpu = gateway.cpu_per_call;
+  if (cpu) {
+    out.push('');
+    out.push(`CPU per gateway call (ms, user+system, from /proc; includes the audit of the call):`);
+    out.push(
+      table(
+        Object.entries(cpu.per_process_ms)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, ms]) => [name, fmt(ms, 3)])
+          .concat([['total', fmt(cpu.total_ms, 3)]]),
+        ['process', 'ms/call'],
+      ),
+    );
+  }
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -546,13 +625,16 @@ async function main() {
       check: (text) => text.includes('"events"'),
     });
     if (interrupted) return 130;
-    const gateway = await phase({
-      label: 'gateway',
-      url: gatewayUrl,
-      headers: gatewayHeaders,
-      body: gatewayBody,
-      check: isSuccess,
-    });
+    const gateway = await phase(
+      {
+        label: 'gateway',
+        url: gatewayUrl,
+        headers: gatewayHeaders,
+        body: gatewayBody,
+        check: isSuccess,
+      },
+      cpuSampler(resources.stack, resources.upstream),
+    );
     if (interrupted) return 130;
 
     const crashed = [...resources.stack.exits];
