@@ -132,9 +132,9 @@ function prepareConfig(upstreamPort) {
 
   const policyFile = join(configDir, 'policies/default.yaml');
   const policy = parseDocument(readFileSync(policyFile, 'utf8'));
-  if (!policy.hasIn(['rate_limit', 'per_agent']))
-    throw new Error(`${policyFile} has no rate_limit.per_agent`);
-  policy.setIn(['rate_limit', 'per_agent'], RATE_LIMIT);
+  if (!policy.hasIn(['rate_limits', 'agent', 'limit']))
+    throw new Error(`${policyFile} has no rate_limits.agent.limit`);
+  policy.setIn(['rate_limits', 'agent', 'limit'], RATE_LIMIT);
   writeFileSync(policyFile, policy.toString());
 
   const toolsDir = join(configDir, 'tools');

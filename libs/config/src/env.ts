@@ -46,6 +46,8 @@ export const baseEnvSchema = z.object({
   HEALTH_PORT: port.default(0),
   HOST: z.string().default('127.0.0.1'),
   CONFIG_DIR: z.string().min(1).default('config'),
+  /** How often the config directory is checked for edits (ms); 0 turns hot reload off. */
+  CONFIG_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** JetStream replicas of GW_EVENTS: 1 on a single NATS server, 3 on a production cluster. */
   EVENTS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** How long a NATS request may take before the caller answers 503. */

@@ -7,7 +7,7 @@ import { ConfigFileError, parseConfigText } from './yaml-file.js';
 
 const globList = z.array(z.string().min(1).max(200));
 
-/** model_keys/<project>.yaml (seed 001): who may call, with which key. */
+/** model_keys/<project>.yaml (seed 001): who may call, with which key, and what it is granted. */
 export const modelKeysFileSchema = z.strictObject({
   models: z.record(
     z.string().min(1).max(128),
@@ -20,6 +20,12 @@ export const modelKeysFileSchema = z.strictObject({
         /** Optional scope of the key: globs of tools it may ever call, on top of the policy. */
         tools: globList.optional(),
         can_propose: z.boolean().default(false),
+        /** The agent's role (seed 004): the policy's roles section applies to it. */
+        role: z.string().min(1).max(64).optional(),
+        /** Tenants it may name in a tool's tenant field (seed 003 row-level security); "*" = all. */
+        tenants: z.array(z.string().min(1).max(128)).default([]),
+        /** Grants such as PII_READ (seed 003). */
+        permissions: z.array(z.enum(['PII_READ'])).default([]),
       })
       .refine((m) => (m.key === undefined) !== (m.key_sha256 === undefined), {
         message: 'set exactly one of key or key_sha256',
@@ -28,26 +34,109 @@ export const modelKeysFileSchema = z.strictObject({
 });
 export type ModelKeysFile = z.infer<typeof modelKeysFileSchema>;
 
-/** policies/<project>.yaml (seeds 000/001): which model may call which tools. Deny wins. */
+const toolRulesShape = {
+  allow_tools: globList.default([]),
+  deny_tools: globList.default([]),
+  /** Tools this rule lets through only with a person's approval. */
+  requires_approval: globList.default([]),
+};
+
+const windowLimit = z.strictObject({
+  limit: z.number().int().positive(),
+  window_s: z.number().int().positive().max(86_400),
+});
+
+/** policies/<project>.yaml (seeds 000/001/003/004): who may call which tools, and how. Deny wins. */
 export const policyFileSchema = z.strictObject({
-  rules: z
-    .array(
-      z.strictObject({
-        model: z.string().min(1).max(128),
-        allow_tools: globList.default([]),
-        deny_tools: globList.default([]),
-      }),
-    )
-    .default([]),
-  rate_limit: z
+  /** Per model (seeds 000/001). `model: "*"` applies to every model. */
+  rules: z.array(z.strictObject({ model: z.string().min(1).max(128), ...toolRulesShape })).default([]),
+  /** Per agent role (seed 004), for agents whose model_keys entry names a role. */
+  roles: z.record(z.string().min(1).max(64), z.strictObject(toolRulesShape)).default({}),
+  /** Argument names refused at any depth, case and _/- insensitive (seed 004). */
+  forbidden_fields: z.array(z.string().min(1).max(64)).default(['password', 'api_key', 'secret', 'token', 'private_key']),
+  /** Seed 003's complexity score: length, argument count and nesting depth, with a limit. */
+  complexity: z
     .strictObject({
-      /** Calls each agent may make per window. */
-      per_agent: z.number().int().positive().default(600),
-      window_s: z.number().int().positive().max(86_400).default(60),
+      max_score: z.number().positive().default(100),
+      per_100_chars: z.number().nonnegative().default(2),
+      per_field: z.number().nonnegative().default(1),
+      per_depth_level: z.number().nonnegative().default(10),
+    })
+    .prefault({}),
+  /** Redis rate limits; user limits apply when the call names a user (X-User-Id). */
+  rate_limits: z
+    .strictObject({
+      agent: windowLimit.default({ limit: 600, window_s: 60 }),
+      /** Seed 003: 100 calls an hour per user. */
+      user: windowLimit.default({ limit: 100, window_s: 3600 }),
+      /** Per tool, across all callers of the project: protects the upstream. */
+      tool: windowLimit.optional(),
     })
     .prefault({}),
 });
 export type PolicyFile = z.infer<typeof policyFileSchema>;
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM, 24-hour');
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+/** contextual_policies/<project>.yaml (seeds 000/002): rules on the session's history. */
+export const contextualFileSchema = z.strictObject({
+  /** Calls a session may make in all; further calls are denied. */
+  max_calls_per_session: z.number().int().positive().optional(),
+  /** Deny `deny` when `after` was called earlier in the same session (read-then-exfiltrate). */
+  forbidden_sequences: z
+    .array(
+      z.strictObject({
+        after: z.string().min(1).max(200),
+        deny: z.string().min(1).max(200),
+        reason: z.string().max(300).optional(),
+      }),
+    )
+    .default([]),
+  /** Tools matching `tools` may only be called inside one of these windows. */
+  time_windows: z
+    .array(
+      z.strictObject({
+        tools: globList.min(1),
+        days: z.array(weekday).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
+        from: hhmm,
+        to: hhmm,
+        timezone: z.string().default('UTC'),
+      }),
+    )
+    .default([]),
+  /** Seed 000's session score, with configurable weights and thresholds. */
+  risk: z
+    .strictObject({
+      weights: z
+        .strictObject({
+          many_calls: z.number().min(0).max(1).default(0.2),
+          write_tool: z.number().min(0).max(1).default(0.3),
+          prior_denial: z.number().min(0).max(1).default(0.2),
+          pii_tool: z.number().min(0).max(1).default(0.1),
+          suspicious_input: z.number().min(0).max(1).default(0.3),
+        })
+        .prefault({}),
+      /** More calls than this in the session count as "many". */
+      many_calls_after: z.number().int().nonnegative().default(5),
+      /** At or above: the call needs a person's approval. */
+      approval_at: z.number().min(0).max(1).optional(),
+      /** At or above: the call is denied. */
+      deny_at: z.number().min(0).max(1).optional(),
+    })
+    .prefault({}),
+  /**
+   * Prompt-injection markers: case-insensitive phrases searched in every string argument.
+   * Phrases, not regular expressions, so a policy file cannot make the engine backtrack.
+   */
+  suspicious_patterns: z
+    .strictObject({
+      action: z.enum(['deny', 'flag']).default('deny'),
+      phrases: z.array(z.string().min(3).max(200)).default([]),
+    })
+    .prefault({}),
+});
+export type ContextualFile = z.infer<typeof contextualFileSchema>;
 
 export const httpUpstreamSchema = z.strictObject({
   type: z.literal('http'),
@@ -66,13 +155,19 @@ export const toolFileSchema = z.strictObject({
   /** JSON Schema of the arguments; objects reject unknown fields unless they say otherwise. */
   input_schema: z.record(z.string(), z.unknown()).default({ type: 'object', properties: {} }),
   requires_approval: z.boolean().default(false),
+  /** Results hold personal data: callers need the PII_READ grant (seed 003). */
+  pii: z.boolean().default(false),
+  /** The argument naming the tenant; callers may only name tenants granted to them (seed 003). */
+  tenant_field: z.string().min(1).max(64).optional(),
+  /** The tool changes data (counts toward the session's write risk). */
+  writes: z.boolean().default(false),
   upstream: z.discriminatedUnion('type', [httpUpstreamSchema]),
 });
 export type ToolFile = z.infer<typeof toolFileSchema>;
 
 export const DEFAULT_PROJECT = 'default';
 
-export type FileKind = 'policies' | 'model_keys';
+export type FileKind = 'policies' | 'model_keys' | 'contextual_policies';
 
 /** The files of one config directory, parsed and validated; `version` changes when any file does. */
 export interface GatewayFiles {
@@ -82,15 +177,31 @@ export interface GatewayFiles {
   /** Per project; `default` is always present. */
   policies: ReadonlyMap<string, PolicyFile>;
   modelKeys: ReadonlyMap<string, ModelKeysFile>;
+  /** Per project; may be empty (no contextual rules). */
+  contextual: ReadonlyMap<string, ContextualFile>;
+  /** Shadow (preview) files: `<project>.preview.yaml`, evaluated beside the live ones. */
+  preview: {
+    policies: ReadonlyMap<string, PolicyFile>;
+    contextual: ReadonlyMap<string, ContextualFile>;
+  };
 }
 
-function projectFiles<T extends z.ZodType>(dir: string, kind: FileKind, schema: T, hash: ReturnType<typeof createHash>) {
+function projectFiles<T extends z.ZodType>(
+  dir: string,
+  kind: FileKind,
+  schema: T,
+  hash: ReturnType<typeof createHash>,
+  opts: { preview: boolean; requireDefault: boolean },
+) {
   const folder = join(dir, kind);
   const out = new Map<string, z.infer<T>>();
-  if (!existsSync(folder)) return out;
+  if (!existsSync(folder)) {
+    if (opts.requireDefault) throw new ConfigFileError(folder, null, null, `missing: every config needs ${kind}/${DEFAULT_PROJECT}.yaml`);
+    return out;
+  }
   for (const entry of readdirSync(folder).sort()) {
-    const match = /^(.+)\.ya?ml$/.exec(entry);
-    if (!match || match[1]!.endsWith('.preview')) continue;
+    const match = /^(.+?)(\.preview)?\.ya?ml$/.exec(entry);
+    if (!match || Boolean(match[2]) !== opts.preview) continue;
     const project = match[1]!;
     const file = join(folder, entry);
     if (!PROJECT_ID_PATTERN.test(project)) {
@@ -100,7 +211,7 @@ function projectFiles<T extends z.ZodType>(dir: string, kind: FileKind, schema: 
     hash.update(file).update(text);
     out.set(project, parseConfigText(file, text, schema));
   }
-  if (!out.has(DEFAULT_PROJECT)) {
+  if (opts.requireDefault && !out.has(DEFAULT_PROJECT)) {
     throw new ConfigFileError(join(folder, `${DEFAULT_PROJECT}.yaml`), null, null, 'missing: every config needs the default project file');
   }
   return out;
@@ -113,8 +224,16 @@ function projectFiles<T extends z.ZodType>(dir: string, kind: FileKind, schema: 
 export function loadGatewayFiles(dir: string): GatewayFiles {
   if (!existsSync(dir)) throw new ConfigFileError(dir, null, null, 'config directory does not exist (set CONFIG_DIR)');
   const hash = createHash('sha256');
-  const policies = projectFiles(dir, 'policies', policyFileSchema, hash);
-  const modelKeys = projectFiles(dir, 'model_keys', modelKeysFileSchema, hash);
+  const live = { preview: false, requireDefault: true };
+  const optional = { preview: false, requireDefault: false };
+  const previewOnly = { preview: true, requireDefault: false };
+  const policies = projectFiles(dir, 'policies', policyFileSchema, hash, live);
+  const modelKeys = projectFiles(dir, 'model_keys', modelKeysFileSchema, hash, live);
+  const contextual = projectFiles(dir, 'contextual_policies', contextualFileSchema, hash, optional);
+  const preview = {
+    policies: projectFiles(dir, 'policies', policyFileSchema, hash, previewOnly),
+    contextual: projectFiles(dir, 'contextual_policies', contextualFileSchema, hash, previewOnly),
+  };
   const tools = new Map<string, ToolFile>();
   const toolDir = join(dir, 'tools');
   if (existsSync(toolDir)) {
@@ -130,10 +249,15 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       tools.set(tool.name, tool);
     }
   }
-  return { dir, version: hash.digest('hex').slice(0, 12), tools, policies, modelKeys };
+  return { dir, version: hash.digest('hex').slice(0, 12), tools, policies, modelKeys, contextual, preview };
 }
 
 /** The project's own file, or the default project's when it has none (seed 002). */
 export function forProject<T>(files: ReadonlyMap<string, T>, project: string): T {
   return files.get(project) ?? files.get(DEFAULT_PROJECT)!;
+}
+
+/** Like forProject, for file kinds a config may leave out: undefined when neither exists. */
+export function forProjectOptional<T>(files: ReadonlyMap<string, T>, project: string): T | undefined {
+  return files.get(project) ?? files.get(DEFAULT_PROJECT);
 }

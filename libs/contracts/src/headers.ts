@@ -15,6 +15,7 @@ export const HttpHeaders = {
   projectId: 'x-project-id',
   traceId: 'x-trace-id',
   sessionId: 'x-session-id',
+  userId: 'x-user-id',
   traceparent: 'traceparent',
 } as const;
 

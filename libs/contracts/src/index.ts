@@ -8,3 +8,4 @@ export * from './audit/trace.js';
 export * from './health/health.js';
 export * from './events/envelope.js';
 export * from './events/toolcall.js';
+export * from './events/policy.js';

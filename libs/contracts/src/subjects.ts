@@ -12,6 +12,7 @@ import {
 } from './events/toolcall.js';
 import { EXECUTE_SUBJECT, executeRequestSchema, executeResultSchema } from './executor/execute.js';
 import { healthReportSchema, healthRequestSchema, healthSubject } from './health/health.js';
+import { POLICY_CHANGED, policyChangedSchema, SHADOW_EVALUATED, shadowEvaluatedSchema } from './events/policy.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
 
 const health = { request: healthRequestSchema, response: healthReportSchema };
@@ -35,6 +36,8 @@ export const EVENTS = {
   [DECISION_MADE]: decisionMadeSchema,
   [TOOLCALL_EXECUTED]: toolCallExecutedSchema,
   [TOOLCALL_COMPLETED]: toolCallCompletedSchema,
+  [SHADOW_EVALUATED]: shadowEvaluatedSchema,
+  [POLICY_CHANGED]: policyChangedSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

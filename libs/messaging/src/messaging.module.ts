@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown,
 import { healthSubject, type ServiceName } from '@sg/contracts';
 import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
 import { NatsBus } from './bus.js';
+import { CONFIG_SYNC_OPTIONS, ConfigSync, type ConfigSyncOptions } from './config-sync.js';
 
 export interface MessagingEnv {
   NATS_URL: string;
@@ -16,6 +17,8 @@ interface ModuleOptions {
   service: ServiceName;
   /** Services that publish events make sure the stream exists at start. */
   publishesEvents: boolean;
+  /** Services that read the config directory get a hot-reloading ConfigSync. */
+  config?: ConfigSyncOptions;
 }
 
 /**
@@ -52,8 +55,9 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
             return bus;
           },
         },
+        ...(options.config ? [{ provide: CONFIG_SYNC_OPTIONS, useValue: options.config }, ConfigSync] : []),
       ],
-      exports: [NatsBus],
+      exports: [NatsBus, ...(options.config ? [ConfigSync] : [])],
     };
   }
 

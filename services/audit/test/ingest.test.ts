@@ -9,6 +9,8 @@ import {
   TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
   TOOLCALL_RECEIVED,
+  POLICY_CHANGED,
+  SHADOW_EVALUATED,
 } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
 import { createLogger, createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
@@ -70,6 +72,16 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     risk_score: 0,
     duration_ms: 12.5,
   },
+  [SHADOW_EVALUATED]: {
+    agent_id: 'gpt-4o',
+    session_id: 'sess-1',
+    request_id: 'req-1',
+    tool: 'calendar.list_events',
+    live: { allowed: true, code: null, requires_approval: false },
+    shadow: { allowed: false, code: 'POLICY.TOOL_NOT_ALLOWED', requires_approval: false, reason: 'preview denies', risk_score: 0, rule_trace: [] },
+    differs: true,
+  },
+  [POLICY_CHANGED]: { version: 'abcdef012345', previous_version: '0123456789ab', instance: 'host:1' },
 };
 
 interface StoredRow {

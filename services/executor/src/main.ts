@@ -9,5 +9,5 @@ await runService({
   service: 'executor',
   env,
   port: env.HEALTH_PORT,
-  imports: [MessagingModule.forRoot({ service: 'executor', publishesEvents: true }), ExecutionModule],
+  imports: [MessagingModule.forRoot({ service: 'executor', publishesEvents: true, config: { announce: false } }), ExecutionModule],
 });

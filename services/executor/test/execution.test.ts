@@ -8,7 +8,8 @@ import {
   TOOLCALL_EXECUTED,
   type ToolCallExecuted,
 } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
+import { loadGatewayFiles } from '@sg/config';
 import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
 import {
   exampleConfigDir,
@@ -128,8 +129,10 @@ beforeAll(async () => {
   tool('size.two_mib', { url: `${custom.url}/length/${2 * 1024 * 1024}` });
   tool('bad.json', { url: `${custom.url}/badjson` });
   tool('plain.text', { url: `${custom.url}/text` });
-  service = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }));
-  small = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir, MAX_RESPONSE_BYTES: String(SMALL_LIMIT) }));
+  // The registry as ConfigSync serves it (its reloading is tested in libs/messaging).
+  const registry = { files: loadGatewayFiles(config.dir) } as ConfigSync;
+  service = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }), registry);
+  small = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir, MAX_RESPONSE_BYTES: String(SMALL_LIMIT) }), registry);
 });
 
 afterAll(async () => {
@@ -292,6 +295,8 @@ describe('gw.executor.execute.v1 over NATS', () => {
         { provide: LOGGER, useValue: logger },
         { provide: NatsBus, useValue: serverBus },
         HealthService,
+        { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
+        ConfigSync,
         ExecutionService,
         ExecutionHandler,
       ],

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TraceController } from './admin/trace.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
-import { gatewayFilesProvider } from './config/gateway-files.provider.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
@@ -9,6 +8,6 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
   controllers: [ToolCallController, SchemaController, TraceController, GatewayHealthController],
-  providers: [gatewayFilesProvider, AgentAuthService, ToolCallService],
+  providers: [AgentAuthService, ToolCallService],
 })
 export class IngressModule {}

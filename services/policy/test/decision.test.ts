@@ -1,10 +1,13 @@
 import { Test } from '@nestjs/testing';
+import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
 import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
-import { exampleConfigDir, isolate, type ConfigDir } from '@sg/testing';
+import { exampleConfigDir, isolate, TEST_SERVERS, type ConfigDir } from '@sg/testing';
 import type { DecideRequest } from '@sg/contracts';
 import type { Redis } from 'ioredis';
 import { loadPolicyEnv } from '../src/config/env.js';
+import { CHECKS } from '../src/decision/engine.js';
 import { DecisionService } from '../src/decision/decision.service.js';
+import { RateLimits } from '../src/decision/rate-limits.js';
 import { REDIS, redisProvider } from '../src/redis.provider.js';
 import { PolicyStore } from '../src/registry/policy-store.js';
 import { SessionService } from '../src/session/session.service.js';
@@ -13,19 +16,33 @@ const iso = isolate('pol');
 let config: ConfigDir;
 
 async function decisionService(extraEnv: Record<string, string> = {}) {
-  const env = loadPolicyEnv({ ...iso.env, CONFIG_DIR: config.dir, ...extraEnv });
+  const env = loadPolicyEnv({ ...iso.env, CONFIG_DIR: config.dir, CONFIG_POLL_MS: '0', ...extraEnv });
+  const logger = createLogger('policy', { level: 'silent', pretty: false });
+  const bus = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: iso.subjectPrefix, service: 'policy', logger, requestTimeoutMs: 1000 });
   const moduleRef = await Test.createTestingModule({
     providers: [
       { provide: ENV, useValue: env },
-      { provide: LOGGER, useValue: createLogger('policy', { level: 'silent', pretty: false }) },
+      { provide: LOGGER, useValue: logger },
+      { provide: NatsBus, useValue: bus },
+      { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
       HealthService,
+      ConfigSync,
       redisProvider,
       PolicyStore,
       SessionService,
+      RateLimits,
       DecisionService,
     ],
   }).compile();
-  return { service: moduleRef.get(DecisionService), redis: moduleRef.get<Redis>(REDIS), close: () => moduleRef.close() };
+  await moduleRef.init();
+  return {
+    service: moduleRef.get(DecisionService),
+    redis: moduleRef.get<Redis>(REDIS),
+    close: async () => {
+      await moduleRef.close();
+      await bus.nc.drain();
+    },
+  };
 }
 
 let ctx: Awaited<ReturnType<typeof decisionService>>;
@@ -51,10 +68,14 @@ beforeAll(async () => {
     deny_tools: ["db.write_*"]
   - model: scoped
     allow_tools: ["*"]
-rate_limit: { per_agent: 1000, window_s: 60 }
+rate_limits:
+  agent: { limit: 1000, window_s: 60 }
+  user: { limit: 2, window_s: 60 }
 `,
   );
-  config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limit: { per_agent: 2, window_s: 60 }\n');
+  config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
+  config.write('policies/toolcap.yaml', 'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n');
+  config.write('contextual_policies/default.yaml', 'max_calls_per_session: 3\nforbidden_sequences:\n  - after: "calendar.create_event"\n    deny: "calendar.list_*"\n');
   config.write(
     'model_keys/default.yaml',
     'models:\n  gpt-4o:\n    key: modelkey-abc123\n  scoped:\n    key: scoped-key-0123456\n    tools: ["calendar.list_*"]\n',
@@ -92,7 +113,7 @@ describe('decisions', () => {
     const failed = d.rule_trace.filter((t) => t.outcome === 'fail');
     expect(failed.map((t) => t.check)).toEqual([failedCheck]);
     // Every check is accounted for, in order.
-    expect(d.rule_trace.map((t) => t.check)).toEqual(['rate_limit', 'tool_registry', 'key_scope', 'allow_tools', 'argument_schema', 'session_risk']);
+    expect(d.rule_trace.map((t) => t.check)).toEqual([...CHECKS]);
   });
 
   it('allows a call that passes every check and explains why', async () => {
@@ -121,6 +142,37 @@ describe('decisions', () => {
     expect((await ctx.service.decide(call({ session_id: 'clean-session' }))).risk_score).toBe(0);
     // Same session id, other agent: a separate session.
     expect((await ctx.service.decide(call({ session_id: session, agent_id: 'scoped' }))).risk_score).toBe(0);
+  });
+
+  it('denies a call after a forbidden earlier tool in the same session only', async () => {
+    const session = 'sequence-session';
+    expect((await ctx.service.decide(call({ session_id: session, tool: 'calendar.create_event', arguments: { title: 'x' } }))).allowed).toBe(true);
+    const d = await ctx.service.decide(call({ session_id: session }));
+    expect(d).toMatchObject({ allowed: false, code: 'POLICY.FORBIDDEN_SEQUENCE' });
+    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('contextual_policies/default.yaml#forbidden_sequences[0]');
+    expect((await ctx.service.decide(call({ session_id: 'other-session' }))).allowed).toBe(true);
+  });
+
+  it('stops a session at max_calls_per_session', async () => {
+    const session = 'long-session';
+    for (let i = 0; i < 3; i++) expect((await ctx.service.decide(call({ session_id: session }))).allowed).toBe(true);
+    expect(await ctx.service.decide(call({ session_id: session }))).toMatchObject({ allowed: false, code: 'POLICY.SESSION_LIMIT' });
+  });
+
+  it('rate-limits each end user across agents when the call names one', async () => {
+    expect((await ctx.service.decide(call({ user_id: 'alice' }))).allowed).toBe(true);
+    expect((await ctx.service.decide(call({ user_id: 'alice', agent_id: 'scoped' }))).allowed).toBe(true);
+    const third = await ctx.service.decide(call({ user_id: 'alice' }));
+    expect(third).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
+    expect(third.reason).toContain('User alice');
+    expect((await ctx.service.decide(call({ user_id: 'bob' }))).allowed).toBe(true);
+  });
+
+  it('rate-limits a tool across all callers when the policy sets a tool limit', async () => {
+    expect((await ctx.service.decide(call({ project: 'toolcap' }))).allowed).toBe(true);
+    const d = await ctx.service.decide(call({ project: 'toolcap', agent_id: 'scoped' }));
+    expect(d).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
+    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('policies/toolcap.yaml#rate_limits.tool');
   });
 
   it('rate-limits per agent and project with the time to wait', async () => {

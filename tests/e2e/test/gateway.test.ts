@@ -6,7 +6,7 @@ const auth = { 'X-API-Key': AGENT_KEY };
 beforeAll(async () => {
   gw = await startGateway({
     configure: (c) =>
-      c.write('policies/limited.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limit: { per_agent: 2, window_s: 60 }\n'),
+      c.write('policies/limited.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n'),
   });
 });
 

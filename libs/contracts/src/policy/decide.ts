@@ -7,6 +7,8 @@ export const DECIDE_SUBJECT = 'gw.policy.decide.v1';
 export const decideRequestSchema = z.object({
   project: projectIdSchema,
   agent_id: idSchema,
+  /** The end user the agent acts for (X-User-Id), when known: per-user rate limits apply. */
+  user_id: idSchema.optional(),
   session_id: idSchema,
   request_id: idSchema,
   channel: channelSchema,

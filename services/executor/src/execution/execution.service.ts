@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { loadGatewayFiles, type ToolFile } from '@sg/config';
 import { type ExecuteRequest, type ExecuteResult, GatewayError } from '@sg/contracts';
+import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
 import { callHttpUpstream } from './http-upstream.js';
@@ -8,14 +8,13 @@ import { callHttpUpstream } from './http-upstream.js';
 /** Runs calls the policy allowed, against the upstream the registry names. */
 @Injectable()
 export class ExecutionService {
-  private readonly tools: ReadonlyMap<string, ToolFile>;
-
-  constructor(@Inject(ENV) private readonly env: ExecutorEnv) {
-    this.tools = loadGatewayFiles(env.CONFIG_DIR).tools;
-  }
+  constructor(
+    @Inject(ENV) private readonly env: ExecutorEnv,
+    private readonly config: ConfigSync,
+  ) {}
 
   async execute(req: ExecuteRequest): Promise<ExecuteResult> {
-    const tool = this.tools.get(req.tool);
+    const tool = this.config.files.tools.get(req.tool);
     if (!tool) {
       throw new GatewayError('EXECUTOR.TOOL_UNAVAILABLE', `the executor has no registry entry for ${req.tool}; its config may be out of date`);
     }

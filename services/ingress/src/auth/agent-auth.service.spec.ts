@@ -1,10 +1,13 @@
 import { resolve } from 'node:path';
 import { GatewayError } from '@sg/contracts';
 import { loadGatewayFiles } from '@sg/config';
+import type { ConfigSync } from '@sg/messaging';
 import { AgentAuthService } from './agent-auth.service.js';
 
 const CONFIG_DIR = resolve(import.meta.dirname, '../../../../examples/config');
-const auth = new AgentAuthService(loadGatewayFiles(CONFIG_DIR));
+// ConfigSync hands each reloader the files and applies what it returns.
+const config = { register: (reload: (f: unknown) => () => void) => reload(loadGatewayFiles(CONFIG_DIR))() } as unknown as ConfigSync;
+const auth = new AgentAuthService(config);
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { forProject, type GatewayFiles } from '@sg/config';
 import { GatewayError, HttpHeaders } from '@sg/contracts';
-import { GATEWAY_FILES } from '../config/gateway-files.provider.js';
+import { ConfigSync } from '@sg/messaging';
 import { matchKey, sha256 } from './keys.js';
 
 export interface Principal {
@@ -15,12 +15,23 @@ type HeaderBag = Record<string, string | string[] | undefined>;
 /** Agent authentication against model_keys/<project>.yaml (default.yaml when the project has none). */
 @Injectable()
 export class AgentAuthService {
-  private readonly keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
+  private keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
 
-  constructor(@Inject(GATEWAY_FILES) files: GatewayFiles) {
+  constructor(config: ConfigSync) {
+    config.register((files) => {
+      const keys = AgentAuthService.digests(files);
+      return () => {
+        this.keys = keys;
+      };
+    });
+  }
+
+  /** Each project's key digests, computed once per config version. */
+  static digests(files: GatewayFiles) {
+    const keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
     for (const project of files.modelKeys.keys()) {
       const file = forProject(files.modelKeys, project);
-      this.keys.set(
+      keys.set(
         project,
         Object.entries(file.models).map(([agentId, m]) => ({
           digest: m.key_sha256 ? Buffer.from(m.key_sha256, 'hex') : sha256(m.key!),
@@ -28,6 +39,7 @@ export class AgentAuthService {
         })),
       );
     }
+    return keys;
   }
 
   authenticate(project: string, headers: HeaderBag): Principal {

@@ -24,6 +24,7 @@ export interface NormalizedCall {
   agentVersion: string | null;
   requestId: string;
   sessionId: string;
+  userId: string | undefined;
   tool: string;
   arguments: Record<string, unknown>;
 }

@@ -1,9 +1,8 @@
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
-import type { GatewayFiles } from '@sg/config';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
+import { ConfigSync } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AgentAuthService } from '../auth/agent-auth.service.js';
-import { GATEWAY_FILES } from '../config/gateway-files.provider.js';
 import { errorAnswer } from '../http/error-answer.js';
 import { ToolCallService } from './toolcall.service.js';
 
@@ -13,7 +12,7 @@ export class SchemaController {
   constructor(
     private readonly auth: AgentAuthService,
     private readonly toolCalls: ToolCallService,
-    @Inject(GATEWAY_FILES) private readonly files: GatewayFiles,
+    private readonly config: ConfigSync,
   ) {}
 
   @Get(':file')
@@ -22,7 +21,7 @@ export class SchemaController {
     try {
       if (!ctx.projectValid) throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -');
       this.auth.authenticate(ctx.project, req.headers);
-      const tool = this.files.tools.get(file.replace(/\.json$/, ''));
+      const tool = this.config.files.tools.get(file.replace(/\.json$/, ''));
       if (!file.endsWith('.json') || !tool) {
         throw new GatewayError('REQUEST.NOT_FOUND', `no tool schema ${file}; ask for /schema/<tool>.json with a registered tool name`);
       }

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { GatewayFiles } from '@sg/config';
 import {
   type Channel,
   DECIDE_SUBJECT,
@@ -12,13 +11,12 @@ import {
   TOOLCALL_COMPLETED,
   TOOLCALL_RECEIVED,
 } from '@sg/contracts';
-import { NatsBus, type MessageContext } from '@sg/messaging';
+import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
 import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
-import { GATEWAY_FILES } from '../config/gateway-files.provider.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -54,7 +52,7 @@ export class ToolCallService {
     private readonly bus: NatsBus,
     private readonly auth: AgentAuthService,
     @Inject(ENV) private readonly env: IngressEnv,
-    @Inject(GATEWAY_FILES) private readonly files: GatewayFiles,
+    private readonly config: ConfigSync,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted. */
@@ -84,7 +82,7 @@ export class ToolCallService {
         throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
       }
       this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
-      const request = { project: ctx.project, agent_id: call.agentId, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
+      const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
       decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.traceId, auditId);
@@ -94,7 +92,7 @@ export class ToolCallService {
         answer = this.denied(decision, ctx.traceId, auditId);
       } else {
         // Wait for the executor as long as the tool may take, plus a margin.
-        const timeout = (this.files.tools.get(call.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
+        const timeout = (this.config.files.tools.get(call.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
         const executed = await this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
         answer = {
           status: 200,
@@ -149,10 +147,10 @@ export class ToolCallService {
   private normalize(channel: Channel, headers: HeaderBag, body: unknown): NormalizedCall {
     if (channel === 'rest') {
       const b = parseBody(toolCallEnvelopeSchema, body);
-      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, sessionId: sessionFrom(headers) ?? 'default', tool: b.tool, arguments: b.arguments };
+      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, sessionId: sessionFrom(headers) ?? 'default', userId: userFrom(headers), tool: b.tool, arguments: b.arguments };
     }
     const b = parseBody(mcpToolCallSchema, body);
-    return { agentId: b.model_id, agentVersion: null, requestId: first(headers['x-request-id'])?.slice(0, 128) || randomUUID(), sessionId: b.session_id, tool: b.tool, arguments: b.input };
+    return { agentId: b.model_id, agentVersion: null, requestId: first(headers['x-request-id'])?.slice(0, 128) || randomUUID(), sessionId: b.session_id, userId: userFrom(headers), tool: b.tool, arguments: b.input };
   }
 
   private denied(decision: Decision, traceId: string, auditId: string): HttpAnswer {
@@ -185,6 +183,12 @@ export class ToolCallService {
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The end user the agent acts for (X-User-Id): per-user rate limits apply to it. */
+function userFrom(headers: HeaderBag): string | undefined {
+  const u = first(headers[HttpHeaders.userId]);
+  return u && u.length <= 128 ? u : undefined;
 }
 
 function sessionFrom(headers: HeaderBag): string | undefined {

@@ -13,7 +13,7 @@ export class DecisionHandler implements OnModuleInit {
 
   onModuleInit() {
     this.bus.handle(DECIDE_SUBJECT, async (req, ctx) => {
-      const decision = await this.decisions.decide(req);
+      const decision = await this.decisions.decide(req, ctx);
       this.bus.publish(
         DECISION_MADE,
         { agent_id: req.agent_id, session_id: req.session_id, request_id: req.request_id, tool: req.tool, decision },

@@ -1,75 +1,47 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { forProject, loadGatewayFiles, type GatewayFiles, type ModelKeysFile, type PolicyFile } from '@sg/config';
-import { ENV } from '@sg/runtime';
-import type { PolicyEnv } from '../config/env.js';
-import { compileGlobs, type GlobList } from '../decision/glob.js';
+import { Injectable } from '@nestjs/common';
+import type { GatewayFiles } from '@sg/config';
+import { ConfigSync } from '@sg/messaging';
+import { compileProjects, type CompiledKeys, type CompiledPolicy } from './compile.js';
 import { compileRegistry, type RegisteredTool } from './tool-registry.js';
 
-export interface CompiledRule {
-  index: number;
-  model: string;
-  allow: GlobList;
-  deny: GlobList;
+interface Active {
+  version: string;
+  registry: Map<string, RegisteredTool>;
+  live: Map<string, CompiledPolicy>;
+  keys: Map<string, CompiledKeys>;
+  shadow: Map<string, CompiledPolicy>;
 }
 
-export interface CompiledProject {
-  file: string;
-  keysFile: string;
-  policy: PolicyFile;
-  rules: CompiledRule[];
-  keys: ModelKeysFile;
-  keyScopes: Map<string, GlobList>;
-}
-
-/** The active policy: files validated and compiled once, then read on every decision. */
+/**
+ * The active policy, compiled once per config version and swapped whole on a reload, so a
+ * decision never sees half of an old and half of a new policy.
+ */
 @Injectable()
 export class PolicyStore {
-  private files!: GatewayFiles;
-  private registry!: Map<string, RegisteredTool>;
-  private projects = new Map<string, CompiledProject>();
+  private active!: Active;
 
-  constructor(@Inject(ENV) env: PolicyEnv) {
-    this.load(env.CONFIG_DIR);
+  constructor(config: ConfigSync) {
+    config.register((files) => {
+      const next = PolicyStore.compile(files);
+      return () => {
+        this.active = next;
+      };
+    });
   }
 
-  load(dir: string) {
-    const files = loadGatewayFiles(dir);
-    const registry = compileRegistry(files.tools, dir);
-    const projects = new Map<string, CompiledProject>();
-    for (const project of new Set([...files.policies.keys(), ...files.modelKeys.keys()])) {
-      const policy = forProject(files.policies, project);
-      const keys = forProject(files.modelKeys, project);
-      const file = `policies/${files.policies.has(project) ? project : 'default'}.yaml`;
-      projects.set(project, {
-        file,
-        keysFile: `model_keys/${files.modelKeys.has(project) ? project : 'default'}.yaml`,
-        policy,
-        keys,
-        rules: policy.rules.map((r, index) => ({
-          index,
-          model: r.model,
-          allow: compileGlobs(r.allow_tools),
-          deny: compileGlobs(r.deny_tools),
-        })),
-        keyScopes: new Map(
-          Object.entries(keys.models).flatMap(([id, m]) => (m.tools ? [[id, compileGlobs(m.tools)] as const] : [])),
-        ),
-      });
-    }
-    this.files = files;
-    this.registry = registry;
-    this.projects = projects;
+  static compile(files: GatewayFiles): Active {
+    return { version: files.version, registry: compileRegistry(files.tools, files.dir), ...compileProjects(files) };
   }
 
-  get version(): string {
-    return this.files.version;
-  }
-
-  tool(name: string): RegisteredTool | undefined {
-    return this.registry.get(name);
-  }
-
-  project(project: string): CompiledProject {
-    return this.projects.get(project) ?? this.projects.get('default')!;
+  /** One consistent view for one decision. */
+  snapshot(project: string) {
+    const a = this.active;
+    return {
+      version: a.version,
+      registry: a.registry,
+      policy: a.live.get(project) ?? a.live.get('default')!,
+      keys: a.keys.get(project) ?? a.keys.get('default')!,
+      shadow: a.shadow.get(project) ?? a.shadow.get('default'),
+    };
   }
 }

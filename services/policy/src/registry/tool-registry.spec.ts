@@ -6,6 +6,8 @@ const tool = (input_schema: Record<string, unknown>): ToolFile => ({
   description: '',
   input_schema,
   requires_approval: false,
+  pii: false,
+  writes: false,
   upstream: { type: 'http', url: 'http://127.0.0.1:1/x', method: 'POST', headers: {}, arguments_in: 'body', timeout_ms: 1000 },
 });
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { SessionSnapshot } from '../decision/engine.js';
 import { REDIS } from '../redis.provider.js';
 
 export interface SessionKey {
@@ -8,40 +9,42 @@ export interface SessionKey {
   sessionId: string;
 }
 
-export interface SessionCall extends SessionKey {
-  tool: string;
-}
-
-export interface SessionState {
-  calls: number;
-  writes: number;
-  denials: number;
-}
-
 const SESSION_TTL_S = 24 * 3600;
-const WRITE_TOOL = /(^|[._-])(write|delete|update|create|insert|remove|send)([._-]|$)/i;
+const HISTORY_LENGTH = 50;
 
-/** Seed 000's session state, in Redis keyed by project, agent and session (never the session alone). */
+/**
+ * Session state (seed 000) in Redis, keyed by project, agent and session (never the session id
+ * alone, so one agent cannot read or poison another's session).
+ */
 @Injectable()
 export class SessionService implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
-  /** Counts the call and returns the session's state including it (denials so far, before this call). */
-  async record(call: SessionCall): Promise<SessionState> {
-    const key = sessionKey(call);
+  /**
+   * Counts this call and returns the session as it was, plus this call. The tool joins the
+   * history before the decision: a later call can never slip past a sequence rule by racing it.
+   */
+  async record(key: SessionKey, tool: string, isWrite: boolean): Promise<SessionSnapshot> {
+    const k = sessionKey(key);
     const res = await this.redis
       .multi()
-      .hincrby(key, 'calls', 1)
-      .hincrby(key, 'writes', WRITE_TOOL.test(call.tool) ? 1 : 0)
-      .hincrby(key, 'denials', 0)
-      .expire(key, SESSION_TTL_S)
+      .lrange(`${k}:history`, 0, HISTORY_LENGTH - 1)
+      .lpush(`${k}:history`, tool)
+      .ltrim(`${k}:history`, 0, HISTORY_LENGTH - 1)
+      .hincrby(k, 'calls', 1)
+      .hincrby(k, 'writes', isWrite ? 1 : 0)
+      .hincrby(k, 'denials', 0)
+      .expire(k, SESSION_TTL_S)
+      .expire(`${k}:history`, SESSION_TTL_S)
       .exec();
     if (!res) throw new Error('session update was aborted');
-    const [calls, writes, denials] = res.slice(0, 3).map(([err, value]) => {
-      if (err) throw err;
-      return Number(value);
-    });
-    return { calls: calls!, writes: writes!, denials: denials! };
+    for (const [err] of res) if (err) throw err;
+    return {
+      history: res[0]![1] as string[],
+      calls: Number(res[3]![1]),
+      writes: Number(res[4]![1]),
+      denials: Number(res[5]![1]),
+    };
   }
 
   async recordDenial(key: SessionKey): Promise<void> {
@@ -58,13 +61,4 @@ export class SessionService implements OnApplicationShutdown {
 
 function sessionKey(k: SessionKey): string {
   return `session:${k.project}:${k.agentId}:${k.sessionId}`;
-}
-
-/** score_session from seed 000: more than 5 calls, any write tool, any prior denial. */
-export function scoreSession(s: SessionState): number {
-  let score = 0;
-  if (s.calls > 5) score += 0.2;
-  if (s.writes > 0) score += 0.3;
-  if (s.denials > 0) score += 0.2;
-  return Math.min(Math.round(score * 100) / 100, 1);
 }
