@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { z } from 'zod';
 import {
   DECIDE_SUBJECT,
@@ -73,6 +74,22 @@ describe('schemas', () => {
     expect(toolNameSchema.safeParse('calendar.list_events').success).toBe(true);
     expect(toolNameSchema.safeParse('../etc').success).toBe(false);
     expect(toolNameSchema.safeParse('a/b').success).toBe(false);
+  });
+
+  it('never accepts a project id that could leave its folder (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (s) => {
+        if (PROJECT_ID_PATTERN.test(s)) {
+          expect(s).toMatch(/^[a-z0-9][a-z0-9_-]*$/);
+          expect(s.length).toBeLessThanOrEqual(63);
+          expect(s).not.toMatch(/[./\\\0]/);
+        }
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string(), fc.constantFrom('/', '..', '\\', '.', '\0', '%2e'), fc.string(), (a, bad, b) => !PROJECT_ID_PATTERN.test(`${a}${bad}${b}`)),
+    );
+    fc.assert(fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/), (id) => PROJECT_ID_PATTERN.test(id)));
   });
 
   it('refuses project ids that could build a path', () => {
