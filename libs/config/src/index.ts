@@ -2,3 +2,4 @@ export * from './env.js';
 export * from './yaml-file.js';
 export * from './gateway-files.js';
 export * from './dir-signature.js';
+export * from './json-schemas.js';
