@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { PROJECT_ID_PATTERN, toolNameSchema } from '@sg/contracts';
 import { z } from 'zod';
 import { ConfigFileError, parseConfigText } from './yaml-file.js';
@@ -208,7 +208,7 @@ function projectFiles<T extends z.ZodType>(
       throw new ConfigFileError(file, null, null, `file name must be a project id matching ${PROJECT_ID_PATTERN}`);
     }
     const text = readFileSync(file, 'utf8');
-    hash.update(file).update(text);
+    hash.update(relative(dir, file)).update(text);
     out.set(project, parseConfigText(file, text, schema));
   }
   if (opts.requireDefault && !out.has(DEFAULT_PROJECT)) {
@@ -241,7 +241,7 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       if (!entry.endsWith('.json')) continue;
       const file = join(toolDir, entry);
       const text = readFileSync(file, 'utf8');
-      hash.update(file).update(text);
+      hash.update(relative(dir, file)).update(text);
       const tool = parseConfigText(file, text, toolFileSchema);
       if (`${tool.name}.json` !== entry) {
         throw new ConfigFileError(file, null, null, `name "${tool.name}" must match the file name (${tool.name}.json)`);

@@ -1,9 +1,10 @@
-import { appendFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { exampleConfigDir, freePort, isolate, TEST_SERVERS, waitFor, type ConfigDir, type Isolation } from '@sg/testing';
-import { startStack, type Stack } from '../../../scripts/stack.mjs';
+import { ROOT, startStack, type Stack } from '../../../scripts/stack.mjs';
 
 export const AGENT_KEY = 'modelkey-abc123';
 export const ADMIN_KEY = 'e2e-admin-key-0123456789';
@@ -103,4 +104,64 @@ export function auditRows(gw: Gateway, traceId: string, count: number): Promise<
     const res = await gw.db.query<AuditRow>('SELECT event_id, subject, source, trace_id, stream_seq, data FROM audit_events WHERE trace_id = $1 ORDER BY stream_seq', [traceId]);
     return res.rows.length >= count ? res.rows : undefined;
   }, 15_000, `${count} audit rows for trace ${traceId}`);
+}
+
+/** The upstream URL a tool file in the config dir points at (the example upstream of this gateway). */
+export function toolUpstreamUrl(config: ConfigDir, tool = 'calendar.list_events'): string {
+  const file = JSON.parse(readFileSync(join(config.dir, 'tools', `${tool}.json`), 'utf8')) as { upstream: { url: string } };
+  return file.upstream.url;
+}
+
+/**
+ * Registers tools/<name>.json in the config dir. The example upstream only implements a few
+ * routes, so the tool is served by one of them (calendar.list_events unless `route` says otherwise).
+ */
+export function registerTool(
+  config: ConfigDir,
+  name: string,
+  def: { input_schema?: Record<string, unknown>; requires_approval?: boolean; pii?: boolean; tenant_field?: string; writes?: boolean } = {},
+  route = 'calendar.list_events',
+): void {
+  const url = toolUpstreamUrl(config, 'calendar.list_events').replace(/\/tools\/[^/]+$/, `/tools/${route}`);
+  config.write(`tools/${name}.json`, { name, description: `e2e tool ${name}`, input_schema: { type: 'object', properties: {} }, ...def, upstream: { type: 'http', method: 'POST', url, timeout_ms: 5000 } });
+}
+
+export interface ExtraService {
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One more instance of a built service (`services/<name>/dist/main.js`), in the gateway's
+ * NATS subject prefix, Redis prefix, database schema and config dir, as startGateway runs them.
+ * Resolves once the process logs `<name> started`.
+ */
+export async function startExtraService(gw: Gateway, name: string, env: Record<string, string> = {}): Promise<ExtraService> {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(ROOT, 'services', name, 'dist', 'main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, ...gw.iso.env, CONFIG_DIR: gw.config.dir, HEALTH_PORT: '0', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => (clearTimeout(timer), resolve()));
+      child.kill('SIGTERM');
+    });
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${out}`);
+      return out.includes(`${name} started`) ? true : undefined;
+    }, 30_000, `a second ${name} instance to start`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { child, output: () => out, stop };
 }

@@ -88,7 +88,13 @@ export class ToolCallService {
         answer = this.denied(decision, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
         // Fail closed until the approval flow exists: never run a call that needs a person's yes.
-        decision = { ...decision, allowed: false, code: 'POLICY.APPROVAL_REQUIRED', reason: `${call.tool} requires human approval, which this gateway cannot grant yet.` };
+        decision = {
+          ...decision,
+          allowed: false,
+          code: 'POLICY.APPROVAL_REQUIRED',
+          reason: `${call.tool} requires human approval, which this gateway cannot grant yet.`,
+          suggestions: ['The reasoning names the rule that asks for approval; an admin can change it.', 'Retry once approvals are available, or use a tool that needs none.'],
+        };
         answer = this.denied(decision, ctx.traceId, auditId);
       } else {
         // Wait for the executor as long as the tool may take, plus a margin.

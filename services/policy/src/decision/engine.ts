@@ -118,7 +118,7 @@ export function evaluate(input: EvaluationInput): Decision {
 
   // tool_registry
   if (!tool) {
-    return deny('tool_registry', 'POLICY.TOOL_NOT_REGISTERED', `Tool ${req.tool} is not in the tool registry; unregistered tools are denied.`, ['Check the tool name for typos.', `An admin can register it with tools/${req.tool}.json.`]);
+    return deny('tool_registry', 'POLICY.TOOL_NOT_REGISTERED', `Tool ${req.tool} is not in the tool registry; unregistered tools are denied.`, ['Check the tool name for typos.', `An admin can register it with tools/${req.tool}.json.`], { rule: `tools/${req.tool}.json` });
   }
   ex.pass('tool_registry', `Tool ${req.tool} is registered.`, `tools/${req.tool}.json`);
 
@@ -151,7 +151,7 @@ export function evaluate(input: EvaluationInput): Decision {
     if (q >= 0) approvals.push(`${r.ref}.requires_approval[${q}] (${r.approval.patterns[q]})`);
   }
   if (!allowedBy) {
-    return deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `Model ${req.agent_id} is not allowed to use ${req.tool}: no allow_tools rule matches.`, ['Use a tool this agent is allowed to call.', `Ask an admin to add ${req.tool} to allow_tools for ${req.agent_id} in ${policy.file}.`]);
+    return deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `Model ${req.agent_id} is not allowed to use ${req.tool}: no allow_tools rule matches.`, ['Use a tool this agent is allowed to call.', `Ask an admin to add ${req.tool} to allow_tools for ${req.agent_id} in ${policy.file}.`], { rule: `${policy.file}#rules` });
   }
   ex.pass('allow_tools', `${allowedBy.who} is allowed to use ${allowedBy.pattern}.`, allowedBy.ref);
 

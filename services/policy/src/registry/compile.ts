@@ -98,9 +98,11 @@ export function compileProjects(files: GatewayFiles) {
     live.set(project, compilePolicy(forProject(files.policies, project), policyFile, contextual, contextualFile));
     keys.set(project, compileKeys(forProject(files.modelKeys, project), fileName('model_keys', files.modelKeys, project)));
     if (hasPreview) {
-      // The preview of each file kind, or the live file where there is no preview.
-      const pPolicy = forProjectOptional(files.preview.policies, project);
-      const pContextual = forProjectOptional(files.preview.contextual, project);
+      // The preview of each file kind, or the live file where there is no preview. A project
+      // with its own live file never borrows the default project's preview of it.
+      const pPolicy = files.preview.policies.get(project) ?? (files.policies.has(project) ? undefined : files.preview.policies.get('default'));
+      const pContextual = files.preview.contextual.get(project) ?? (files.contextual.has(project) ? undefined : files.preview.contextual.get('default'));
+      if (!pPolicy && !pContextual) continue;
       shadow.set(
         project,
         compilePolicy(

@@ -1,0 +1,47 @@
+import { contextualFileSchema, modelKeysFileSchema, policyFileSchema, type GatewayFiles } from '@sg/config';
+import { compileProjects } from './compile.js';
+
+const policy = (allow: string[]) => policyFileSchema.parse({ rules: [{ model: '*', allow_tools: allow }] });
+const keys = modelKeysFileSchema.parse({ models: {} });
+
+function files(over: Partial<GatewayFiles>): GatewayFiles {
+  return {
+    dir: '/cfg',
+    version: 'v',
+    tools: new Map(),
+    policies: new Map([['default', policy(['a.*'])]]),
+    modelKeys: new Map([['default', keys]]),
+    contextual: new Map(),
+    preview: { policies: new Map(), contextual: new Map() },
+    ...over,
+  };
+}
+
+describe('compileProjects', () => {
+  it('has no shadow when no preview file exists', () => {
+    expect(compileProjects(files({})).shadow.size).toBe(0);
+  });
+
+  it('gives the default preview to projects that have no live file of their own, and only to them', () => {
+    const out = compileProjects(
+      files({
+        policies: new Map([
+          ['default', policy(['a.*'])],
+          ['acme', policy(['b.*'])],
+        ]),
+        preview: { policies: new Map([['default', policy(['c.*'])]]), contextual: new Map() },
+      }),
+    );
+    expect(out.shadow.get('default')?.file).toBe('policies/default.preview.yaml');
+    expect(out.shadow.get('acme')).toBeUndefined();
+    expect(out.live.get('acme')?.file).toBe('policies/acme.yaml');
+  });
+
+  it('shadows the live policy with a contextual preview alone', () => {
+    const out = compileProjects(files({ preview: { policies: new Map(), contextual: new Map([['default', contextualFileSchema.parse({ max_calls_per_session: 1 })]]) } }));
+    const shadow = out.shadow.get('default')!;
+    expect(shadow.file).toBe('policies/default.yaml');
+    expect(shadow.contextualFile).toBe('contextual_policies/default.preview.yaml');
+    expect(shadow.contextual.max_calls_per_session).toBe(1);
+  });
+});
