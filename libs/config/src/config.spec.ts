@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, mkdirSync, cpSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -90,5 +90,28 @@ describe('loadGatewayFiles', () => {
       writeFileSync(join(dir, 'model_keys/default.yaml'), `models:\n  a:\n    key: abcdefghijklmnop\n    key_sha256: ${'a'.repeat(64)}\n`);
       expect(() => loadGatewayFiles(dir)).toThrow(/exactly one of key or key_sha256/);
     });
+  });
+});
+
+describe('the Kubernetes ConfigMap in deploy/', () => {
+  it('holds a config directory the services accept', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const root = resolve(import.meta.dirname, '../../..');
+    const docs = parseAllDocuments(readFileSync(join(root, 'deploy/config.yaml'), 'utf8')).map((d) => d.toJS() as { metadata?: { name?: string }; data?: Record<string, string> });
+    const configMap = docs.find((d) => d.metadata?.name === 'sg-config');
+    expect(configMap?.data).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'sg-deploy-'));
+    try {
+      for (const [key, text] of Object.entries(configMap!.data!)) {
+        const [folder, file] = key.split('__') as [string, string];
+        mkdirSync(join(dir, folder), { recursive: true });
+        writeFileSync(join(dir, folder, file), text);
+      }
+      const files = loadGatewayFiles(dir);
+      expect(files.tools.size).toBeGreaterThan(0);
+      expect(files.modelKeys.get('default')).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

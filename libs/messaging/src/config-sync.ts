@@ -93,11 +93,15 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
     let commits: Array<() => void>;
     try {
       files = loadGatewayFiles(this.env.CONFIG_DIR);
-      if (files.version === previous) return previous;
+      if (files.version === previous) {
+        // Back to the active contents (a bad edit reverted): nothing is refused any more.
+        this.lastError = null;
+        return previous;
+      }
       commits = this.reloaders.map((r) => r(files));
     } catch (err) {
       this.lastError = err instanceof ConfigFileError ? err.message : (err as Error).message;
-      this.logger.error({ error: this.lastError, version: previous }, 'config refused; the last good config stays active');
+      this.logger.error({ reason: this.lastError, version: previous }, `config refused (${this.lastError}); the last good config stays active`);
       return previous;
     }
     for (const commit of commits) commit();

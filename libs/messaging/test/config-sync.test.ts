@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { loadGatewayFiles, type GatewayFiles } from '@sg/config';
@@ -69,12 +71,23 @@ it('reloads an edited file on every instance, one by polling and one by the broa
 it('refuses an invalid file, keeps the last good config, and says where the problem is', async () => {
   const poller = instances[0]!;
   const good = poller.sync.version;
-  config.write('policies/default.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"\n');
+  const goodText = readFileSync(join(config.dir, 'policies/default.yaml'), 'utf8');
   const health = poller.moduleRef.get(HealthService);
-  const report = await waitFor(async () => {
-    const r = await health.report();
-    return r.dependencies.config?.detail ? r : undefined;
-  }, 5000, 'the refusal');
+  const refused = () =>
+    waitFor(async () => {
+      const r = await health.report();
+      return r.dependencies.config?.detail ? r : undefined;
+    }, 5000, 'the refusal');
+
+  // A bad edit reverted to the active contents clears the refusal too.
+  config.write('policies/default.yaml', 'rules: [');
+  await refused();
+  config.write('policies/default.yaml', goodText);
+  await waitFor(async () => ((await health.report()).dependencies.config?.detail === undefined ? true : undefined), 5000, 'the refusal to clear');
+  expect(poller.sync.version).toBe(good);
+
+  config.write('policies/default.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"\n');
+  const report = await refused();
   expect(report.dependencies.config?.detail).toMatch(/policies\/default\.yaml:\d+:\d+: /);
   expect(poller.sync.version).toBe(good);
 

@@ -45,3 +45,20 @@ describe('compileProjects', () => {
     expect(shadow.contextual.max_calls_per_session).toBe(1);
   });
 });
+
+describe('PolicyStore.snapshot', () => {
+  it('uses the default shadow only for projects without files of their own', async () => {
+    const { PolicyStore } = await import('./policy-store.js');
+    const f = files({
+      policies: new Map([
+        ['default', policy(['a.*'])],
+        ['acme', policy(['b.*'])],
+      ]),
+      preview: { policies: new Map([['default', policy(['c.*'])]]), contextual: new Map() },
+    });
+    const store = new PolicyStore({ register: (reload: (x: GatewayFiles) => () => void) => reload(f)() } as never);
+    expect(store.snapshot('acme').shadow).toBeUndefined();
+    expect(store.snapshot('unknown-project').shadow?.file).toBe('policies/default.preview.yaml');
+    expect(store.snapshot('default').shadow?.file).toBe('policies/default.preview.yaml');
+  });
+});

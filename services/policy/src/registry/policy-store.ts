@@ -41,7 +41,8 @@ export class PolicyStore {
       registry: a.registry,
       policy: a.live.get(project) ?? a.live.get('default')!,
       keys: a.keys.get(project) ?? a.keys.get('default')!,
-      shadow: a.shadow.get(project) ?? a.shadow.get('default'),
+      // A project with files of its own has its own shadow or none; never the default's.
+      shadow: a.shadow.get(project) ?? (a.live.has(project) ? undefined : a.shadow.get('default')),
     };
   }
 }
