@@ -135,7 +135,7 @@ export function evaluate(input: EvaluationInput): Decision {
 
   // allow_tools: model rules and the agent's role rules; any deny wins over every allow.
   const applicable = [
-    ...policy.rules.filter((r) => r.model === req.agent_id || r.model === '*').map((r) => ({ r, who: `Model ${req.agent_id}` })),
+    ...(policy.rulesByModel.get(req.agent_id) ?? policy.starRules).map((r) => ({ r, who: `Model ${req.agent_id}` })),
     ...(agent?.role && policy.roles.has(agent.role) ? [{ r: policy.roles.get(agent.role)!, who: `Role ${agent.role}` }] : []),
   ];
   let allowedBy: { ref: string; pattern: string; who: string } | null = null;

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import picomatch from 'picomatch';
 import { compileGlobs } from './glob.js';
 
 const segment = fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,8}$/);
@@ -28,6 +29,21 @@ describe('compileGlobs', () => {
         expect(compileGlobs(['*']).firstMatch(name)).toBe(0);
         expect(compileGlobs([name]).firstMatch(name)).toBe(0);
       }),
+    );
+  });
+
+  it('answers as picomatch itself does, fast paths included', () => {
+    const piece = fc.constantFrom('*', '?', '.', 'a', 'b', 'cal', '_', '-', '[ab]');
+    const pattern = fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join(''));
+    // Only real tool names: dotted segments that start with a letter or digit.
+    const seg = fc.tuple(fc.constantFrom('a', 'b', 'cal', 'x'), fc.array(fc.constantFrom('a', 'b', '_', '-', 'x'), { maxLength: 3 })).map(([h, t]) => h + t.join(''));
+    const name = fc.array(seg, { minLength: 1, maxLength: 3 }).map((p) => p.join('.'));
+    fc.assert(
+      fc.property(pattern, name, (p, n) => {
+        const reference = picomatch(p, { dot: true, nonegate: true, noextglob: true, nobrace: true })(n);
+        expect(compileGlobs([p]).firstMatch(n) === 0).toBe(reference);
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -6,16 +6,30 @@ export interface GlobList {
   firstMatch(name: string): number;
 }
 
+const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+const OPTIONS = { dot: true, nonegate: true, noextglob: true, nobrace: true } as const;
+
+/** One pattern as the cheapest test that gives picomatch's answer for a tool name. */
+function matcherOf(pattern: string): (name: string) => boolean {
+  if (!GLOB_CHARS.test(pattern)) return (name) => name === pattern;
+  const prefix = pattern.slice(0, -1);
+  if (pattern.endsWith('*') && !GLOB_CHARS.test(prefix)) {
+    // `calendar.*`: tool names never contain '/', so * is any run of characters.
+    return prefix === '' ? () => true : (name) => name.startsWith(prefix);
+  }
+  const re = picomatch.makeRe(pattern, OPTIONS);
+  return (name) => re.test(name);
+}
+
 /**
  * Tool globs in the seeds' fnmatch style: `*` matches any run of characters (dots included),
  * `?` one character, `[abc]` a class. Compiled once per policy load.
  */
 export function compileGlobs(patterns: readonly string[]): GlobList {
-  const matchers = patterns.map((p) => picomatch(p.replaceAll('/', '\\/'), { dot: true, nonegate: true, noextglob: true, nobrace: true }));
+  const matchers = patterns.map(matcherOf);
   return {
     patterns,
     firstMatch(name: string) {
-      // A tool name never contains '/', so picomatch's path semantics cannot split it.
       for (let i = 0; i < matchers.length; i++) if (matchers[i]!(name)) return i;
       return -1;
     },

@@ -15,6 +15,10 @@ export interface CompiledPolicy {
   policy: PolicyFile;
   /** Model rules, in file order; `model: "*"` rules apply to every model. */
   rules: Array<CompiledToolRules & { model: string }>;
+  /** The rules that apply to each named model (its own and the `*` ones, in file order). */
+  rulesByModel: Map<string, CompiledToolRules[]>;
+  /** The rules for a model no rule names: the `*` ones. */
+  starRules: CompiledToolRules[];
   roles: Map<string, CompiledToolRules>;
   forbidden: Set<string>;
   contextualFile: string | null;
@@ -58,10 +62,18 @@ export function compilePolicy(policy: PolicyFile, file: string, contextual: Cont
     // An unknown zone would throw at every decision; refuse the file instead.
     new Intl.DateTimeFormat('en-US', { timeZone: w.timezone });
   }
+  const rules = policy.rules.map((r, i) => ({ model: r.model, ...toolRules(`${file}#rules[${i}]`, r) }));
+  // A lookup by model instead of a scan: with a thousand rules the scan was most of a decision.
+  const rulesByModel = new Map<string, CompiledToolRules[]>();
+  for (const model of new Set(rules.map((r) => r.model))) {
+    if (model !== '*') rulesByModel.set(model, rules.filter((r) => r.model === model || r.model === '*'));
+  }
   return {
     file,
     policy,
-    rules: policy.rules.map((r, i) => ({ model: r.model, ...toolRules(`${file}#rules[${i}]`, r) })),
+    rules,
+    rulesByModel,
+    starRules: rules.filter((r) => r.model === '*'),
     roles: new Map(Object.entries(policy.roles).map(([name, r]) => [name, toolRules(`${file}#roles.${name}`, r)])),
     forbidden: new Set(policy.forbidden_fields.map(normalizeFieldName)),
     contextualFile: cfile,
