@@ -102,7 +102,7 @@ describe('a policy edit reaches every running policy instance', () => {
       5000,
       'the policy log to refuse policies/default.yaml, naming its line',
     );
-    expect(JSON.parse(refused.slice(refused.indexOf('{')))).toMatchObject({ version: allowedVersion, error: expect.stringContaining(`${gw.config.dir}/policies/default.yaml:4:`) });
+    expect(JSON.parse(refused.slice(refused.indexOf('{')))).toMatchObject({ version: allowedVersion, reason: expect.stringContaining(`${gw.config.dir}/policies/default.yaml:4:`) });
     const answers = await calls(20, write);
     expect(summary(answers)).toEqual(Array(20).fill('200:ok'));
     expect(new Set(answers.map((a) => a.body.decision.policy_version))).toEqual(new Set([allowedVersion]));
