@@ -138,14 +138,51 @@ export const contextualFileSchema = z.strictObject({
 });
 export type ContextualFile = z.infer<typeof contextualFileSchema>;
 
+/** How every upstream is protected, whatever its transport. */
+const resilienceShape = {
+  timeout_ms: z.number().int().min(1).max(120_000).default(5000),
+  /** Calls in flight at once from one executor; more wait for a slot until their timeout. */
+  max_concurrency: z.number().int().min(1).max(10_000).default(64),
+  /** Retries after a failure, only for tools marked idempotent. */
+  retries: z.number().int().min(0).max(5).default(2),
+  /** Consecutive failures that open the breaker, and how long it stays open. */
+  circuit_breaker: z
+    .strictObject({
+      failure_threshold: z.number().int().min(1).max(1000).default(5),
+      reset_after_ms: z.number().int().min(100).max(600_000).default(30_000),
+    })
+    .prefault({}),
+  /** Private, loopback, link-local and metadata addresses are refused unless this is true. */
+  allow_private_network: z.boolean().default(false),
+};
+
+/** `{{secret:NAME}}` may appear in url, headers and arguments; it is resolved at execution. */
 export const httpUpstreamSchema = z.strictObject({
   type: z.literal('http'),
-  url: z.url({ protocol: /^https?$/ }),
+  url: z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL'),
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
   headers: z.record(z.string(), z.string()).default({}),
   /** Where the arguments go: a JSON body, or the query string (flat values only). */
   arguments_in: z.enum(['body', 'query']).default('body'),
-  timeout_ms: z.number().int().min(1).max(120_000).default(5000),
+  ...resilienceShape,
+});
+
+/** An MCP server reached with @modelcontextprotocol/sdk's client. */
+export const mcpUpstreamSchema = z.strictObject({
+  type: z.literal('mcp'),
+  transport: z.enum(['streamable_http', 'stdio']),
+  /** streamable_http: the server's MCP endpoint. */
+  url: z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL').optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** stdio: the command that starts the server, and its arguments and environment. */
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  /** The tool's name on the server, when it differs from the registry name. */
+  remote_tool: z.string().min(1).optional(),
+  ...resilienceShape,
+}).refine((u) => (u.transport === 'stdio' ? Boolean(u.command) : Boolean(u.url)), {
+  message: 'streamable_http needs url; stdio needs command',
 });
 
 /** tools/<name>.json: the registry entry of one tool. A tool without one is denied. */
@@ -161,9 +198,20 @@ export const toolFileSchema = z.strictObject({
   tenant_field: z.string().min(1).max(64).optional(),
   /** The tool changes data (counts toward the session's write risk). */
   writes: z.boolean().default(false),
-  upstream: z.discriminatedUnion('type', [httpUpstreamSchema]),
+  /** Safe to call twice with the same arguments: only such tools are retried. */
+  idempotent: z.boolean().default(false),
+  /** PII masking of results (seed 003): level, and fields exempt from it. */
+  pii_masking: z
+    .strictObject({
+      level: z.enum(['standard', 'strict', 'off']).optional(),
+      allow_fields: z.array(z.string().min(1).max(64)).default([]),
+    })
+    .prefault({}),
+  upstream: z.union([httpUpstreamSchema, mcpUpstreamSchema]),
 });
 export type ToolFile = z.infer<typeof toolFileSchema>;
+export type HttpUpstream = z.infer<typeof httpUpstreamSchema>;
+export type McpUpstream = z.infer<typeof mcpUpstreamSchema>;
 
 export const DEFAULT_PROJECT = 'default';
 

@@ -9,7 +9,7 @@ import {
   type ToolCallExecuted,
 } from '@sg/contracts';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
-import { loadGatewayFiles } from '@sg/config';
+import { httpUpstreamSchema, loadGatewayFiles } from '@sg/config';
 import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
 import {
   exampleConfigDir,
@@ -242,14 +242,7 @@ describe('ExecutionService against a real HTTP upstream', () => {
   });
 
   it('lets callHttpUpstream be used directly with its own limit', async () => {
-    const spec: HttpUpstream = {
-      type: 'http',
-      url: `${upstream.url}/tools/direct`,
-      method: 'PUT',
-      headers: {},
-      arguments_in: 'body',
-      timeout_ms: 2000,
-    };
+    const spec: HttpUpstream = httpUpstreamSchema.parse({ type: 'http', url: `${upstream.url}/tools/direct`, method: 'PUT', timeout_ms: 2000 });
     await expect(callHttpUpstream('direct', spec, { a: 1 }, 1024)).resolves.toEqual({ status: 200, body: { tool: 'direct', echo: { a: 1 } } });
     expect(upstream.calls[0]).toMatchObject({ method: 'PUT', body: { a: 1 } });
     const err = await failure(callHttpUpstream('direct', spec, { a: 'x'.repeat(100) }, 50));

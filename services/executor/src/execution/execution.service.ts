@@ -18,6 +18,9 @@ export class ExecutionService {
     if (!tool) {
       throw new GatewayError('EXECUTOR.TOOL_UNAVAILABLE', `the executor has no registry entry for ${req.tool}; its config may be out of date`);
     }
+    if (tool.upstream.type !== 'http') {
+      throw new GatewayError('EXECUTOR.TOOL_UNAVAILABLE', `${req.tool} uses an ${tool.upstream.type} upstream, which this executor cannot call yet`);
+    }
     const started = performance.now();
     const answer = await callHttpUpstream(req.tool, tool.upstream, req.arguments, this.env.MAX_RESPONSE_BYTES);
     return { result: answer.body, upstream_status: answer.status, duration_ms: round(performance.now() - started) };

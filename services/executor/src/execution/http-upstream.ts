@@ -1,8 +1,8 @@
 import { GatewayError } from '@sg/contracts';
-import type { ToolFile } from '@sg/config';
+import type { HttpUpstream } from '@sg/config';
 import { Agent, errors, request } from 'undici';
 
-export type HttpUpstream = ToolFile['upstream'];
+export type { HttpUpstream };
 
 export interface UpstreamAnswer {
   status: number;

@@ -1,15 +1,8 @@
 import { closeObjectSchemas, compileRegistry } from './tool-registry.js';
-import type { ToolFile } from '@sg/config';
+import { toolFileSchema, type ToolFile } from '@sg/config';
 
-const tool = (input_schema: Record<string, unknown>): ToolFile => ({
-  name: 't.x',
-  description: '',
-  input_schema,
-  requires_approval: false,
-  pii: false,
-  writes: false,
-  upstream: { type: 'http', url: 'http://127.0.0.1:1/x', method: 'POST', headers: {}, arguments_in: 'body', timeout_ms: 1000 },
-});
+const tool = (input_schema: Record<string, unknown>): ToolFile =>
+  toolFileSchema.parse({ name: 't.x', input_schema, upstream: { type: 'http', url: 'http://127.0.0.1:1/x' } });
 
 describe('closeObjectSchemas', () => {
   it('closes nested objects that do not opt in to extra fields', () => {
