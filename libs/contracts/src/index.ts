@@ -3,6 +3,7 @@ export * from './headers.js';
 export * from './common.js';
 export * from './subjects.js';
 export * from './policy/decide.js';
+export * from './policy/approval.js';
 export * from './executor/execute.js';
 export * from './audit/trace.js';
 export * from './health/health.js';

@@ -12,7 +12,28 @@ import {
 } from './events/toolcall.js';
 import { EXECUTE_SUBJECT, executeRequestSchema, executeResultSchema } from './executor/execute.js';
 import { healthReportSchema, healthRequestSchema, healthSubject } from './health/health.js';
-import { POLICY_CHANGED, policyChangedSchema, SHADOW_EVALUATED, shadowEvaluatedSchema } from './events/policy.js';
+import {
+  APPROVAL_REQUESTED,
+  APPROVAL_RESOLVED,
+  approvalRequestedSchema,
+  approvalResolvedSchema,
+  POLICY_CHANGED,
+  policyChangedSchema,
+  SHADOW_EVALUATED,
+  shadowEvaluatedSchema,
+} from './events/policy.js';
+import {
+  APPROVAL_COMPLETE_SUBJECT,
+  APPROVAL_CREATE_SUBJECT,
+  APPROVAL_GET_SUBJECT,
+  APPROVAL_RESOLVE_SUBJECT,
+  approvalCompleteSchema,
+  approvalCreateSchema,
+  approvalGetSchema,
+  approvalResolutionSchema,
+  approvalResolveSchema,
+  approvalViewSchema,
+} from './policy/approval.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
 
 const health = { request: healthRequestSchema, response: healthReportSchema };
@@ -22,6 +43,10 @@ export const REQUESTS = {
   [DECIDE_SUBJECT]: { request: decideRequestSchema, response: decisionSchema },
   [EXECUTE_SUBJECT]: { request: executeRequestSchema, response: executeResultSchema },
   [AUDIT_TRACE_SUBJECT]: { request: traceQuerySchema, response: traceResultSchema },
+  [APPROVAL_CREATE_SUBJECT]: { request: approvalCreateSchema, response: approvalViewSchema },
+  [APPROVAL_GET_SUBJECT]: { request: approvalGetSchema, response: approvalViewSchema },
+  [APPROVAL_RESOLVE_SUBJECT]: { request: approvalResolveSchema, response: approvalResolutionSchema },
+  [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
   [healthSubject('ingress')]: health,
   [healthSubject('policy')]: health,
   [healthSubject('executor')]: health,
@@ -38,6 +63,8 @@ export const EVENTS = {
   [TOOLCALL_COMPLETED]: toolCallCompletedSchema,
   [SHADOW_EVALUATED]: shadowEvaluatedSchema,
   [POLICY_CHANGED]: policyChangedSchema,
+  [APPROVAL_REQUESTED]: approvalRequestedSchema,
+  [APPROVAL_RESOLVED]: approvalResolvedSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

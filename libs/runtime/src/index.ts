@@ -5,3 +5,4 @@ export * from './redis.js';
 export * from './postgres.js';
 export * from './tokens.js';
 export * from './bootstrap.js';
+export * from './postgres.provider.js';

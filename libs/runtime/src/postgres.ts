@@ -50,3 +50,8 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
   }
   return applied;
 }
+
+export interface PostgresEnv {
+  DATABASE_URL: string;
+  DATABASE_SCHEMA: string;
+}

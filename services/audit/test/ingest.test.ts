@@ -11,6 +11,8 @@ import {
   TOOLCALL_RECEIVED,
   POLICY_CHANGED,
   SHADOW_EVALUATED,
+  APPROVAL_REQUESTED,
+  APPROVAL_RESOLVED,
 } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
 import { createLogger, createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
@@ -82,6 +84,8 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     differs: true,
   },
   [POLICY_CHANGED]: { version: 'abcdef012345', previous_version: '0123456789ab', instance: 'host:1' },
+  [APPROVAL_REQUESTED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', arguments_digest: 'd'.repeat(64), policy_version: 'abcdef012345', expires_at: '2026-11-23T19:00:00.000Z' },
+  [APPROVAL_RESOLVED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', status: 'rejected', approver: 'admin' },
 };
 
 interface StoredRow {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TraceController } from './admin/trace.controller.js';
+import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { SchemaController } from './toolcall/schema.controller.js';
@@ -7,7 +8,7 @@ import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
-  controllers: [ToolCallController, SchemaController, TraceController, GatewayHealthController],
+  controllers: [ToolCallController, SchemaController, TraceController, ApprovalsController, GatewayHealthController],
   providers: [AgentAuthService, ToolCallService],
 })
 export class IngressModule {}

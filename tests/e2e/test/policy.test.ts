@@ -271,12 +271,12 @@ const rows: Array<[string, Row]> = [
   ['risk: a write tool alone stays below deny_at → allowed', { call: { ...write, project: 'riskdeny' }, status: 200, code: null, check: 'session_risk', rule: 'contextual_policies/riskdeny.yaml#risk', risk: 0.3 }],
   [
     'risk: a write tool reaches approval_at 0.3 → approval required',
-    { call: { ...write, project: 'riskapproval' }, status: 403, code: 'POLICY.APPROVAL_REQUIRED', check: 'session_risk', rule: 'contextual_policies/riskapproval.yaml#risk', mentions: 'contextual_policies/riskapproval.yaml#risk.approval_at (0.3)', risk: 0.3 },
+    { call: { ...write, project: 'riskapproval' }, status: 202, code: null, check: 'session_risk', rule: 'contextual_policies/riskapproval.yaml#risk', mentions: 'contextual_policies/riskapproval.yaml#risk.approval_at (0.3)', risk: 0.3 },
   ],
   ['risk: below approval_at → allowed', { call: { ...cal, project: 'riskapproval' }, status: 200, code: null, check: 'session_risk', rule: 'contextual_policies/riskapproval.yaml#risk', risk: 0 }],
   [
     'requires_approval on a rule → approval required',
-    { call: { tool: 'calendar.create_event', args: { title: 'x' } }, status: 403, code: 'POLICY.APPROVAL_REQUIRED', check: 'allow_tools', rule: 'policies/default.yaml#rules[0].allow_tools[0]', mentions: 'policies/default.yaml#rules[0].requires_approval[0] (calendar.create_*)' },
+    { call: { tool: 'calendar.create_event', args: { title: 'x' } }, status: 202, code: null, check: 'allow_tools', rule: 'policies/default.yaml#rules[0].allow_tools[0]', mentions: 'policies/default.yaml#rules[0].requires_approval[0] (calendar.create_*)' },
   ],
 ];
 
@@ -306,14 +306,13 @@ describe('each rule kind, end to end through the ingress', () => {
       expect(failed).toEqual([]);
       expect(entry).toEqual({ check: row.check, outcome: 'pass', rule: row.rule });
       expect(res.body.result).toBeDefined();
-    } else if (row.code === 'POLICY.APPROVAL_REQUIRED') {
-      // Every check passed; the gateway refuses only because nobody can approve yet.
-      expect(res.body).toMatchObject({ success: false, allowed: false, decision: { allowed: false, requires_approval: true } });
+    } else if (row.status === 202) {
+      // Every check passed; the call waits for a person's approval of exactly this call.
+      expect(res.body).toMatchObject({ success: false, allowed: false, status: 'pending_approval', decision: { allowed: true, requires_approval: true } });
+      expect(res.body.approval_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(failed).toEqual([]);
       expect(entry).toEqual({ check: row.check, outcome: 'pass', rule: row.rule });
       expect(d.reasoning.join('\n')).toContain(`Requires human approval: ${row.mentions}`);
-      expect(res.body.error.message).toMatch(/requires human approval/);
-      expect(d.suggestions.length).toBeGreaterThan(0);
     } else {
       expect(res.body).toMatchObject({ success: false, allowed: false, decision: { allowed: false } });
       expect(failed).toHaveLength(1);

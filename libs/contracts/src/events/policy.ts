@@ -37,3 +37,26 @@ export const shadowEvaluatedSchema = z.object({
   differs: z.boolean(),
 });
 export type ShadowEvaluated = z.infer<typeof shadowEvaluatedSchema>;
+
+/** policy: a call waits for a person's approval. */
+export const APPROVAL_REQUESTED = 'gw.evt.approval.requested.v1';
+export const approvalRequestedSchema = z.object({
+  approval_id: z.string(),
+  agent_id: z.string(),
+  tool: z.string(),
+  request_id: z.string(),
+  arguments_digest: z.string(),
+  policy_version: z.string(),
+  expires_at: z.string(),
+});
+
+/** policy: an approval left `pending`: approved, rejected, expired, denied on re-check, executed, failed. */
+export const APPROVAL_RESOLVED = 'gw.evt.approval.resolved.v1';
+export const approvalResolvedSchema = z.object({
+  approval_id: z.string(),
+  agent_id: z.string(),
+  tool: z.string(),
+  request_id: z.string(),
+  status: z.enum(['approved', 'rejected', 'expired', 'denied', 'executed', 'failed']),
+  approver: z.string().nullable(),
+});

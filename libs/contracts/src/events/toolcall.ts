@@ -55,7 +55,7 @@ export const toolCallCompletedSchema = z.object({
   session_id: z.string().nullable(),
   request_id: z.string().nullable(),
   tool: z.string().nullable(),
-  outcome: z.enum(['allowed', 'denied', 'rejected', 'error']),
+  outcome: z.enum(['allowed', 'pending_approval', 'denied', 'rejected', 'error']),
   http_status: z.number().int(),
   code: errorCodeSchema.nullable(),
   risk_score: z.number().nullable(),

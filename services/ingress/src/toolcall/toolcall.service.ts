@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   type Channel,
+  APPROVAL_CREATE_SUBJECT,
   DECIDE_SUBJECT,
   type Decision,
   EXECUTE_SUBJECT,
   type ErrorBody,
+  type ExecuteRequest,
   GatewayError,
   HttpHeaders,
   PROJECT_ID_PATTERN,
@@ -28,7 +30,7 @@ export interface HttpAnswer {
 }
 
 /** The fields of a decision an agent sees (the same on allow and deny). */
-function publicDecision(d: Decision) {
+export function publicDecision(d: Decision) {
   return {
     allowed: d.allowed,
     reason: d.reason,
@@ -87,19 +89,25 @@ export class ToolCallService {
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
-        // Fail closed until the approval flow exists: never run a call that needs a person's yes.
-        decision = {
-          ...decision,
-          allowed: false,
-          code: 'POLICY.APPROVAL_REQUIRED',
-          reason: `${call.tool} requires human approval, which this gateway cannot grant yet.`,
-          suggestions: ['The reasoning names the rule that asks for approval; an admin can change it.', 'Retry once approvals are available, or use a tool that needs none.'],
+        // Nothing runs until a person approves this very call (tool, arguments, agent, project).
+        const approval = await this.bus.request(APPROVAL_CREATE_SUBJECT, { call: { ...request, channel }, policy_version: decision.policy_version }, ctx);
+        answer = {
+          status: 202,
+          headers: { location: `/api/approvals/${approval.approval_id}` },
+          body: {
+            success: false,
+            allowed: false,
+            status: 'pending_approval',
+            approval_id: approval.approval_id,
+            expires_at: approval.expires_at,
+            decision: publicDecision(decision),
+            risk_score: decision.risk_score,
+            trace_id: ctx.traceId,
+            audit_id: auditId,
+          },
         };
-        answer = this.denied(decision, ctx.traceId, auditId);
       } else {
-        // Wait for the executor as long as the tool may take, plus a margin.
-        const timeout = (this.config.files.tools.get(call.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
-        const executed = await this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
+        const executed = await this.execute(request, ctx);
         answer = {
           status: 200,
           headers: {},
@@ -110,6 +118,12 @@ export class ToolCallService {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
+  }
+
+  /** Runs an allowed call, waiting as long as the tool may take plus a margin. */
+  execute(request: ExecuteRequest, ctx: MessageContext) {
+    const timeout = (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
+    return this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
   }
 
   /** Answers a request that failed before the controller ran (bad JSON, too large), audited like any other. */
@@ -138,7 +152,7 @@ export class ToolCallService {
         session_id: call?.sessionId ?? null,
         request_id: call?.requestId ?? null,
         tool: call?.tool ?? null,
-        outcome: answer.status === 200 ? 'allowed' : decision && !decision.allowed ? 'denied' : answer.status < 500 ? 'rejected' : 'error',
+        outcome: answer.status === 200 ? 'allowed' : answer.status === 202 ? 'pending_approval' : decision && !decision.allowed ? 'denied' : answer.status < 500 ? 'rejected' : 'error',
         http_status: answer.status,
         code,
         risk_score: decision?.risk_score ?? null,

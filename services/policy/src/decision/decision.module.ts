@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { ApprovalHandler } from '../approvals/approval.handler.js';
+import { ApprovalService } from '../approvals/approval.service.js';
+import { ApprovalStore, pgProvider } from '../approvals/approval-store.js';
 import { redisProvider } from '../redis.provider.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
@@ -7,7 +10,7 @@ import { DecisionService } from './decision.service.js';
 import { RateLimits } from './rate-limits.js';
 
 @Module({
-  providers: [redisProvider, PolicyStore, SessionService, RateLimits, DecisionService, DecisionHandler],
+  providers: [redisProvider, PolicyStore, SessionService, RateLimits, DecisionService, DecisionHandler, pgProvider, ApprovalStore, ApprovalService, ApprovalHandler],
   exports: [DecisionService, PolicyStore],
 })
 export class DecisionModule {}

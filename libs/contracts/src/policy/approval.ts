@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { argumentsSchema, channelSchema, idSchema, projectIdSchema, toolNameSchema } from '../common.js';
+import { decisionSchema } from '../policy/decide.js';
+
+/** The exact call an approval is bound to. */
+export const approvalCallSchema = z.object({
+  project: projectIdSchema,
+  agent_id: idSchema,
+  user_id: idSchema.optional(),
+  session_id: idSchema,
+  request_id: idSchema,
+  channel: channelSchema,
+  tool: toolNameSchema,
+  arguments: argumentsSchema,
+});
+export type ApprovalCall = z.infer<typeof approvalCallSchema>;
+
+export const approvalStatusSchema = z.enum(['pending', 'approved', 'rejected', 'expired', 'denied', 'executed', 'failed']);
+export type ApprovalStatus = z.infer<typeof approvalStatusSchema>;
+
+export const approvalOutcomeSchema = z.object({
+  http_status: z.number().int(),
+  result: z.unknown().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const approvalViewSchema = z.object({
+  approval_id: z.uuid(),
+  status: approvalStatusSchema,
+  project: z.string(),
+  agent_id: z.string(),
+  tool: z.string(),
+  request_id: z.string(),
+  /** sha256 of the canonical JSON of the arguments: the approval runs exactly these. */
+  arguments_digest: z.string(),
+  policy_version: z.string(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  resolved_at: z.string().nullable(),
+  approver: z.string().nullable(),
+  outcome: approvalOutcomeSchema.nullable(),
+});
+export type ApprovalView = z.infer<typeof approvalViewSchema>;
+
+export const APPROVAL_CREATE_SUBJECT = 'gw.policy.approval_create.v1';
+export const approvalCreateSchema = z.object({ call: approvalCallSchema, policy_version: z.string() });
+
+export const APPROVAL_GET_SUBJECT = 'gw.policy.approval_get.v1';
+export const approvalGetSchema = z.object({ approval_id: z.uuid() });
+
+/**
+ * Approve (after re-checking the policy) or reject. Only one resolver can win; an approved
+ * answer carries the stored call for the caller to execute, exactly once.
+ */
+export const APPROVAL_RESOLVE_SUBJECT = 'gw.policy.approval_resolve.v1';
+export const approvalResolveSchema = z.object({ approval_id: z.uuid(), approved: z.boolean(), approver: z.string().min(1).max(128) });
+export const approvalResolutionSchema = z.object({
+  approval: approvalViewSchema,
+  /** Present when approved: the call to execute now. */
+  call: approvalCallSchema.optional(),
+  /** The re-check's decision (approved or denied by a changed policy). */
+  decision: decisionSchema.optional(),
+});
+export type ApprovalResolution = z.infer<typeof approvalResolutionSchema>;
+
+export const APPROVAL_COMPLETE_SUBJECT = 'gw.policy.approval_complete.v1';
+export const approvalCompleteSchema = z.object({ approval_id: z.uuid(), status: z.enum(['executed', 'failed']), outcome: approvalOutcomeSchema });

@@ -1,0 +1,93 @@
+import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, PROJECT_ID_PATTERN } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { ENV } from '@sg/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { requireAdmin } from '../admin/admin-key.js';
+import { AgentAuthService } from '../auth/agent-auth.service.js';
+import type { IngressEnv } from '../config/env.js';
+import { errorAnswer } from '../http/error-answer.js';
+import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
+
+const approveBodySchema = z.strictObject({ approval_id: z.uuid(), approved: z.boolean() });
+const uuid = z.uuid();
+
+/**
+ * POST /approve (seed 004, approver = admin key) and GET /api/approvals/:id (the requesting
+ * agent, or an admin). The approver only names the approval: the call that runs is the one
+ * stored with it, once, after the policy is checked again.
+ */
+@Controller()
+export class ApprovalsController {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly toolCalls: ToolCallService,
+    private readonly auth: AgentAuthService,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  @Post('approve')
+  async approve(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      const parsed = approveBodySchema.safeParse(body);
+      if (!parsed.success) {
+        throw new GatewayError('REQUEST.INVALID_BODY', `send {"approval_id": "<uuid>", "approved": true|false}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+      }
+      const { approval_id, approved } = parsed.data;
+      const resolution = await this.bus.request(APPROVAL_RESOLVE_SUBJECT, { approval_id, approved, approver: 'admin' }, ctx);
+      const callCtx = { ...ctx, project: resolution.approval.project };
+      if (!resolution.call) {
+        const status = resolution.approval.status === 'denied' ? 403 : 200;
+        return reply.status(status).header('x-trace-id', ctx.traceId).send({
+          approval_id,
+          status: resolution.approval.status,
+          ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}),
+          ...(status === 403 ? { error: { code: resolution.decision?.code ?? 'POLICY.TOOL_NOT_ALLOWED', message: `the policy now denies this call: ${resolution.decision?.reason ?? ''}` } } : {}),
+          trace_id: ctx.traceId,
+        });
+      }
+      const { channel: _channel, ...call } = resolution.call;
+      let outcome: { http_status: number; result?: unknown; error?: { code: string; message: string } };
+      try {
+        const executed = await this.toolCalls.execute(call, callCtx);
+        outcome = { http_status: 200, result: executed.result };
+      } catch (err) {
+        const a = errorAnswer(err, ctx.traceId);
+        outcome = { http_status: a.status, error: a.body.error as { code: string; message: string } };
+      }
+      const view = await this.bus.request(APPROVAL_COMPLETE_SUBJECT, { approval_id, status: outcome.error ? 'failed' : 'executed', outcome }, callCtx);
+      return reply
+        .status(outcome.error ? outcome.http_status : 200)
+        .header('x-trace-id', ctx.traceId)
+        .send({ approval_id, status: view.status, ...outcome, ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}), trace_id: ctx.traceId });
+    } catch (err) {
+      const a = errorAnswer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
+
+  @Get('api/approvals/:id')
+  async get(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      // An admin sees every approval; an agent only its own (others' look like missing ones).
+      let agent: { agentId: string; project: string } | null = null;
+      if (req.headers['x-admin-key'] === undefined) {
+        if (!ctx.projectValid || !PROJECT_ID_PATTERN.test(ctx.project)) throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -');
+        agent = this.auth.authenticate(ctx.project, req.headers);
+      } else {
+        requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      }
+      if (!uuid.safeParse(id).success) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id.slice(0, 64)}`);
+      const view = await this.bus.request(APPROVAL_GET_SUBJECT, { approval_id: id }, ctx);
+      if (agent && (view.agent_id !== agent.agentId || view.project !== agent.project)) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
+      return reply.status(200).header('x-trace-id', ctx.traceId).send(view);
+    } catch (err) {
+      const a = errorAnswer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
+}

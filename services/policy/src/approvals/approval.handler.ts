@@ -1,0 +1,20 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_CREATE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { ApprovalService } from './approval.service.js';
+
+/** The approval subjects: create, get, resolve, complete. */
+@Injectable()
+export class ApprovalHandler implements OnModuleInit {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly approvals: ApprovalService,
+  ) {}
+
+  onModuleInit() {
+    this.bus.handle(APPROVAL_CREATE_SUBJECT, (req, ctx) => this.approvals.create(req.call, req.policy_version, ctx));
+    this.bus.handle(APPROVAL_GET_SUBJECT, (req) => this.approvals.get(req.approval_id));
+    this.bus.handle(APPROVAL_RESOLVE_SUBJECT, (req, ctx) => this.approvals.resolve(req.approval_id, req.approved, req.approver, ctx));
+    this.bus.handle(APPROVAL_COMPLETE_SUBJECT, (req, ctx) => this.approvals.complete(req.approval_id, req.status, req.outcome, ctx));
+  }
+}

@@ -1,0 +1,109 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  APPROVAL_REQUESTED,
+  APPROVAL_RESOLVED,
+  type ApprovalCall,
+  type ApprovalResolution,
+  type ApprovalView,
+  GatewayError,
+} from '@sg/contracts';
+import { NatsBus, type MessageContext } from '@sg/messaging';
+import { ENV, LOGGER, type Logger } from '@sg/runtime';
+import type { PolicyEnv } from '../config/env.js';
+import { DecisionService } from '../decision/decision.service.js';
+import { ApprovalStore, type StoredApproval } from './approval-store.js';
+
+/**
+ * Human approval bound to the exact call (seed 004). Approving re-checks the current policy
+ * first, then hands the stored call (never one the approver sends) to whoever won the
+ * approval; every resolution, expiry included, is an audited event.
+ */
+@Injectable()
+export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: ApprovalStore,
+    private readonly decisions: DecisionService,
+    private readonly bus: NatsBus,
+    @Inject(ENV) private readonly env: PolicyEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onModuleInit() {
+    this.sweeper = setInterval(() => void this.expireDue(), this.env.APPROVAL_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown() {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  async create(call: ApprovalCall, policyVersion: string, ctx: MessageContext): Promise<ApprovalView> {
+    const a = await this.guard(() => this.store.create(call, policyVersion, ctx.traceId, this.env.APPROVAL_TTL_S));
+    this.bus.publish(
+      APPROVAL_REQUESTED,
+      { approval_id: a.view.approval_id, agent_id: call.agent_id, tool: call.tool, request_id: call.request_id, arguments_digest: a.view.arguments_digest, policy_version: policyVersion, expires_at: a.view.expires_at },
+      ctx,
+    );
+    return a.view;
+  }
+
+  async get(id: string): Promise<ApprovalView> {
+    await this.expireDue();
+    const a = await this.guard(() => this.store.get(id));
+    if (!a) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
+    return a.view;
+  }
+
+  async resolve(id: string, approved: boolean, approver: string, ctx: MessageContext): Promise<ApprovalResolution> {
+    await this.expireDue();
+    const current = await this.guard(() => this.store.get(id));
+    if (!current) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
+    if (current.view.status === 'expired') throw new GatewayError('APPROVAL.EXPIRED', `approval ${id} expired at ${current.view.expires_at}; the agent must ask again`);
+    if (current.view.status !== 'pending') throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} is already ${current.view.status}`);
+    const callCtx = { ...ctx, traceId: current.traceId, project: current.call.project };
+    if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
+    // The policy may have changed since the request: it still applies.
+    const decision = await this.decisions.decide({ ...current.call }, callCtx);
+    if (!decision.allowed) return { approval: await this.finish(id, 'denied', approver, callCtx), decision };
+    return { approval: await this.finish(id, 'approved', approver, callCtx), call: current.call, decision };
+  }
+
+  async complete(id: string, status: 'executed' | 'failed', outcome: NonNullable<ApprovalView['outcome']>, ctx: MessageContext): Promise<ApprovalView> {
+    const a = await this.guard(() => this.store.complete(id, status, outcome));
+    if (!a) throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} is not waiting for its execution`);
+    this.published(a, status, a.view.approver, { ...ctx, traceId: a.traceId });
+    return a.view;
+  }
+
+  private async finish(id: string, to: 'approved' | 'rejected' | 'denied', approver: string, ctx: MessageContext): Promise<ApprovalView> {
+    const a = await this.guard(() => this.store.resolvePending(id, to, approver));
+    // Another approver (or the expiry) got there first: only one resolution ever counts.
+    if (!a) throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} was resolved by someone else or expired`);
+    this.published(a, to, approver, ctx);
+    return a.view;
+  }
+
+  private async expireDue() {
+    try {
+      for (const a of await this.store.expireDue()) this.published(a, 'expired', null, { traceId: a.traceId, project: a.call.project });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not expire approvals');
+    }
+  }
+
+  private published(a: StoredApproval, status: 'approved' | 'rejected' | 'expired' | 'denied' | 'executed' | 'failed', approver: string | null, ctx: MessageContext) {
+    this.bus.publish(APPROVAL_RESOLVED, { approval_id: a.view.approval_id, agent_id: a.view.agent_id, tool: a.view.tool, request_id: a.view.request_id, status, approver }, ctx);
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      this.logger.error({ err: (err as Error).message }, 'approval store failed');
+      throw new GatewayError('APPROVAL.STORE_UNAVAILABLE', 'the approval store (PostgreSQL) is unavailable; retry later');
+    }
+  }
+}
