@@ -6,3 +6,4 @@ export * from './postgres.js';
 export * from './tokens.js';
 export * from './bootstrap.js';
 export * from './postgres.provider.js';
+export * from './redis.provider.js';

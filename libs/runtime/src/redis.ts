@@ -15,3 +15,8 @@ export function createRedis(url: string, keyPrefix: string): Redis {
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
 }
+
+export interface RedisEnv {
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+}

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
+import { IdempotencyService, idempotencyRedisProvider } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
@@ -9,6 +10,6 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
   controllers: [ToolCallController, SchemaController, TraceController, ApprovalsController, GatewayHealthController],
-  providers: [AgentAuthService, ToolCallService],
+  providers: [AgentAuthService, ToolCallService, idempotencyRedisProvider, IdempotencyService],
 })
 export class IngressModule {}

@@ -106,11 +106,47 @@ describe('each refusal answers its status and code, and is audited', () => {
     expect(limited.body.error.code).toBe('POLICY.RATE_LIMITED');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    // A 429 is not remembered as the answer to its request_id: a retry is decided again.
+    const retry = await post(gw, '/api/tools/call', { ...envelope(), request_id: 'retry-after-429' }, headers);
+    expect(retry.status).toBe(429);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    const retryAgain = await post(gw, '/api/tools/call', { ...envelope(), request_id: 'retry-after-429' }, headers);
+    expect(retryAgain.headers.get('idempotent-replayed')).toBeNull();
   });
 
   it('answers an unknown route with 404 and a code', async () => {
     const res = await get(gw, '/api/nothing-here');
     expect(res).toMatchObject({ status: 404, body: { error: { code: 'REQUEST.NOT_FOUND' } } });
+  });
+});
+
+describe('idempotency', () => {
+  it('answers a repeated request_id with the first answer, running the tool once', async () => {
+    const call = envelope({ arguments: { limit: 1 } });
+    const first = await post(gw, '/api/tools/call', call, auth);
+    const again = await post(gw, '/api/tools/call', call, auth);
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    await auditRows(gw, first.body.trace_id, 4);
+    await new Promise((r) => setTimeout(r, 300));
+    const executed = await gw.db.query("SELECT 1 FROM audit_events WHERE subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id]);
+    expect(executed.rowCount).toBe(1);
+  });
+
+  it('refuses the same request_id for a different call', async () => {
+    const call = envelope();
+    expect((await post(gw, '/api/tools/call', call, auth)).status).toBe(200);
+    const other = await post(gw, '/api/tools/call', { ...call, arguments: { limit: 2 } }, auth);
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'REQUEST.IDEMPOTENCY_CONFLICT' } } });
+  });
+
+  it('keeps request_ids apart per agent project', async () => {
+    const call = envelope();
+    expect((await post(gw, '/api/tools/call', call, auth)).status).toBe(200);
+    const inLimited = await post(gw, '/api/tools/call', call, { ...auth, 'X-Project-ID': 'limited' });
+    expect(inLimited.headers.get('idempotent-replayed')).toBeNull();
   });
 });
 

@@ -1,7 +1,9 @@
-import { baseEnvSchema, envSchemas, parseEnv } from '@sg/config';
+import { baseEnvSchema, envSchemas, parseEnv, redisEnvSchema } from '@sg/config';
 import { z } from 'zod';
 
-export const ingressEnvSchema = baseEnvSchema.extend({
+export const ingressEnvSchema = baseEnvSchema.extend(redisEnvSchema.shape).extend({
+  /** A repeated request_id of the same agent within this window gets the first answer back. */
+  IDEMPOTENCY_WINDOW_S: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
   PORT: envSchemas.port.default(8080),
   /** Key for the admin API (X-Admin-Key). Unset: the admin API answers 503 AUTH.ADMIN_DISABLED. */
   ADMIN_API_KEY: z.string().min(16, 'use at least 16 characters').optional(),

@@ -23,6 +23,8 @@ export interface NormalizedCall {
   agentId: string;
   agentVersion: string | null;
   requestId: string;
+  /** The agent chose the request_id (so a repeat is a retry of the same call). */
+  clientRequestId: boolean;
   sessionId: string;
   userId: string | undefined;
   tool: string;

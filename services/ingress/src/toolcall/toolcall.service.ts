@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { IdempotencyService, type Claim } from '../idempotency/idempotency.service.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -55,6 +56,7 @@ export class ToolCallService {
     private readonly auth: AgentAuthService,
     @Inject(ENV) private readonly env: IngressEnv,
     private readonly config: ConfigSync,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted. */
@@ -74,6 +76,7 @@ export class ToolCallService {
     let call: NormalizedCall | null = null;
     let decision: Decision | null = null;
     let answer: HttpAnswer;
+    let claim: Claim | null = null;
     try {
       if (!ctx.projectValid) {
         throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
@@ -82,6 +85,13 @@ export class ToolCallService {
       call = this.normalize(channel, headers, body);
       if (call.agentId !== principal.agentId) {
         throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
+      }
+      if (call.clientRequestId) {
+        claim = await this.idempotency.claim(ctx.project, call.agentId, call.requestId, call);
+        if (claim.kind === 'replay') {
+          const first = claim.answer;
+          return this.finish(channel, ctx, auditId, started, { ...first, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
+        }
       }
       this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
@@ -117,6 +127,7 @@ export class ToolCallService {
     } catch (err) {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
+    if (claim?.kind === 'first') await claim.release(answer);
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
   }
 
@@ -167,10 +178,11 @@ export class ToolCallService {
   private normalize(channel: Channel, headers: HeaderBag, body: unknown): NormalizedCall {
     if (channel === 'rest') {
       const b = parseBody(toolCallEnvelopeSchema, body);
-      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, sessionId: sessionFrom(headers) ?? 'default', userId: userFrom(headers), tool: b.tool, arguments: b.arguments };
+      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, clientRequestId: true, sessionId: sessionFrom(headers) ?? 'default', userId: userFrom(headers), tool: b.tool, arguments: b.arguments };
     }
     const b = parseBody(mcpToolCallSchema, body);
-    return { agentId: b.model_id, agentVersion: null, requestId: first(headers['x-request-id'])?.slice(0, 128) || randomUUID(), sessionId: b.session_id, userId: userFrom(headers), tool: b.tool, arguments: b.input };
+    const requestId = first(headers['x-request-id'])?.slice(0, 128);
+    return { agentId: b.model_id, agentVersion: null, requestId: requestId || randomUUID(), clientRequestId: Boolean(requestId), sessionId: b.session_id, userId: userFrom(headers), tool: b.tool, arguments: b.input };
   }
 
   private denied(decision: Decision, traceId: string, auditId: string): HttpAnswer {

@@ -1,0 +1,64 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { GatewayError } from '@sg/contracts';
+import { ENV, redisClientProvider } from '@sg/runtime';
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { IngressEnv } from '../config/env.js';
+import type { HttpAnswer } from '../toolcall/toolcall.service.js';
+
+export const IDEMPOTENCY_REDIS = Symbol('IDEMPOTENCY_REDIS');
+export const idempotencyRedisProvider = redisClientProvider(IDEMPOTENCY_REDIS);
+
+interface Record {
+  digest: string;
+  answer?: HttpAnswer;
+}
+
+export type Claim = { kind: 'first'; release(answer: HttpAnswer): Promise<void> } | { kind: 'replay'; answer: HttpAnswer };
+
+/**
+ * request_id is unique per agent: a repeat within the window gets the first answer and runs
+ * nothing. Redis holds the claim; if Redis is away the call is refused (503), since running a
+ * call twice is the failure this exists to prevent.
+ */
+@Injectable()
+export class IdempotencyService implements OnApplicationShutdown {
+  constructor(
+    @Inject(IDEMPOTENCY_REDIS) private readonly redis: Redis,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  async claim(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): Promise<Claim> {
+    const key = `idem:${project}:${agentId}:${requestId}`;
+    const digest = createHash('sha256').update(JSON.stringify([call.tool, call.arguments])).digest('hex');
+    const window = this.env.IDEMPOTENCY_WINDOW_S;
+    let existing: string | null;
+    try {
+      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', window, 'NX');
+      if (won) {
+        return {
+          kind: 'first',
+          release: async (answer) => {
+            // Transient answers (5xx, 429) are not remembered: the agent may retry the same request_id.
+            if (answer.status >= 500 || answer.status === 429) await this.redis.del(key).catch(() => undefined);
+            else await this.redis.set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window).catch(() => undefined);
+          },
+        };
+      }
+      existing = await this.redis.get(key);
+    } catch {
+      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', 'the idempotency store (Redis) is unreachable, so the call is refused; retry shortly');
+    }
+    const record = existing ? (JSON.parse(existing) as Record) : null;
+    if (record && record.digest !== digest) {
+      throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} was already used for a different call; use a new request_id`);
+    }
+    if (!record?.answer) throw new GatewayError('REQUEST.DUPLICATE_IN_PROGRESS', `a call with request_id ${requestId} is still running; ask again for its answer shortly`);
+    return { kind: 'replay', answer: record.answer };
+  }
+
+  async onApplicationShutdown() {
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    else this.redis.disconnect(false);
+  }
+}
