@@ -152,8 +152,11 @@ const resilienceShape = {
       reset_after_ms: z.number().int().min(100).max(600_000).default(30_000),
     })
     .prefault({}),
-  /** Private, loopback, link-local and metadata addresses are refused unless this is true. */
-  allow_private_network: z.boolean().default(false),
+  /**
+   * Link-local and cloud-metadata addresses are refused unless this is true (so are the
+   * unspecified addresses 0.0.0.0 and ::). Loopback and private (RFC 1918) ranges are allowed.
+   */
+  allow_link_local: z.boolean().default(false),
 };
 
 /** `{{secret:NAME}}` may appear in url, headers and arguments; it is resolved at execution. */
@@ -164,6 +167,12 @@ export const httpUpstreamSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   /** Where the arguments go: a JSON body, or the query string (flat values only). */
   arguments_in: z.enum(['body', 'query']).default('body'),
+  /**
+   * Arguments the registry adds to every call, beside the agent's; on a name both give, the
+   * registry's value wins. Only these (with url and headers) may hold `{{secret:NAME}}`: the
+   * same text in the agent's own arguments is sent as it is, never resolved.
+   */
+  arguments: z.record(z.string(), z.unknown()).default({}),
   ...resilienceShape,
 });
 

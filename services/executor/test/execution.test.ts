@@ -25,6 +25,8 @@ import { loadExecutorEnv } from '../src/config/env.js';
 import { ExecutionHandler } from '../src/execution/execution.handler.js';
 import { ExecutionService } from '../src/execution/execution.service.js';
 import { callHttpUpstream, type HttpUpstream } from '../src/execution/http-upstream.js';
+import { UpstreamResilience } from '../src/resilience/index.js';
+import { EnvSecretProvider, SECRET_PROVIDER } from '../src/secrets/index.js';
 
 const iso = isolate('exe');
 const logger = createLogger('executor', { level: 'silent', pretty: false });
@@ -131,8 +133,14 @@ beforeAll(async () => {
   tool('plain.text', { url: `${custom.url}/text` });
   // The registry as ConfigSync serves it (its reloading is tested in libs/messaging).
   const registry = { files: loadGatewayFiles(config.dir) } as ConfigSync;
-  service = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }), registry);
-  small = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir, MAX_RESPONSE_BYTES: String(SMALL_LIMIT) }), registry);
+  const noSecrets = new EnvSecretProvider({});
+  service = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }), registry, noSecrets, new UpstreamResilience());
+  small = new ExecutionService(
+    loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir, MAX_RESPONSE_BYTES: String(SMALL_LIMIT) }),
+    registry,
+    noSecrets,
+    new UpstreamResilience(),
+  );
 });
 
 afterAll(async () => {
@@ -290,6 +298,8 @@ describe('gw.executor.execute.v1 over NATS', () => {
         HealthService,
         { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
         ConfigSync,
+        { provide: SECRET_PROVIDER, useValue: new EnvSecretProvider({}) },
+        UpstreamResilience,
         ExecutionService,
         ExecutionHandler,
       ],

@@ -1,6 +1,26 @@
 import { Module } from '@nestjs/common';
+import { ENV } from '@sg/runtime';
+import { type ExecutorEnv, loadSecretEnv } from '../config/env.js';
+import { UpstreamResilience } from '../resilience/index.js';
+import { createSecretProvider, SECRET_PROVIDER } from '../secrets/index.js';
 import { ExecutionHandler } from './execution.handler.js';
 import { ExecutionService } from './execution.service.js';
 
-@Module({ providers: [ExecutionService, ExecutionHandler] })
+@Module({
+  providers: [
+    {
+      // Swap this provider for a vault-backed SecretProvider to use one.
+      provide: SECRET_PROVIDER,
+      inject: [ENV],
+      useFactory: (env: ExecutorEnv) =>
+        createSecretProvider(
+          env,
+          env.SECRETS_PROVIDER === 'env' ? loadSecretEnv(env.SECRETS_ENV_PREFIX) : {},
+        ),
+    },
+    UpstreamResilience,
+    ExecutionService,
+    ExecutionHandler,
+  ],
+})
 export class ExecutionModule {}

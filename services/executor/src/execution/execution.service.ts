@@ -1,29 +1,68 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type ExecuteRequest, type ExecuteResult, GatewayError } from '@sg/contracts';
 import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
-import { callHttpUpstream } from './http-upstream.js';
+import { UpstreamResilience } from '../resilience/index.js';
+import { SECRET_PROVIDER, type SecretProvider, SecretScope } from '../secrets/index.js';
+import { prepareHttpCall, sendHttpCall } from './http-upstream.js';
+import { callMcpUpstream, closeMcpClients } from './mcp-upstream.js';
 
-/** Runs calls the policy allowed, against the upstream the registry names. */
+/**
+ * Runs calls the policy allowed, against the upstream the registry names: secrets resolved
+ * from the registry's references, the SSRF guard, and the tool's timeout, concurrency limit,
+ * circuit breaker and (idempotent tools only) retries. The result it returns, and so the
+ * executed event, has every secret value used by the call scrubbed out.
+ */
 @Injectable()
-export class ExecutionService {
+export class ExecutionService implements OnApplicationShutdown {
   constructor(
     @Inject(ENV) private readonly env: ExecutorEnv,
     private readonly config: ConfigSync,
+    @Inject(SECRET_PROVIDER) private readonly secrets: SecretProvider,
+    private readonly resilience: UpstreamResilience,
   ) {}
 
   async execute(req: ExecuteRequest): Promise<ExecuteResult> {
     const tool = this.config.files.tools.get(req.tool);
     if (!tool) {
-      throw new GatewayError('EXECUTOR.TOOL_UNAVAILABLE', `the executor has no registry entry for ${req.tool}; its config may be out of date`);
+      throw new GatewayError(
+        'EXECUTOR.TOOL_UNAVAILABLE',
+        `the executor has no registry entry for ${req.tool}; its config may be out of date`,
+      );
     }
-    if (tool.upstream.type !== 'http') {
-      throw new GatewayError('EXECUTOR.TOOL_UNAVAILABLE', `${req.tool} uses an ${tool.upstream.type} upstream, which this executor cannot call yet`);
-    }
+    const upstream = tool.upstream;
     const started = performance.now();
-    const answer = await callHttpUpstream(req.tool, tool.upstream, req.arguments, this.env.MAX_RESPONSE_BYTES);
-    return { result: answer.body, upstream_status: answer.status, duration_ms: round(performance.now() - started) };
+    const scope = new SecretScope(this.secrets);
+    if (upstream.type === 'mcp') {
+      // Secrets in the registry's url, headers and stdio env are resolved here, never the agent's.
+      const resolveAll = async (o: Record<string, string>) =>
+        Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, v]) => [k, await scope.resolve(v)] as const)));
+      const resolved = {
+        ...upstream,
+        url: upstream.url === undefined ? undefined : await scope.resolve(upstream.url, encodeURIComponent),
+        headers: await resolveAll(upstream.headers),
+        env: await resolveAll(upstream.env),
+      };
+      const answer = await this.resilience.run(req.tool, upstream, tool.idempotent, (ctx) =>
+        callMcpUpstream(req.tool, resolved, req.arguments, this.env.MAX_RESPONSE_BYTES, { signal: ctx.signal, scrubText: (t) => scope.scrubText(t) }),
+      );
+      return { result: scope.scrub(answer.body), upstream_status: answer.status, duration_ms: round(performance.now() - started) };
+    }
+    // Secrets are resolved once, before the breaker: a missing secret is not the upstream's fault.
+    const prepared = await prepareHttpCall(upstream, req.arguments, scope);
+    const answer = await this.resilience.run(req.tool, upstream, tool.idempotent, (ctx) =>
+      sendHttpCall(req.tool, upstream, prepared, this.env.MAX_RESPONSE_BYTES, ctx.signal),
+    );
+    return {
+      result: scope.scrub(answer.body),
+      upstream_status: answer.status,
+      duration_ms: round(performance.now() - started),
+    };
+  }
+
+  async onApplicationShutdown() {
+    await closeMcpClients();
   }
 }
 

@@ -1,0 +1,2 @@
+export * from './secret-provider.js';
+export * from './secret-scope.js';
