@@ -63,6 +63,8 @@ export const policyFileSchema = z.strictObject({
       per_depth_level: z.number().nonnegative().default(10),
     })
     .prefault({}),
+  /** PII masking of tool results for the project (seed 003); a tool's own level wins. */
+  pii_masking: z.strictObject({ level: z.enum(['standard', 'strict', 'off']).default('standard') }).prefault({}),
   /** Redis rate limits; user limits apply when the call names a user (X-User-Id). */
   rate_limits: z
     .strictObject({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { argumentsSchema, channelSchema } from '../common.js';
 import { errorCodeSchema } from '../errors.js';
 import { decisionSchema } from '../policy/decide.js';
+import { maskingReportSchema } from '../executor/execute.js';
 
 /** ingress: an authenticated, well-formed call entered the gateway. */
 export const TOOLCALL_RECEIVED = 'gw.evt.toolcall.received.v1';
@@ -41,6 +42,8 @@ export const toolCallExecutedSchema = z.object({
   result: z.unknown().optional(),
   result_bytes: z.number().int().nonnegative().optional(),
   result_truncated: z.boolean().optional(),
+  /** PII masking of the result: counts by type, never the values. */
+  masking: maskingReportSchema.optional(),
 });
 export type ToolCallExecuted = z.infer<typeof toolCallExecutedSchema>;
 
