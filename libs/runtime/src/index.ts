@@ -7,3 +7,4 @@ export * from './tokens.js';
 export * from './bootstrap.js';
 export * from './postgres.provider.js';
 export * from './redis.provider.js';
+export * from './canonical.js';

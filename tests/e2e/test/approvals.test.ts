@@ -62,6 +62,9 @@ it('executes the approved call exactly once however many approvals race', async 
   await new Promise((r) => setTimeout(r, 500));
   expect(await rows("subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id])).toHaveLength(executed.length);
   expect(executed).toHaveLength(1);
+  // Recorded under the original call's trace, with the exact arguments the approver saw.
+  expect((await rows("subject = 'gw.evt.toolcall.executed.v1' AND trace_id = $1", [res.body.trace_id])).length).toBe(1);
+  expect(view.body).toMatchObject({ trace_id: res.body.trace_id, arguments: { table: 'payroll', record: { n: 2 } } });
   const resolved = await waitFor(async () => {
     const r = await rows("subject = 'gw.evt.approval.resolved.v1' AND data->>'approval_id' = $1", [id]);
     return r.length >= 2 ? r : undefined;

@@ -127,12 +127,23 @@ describe('idempotency', () => {
     const again = await post(gw, '/api/tools/call', call, auth);
     expect(first.status).toBe(200);
     expect(again.status).toBe(200);
-    expect(again.body).toEqual(first.body);
+    const { audit_id: firstAudit, ...firstRest } = first.body;
+    const { audit_id: againAudit, replay_of, ...againRest } = again.body;
+    expect(againRest).toEqual(firstRest);
+    expect(replay_of).toBe(firstAudit);
+    expect(againAudit).not.toBe(firstAudit);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     await auditRows(gw, first.body.trace_id, 4);
     await new Promise((r) => setTimeout(r, 300));
     const executed = await gw.db.query("SELECT 1 FROM audit_events WHERE subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id]);
     expect(executed.rowCount).toBe(1);
+  });
+
+  it('treats the same arguments in another key order as the same call', async () => {
+    const call = envelope({ arguments: { from: '2026-11-01', limit: 3 } });
+    expect((await post(gw, '/api/tools/call', call, auth)).status).toBe(200);
+    const reordered = await post(gw, '/api/tools/call', { ...call, arguments: { limit: 3, from: '2026-11-01' } }, auth);
+    expect(reordered.headers.get('idempotent-replayed')).toBe('true');
   });
 
   it('refuses the same request_id for a different call', async () => {

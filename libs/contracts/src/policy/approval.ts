@@ -31,6 +31,10 @@ export const approvalViewSchema = z.object({
   agent_id: z.string(),
   tool: z.string(),
   request_id: z.string(),
+  /** The trace of the original call: the approved run is recorded under it too. */
+  trace_id: z.string(),
+  /** What the approver is approving: the exact arguments that will run. */
+  arguments: z.record(z.string(), z.unknown()),
   /** sha256 of the canonical JSON of the arguments: the approval runs exactly these. */
   arguments_digest: z.string(),
   policy_version: z.string(),

@@ -38,7 +38,8 @@ export class ApprovalsController {
       }
       const { approval_id, approved } = parsed.data;
       const resolution = await this.bus.request(APPROVAL_RESOLVE_SUBJECT, { approval_id, approved, approver: 'admin' }, ctx);
-      const callCtx = { ...ctx, project: resolution.approval.project };
+      // The approved run belongs to the original call's trace.
+      const callCtx = { ...ctx, traceId: resolution.approval.trace_id, project: resolution.approval.project };
       if (!resolution.call) {
         const status = resolution.approval.status === 'denied' ? 403 : 200;
         return reply.status(status).header('x-trace-id', ctx.traceId).send({

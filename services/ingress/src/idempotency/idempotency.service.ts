@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
-import { ENV, redisClientProvider } from '@sg/runtime';
-import { createHash } from 'node:crypto';
+import { digestOf, ENV, redisClientProvider } from '@sg/runtime';
 import type { Redis } from 'ioredis';
 import type { IngressEnv } from '../config/env.js';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
@@ -13,6 +12,9 @@ interface Record {
   digest: string;
   answer?: HttpAnswer;
 }
+
+/** Longest a call may take (tool timeout ceiling plus margins) before its claim lapses. */
+const PENDING_CLAIM_S = 180;
 
 export type Claim = { kind: 'first'; release(answer: HttpAnswer): Promise<void> } | { kind: 'replay'; answer: HttpAnswer };
 
@@ -30,11 +32,12 @@ export class IdempotencyService implements OnApplicationShutdown {
 
   async claim(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): Promise<Claim> {
     const key = `idem:${project}:${agentId}:${requestId}`;
-    const digest = createHash('sha256').update(JSON.stringify([call.tool, call.arguments])).digest('hex');
+    const digest = digestOf([call.tool, call.arguments]);
     const window = this.env.IDEMPOTENCY_WINDOW_S;
     let existing: string | null;
     try {
-      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', window, 'NX');
+      // The claim itself is short-lived: a crash between claim and answer blocks the id briefly.
+      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', Math.min(window, PENDING_CLAIM_S), 'NX');
       if (won) {
         return {
           kind: 'first',

@@ -89,8 +89,10 @@ export class ToolCallService {
       if (call.clientRequestId) {
         claim = await this.idempotency.claim(ctx.project, call.agentId, call.requestId, call);
         if (claim.kind === 'replay') {
+          // The first answer again, audited as its own event: audit_id is this replay's, replay_of the first's.
           const first = claim.answer;
-          return this.finish(channel, ctx, auditId, started, { ...first, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
+          const body = { ...first.body, audit_id: auditId, replay_of: first.body.audit_id };
+          return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
         }
       }
       this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);

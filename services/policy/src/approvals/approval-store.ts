@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { ApprovalCall, ApprovalStatus, ApprovalView } from '@sg/contracts';
-import { pgPoolProvider, type Pool } from '@sg/runtime';
+import { digestOf, pgPoolProvider, type Pool } from '@sg/runtime';
 import { fileURLToPath } from 'node:url';
-import { digestOf } from './canonical.js';
 
 export const PG = Symbol('PG');
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -44,6 +43,8 @@ function toStored(r: Row): StoredApproval {
       agent_id: r.agent_id,
       tool: r.tool,
       request_id: r.request_id,
+      trace_id: r.trace_id,
+      arguments: r.call.arguments,
       arguments_digest: r.arguments_digest,
       policy_version: r.policy_version,
       created_at: r.created_at.toISOString(),

@@ -5,6 +5,7 @@ import {
   type ApprovalCall,
   type ApprovalResolution,
   type ApprovalView,
+  type ErrorCode,
   GatewayError,
 } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
@@ -12,6 +13,8 @@ import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import type { PolicyEnv } from '../config/env.js';
 import { DecisionService } from '../decision/decision.service.js';
 import { ApprovalStore, type StoredApproval } from './approval-store.js';
+
+const TRANSIENT = new Set<ErrorCode>(['POLICY.RATE_LIMITED', 'POLICY.DEPENDENCY_UNAVAILABLE', 'POLICY.EVALUATION_FAILED']);
 
 /**
  * Human approval bound to the exact call (seed 004). Approving re-checks the current policy
@@ -66,6 +69,10 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
     // The policy may have changed since the request: it still applies.
     const decision = await this.decisions.decide({ ...current.call }, callCtx);
+    if (!decision.allowed && decision.code && TRANSIENT.has(decision.code)) {
+      // A passing cause (a rate limit, Redis away) must not kill the approval: it stays pending.
+      throw new GatewayError(decision.code, `the policy re-check could not pass now (${decision.reason}); the approval stays pending, retry shortly`);
+    }
     if (!decision.allowed) return { approval: await this.finish(id, 'denied', approver, callCtx), decision };
     return { approval: await this.finish(id, 'approved', approver, callCtx), call: current.call, decision };
   }
