@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, waitFor } from '@sg/testing';
+import { freePort, startUpstream, waitFor, type TestUpstream } from '@sg/testing';
 import { ROOT } from '../../../scripts/stack.mjs';
 import { envelope, post, startGateway, type Gateway } from './harness.js';
 
@@ -14,10 +14,12 @@ let gw: Gateway;
 let mcp: ChildProcess;
 let mcpPort: number;
 let deadPort: number;
+let echo: TestUpstream;
 
 const call = (tool: string, args: Record<string, unknown> = {}) => post(gw, '/api/tools/call', envelope({ agent_id: 'free-agent', tool, arguments: args }), { 'X-API-Key': KEY });
 
 beforeAll(async () => {
+  echo = await startUpstream();
   mcpPort = await freePort();
   deadPort = await freePort();
   mcp = spawn(process.execPath, [join(ROOT, 'examples/mcp-server/server.mjs'), '--http'], { env: { ...process.env, MCP_PORT: String(mcpPort), MCP_REQUIRED_TOKEN: MCP_TOKEN }, stdio: 'ignore' });
@@ -38,6 +40,11 @@ beforeAll(async () => {
       const calendarUrl = JSON.parse(readFileSync(join(c.dir, 'tools/calendar.list_events.json'), 'utf8')).upstream.url as string;
       c.write('tools/cal.with_key.json', { name: 'cal.with_key', upstream: { type: 'http', url: calendarUrl, headers: { 'x-upstream-key': '{{secret:UPSTREAM_KEY}}' } } });
       c.write('tools/meta.steal.json', { name: 'meta.steal', upstream: { type: 'http', url: 'http://169.254.169.254/latest/meta-data/' } });
+      const echoTool = (name: string, pii_masking: Record<string, unknown> = {}) =>
+        c.write(`tools/${name}.json`, { name, input_schema: { type: 'object', properties: { note: { type: 'string' }, contact: { type: 'string' } } }, pii_masking, upstream: { type: 'http', url: `${echo.url}/tools/${name}` } });
+      echoTool('echo.standard');
+      echoTool('echo.strict', { level: 'strict' });
+      echoTool('echo.allowed', { allow_fields: ['contact'] });
       c.write('tools/dead.tool.json', { name: 'dead.tool', upstream: { type: 'http', url: `http://127.0.0.1:${deadPort}/x`, circuit_breaker: { failure_threshold: 2, reset_after_ms: 60_000 } } });
     },
   });
@@ -46,6 +53,40 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
   mcp?.kill('SIGKILL');
+  await echo?.close();
+});
+
+describe('PII masking of results', () => {
+  const note = 'Reach ana@example.com or call (555) 123-4567; SSN 123-45-6789; card 4111 1111 1111 1111; bad card 4111 1111 1111 1112';
+
+  it('masks validated PII at the standard level, keeping last 4 where the seed does, and reports counts only', async () => {
+    const res = await call('echo.standard', { note });
+    expect(res.status).toBe(200);
+    const masked = res.body.result.echo.note as string;
+    expect(masked).not.toContain('ana@example.com');
+    expect(masked).toContain('***-**-6789');
+    expect(masked).toContain('4111 1111 1111 1112'); // fails Luhn: not a card, left alone
+    expect(masked).not.toContain('4111 1111 1111 1111');
+    const rows = await waitFor(async () => {
+      const r = await gw.db.query("SELECT data FROM audit_events WHERE subject = 'gw.evt.toolcall.executed.v1' AND trace_id = $1", [res.body.trace_id]);
+      return r.rows.length ? r.rows : undefined;
+    }, 10_000, 'the executed event');
+    const masking = rows[0].data.masking;
+    expect(masking).toMatchObject({ level: 'standard', masked: { email: 1, ssn: 1, credit_card: 1 } });
+    expect(masking.rejected.credit_card).toBe(1);
+    expect(JSON.stringify(rows[0].data)).not.toContain('123-45-6789');
+  });
+
+  it('masks fully at the strict level', async () => {
+    const res = await call('echo.strict', { note });
+    expect(res.body.result.echo.note).not.toContain('6789');
+  });
+
+  it('leaves allowlisted fields as they are', async () => {
+    const res = await call('echo.allowed', { contact: 'ana@example.com', note: 'ana@example.com' });
+    expect(res.body.result.echo.contact).toBe('ana@example.com');
+    expect(res.body.result.echo.note).not.toContain('ana@example.com');
+  });
 });
 
 it('calls a real MCP server over Streamable HTTP with the injected secret header', async () => {

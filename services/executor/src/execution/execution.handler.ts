@@ -32,7 +32,7 @@ export class ExecutionHandler implements OnModuleInit {
       const base = { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool };
       try {
         const out = await this.execution.execute(req);
-        this.bus.publish(TOOLCALL_EXECUTED, { ...base, status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result) }, ctx);
+        this.bus.publish(TOOLCALL_EXECUTED, { ...base, status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result), ...(out.masking ? { masking: out.masking } : {}) }, ctx);
         return out;
       } catch (err) {
         const code = err instanceof GatewayError ? err.code : 'GATEWAY.INTERNAL';

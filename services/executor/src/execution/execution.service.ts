@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { type ExecuteRequest, type ExecuteResult, GatewayError } from '@sg/contracts';
+import { forProject, type ToolFile } from '@sg/config';
+import { type ExecuteRequest, type ExecuteResult, GatewayError, type MaskingReport } from '@sg/contracts';
+import { maskPii } from '@sg/redaction';
 import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
@@ -47,7 +49,7 @@ export class ExecutionService implements OnApplicationShutdown {
       const answer = await this.resilience.run(req.tool, upstream, tool.idempotent, (ctx) =>
         callMcpUpstream(req.tool, resolved, req.arguments, this.env.MAX_RESPONSE_BYTES, { signal: ctx.signal, scrubText: (t) => scope.scrubText(t) }),
       );
-      return { result: scope.scrub(answer.body), upstream_status: answer.status, duration_ms: round(performance.now() - started) };
+      return { ...this.masked(req, tool, scope.scrub(answer.body)), upstream_status: answer.status, duration_ms: round(performance.now() - started) };
     }
     // Secrets are resolved once, before the breaker: a missing secret is not the upstream's fault.
     const prepared = await prepareHttpCall(upstream, req.arguments, scope);
@@ -55,15 +57,26 @@ export class ExecutionService implements OnApplicationShutdown {
       sendHttpCall(req.tool, upstream, prepared, this.env.MAX_RESPONSE_BYTES, ctx.signal),
     );
     return {
-      result: scope.scrub(answer.body),
+      ...this.masked(req, tool, scope.scrub(answer.body)),
       upstream_status: answer.status,
       duration_ms: round(performance.now() - started),
     };
   }
 
+  /** PII masking of the result (seed 003): the tool's level, else the project's. Counts only in the report. */
+  private masked(req: ExecuteRequest, tool: ToolFile, result: unknown): { result: unknown; masking: MaskingReport } {
+    const level = tool.pii_masking.level ?? forProject(this.config.files.policies, req.project).pii_masking.level;
+    const out = maskPii(result, { level, allowFields: tool.pii_masking.allow_fields });
+    return { result: out.value, masking: { level, masked: nonZero(out.report.masked), rejected: nonZero(out.report.rejected) } };
+  }
+
   async onApplicationShutdown() {
     await closeMcpClients();
   }
+}
+
+function nonZero(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
 }
 
 export function round(ms: number): number {
