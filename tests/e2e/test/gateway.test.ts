@@ -1,3 +1,4 @@
+import { waitFor } from '@sg/testing';
 import { ADMIN_KEY, AGENT_KEY, auditRows, envelope, get, post, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
@@ -92,9 +93,9 @@ describe('each refusal answers its status and code, and is audited', () => {
       expect(res.body.decision).toMatchObject({ allowed: false });
       expect(res.body.decision.suggestions.length).toBeGreaterThan(0);
     }
-    const rows = await auditRows(gw, res.body.trace_id, 1);
-    const completed = rows.find((r) => r.event_id === res.body.audit_id);
-    expect(completed?.data).toMatchObject({ http_status: status, code });
+    // The answer's own event (its id is the audit_id), whenever it lands among the call's events.
+    const completed = await waitFor(async () => (await auditRows(gw, res.body.trace_id, 1)).find((r) => r.event_id === res.body.audit_id), 15_000, 'the completed event');
+    expect(completed.data).toMatchObject({ http_status: status, code });
   });
 
   it('answers 429 with Retry-After once the agent exceeds its rate limit', async () => {

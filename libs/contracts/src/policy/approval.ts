@@ -1,18 +1,8 @@
 import { z } from 'zod';
-import { argumentsSchema, channelSchema, idSchema, projectIdSchema, toolNameSchema } from '../common.js';
-import { decisionSchema } from '../policy/decide.js';
+import { decideRequestSchema, decisionSchema } from '../policy/decide.js';
 
-/** The exact call an approval is bound to. */
-export const approvalCallSchema = z.object({
-  project: projectIdSchema,
-  agent_id: idSchema,
-  user_id: idSchema.optional(),
-  session_id: idSchema,
-  request_id: idSchema,
-  channel: channelSchema,
-  tool: toolNameSchema,
-  arguments: argumentsSchema,
-});
+/** The exact call an approval is bound to: the decide request it was decided on. */
+export const approvalCallSchema = decideRequestSchema;
 export type ApprovalCall = z.infer<typeof approvalCallSchema>;
 
 export const approvalStatusSchema = z.enum(['pending', 'approved', 'rejected', 'expired', 'denied', 'executed', 'failed']);
