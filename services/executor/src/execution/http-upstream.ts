@@ -110,7 +110,17 @@ export async function sendHttpCall(
         `${tool}'s upstream answered ${declared} bytes, more than the ${maxBytes} allowed`,
       );
     }
-    text = await res.body.text();
+    // Counted while read: a chunked or unlabelled body never grows past the limit in memory.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s upstream answered more than the ${maxBytes} bytes allowed`);
+      }
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     throw upstreamFailure(tool, upstream, call, err);

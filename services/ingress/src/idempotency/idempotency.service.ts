@@ -13,10 +13,12 @@ interface Record {
   answer?: HttpAnswer;
 }
 
-/** Longest a call may take (tool timeout ceiling plus margins) before its claim lapses. */
-const PENDING_CLAIM_S = 180;
+/** Longer than a call may take (120 s tool ceiling + 60 s margin + the decision) before its claim lapses. */
+const PENDING_CLAIM_S = 240;
 
-export type Claim = { kind: 'first'; release(answer: HttpAnswer): Promise<void> } | { kind: 'replay'; answer: HttpAnswer };
+export type Claim =
+  | { kind: 'first'; release(answer: HttpAnswer, reachedExecutor: boolean): Promise<void> }
+  | { kind: 'replay'; answer: HttpAnswer };
 
 /**
  * request_id is unique per agent: a repeat within the window gets the first answer and runs
@@ -31,19 +33,21 @@ export class IdempotencyService implements OnApplicationShutdown {
   ) {}
 
   async claim(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): Promise<Claim> {
-    const key = `idem:${project}:${agentId}:${requestId}`;
+    // Hashed: ids may contain ':', and agent "a" with request "b:x" must not meet agent "a:b".
+    const key = `idem:${digestOf([project, agentId, requestId])}`;
     const digest = digestOf([call.tool, call.arguments]);
     const window = this.env.IDEMPOTENCY_WINDOW_S;
     let existing: string | null;
     try {
       // The claim itself is short-lived: a crash between claim and answer blocks the id briefly.
-      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', Math.min(window, PENDING_CLAIM_S), 'NX');
+      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', PENDING_CLAIM_S, 'NX');
       if (won) {
         return {
           kind: 'first',
-          release: async (answer) => {
-            // Transient answers (5xx, 429) are not remembered: the agent may retry the same request_id.
-            if (answer.status >= 500 || answer.status === 429) await this.redis.del(key).catch(() => undefined);
+          release: async (answer, reachedExecutor) => {
+            // A failure before the executor (429, policy or bus away) is forgotten so the agent may
+            // retry; once the executor had the call, even a 502/504 is the answer: it may have run.
+            if (!reachedExecutor && (answer.status >= 500 || answer.status === 429)) await this.redis.del(key).catch(() => undefined);
             else await this.redis.set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window).catch(() => undefined);
           },
         };
@@ -52,7 +56,12 @@ export class IdempotencyService implements OnApplicationShutdown {
     } catch {
       throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', 'the idempotency store (Redis) is unreachable, so the call is refused; retry shortly');
     }
-    const record = existing ? (JSON.parse(existing) as Record) : null;
+    let record: Record | null = null;
+    try {
+      record = existing ? (JSON.parse(existing) as Record) : null;
+    } catch {
+      throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} has an unreadable stored answer; use a new request_id`);
+    }
     if (record && record.digest !== digest) {
       throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} was already used for a different call; use a new request_id`);
     }

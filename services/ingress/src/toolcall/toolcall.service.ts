@@ -77,6 +77,7 @@ export class ToolCallService {
     let decision: Decision | null = null;
     let answer: HttpAnswer;
     let claim: Claim | null = null;
+    let reachedExecutor = false;
     try {
       if (!ctx.projectValid) {
         throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
@@ -119,6 +120,7 @@ export class ToolCallService {
           },
         };
       } else {
+        reachedExecutor = true;
         const executed = await this.execute(request, ctx);
         answer = {
           status: 200,
@@ -129,7 +131,7 @@ export class ToolCallService {
     } catch (err) {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
-    if (claim?.kind === 'first') await claim.release(answer);
+    if (claim?.kind === 'first') await claim.release(answer, reachedExecutor);
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
   }
 
