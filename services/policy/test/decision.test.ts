@@ -74,6 +74,7 @@ rate_limits:
 `,
   );
   config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
+  config.write('policies/recheck.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
   config.write('policies/toolcap.yaml', 'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n');
   config.write('contextual_policies/default.yaml', 'max_calls_per_session: 3\nforbidden_sequences:\n  - after: "calendar.create_event"\n    deny: "calendar.list_*"\n');
   config.write(
@@ -185,6 +186,21 @@ describe('decisions', () => {
     expect(third.retry_after_ms).toBeLessThanOrEqual(60_000);
     // Another agent in the same project still has its own budget.
     expect((await ctx.service.decide(call({ project: 'tight', agent_id: 'scoped' }))).code).not.toBe('POLICY.RATE_LIMITED');
+  });
+
+  it('re-checks an earlier call without counting it again', async () => {
+    const req = call({ project: 'recheck', session_id: 'recheck-session' });
+    expect((await ctx.service.decide(req)).allowed).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      const d = await ctx.service.recheck(req);
+      expect(d.allowed).toBe(true);
+      expect(d.reasoning[0]).toMatch(/not counted again/);
+    }
+    expect((await ctx.service.decide({ ...req, request_id: 'r2' })).allowed).toBe(true);
+    // The session counted two calls, not five: max_calls_per_session (3) is not reached.
+    expect((await ctx.service.recheck(req)).allowed).toBe(true);
+    // And the re-checks took no rate-limit points: the third decided call is the one refused.
+    expect((await ctx.service.decide({ ...req, request_id: 'r3' })).code).toBe('POLICY.RATE_LIMITED');
   });
 
   it('falls back to the default project when a project has no file', async () => {

@@ -68,7 +68,7 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     const callCtx = { ...ctx, traceId: current.traceId, project: current.call.project };
     if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
     // The policy may have changed since the request: it still applies.
-    const decision = await this.decisions.decide({ ...current.call }, callCtx);
+    const decision = await this.decisions.recheck({ ...current.call });
     if (!decision.allowed && decision.code && TRANSIENT.has(decision.code)) {
       // A passing cause (a rate limit, Redis away) must not kill the approval: it stays pending.
       throw new GatewayError(decision.code, `the policy re-check could not pass now (${decision.reason}); the approval stays pending, retry shortly`);

@@ -50,6 +50,22 @@ export class DecisionService {
     }
   }
 
+  /**
+   * The current policy's decision on a call decided before (an approval): same checks, but
+   * nothing is counted again (no rate-limit point, no session call). Fails closed like decide().
+   */
+  async recheck(req: DecideRequest): Promise<Decision> {
+    try {
+      const snap = this.store.snapshot(req.project);
+      const tool = snap.registry.get(req.tool);
+      const session = await this.sessions.peek({ project: req.project, agentId: req.agent_id, sessionId: req.session_id }, isWriteTool(req.tool, tool)).catch(() => null);
+      return evaluate({ req, tool, policy: snap.policy, keys: snap.keys, limits: { kind: 'ok', used: [] }, session, now: new Date(), version: snap.version });
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, tool: req.tool }, 're-check failed; denying');
+      return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly.'], { version: 'unknown', remaining: [] });
+    }
+  }
+
   /** The preview policy's decision on the same facts, published for the audit; never enforced. */
   private shadow(input: EvaluationInput, live: Decision, preview: CompiledPolicy, ctx: MessageContext) {
     try {

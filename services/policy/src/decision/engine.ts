@@ -114,7 +114,11 @@ export function evaluate(input: EvaluationInput): Decision {
     const who = limits.scope === 'agent' ? `Agent ${req.agent_id}` : limits.scope === 'user' ? `User ${req.user_id}` : `Tool ${req.tool}`;
     return deny('rate_limit', 'POLICY.RATE_LIMITED', `${who} exceeded ${limits.limit} calls in ${limits.window_s} s.`, [`Retry after ${seconds} s.`, `Ask an admin to raise rate_limits.${limits.scope} if this load is expected.`], { retryAfterMs: limits.retryAfterMs, rule: `${policy.file}#rate_limits.${limits.scope}` });
   }
-  ex.pass('rate_limit', `Rate limits: ${limits.used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.`, `${policy.file}#rate_limits`);
+  ex.pass(
+    'rate_limit',
+    limits.used.length ? `Rate limits: ${limits.used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.` : 'Rate limits: not counted again (re-check of an earlier call).',
+    `${policy.file}#rate_limits`,
+  );
 
   // tool_registry
   if (!tool) {
