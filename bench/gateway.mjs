@@ -19,7 +19,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -34,6 +34,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { preflight, ROOT, startStack } from '../scripts/stack.mjs';
+import { gitInfo, machineInfo } from './lib.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -109,20 +110,6 @@ function percentile(sorted, p) {
 }
 
 const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
-
-function gitInfo() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty =
-      execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
-}
 
 /** A copy of examples/config that points at our upstream and whose rate limit the load cannot reach. */
 function prepareConfig(upstreamPort) {
@@ -511,16 +498,7 @@ async function main() {
     return 1;
   }
 
-  const machine = {
-    cpus: os.cpus().length,
-    cpu_model: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    platform: os.platform(),
-    release: os.release(),
-    arch: os.arch(),
-    total_memory_mb: Math.round(os.totalmem() / 1024 / 1024),
-    node: process.version,
-    load_average_at_start: os.loadavg().map((x) => round(x, 2)),
-  };
+  const machine = machineInfo();
   if (machine.load_average_at_start[0] > machine.cpus * 0.5) {
     process.stderr.write(
       `! load average is ${machine.load_average_at_start[0]} on ${machine.cpus} CPUs: other work will skew the figures\n`,

@@ -13,12 +13,13 @@
 //
 // Settings (environment): BENCH_CORPUS_MB (8), BENCH_PASSES (5, measured passes over the corpus
 // per level), BENCH_SEED_REPS (2000, timed calls of the 100-record case per level).
-import { execFileSync } from 'node:child_process';
+
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maskPii } from '../libs/redaction/dist/index.js';
+import { gitInfo, machineInfo, mulberry32 } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,17 +44,6 @@ const LEVELS = ['standard', 'strict'];
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeData(seed) {
   const rnd = mulberry32(seed);
@@ -317,35 +307,11 @@ function printTable(head, rows) {
   for (const r of rows) console.log(line(r));
 }
 
-function gitInfo() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty =
-      execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Main
 
 function main() {
-  const machine = {
-    cpus: os.cpus().length,
-    cpu_model: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    platform: os.platform(),
-    release: os.release(),
-    arch: os.arch(),
-    total_memory_mb: Math.round(os.totalmem() / 1024 / 1024),
-    node: process.version,
-    v8: process.versions.v8,
-    load_average_at_start: os.loadavg().map((x) => round(x, 2)),
-  };
+  const machine = machineInfo();
   console.log(
     `machine: ${machine.cpus} × ${machine.cpu_model}, ${machine.platform} ${machine.release}, node ${machine.node}`,
   );
@@ -454,7 +420,7 @@ function main() {
       report_standard: seedReport,
     },
     failures,
-    git: gitInfo(),
+    git: gitInfo() ?? { commit: null, dirty: null },
     machine: { ...machine, load_average_at_end: os.loadavg().map((x) => round(x, 2)) },
   };
   const resultsDir = join(ROOT, 'bench/results');

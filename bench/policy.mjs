@@ -30,6 +30,7 @@ import { evaluate, CHECKS } from '../services/policy/dist/decision/engine.js';
 import { compileGlobs } from '../services/policy/dist/decision/glob.js';
 import { compileProjects } from '../services/policy/dist/registry/compile.js';
 import { compileRegistry } from '../services/policy/dist/registry/tool-registry.js';
+import { machineInfo, mulberry32 } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -195,17 +196,6 @@ function cedarAgentEntities(rules, toolNames) {
 // ---------------------------------------------------------------------------------------------
 // Requests: a deterministic mix of agents and tools
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * 70 % a tool of the agent's own service (op3 of it is denied), 15 % its exact extra tool,
  * 13 % any registered tool (mostly not allowed), 2 % an unregistered tool.
@@ -331,17 +321,7 @@ function printTable(rows) {
 // Main
 
 function main() {
-  const machine = {
-    cpus: os.cpus().length,
-    cpu_model: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    platform: os.platform(),
-    release: os.release(),
-    arch: os.arch(),
-    total_memory_mb: Math.round(os.totalmem() / 1024 / 1024),
-    node: process.version,
-    v8: process.versions.v8,
-    load_average_at_start: os.loadavg().map((x) => round(x, 2)),
-  };
+  const machine = machineInfo();
   if (machine.load_average_at_start[0] > machine.cpus * 0.5) {
     console.log(
       `! load average is ${machine.load_average_at_start[0]} on ${machine.cpus} CPUs: other work will skew the figures`,
