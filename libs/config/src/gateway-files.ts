@@ -75,6 +75,25 @@ export const policyFileSchema = z.strictObject({
       tool: windowLimit.optional(),
     })
     .prefault({}),
+  /** The audit service's anomaly detectors for the project (seed 002); alerts go to the SIEM. */
+  anomalies: z
+    .strictObject({
+      /** An alert with the same type and key is raised again only after this many seconds. */
+      cooldown_s: z.number().int().positive().max(86_400).default(600),
+      /** Denied calls in the project (seed 002: 10 in 2 minutes). */
+      denial_spike: z
+        .strictObject({ enabled: z.boolean().default(true), count: z.number().int().positive().default(10), window_s: z.number().int().positive().max(86_400).default(120) })
+        .prefault({}),
+      /** Calls refused with POLICY.RATE_LIMITED in the project. */
+      rate_limit_storm: z
+        .strictObject({ enabled: z.boolean().default(true), count: z.number().int().positive().default(20), window_s: z.number().int().positive().max(86_400).default(60) })
+        .prefault({}),
+      /** A session whose risk score reaches `risk_at`. */
+      high_risk_session: z.strictObject({ enabled: z.boolean().default(true), risk_at: z.number().min(0).max(1).default(0.8) }).prefault({}),
+      /** A tool or an agent the project has never seen before. */
+      first_seen: z.strictObject({ tools: z.boolean().default(true), agents: z.boolean().default(true) }).prefault({}),
+    })
+    .prefault({}),
 });
 export type PolicyFile = z.infer<typeof policyFileSchema>;
 

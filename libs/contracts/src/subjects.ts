@@ -1,6 +1,24 @@
 import type { z } from 'zod';
 import { AUDIT_TRACE_SUBJECT, traceQuerySchema, traceResultSchema } from './audit/trace.js';
 import {
+  AUDIT_ALERTS_SUBJECT,
+  AUDIT_CHECKPOINTS_SUBJECT,
+  AUDIT_RECORDS_SUBJECT,
+  AUDIT_SESSION_SUBJECT,
+  AUDIT_VERIFY_SUBJECT,
+  alertsPageSchema,
+  alertsQuerySchema,
+  checkpointsExportSchema,
+  checkpointsQuerySchema,
+  recordsPageSchema,
+  recordsQuerySchema,
+  sessionQuerySchema,
+  sessionTraceSchema,
+  verifyQuerySchema,
+  verifyReportSchema,
+} from './audit/query.js';
+import { ALERT_RAISED, alertRaisedSchema } from './events/alert.js';
+import {
   DECISION_MADE,
   TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
@@ -43,6 +61,11 @@ export const REQUESTS = {
   [DECIDE_SUBJECT]: { request: decideRequestSchema, response: decisionSchema },
   [EXECUTE_SUBJECT]: { request: executeRequestSchema, response: executeResultSchema },
   [AUDIT_TRACE_SUBJECT]: { request: traceQuerySchema, response: traceResultSchema },
+  [AUDIT_RECORDS_SUBJECT]: { request: recordsQuerySchema, response: recordsPageSchema },
+  [AUDIT_SESSION_SUBJECT]: { request: sessionQuerySchema, response: sessionTraceSchema },
+  [AUDIT_ALERTS_SUBJECT]: { request: alertsQuerySchema, response: alertsPageSchema },
+  [AUDIT_VERIFY_SUBJECT]: { request: verifyQuerySchema, response: verifyReportSchema },
+  [AUDIT_CHECKPOINTS_SUBJECT]: { request: checkpointsQuerySchema, response: checkpointsExportSchema },
   [APPROVAL_CREATE_SUBJECT]: { request: approvalCreateSchema, response: approvalViewSchema },
   [APPROVAL_GET_SUBJECT]: { request: approvalGetSchema, response: approvalViewSchema },
   [APPROVAL_RESOLVE_SUBJECT]: { request: approvalResolveSchema, response: approvalResolutionSchema },
@@ -65,6 +88,7 @@ export const EVENTS = {
   [POLICY_CHANGED]: policyChangedSchema,
   [APPROVAL_REQUESTED]: approvalRequestedSchema,
   [APPROVAL_RESOLVED]: approvalResolvedSchema,
+  [ALERT_RAISED]: alertRaisedSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

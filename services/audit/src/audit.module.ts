@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AnomalyModule } from './anomaly/anomaly.module.js';
 import { IngestService } from './ingest/ingest.service.js';
-import { EventStore } from './store/event-store.js';
-import { pgProvider } from './store/pg.provider.js';
+import { QueryModule } from './query/query.module.js';
+import { SiemModule } from './siem/siem.module.js';
+import { StoreModule } from './store/store.module.js';
 import { TraceHandler } from './trace/trace.handler.js';
 
-@Module({ providers: [pgProvider, EventStore, IngestService, TraceHandler], exports: [EventStore] })
+@Module({
+  imports: [StoreModule, SiemModule, AnomalyModule, QueryModule],
+  providers: [IngestService, TraceHandler],
+})
 export class AuditModule {}

@@ -10,6 +10,8 @@ export const toolCallReceivedSchema = z.object({
   channel: channelSchema,
   agent_id: z.string(),
   agent_version: z.string().nullable(),
+  /** X-User-Id, when the caller named the person it acts for (absent in events before it was added). */
+  user_id: z.string().nullable().optional(),
   session_id: z.string(),
   request_id: z.string(),
   tool: z.string(),

@@ -96,7 +96,7 @@ export class ToolCallService {
           return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
         }
       }
-      this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
+      this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, user_id: call.userId ?? null, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
       decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
       if (!decision.allowed) {

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** What the audit service's anomaly detectors look for (seed 002). */
+export const ALERT_TYPES = ['denial_spike', 'rate_limit_storm', 'high_risk_session', 'new_tool', 'new_agent'] as const;
+export const alertTypeSchema = z.enum(ALERT_TYPES);
+export type AlertType = z.infer<typeof alertTypeSchema>;
+
+export const alertSeveritySchema = z.enum(['low', 'medium', 'high', 'critical']);
+export type AlertSeverity = z.infer<typeof alertSeveritySchema>;
+
+/**
+ * One anomaly, as stored in PostgreSQL (table `alerts`), published and sent to the SIEM.
+ * Alerts with the same project, type and key within the project's cooldown are one alert
+ * (`suppressed` counts the repeats); `alert_id` is its event id, so a replay publishes nothing twice.
+ */
+export const alertSchema = z.object({
+  alert_id: z.uuid(),
+  type: alertTypeSchema,
+  severity: alertSeveritySchema,
+  project: z.string(),
+  /** What the alert is about within its type: the project (spikes, storms), a session, a tool or an agent. */
+  key: z.string().max(256),
+  summary: z.string().max(500),
+  /** Events counted in the window when the alert was raised (1 for first-seen alerts). */
+  count: z.number().int().nonnegative(),
+  threshold: z.number().nullable(),
+  window_s: z.number().int().nullable(),
+  agent_id: z.string().nullable(),
+  session_id: z.string().nullable(),
+  tool: z.string().nullable(),
+  /** A few traces that led to the alert, newest last, for GET /api/trace/:id. */
+  trace_ids: z.array(z.string()).max(20),
+  raised_at: z.iso.datetime({ offset: true }),
+});
+export type Alert = z.infer<typeof alertSchema>;
+
+/** audit: an anomaly detector raised an alert (after the project's cooldown; duplicates suppressed). */
+export const ALERT_RAISED = 'gw.evt.alert.raised.v1';
+export const alertRaisedSchema = alertSchema;
+export type AlertRaised = Alert;
