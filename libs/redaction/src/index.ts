@@ -2,6 +2,8 @@ export { maskPii, maskText } from './mask.js';
 export {
   PII_TYPES,
   emptyReport,
+  normalizeFieldName,
+  REDACTED,
   mergeReports,
   totalMasked,
   type MaskingLevel,

@@ -1,5 +1,5 @@
 import { DETECTORS, type Strictness } from './detectors.js';
-import { emptyReport, type MaskingReport, type MaskOptions } from './types.js';
+import { emptyReport, normalizeFieldName, REDACTED, type MaskingReport, type MaskOptions } from './types.js';
 
 interface Claim {
   start: number;
@@ -83,7 +83,8 @@ function isPlainObject(value: object): value is Record<string, unknown> {
  * shape: arrays stay arrays of the same length, objects keep their keys (keys are never masked),
  * numbers, booleans and null are untouched (only strings are scanned: a card number stored as a
  * JSON number is not masked). The value of a key listed in `allowFields` (exact name, at any
- * depth) is kept as it is, whatever it holds. Other objects (Date, Map, class instances, …) are
+ * depth) is kept as it is, whatever it holds; the value of a key in `redactFields` becomes
+ * `[redacted]` (even with level `off`). Other objects (Date, Map, class instances, …) are
  * kept as they are. With level `off` the input itself is returned.
  */
 export function maskPii(
@@ -91,16 +92,20 @@ export function maskPii(
   opts: MaskOptions,
 ): { value: unknown; report: MaskingReport } {
   const report = emptyReport();
-  if (opts.level === 'off') return { value, report };
+  if (opts.level === 'off' && !opts.redactFields?.length) return { value, report };
   const level = opts.level;
   const allow =
     opts.allowFields !== undefined && opts.allowFields.length > 0
       ? new Set(opts.allowFields)
       : undefined;
+  const redact =
+    opts.redactFields !== undefined && opts.redactFields.length > 0
+      ? new Set(opts.redactFields.map(normalizeFieldName))
+      : undefined;
   const ancestors = new Set<object>();
 
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return maskInto(v, level, report);
+    if (typeof v === 'string') return level === 'off' ? v : maskInto(v, level, report);
     if (typeof v !== 'object' || v === null) return v;
     if (ancestors.has(v)) throw new TypeError('maskPii: the value contains a circular reference');
     if (Array.isArray(v)) {
@@ -114,7 +119,7 @@ export function maskPii(
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(v)) {
       const field = v[key];
-      out[key] = allow?.has(key) ? field : walk(field);
+      out[key] = redact?.has(normalizeFieldName(key)) ? REDACTED : allow?.has(key) ? field : walk(field);
     }
     ancestors.delete(v);
     return out;

@@ -25,7 +25,20 @@ export interface MaskOptions {
   level: MaskingLevel;
   /** Object keys (exact names, at any depth) whose values are left as they are. */
   allowFields?: readonly string[];
+  /**
+   * Object keys whose values are replaced by `[redacted]` whatever they hold (credentials such as
+   * `password`), matched like the policy's forbidden fields: case, `_`, `-` and spaces ignored.
+   */
+  redactFields?: readonly string[];
 }
+
+/** `API-Key`, `api_key` and `apiKey` are one name. */
+export function normalizeFieldName(name: string): string {
+  return name.toLowerCase().replace(/[-_\s]/g, '');
+}
+
+/** What a value under one of `redactFields` becomes. */
+export const REDACTED = '[redacted]';
 
 /**
  * Counts only, never values. `masked`: values that were found, validated and masked. `rejected`:

@@ -13,10 +13,11 @@ import {
   SHADOW_EVALUATED,
   APPROVAL_REQUESTED,
   APPROVAL_RESOLVED,
+  ALERT_RAISED,
 } from '@sg/contracts';
-import { NatsBus, type MessageContext } from '@sg/messaging';
+import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
 import { createLogger, createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
-import { isolate, TEST_SERVERS, waitFor, type Isolation } from '@sg/testing';
+import { exampleConfigDir, isolate, TEST_SERVERS, waitFor, type Isolation } from '@sg/testing';
 import { loadAuditEnv } from '../src/config/env.js';
 import { IngestService } from '../src/ingest/ingest.service.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
@@ -86,7 +87,26 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
   [POLICY_CHANGED]: { version: 'abcdef012345', previous_version: '0123456789ab', instance: 'host:1' },
   [APPROVAL_REQUESTED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', arguments_digest: 'd'.repeat(64), policy_version: 'abcdef012345', expires_at: '2026-11-23T19:00:00.000Z' },
   [APPROVAL_RESOLVED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', status: 'rejected', approver: 'admin' },
+  [ALERT_RAISED]: {
+    alert_id: '5b0d8f7e-93a4-4c1e-9a55-0c1f2d3e4f50',
+    type: 'denial_spike',
+    severity: 'high',
+    project: 'acme',
+    key: 'acme',
+    summary: '10 denied calls in 120 s (threshold 10)',
+    count: 10,
+    threshold: 10,
+    window_s: 120,
+    agent_id: null,
+    session_id: null,
+    tool: null,
+    trace_ids: ['trace-1'],
+    raised_at: '2026-11-23T19:00:00.000Z',
+  },
 };
+
+const config = exampleConfigDir('http://127.0.0.1:9');
+afterAll(() => config.remove());
 
 interface StoredRow {
   event_id: string;
@@ -112,9 +132,11 @@ async function startAudit(iso: Isolation, extraEnv: Record<string, string> = {})
   try {
     moduleRef = await Test.createTestingModule({
       providers: [
-        { provide: ENV, useValue: loadAuditEnv({ ...iso.env, ...extraEnv }) },
+        { provide: ENV, useValue: loadAuditEnv({ ...iso.env, CONFIG_DIR: config.dir, ...extraEnv }) },
         { provide: LOGGER, useValue: logger },
         { provide: NatsBus, useValue: bus },
+        { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
+        ConfigSync,
         HealthService,
         pgProvider,
         EventStore,
@@ -249,7 +271,7 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     expect(await pub.count('event_id = $1', [id])).toBe(1);
   });
 
-  it('makes EventStore.insertBatch idempotent on event_id', async () => {
+  it('makes EventStore.append idempotent on event_id', async () => {
     const stored = await pub.rows();
     expect(stored.length).toBeGreaterThan(0);
     const again: EventRow[] = stored.map((r) => ({
@@ -257,13 +279,13 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
       occurred_at: r.occurred_at.toISOString(),
       stream_seq: Number(r.stream_seq),
     }));
-    expect(await audit.store.insertBatch(again)).toBe(0);
+    expect(await audit.store.append(again)).toBe(0);
     expect(await pub.count()).toBe(stored.length);
 
     const fresh: EventRow = { ...again[0]!, event_id: randomUUID(), trace_id: 'trace-direct-insert' };
-    expect(await audit.store.insertBatch([fresh, fresh, again[0]!])).toBe(1);
+    expect(await audit.store.append([fresh, fresh, again[0]!])).toBe(1);
     expect(await pub.count()).toBe(stored.length + 1);
-    expect(await audit.store.insertBatch([])).toBe(0);
+    expect(await audit.store.append([])).toBe(0);
   });
 
   it('answers the trace query with the events of that trace only, in stream order', async () => {
@@ -295,7 +317,7 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     const base = { subject: TOOLCALL_COMPLETED, source: 'ingress', project: 'default', trace_id: traceId, data: {} };
     const first: EventRow = { ...base, event_id: randomUUID(), occurred_at: '2030-01-01T00:00:05.000Z', stream_seq: 900_001 };
     const second: EventRow = { ...base, event_id: randomUUID(), occurred_at: '2030-01-01T00:00:01.000Z', stream_seq: 900_002 };
-    await audit.store.insertBatch([second, first]);
+    await audit.store.append([second, first]);
     const trace = await pub.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx(traceId));
     expect(trace.events.map((e) => e.event_id)).toEqual([first.event_id, second.event_id]);
   });
@@ -318,6 +340,47 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     await pub.drained();
     expect(await pub.count()).toBe(before + 1);
     expect(await pub.count('trace_id = $1', ['trace-bad-project'])).toBe(0);
+  });
+
+  it('masks PII and redacts credentials before storing, keeping the call identifiers', async () => {
+    const c = ctx();
+    const id = pub.bus.publish(
+      TOOLCALL_RECEIVED,
+      {
+        ...EXAMPLES[TOOLCALL_RECEIVED],
+        agent_id: 'agent-7',
+        session_id: 'sess-pii',
+        arguments: { to: 'alice.smith@example.com', note: 'card 4111 1111 1111 1111', Pass_Word: 'hunter2', deep: [{ 'api-key': 'k-123' }], limit: 5 },
+      },
+      c,
+    );
+    const row = await rowOf(id);
+    const text = JSON.stringify(row.data);
+    for (const raw of ['alice.smith', '4111 1111 1111 1111', 'hunter2', 'k-123']) expect(text).not.toContain(raw);
+    expect(row.data).toMatchObject({
+      agent_id: 'agent-7',
+      session_id: 'sess-pii',
+      tool: 'calendar.list_events',
+      arguments: { Pass_Word: '[redacted]', deep: [{ 'api-key': '[redacted]' }], limit: 5 },
+    });
+    expect((row.data as { arguments: { note: string } }).arguments.note).toMatch(/1111$/);
+  });
+
+  it('chains each project\'s rows: consecutive chain_seq, each prev_hash the hash before it', async () => {
+    const res = await pub.sql.query<{ project: string; chain_seq: string; prev_hash: string; hash: string }>(
+      'SELECT project, chain_seq, prev_hash, hash FROM audit_events ORDER BY project, chain_seq',
+    );
+    const heads = await pub.sql.query<{ project: string; chain_seq: string; hash: string }>('SELECT project, chain_seq, hash FROM audit_chain_heads');
+    expect(res.rows.length).toBeGreaterThan(5);
+    const last = new Map<string, { seq: number; hash: string }>();
+    for (const r of res.rows) {
+      const prev = last.get(r.project) ?? { seq: 0, hash: '' };
+      expect(Number(r.chain_seq)).toBe(prev.seq + 1);
+      expect(r.prev_hash).toBe(prev.hash);
+      expect(r.hash).toMatch(/^[0-9a-f]{64}$/);
+      last.set(r.project, { seq: Number(r.chain_seq), hash: r.hash });
+    }
+    expect(new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]))).toEqual(last);
   });
 
   it('leaves nothing for a second migration run of its schema', async () => {
@@ -375,9 +438,9 @@ describe('two audit instances sharing the durable consumer', () => {
   it(`stores ${N} events exactly once between them`, async () => {
     const inserted = instances.map(() => 0);
     instances.forEach((a, i) => {
-      const original = a.store.insertBatch.bind(a.store);
-      a.store.insertBatch = async (rows) => {
-        const count = await original(rows);
+      const original = a.store.append.bind(a.store);
+      a.store.append = async (rows, now) => {
+        const count = await original(rows, now);
         inserted[i]! += count;
         return count;
       };
@@ -402,6 +465,8 @@ describe('two audit instances sharing the durable consumer', () => {
   });
 });
 
+const MIGRATION_FILES = ['0001_audit_events.sql', '0002_hash_chain.sql', '0003_alerts.sql'];
+
 describe('migrations', () => {
   const base = `sg_mig_${randomUUID().slice(0, 8)}`;
   const pools: Pool[] = [];
@@ -420,16 +485,16 @@ describe('migrations', () => {
   it('applies each file once: a second run applies nothing', async () => {
     const schema = `${base}_a`;
     const pool = poolFor(schema);
-    await expect(migrate(pool, schema, MIGRATIONS_DIR)).resolves.toEqual(['0001_audit_events.sql']);
+    await expect(migrate(pool, schema, MIGRATIONS_DIR)).resolves.toEqual(MIGRATION_FILES);
     await expect(migrate(pool, schema, MIGRATIONS_DIR)).resolves.toEqual([]);
-    const recorded = await pool.query<{ name: string }>('SELECT name FROM schema_migrations');
-    expect(recorded.rows.map((r) => r.name)).toEqual(['0001_audit_events.sql']);
+    const recorded = await pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+    expect(recorded.rows.map((r) => r.name)).toEqual(MIGRATION_FILES);
     await expect(pool.query('SELECT count(*) FROM audit_events')).resolves.toMatchObject({ rows: [{ count: '0' }] });
   });
 
   it('applies each file once when two instances start at the same time', async () => {
     const schema = `${base}_b`;
     const results = await Promise.all([migrate(poolFor(schema), schema, MIGRATIONS_DIR), migrate(poolFor(schema), schema, MIGRATIONS_DIR)]);
-    expect(results.flat()).toEqual(['0001_audit_events.sql']);
+    expect(results.flat().sort()).toEqual(MIGRATION_FILES);
   });
 });

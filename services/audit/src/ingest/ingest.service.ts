@@ -2,18 +2,20 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { ConfigSync, NatsBus } from '@sg/messaging';
 import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
-import { EventStore, isDataError, type EventRow } from '../store/event-store.js';
+import { EventStore, isDataError, storableJson, type EventRow } from '../store/event-store.js';
+import { auditMaskOptions, redactEventData } from './redact.js';
 
 const envelopeSchema = eventEnvelopeSchema(z.unknown());
 
 /**
  * GW_EVENTS -> audit_events. A durable pull consumer shared by every audit instance; a
  * message is acked only after its row is committed, and the insert is idempotent on event_id,
- * so a crash at any point loses nothing and stores nothing twice.
+ * so a crash at any point loses nothing and stores nothing twice. Event data is masked and
+ * redacted (./redact.ts) before it is chained and stored.
  */
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -25,6 +27,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   constructor(
     private readonly bus: NatsBus,
     private readonly store: EventStore,
+    private readonly config: ConfigSync,
     @Inject(ENV) private readonly env: AuditEnv,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -84,7 +87,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       }
     }
     try {
-      await this.store.insertBatch(rows);
+      await this.store.append(rows);
       for (const m of good) m.ack();
     } catch (err) {
       if (!isDataError(err)) {
@@ -99,7 +102,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
 
   private async insertOne(row: EventRow, m: JsMsg) {
     try {
-      await this.store.insertBatch([row]);
+      await this.store.append([row]);
       m.ack();
     } catch (err) {
       if (isDataError(err)) {
@@ -126,15 +129,24 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       return null;
     }
     const e = parsed.data;
+    let data: unknown;
+    try {
+      data = storableJson(redactEventData(e.data, auditMaskOptions(this.config.files, e.project)));
+    } catch (err) {
+      // Only a value JSON cannot hold (it came through JSON, so this is not expected): never store it unmasked.
+      this.logger.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'event data cannot be masked; dropped from the audit consumer');
+      m.term();
+      return null;
+    }
     return {
       event_id: e.event_id,
       subject: this.bus.contractSubject(m.subject),
       source: e.source,
       project: e.project,
       trace_id: e.trace_id,
-      occurred_at: e.occurred_at,
+      occurred_at: new Date(e.occurred_at).toISOString(),
       stream_seq: m.seq,
-      data: e.data,
+      data,
     };
   }
 

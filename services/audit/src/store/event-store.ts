@@ -1,8 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { StoredEvent } from '@sg/contracts';
 import type { Pool } from '@sg/runtime';
+import { GENESIS, rowHash, type ChainedRow } from '../chain/row-hash.js';
 import { PG } from './pg.provider.js';
 
+/** An event as the ingest hands it over: redacted, occurred_at normalised to UTC milliseconds. */
 export interface EventRow {
   event_id: string;
   subject: string;
@@ -14,19 +16,22 @@ export interface EventRow {
   data: unknown;
 }
 
-const COLUMNS = 8;
+const COLUMNS = 12;
 
-/** PostgreSQL jsonb cannot hold U+0000; an agent can put one in its arguments. */
-function jsonbText(data: unknown): string {
-  const json = JSON.stringify(data);
-  return json.includes('\\u0000') ? JSON.stringify(replaceNul(data)) : json;
-}
+/** U+0000 and unpaired surrogate halves. */
+const UNSTORABLE_SOURCE = '\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
+const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
 
-function replaceNul(value: unknown): unknown {
-  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD');
-  if (Array.isArray(value)) return value.map(replaceNul);
+/**
+ * What PostgreSQL's jsonb can hold and gives back unchanged: no U+0000 (an agent can put one in
+ * its arguments) and no lone surrogate halves. The hash is computed over this form.
+ */
+export function storableJson(value: unknown): unknown {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? value.replace(UNSTORABLE_ALL, '\uFFFD') : value;
+  if (Array.isArray(value)) return value.map(storableJson);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll('\u0000', '\uFFFD'), replaceNul(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableJson(k) as string, storableJson(v)]));
   }
   return value;
 }
@@ -36,26 +41,74 @@ export function isDataError(err: unknown): boolean {
   return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('22');
 }
 
-/** The audit_events table: batched idempotent inserts and the trace query. */
+/** 64-bit advisory lock key of a project's chain (hashtextextended is stable across servers). */
+const CHAIN_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('audit_chain:' || $1, 0))`;
+
+/** The audit_events table: chained, idempotent appends and the trace query. */
 @Injectable()
 export class EventStore implements OnApplicationShutdown {
   constructor(@Inject(PG) private readonly pool: Pool) {}
 
-  /** Inserts the rows in one statement; rows whose event_id is already stored are skipped. */
-  async insertBatch(rows: readonly EventRow[]): Promise<number> {
+  /**
+   * Appends the events that are not stored yet to their projects' chains, in one transaction.
+   * Each project's chain is extended under its advisory lock, so any number of audit instances
+   * can append at once: they queue per project, and an event delivered to two of them is stored
+   * by the first and skipped by the second. Returns the number of rows inserted.
+   */
+  async append(rows: readonly EventRow[], now: Date = new Date()): Promise<number> {
     if (rows.length === 0) return 0;
-    const values: unknown[] = [];
-    const tuples = rows.map((r, i) => {
-      values.push(r.event_id, r.subject, r.source, r.project, r.trace_id, r.occurred_at, r.stream_seq, jsonbText(r.data));
-      const o = i * COLUMNS;
-      return `($${o + 1},$${o + 2},$${o + 3},$${o + 4},$${o + 5},$${o + 6},$${o + 7},$${o + 8})`;
-    });
-    const res = await this.pool.query(
-      `INSERT INTO audit_events (event_id, subject, source, project, trace_id, occurred_at, stream_seq, data)
-       VALUES ${tuples.join(',')} ON CONFLICT (event_id) DO NOTHING`,
-      values,
-    );
-    return res.rowCount ?? 0;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const projects = [...new Set(rows.map((r) => r.project))].sort();
+      for (const project of projects) await client.query(CHAIN_LOCK, [project]);
+      const ids = rows.map((r) => r.event_id);
+      const stored = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [ids]);
+      const skip = new Set(stored.rows.map((r) => r.event_id));
+      const heads = await client.query<{ project: string; chain_seq: string; hash: string }>(
+        'SELECT project, chain_seq, hash FROM audit_chain_heads WHERE project = ANY($1::text[])',
+        [projects],
+      );
+      const head = new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]));
+      const storedAt = now.toISOString();
+      const chained: ChainedRow[] = [];
+      for (const r of rows) {
+        if (skip.has(r.event_id)) continue;
+        skip.add(r.event_id);
+        const prev = head.get(r.project) ?? { seq: 0, hash: GENESIS };
+        const row = { ...r, chain_seq: prev.seq + 1, stored_at: storedAt, prev_hash: prev.hash };
+        const hash = rowHash(row);
+        chained.push({ ...row, hash });
+        head.set(r.project, { seq: row.chain_seq, hash });
+      }
+      if (chained.length > 0) {
+        const values: unknown[] = [];
+        const tuples = chained.map((r, i) => {
+          values.push(r.project, r.chain_seq, r.event_id, r.subject, r.source, r.trace_id, r.occurred_at, r.stream_seq, JSON.stringify(r.data), r.stored_at, r.prev_hash, r.hash);
+          const o = i * COLUMNS;
+          return `(${Array.from({ length: COLUMNS }, (_, k) => `$${o + k + 1}`).join(',')})`;
+        });
+        await client.query(
+          `INSERT INTO audit_events (project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data, stored_at, prev_hash, hash)
+           VALUES ${tuples.join(',')}`,
+          values,
+        );
+        const moved = [...new Set(chained.map((r) => r.project))];
+        await client.query(
+          `INSERT INTO audit_chain_heads (project, chain_seq, hash, updated_at)
+           SELECT p, s, h, $4::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(p, s, h)
+           ON CONFLICT (project) DO UPDATE SET chain_seq = EXCLUDED.chain_seq, hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at`,
+          [moved, moved.map((p) => head.get(p)!.seq), moved.map((p) => head.get(p)!.hash), storedAt],
+        );
+      }
+      await client.query('COMMIT');
+      return chained.length;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** A call's events from every service, in the order the event log received them. */

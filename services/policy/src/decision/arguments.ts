@@ -1,9 +1,7 @@
 /** Checks over a call's arguments: pure functions of the JSON, no I/O. */
+import { normalizeFieldName } from '@sg/redaction';
 
-/** `API-Key`, `api_key` and `apiKey` are one name. */
-export function normalizeFieldName(name: string): string {
-  return name.toLowerCase().replace(/[-_\s]/g, '');
-}
+export { normalizeFieldName };
 
 /** The JSON-pointer path of the first field whose name is forbidden, at any depth. */
 export function findForbiddenField(value: unknown, forbidden: ReadonlySet<string>, path = ''): string | null {

@@ -1,0 +1,33 @@
+import { forProject, type GatewayFiles } from '@sg/config';
+import { maskPii, type MaskOptions } from '@sg/redaction';
+
+/**
+ * Top-level fields of event data that identify a call and are kept as they are, so the trail
+ * can be queried by them. Everything else (arguments, results, reasons, nested values) is masked.
+ */
+const IDENTITY_FIELDS = new Set(['agent_id', 'agent_version', 'session_id', 'request_id', 'tool', 'alert_id', 'approval_id', 'version', 'previous_version', 'instance']);
+
+/** Credential-like keys redacted in every project, besides the project's forbidden fields. */
+const CREDENTIAL_FIELDS = ['password', 'passwd', 'secret', 'client_secret', 'token', 'access_token', 'refresh_token', 'api_key', 'authorization', 'cookie', 'private_key'];
+
+/**
+ * The masking the audit applies before storage: the executor's detectors at the project's level
+ * (`strict` stays strict; `standard` and `off` store `standard`: an agent may see raw results, the
+ * trail never keeps them), plus the values of credential-like and forbidden fields as `[redacted]`.
+ */
+export function auditMaskOptions(files: GatewayFiles, project: string): MaskOptions {
+  const policy = forProject(files.policies, project);
+  return {
+    level: policy.pii_masking.level === 'strict' ? 'strict' : 'standard',
+    redactFields: [...CREDENTIAL_FIELDS, ...policy.forbidden_fields],
+  };
+}
+
+export function redactEventData(data: unknown, opts: MaskOptions): unknown {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return maskPii(data, opts).value;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    out[key] = IDENTITY_FIELDS.has(key) ? value : maskPii(value, opts).value;
+  }
+  return out;
+}
