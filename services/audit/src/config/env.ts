@@ -48,3 +48,16 @@ export function siemSinks(env: Pick<AuditEnv, 'SIEM_URL' | 'SIEM_SYSLOG_URL'>): 
   if (env.SIEM_SYSLOG_URL) sinks.push('syslog');
   return sinks;
 }
+
+/** `npm run audit:verify`: PostgreSQL, and the key the checkpoints verify with. */
+export const verifyCliEnvSchema = z.object({
+  ...postgresEnvSchema.shape,
+  /** Ed25519 public key (SPKI PEM); or the signing key, from which the public key is derived. */
+  AUDIT_PUBLIC_KEY_FILE: optionalText,
+  AUDIT_SIGNING_KEY_FILE: optionalText,
+});
+export type VerifyCliEnv = z.infer<typeof verifyCliEnvSchema>;
+
+export function loadVerifyCliEnv(env: NodeJS.ProcessEnv = process.env): VerifyCliEnv {
+  return parseEnv(verifyCliEnvSchema, env);
+}

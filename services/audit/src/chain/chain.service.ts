@@ -1,0 +1,108 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
+import type { AuditEnv } from '../config/env.js';
+import { PG } from '../store/pg.provider.js';
+import { CheckpointSigner, publicKeyPem } from './checkpoint-signer.js';
+import { verifyChain } from './verify.js';
+
+const EXPORT_PAGE = 1000;
+
+/**
+ * Signed checkpoints of every project's chain head (every AUDIT_CHECKPOINT_MS, when it moved),
+ * their export, and chain verification over NATS.
+ */
+@Injectable()
+export class ChainService implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly signer: CheckpointSigner | null;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private lastError: string | null = null;
+
+  constructor(
+    @Inject(PG) private readonly pool: Pool,
+    private readonly bus: NatsBus,
+    private readonly health: HealthService,
+    @Inject(ENV) private readonly env: AuditEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.signer = env.AUDIT_SIGNING_KEY_FILE ? CheckpointSigner.fromFile(env.AUDIT_SIGNING_KEY_FILE) : null;
+  }
+
+  onApplicationBootstrap() {
+    if (this.signer) {
+      this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
+      this.timer = setInterval(() => {
+        this.running = this.running.then(() => this.checkpoint().catch(() => undefined));
+      }, this.env.AUDIT_CHECKPOINT_MS);
+      this.timer.unref();
+    } else {
+      this.logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)');
+    }
+    this.health.register('checkpoints', async () => ({
+      ok: true,
+      detail: this.signer ? (this.lastError ?? `signing with key ${this.signer.keyId}`) : 'disabled: set AUDIT_SIGNING_KEY_FILE',
+    }));
+
+    this.bus.handle(AUDIT_VERIFY_SUBJECT, async ({ project }) => {
+      try {
+        return await verifyChain(this.pool, project, this.signer ? { publicKey: this.signer.publicKey } : {});
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, project }, 'audit verification failed to run');
+        throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry the verification later');
+      }
+    });
+
+    this.bus.handle(AUDIT_CHECKPOINTS_SUBJECT, async ({ project, after_seq }) => {
+      let rows;
+      try {
+        rows = await this.pool.query<{ chain_seq: string; hash: string; created_at: Date; key_id: string; signature: string }>(
+          `SELECT chain_seq, hash, created_at, key_id, signature FROM audit_checkpoints
+            WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${EXPORT_PAGE}`,
+          [project, after_seq],
+        );
+      } catch {
+        throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry later');
+      }
+      return {
+        project,
+        public_key: this.signer ? publicKeyPem(this.signer.publicKey) : null,
+        key_id: this.signer?.keyId ?? null,
+        checkpoints: rows.rows.map((c) => ({ project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature })),
+      };
+    });
+  }
+
+  /** Signs the head of every chain that moved since its last checkpoint. Returns how many were signed. */
+  async checkpoint(now: Date = new Date()): Promise<number> {
+    if (!this.signer) return 0;
+    try {
+      const heads = await this.pool.query<{ project: string; chain_seq: string; hash: string }>(
+        `SELECT h.project, h.chain_seq, h.hash FROM audit_chain_heads h
+          WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.project = h.project AND c.chain_seq = h.chain_seq)`,
+      );
+      let signed = 0;
+      for (const h of heads.rows) {
+        const c = this.signer.sign({ project: h.project, chain_seq: Number(h.chain_seq), hash: h.hash, created_at: now.toISOString() });
+        const res = await this.pool.query(
+          `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
+          [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
+        );
+        signed += res.rowCount ?? 0;
+      }
+      this.lastError = null;
+      return signed;
+    } catch (err) {
+      this.lastError = `last checkpoint failed: ${(err as Error).message}`;
+      this.logger.warn({ err: (err as Error).message }, 'audit checkpoint failed; retried at the next interval');
+      throw err;
+    }
+  }
+
+  async onApplicationShutdown() {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,167 @@
+import type { KeyObject } from 'node:crypto';
+import type { Checkpoint, VerifyReport } from '@sg/contracts';
+import type { Pool } from '@sg/runtime';
+import { checkpointValid } from './checkpoint-signer.js';
+import { GENESIS, rowHash, type ChainedRow } from './row-hash.js';
+
+const PAGE = 2000;
+
+interface DbRow extends Omit<ChainedRow, 'chain_seq' | 'stream_seq' | 'occurred_at' | 'stored_at'> {
+  chain_seq: string;
+  stream_seq: string;
+  occurred_at: Date;
+  stored_at: Date;
+}
+
+const SELECT_ROWS = `SELECT project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data, stored_at, prev_hash, hash
+  FROM audit_events WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${PAGE}`;
+
+function fromDb(r: DbRow): ChainedRow {
+  return {
+    ...r,
+    chain_seq: Number(r.chain_seq),
+    stream_seq: Number(r.stream_seq),
+    occurred_at: r.occurred_at.toISOString(),
+    stored_at: r.stored_at.toISOString(),
+  };
+}
+
+export interface VerifyOptions {
+  /** Without it, checkpoints cannot be trusted and are not checked. */
+  publicKey?: KeyObject;
+  /** Checkpoints kept elsewhere (an export), checked besides those in PostgreSQL. */
+  extraCheckpoints?: readonly Checkpoint[];
+}
+
+type Mismatch = NonNullable<VerifyReport['first_mismatch']>;
+
+/**
+ * Walks a project's chain from its first row: each row must have the next chain_seq, a hash that
+ * matches its content, the previous row's hash as prev_hash, and the hash of every signed
+ * checkpoint at its position. Stops at the first row that does not match and names it.
+ */
+export async function verifyChain(pool: Pool, project: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  // One snapshot: rows appended while the walk runs are neither seen nor mistaken for damage.
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const report = await walk(client, project, opts);
+    await client.query('COMMIT');
+    return report;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+type Db = Pick<Pool, 'query'>;
+
+async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const checkpoints = new Map<number, Checkpoint[]>();
+  let checkpointsChecked = 0;
+  let firstMismatch: Mismatch | null = null;
+  const note = (m: Mismatch) => {
+    if (!firstMismatch || m.chain_seq < firstMismatch.chain_seq) firstMismatch = m;
+  };
+  // A bad signature is noted, but the walk goes on to find a broken row before it.
+  const badSignatures: Mismatch[] = [];
+
+  if (opts.publicKey) {
+    const stored = await pool.query<{ chain_seq: string; hash: string; created_at: Date; key_id: string; signature: string }>(
+      'SELECT chain_seq, hash, created_at, key_id, signature FROM audit_checkpoints WHERE project = $1',
+      [project],
+    );
+    const all: Checkpoint[] = [
+      ...stored.rows.map((c) => ({ project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature })),
+      ...(opts.extraCheckpoints ?? []).filter((c) => c.project === project),
+    ];
+    for (const c of all) {
+      if (!checkpointValid(c, opts.publicKey)) {
+        badSignatures.push({ chain_seq: c.chain_seq, event_id: null, reason: `the checkpoint at chain_seq ${c.chain_seq} (${c.created_at}) does not verify with key ${c.key_id === '' ? '?' : c.key_id}: forged, altered or signed with another key` });
+        continue;
+      }
+      checkpoints.set(c.chain_seq, [...(checkpoints.get(c.chain_seq) ?? []), c]);
+    }
+  }
+
+  let expected = 1;
+  let prevHash = GENESIS;
+  let rowsChecked = 0;
+  let broken = false;
+  const breaks = (m: Mismatch) => {
+    note(m);
+    broken = true;
+  };
+  for (;;) {
+    const page = await pool.query<DbRow>(SELECT_ROWS, [project, expected - 1]);
+    for (const db of page.rows) {
+      const row = fromDb(db);
+      if (row.chain_seq !== expected) {
+        breaks(await missingRow(pool, project, expected, prevHash));
+        break;
+      }
+      const { hash, ...content } = row;
+      if (rowHash(content) !== hash) {
+        breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq} does not match its hash: a column of this row was changed` });
+        break;
+      }
+      if (row.prev_hash !== prevHash) {
+        breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq}'s prev_hash is not the hash of row ${row.chain_seq - 1}: the chain was rewritten or rows were inserted` });
+        break;
+      }
+      for (const c of checkpoints.get(row.chain_seq) ?? []) {
+        checkpointsChecked++;
+        if (c.hash !== hash) {
+          breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq} differs from the checkpoint signed at ${c.created_at}: the chain was rewritten at or before this row` });
+        }
+      }
+      if (broken) break;
+      rowsChecked++;
+      expected++;
+      prevHash = hash;
+    }
+    if (broken || page.rows.length < PAGE) break;
+  }
+
+  for (const m of badSignatures) note(m);
+  const lastSeq = expected - 1;
+  const head = await pool.query<{ chain_seq: string; hash: string }>('SELECT chain_seq, hash FROM audit_chain_heads WHERE project = $1', [project]);
+  const headSeq = head.rows[0] ? Number(head.rows[0].chain_seq) : 0;
+  if (!broken) {
+    if (headSeq > lastSeq) {
+      note({ chain_seq: lastSeq + 1, event_id: null, reason: `rows ${lastSeq + 1} to ${headSeq} are missing: the chain head records ${headSeq} rows (rows were deleted from the end)` });
+    } else if (headSeq < lastSeq || (headSeq > 0 && head.rows[0]!.hash !== prevHash)) {
+      note({ chain_seq: lastSeq, event_id: null, reason: `the chain head (row ${headSeq}) does not match the last row ${lastSeq}: audit_chain_heads was changed` });
+    }
+    const beyond = [...checkpoints.keys()].filter((seq) => seq > lastSeq).sort((a, b) => a - b)[0];
+    if (beyond !== undefined) {
+      note({ chain_seq: beyond, event_id: null, reason: `row ${beyond} is missing although a signed checkpoint covers it: rows were deleted` });
+    }
+  }
+  return {
+    project,
+    ok: firstMismatch === null,
+    rows_checked: rowsChecked,
+    last_seq: lastSeq,
+    head_seq: headSeq,
+    checkpoints_checked: checkpointsChecked,
+    first_mismatch: firstMismatch,
+    verified_at: new Date().toISOString(),
+  };
+}
+
+/** Row `seq` is not where it should be: find it by its link to the row before (its chain_seq or project changed), or report it deleted. */
+async function missingRow(pool: Db, project: string, seq: number, prevHash: string): Promise<Mismatch> {
+  const moved = await pool.query<{ project: string; chain_seq: string; event_id: string }>(
+    `SELECT project, chain_seq, event_id FROM audit_events
+      WHERE prev_hash = $1 AND NOT (prev_hash = '' AND chain_seq = 1) LIMIT 1`,
+    [prevHash],
+  );
+  const m = moved.rows[0];
+  if (m) {
+    return { chain_seq: seq, event_id: m.event_id, reason: `row ${seq} is now stored as project ${m.project} chain_seq ${m.chain_seq}: its chain_seq or project was changed` };
+  }
+  return { chain_seq: seq, event_id: null, reason: `row ${seq} is missing: it was deleted` };
+}

@@ -1,0 +1,192 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Checkpoint } from '@sg/contracts';
+import { createPgPool, migrate, type Pool } from '@sg/runtime';
+import { isolate, TEST_SERVERS } from '@sg/testing';
+import { CheckpointSigner, keyIdOf } from '../src/chain/checkpoint-signer.js';
+import { rowHash } from '../src/chain/row-hash.js';
+import { verifyChain } from '../src/chain/verify.js';
+import { EventStore, type EventRow } from '../src/store/event-store.js';
+import { MIGRATIONS_DIR } from '../src/store/pg.provider.js';
+
+const keyDir = mkdtempSync(join(tmpdir(), 'sg-chain-'));
+function keyFile(name: string): string {
+  const file = join(keyDir, name);
+  writeFileSync(file, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return file;
+}
+const signer = CheckpointSigner.fromFile(keyFile('signing.pem'));
+const other = CheckpointSigner.fromFile(keyFile('other.pem'));
+
+let n = 0;
+function event(project: string, over: Partial<EventRow> = {}): EventRow {
+  n++;
+  return {
+    event_id: randomUUID(),
+    subject: 'gw.evt.toolcall.completed.v1',
+    source: 'ingress',
+    project,
+    trace_id: `trace-chain-${n}`,
+    occurred_at: new Date(Date.UTC(2026, 10, 23, 12, 0, n)).toISOString(),
+    stream_seq: 1000 + n,
+    data: { agent_id: 'gpt-4o', outcome: n % 3 === 0 ? 'denied' : 'allowed', nested: { list: [1, 2.5, 'x', null, true], 'ünïcode': 'é😀' }, n },
+    ...over,
+  };
+}
+
+const COLUMN_TAMPERS: [string, string][] = [
+  ['project', `project = 'zz-moved'`],
+  ['chain_seq', 'chain_seq = 100000'],
+  ['event_id', 'event_id = gen_random_uuid()'],
+  ['subject', `subject = 'gw.evt.forged.v1'`],
+  ['source', `source = 'policy'`],
+  ['trace_id', `trace_id = 'trace-forged'`],
+  ['occurred_at', `occurred_at = occurred_at + interval '1 millisecond'`],
+  ['stream_seq', 'stream_seq = stream_seq + 1'],
+  ['data', `data = jsonb_set(data, '{outcome}', '"forged"')`],
+  ['data (an added key)', `data = data || '{"forged": true}'`],
+  ['data (a nested number)', `data = jsonb_set(data, '{nested,list,1}', '2.50001')`],
+  ['stored_at', `stored_at = stored_at - interval '1 day'`],
+  ['prev_hash', `prev_hash = repeat('0', 64)`],
+  ['hash', `hash = repeat('f', 64)`],
+];
+
+describe('the audit hash chain', () => {
+  const iso = isolate('chain');
+  let pool: Pool;
+  let store: EventStore;
+  const ids: string[] = [];
+
+  const verify = (project = 'acme', extra: Checkpoint[] = []) => verifyChain(pool, project, { publicKey: signer.publicKey, extraCheckpoints: extra });
+  const snapshot = async () => {
+    for (const t of ['audit_events', 'audit_chain_heads', 'audit_checkpoints']) {
+      await pool.query(`DROP TABLE IF EXISTS ${t}_backup; CREATE TABLE ${t}_backup AS SELECT * FROM ${t}`);
+    }
+  };
+  const restore = async () => {
+    for (const t of ['audit_events', 'audit_chain_heads', 'audit_checkpoints']) {
+      await pool.query(`DELETE FROM ${t}; INSERT INTO ${t} SELECT * FROM ${t}_backup`);
+    }
+  };
+  const signHeads = async () => {
+    const heads = await pool.query<{ project: string; chain_seq: string; hash: string }>('SELECT project, chain_seq, hash FROM audit_chain_heads');
+    for (const h of heads.rows) {
+      const c = signer.sign({ project: h.project, chain_seq: Number(h.chain_seq), hash: h.hash, created_at: new Date().toISOString() });
+      await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING', [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature]);
+    }
+  };
+
+  beforeAll(async () => {
+    pool = createPgPool(TEST_SERVERS.databaseUrl, iso.schema, 4);
+    await migrate(pool, iso.schema, MIGRATIONS_DIR);
+    store = new EventStore(pool);
+    // Two projects interleaved, in batches, the way the ingest appends them.
+    for (let b = 0; b < 4; b++) {
+      const batch = Array.from({ length: 6 }, (_, i) => event(i % 2 === 0 ? 'acme' : 'globex'));
+      ids.push(...batch.filter((e) => e.project === 'acme').map((e) => e.event_id));
+      await store.append(batch);
+    }
+    await signHeads(); // a checkpoint at acme row 12
+    for (let b = 0; b < 2; b++) {
+      const batch = Array.from({ length: 4 }, () => event('acme'));
+      ids.push(...batch.map((e) => e.event_id));
+      await store.append(batch);
+    }
+    await snapshot();
+  });
+
+  afterEach(restore);
+
+  afterAll(async () => {
+    await pool?.end();
+    await iso.cleanup();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  it('verifies an untouched chain of each project, with its checkpoints', async () => {
+    const acme = await verify('acme');
+    expect(acme).toMatchObject({ project: 'acme', ok: true, rows_checked: 20, last_seq: 20, head_seq: 20, checkpoints_checked: 1, first_mismatch: null });
+    expect(await verify('globex')).toMatchObject({ ok: true, rows_checked: 12, checkpoints_checked: 1 });
+    expect(await verify('nobody')).toMatchObject({ ok: true, rows_checked: 0, last_seq: 0, head_seq: 0 });
+  });
+
+  it('recomputes each hash from the row as PostgreSQL gives it back (jsonb, timestamps)', async () => {
+    const res = await pool.query('SELECT * FROM audit_events ORDER BY project, chain_seq');
+    for (const r of res.rows) {
+      const { hash, ...content } = r;
+      expect(rowHash({ ...content, chain_seq: Number(r.chain_seq), stream_seq: Number(r.stream_seq), occurred_at: r.occurred_at.toISOString(), stored_at: r.stored_at.toISOString() })).toBe(hash);
+    }
+  });
+
+  it.each(COLUMN_TAMPERS)('names the row when its %s is changed with SQL', async (_column, set) => {
+    const target = ids[6]!; // acme row 7
+    await pool.query(`UPDATE audit_events SET ${set} WHERE event_id = $1`, [target]);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.first_mismatch?.chain_seq).toBe(7);
+    expect(report.rows_checked).toBe(6);
+    if (!set.startsWith('event_id')) expect(report.first_mismatch?.event_id).toBe(target);
+    // The other project's chain is untouched (unless the row was moved into it).
+    if (!set.startsWith('project')) expect((await verify('globex')).ok).toBe(true);
+  });
+
+  it('names a deleted row', async () => {
+    await pool.query('DELETE FROM audit_events WHERE event_id = $1', [ids[3]]);
+    const report = await verify();
+    expect(report.first_mismatch).toEqual({ chain_seq: 4, event_id: null, reason: 'row 4 is missing: it was deleted' });
+  });
+
+  it('notices rows deleted from the end (the head, and the checkpoint)', async () => {
+    await pool.query(`DELETE FROM audit_events WHERE project = 'acme' AND chain_seq > 15`);
+    expect((await verify()).first_mismatch).toMatchObject({ chain_seq: 16, event_id: null });
+    await pool.query(`UPDATE audit_chain_heads SET chain_seq = 15, hash = (SELECT hash FROM audit_events WHERE project = 'acme' AND chain_seq = 15) WHERE project = 'acme'`);
+    await pool.query(`DELETE FROM audit_events WHERE project = 'acme' AND chain_seq > 10`);
+    await pool.query(`UPDATE audit_chain_heads SET chain_seq = 10, hash = (SELECT hash FROM audit_events WHERE project = 'acme' AND chain_seq = 10) WHERE project = 'acme'`);
+    // Head rewritten to match: only the signed checkpoint at row 12 still shows it.
+    const report = await verify();
+    expect(report.first_mismatch).toMatchObject({ chain_seq: 12, event_id: null });
+    expect(report.first_mismatch?.reason).toMatch(/signed checkpoint/);
+  });
+
+  it('catches a chain rewritten after the change by its signed checkpoint, even one kept only outside PostgreSQL', async () => {
+    const exported = (await pool.query('SELECT * FROM audit_checkpoints WHERE project = $1', ['acme'])).rows.map((c) => ({
+      project: 'acme', chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature,
+    }));
+    // The attacker changes row 5 and recomputes every later hash, the head, and drops the checkpoints.
+    await pool.query(`UPDATE audit_events SET data = data || '{"outcome":"allowed"}' WHERE project = 'acme' AND chain_seq = 5`);
+    const rows = (await pool.query(`SELECT * FROM audit_events WHERE project = 'acme' ORDER BY chain_seq`)).rows;
+    let prev = '';
+    for (const r of rows) {
+      const content = { ...r, chain_seq: Number(r.chain_seq), stream_seq: Number(r.stream_seq), occurred_at: r.occurred_at.toISOString(), stored_at: r.stored_at.toISOString(), prev_hash: prev };
+      delete content.hash;
+      const hash = rowHash(content);
+      await pool.query(`UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE project = 'acme' AND chain_seq = $3`, [prev, hash, r.chain_seq]);
+      prev = hash;
+    }
+    await pool.query(`UPDATE audit_chain_heads SET hash = $1 WHERE project = 'acme'`, [prev]);
+    const withDbCheckpoint = await verify();
+    expect(withDbCheckpoint.first_mismatch).toMatchObject({ chain_seq: 12, event_id: ids[11] });
+    await pool.query('DELETE FROM audit_checkpoints');
+    expect((await verify()).ok).toBe(true); // what the export is for
+    const withExport = await verify('acme', exported);
+    expect(withExport.first_mismatch).toMatchObject({ chain_seq: 12, event_id: ids[11] });
+  });
+
+  it('refuses checkpoints that do not verify with the key', async () => {
+    const forged = other.sign({ project: 'acme', chain_seq: 3, hash: 'a'.repeat(64), created_at: new Date().toISOString() });
+    await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6)', [forged.project, forged.chain_seq, forged.hash, forged.created_at, keyIdOf(signer.publicKey), forged.signature]);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.first_mismatch).toMatchObject({ chain_seq: 3, event_id: null });
+    expect(report.first_mismatch?.reason).toMatch(/does not verify/);
+    // Nothing wrong with the rows themselves: the walk went through all of them.
+    expect(report.rows_checked).toBe(20);
+  });
+
+  it('names a changed chain head', async () => {
+    await pool.query(`UPDATE audit_chain_heads SET hash = repeat('e', 64) WHERE project = 'acme'`);
+    expect((await verify()).first_mismatch).toMatchObject({ chain_seq: 20 });
+  });
+});
