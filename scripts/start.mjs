@@ -1,9 +1,22 @@
 // `npm start`: the whole gateway with the example config, as separate processes on this
 // machine, against the local NATS, Redis and PostgreSQL. Ctrl-C stops everything.
-import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { preflight, readEnvFile, ROOT, startStack } from './stack.mjs';
 
 const env = { ...readEnvFile(join(ROOT, 'examples/gateway.env')), ...process.env };
+
+// The audit signs checkpoints of its hash chain; the example keeps its key in .data/ (not in git).
+if (!env.AUDIT_SIGNING_KEY_FILE) {
+  const file = join(ROOT, '.data/audit-signing.pem');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    console.log(`created the audit checkpoint signing key ${file}`);
+  }
+  env.AUDIT_SIGNING_KEY_FILE = file;
+}
 const problems = await preflight(env);
 if (problems.length > 0) {
   for (const p of problems) console.error(`✗ ${p}`);
