@@ -33,6 +33,11 @@ export const auditEnvSchema = baseEnvSchema
     SIEM_RETRY_MAX_MS: z.coerce.number().int().min(10).max(3_600_000).default(60_000),
     SIEM_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     SIEM_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  })
+  .superRefine((e, ctx) => {
+    if (e.SIEM_URL && e.SIEM_FORMAT === 'splunk_hec' && !e.SIEM_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SIEM_TOKEN'], message: 'SIEM_FORMAT=splunk_hec needs SIEM_TOKEN (the HEC token)' });
+    }
   });
 export type AuditEnv = z.infer<typeof auditEnvSchema>;
 
