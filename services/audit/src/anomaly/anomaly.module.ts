@@ -1,4 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AlertStore } from './alert-store.js';
+import { AnomalyConsumer } from './anomaly.consumer.js';
+import { AnomalyService } from './anomaly.service.js';
+import { WindowStore } from './window-store.js';
 
-@Module({})
+/**
+ * Anomaly detection (seed 002): denial spikes, rate-limit storms, high-risk sessions, first
+ * tools and agents, from gw.evt.toolcall.completed.v1 into the alerts table, the SIEM outbox
+ * and gw.evt.alert.raised.v1. Uses PG and REDIS (StoreModule), NatsBus and ConfigSync.
+ */
+@Module({ providers: [WindowStore, AlertStore, AnomalyService, AnomalyConsumer] })
 export class AnomalyModule {}

@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import type { PolicyFile } from '@sg/config';
+import type { Alert, AlertSeverity, AlertType, ToolCallCompleted } from '@sg/contracts';
+
+export type AnomalyConfig = PolicyFile['anomalies'];
+
+/** One completed call, as the detectors see it (the event envelope with its data). */
+export interface CompletedCall {
+  event_id: string;
+  occurred_at: string;
+  trace_id: string;
+  project: string;
+  data: ToolCallCompleted;
+}
+
+/**
+ * The call counts toward the sliding window of (type, key); `need` events in `window_s`
+ * raise the alert. `threshold` is what the alert reports (risk_at for high-risk sessions).
+ */
+export interface WindowSignal {
+  type: Extract<AlertType, 'denial_spike' | 'rate_limit_storm' | 'high_risk_session'>;
+  key: string;
+  need: number;
+  window_s: number;
+  threshold: number;
+}
+
+/** The call names a tool or agent; `alert` is false when the project turned that detector off. */
+export interface FirstSeenSignal {
+  type: Extract<AlertType, 'new_tool' | 'new_agent'>;
+  kind: 'tool' | 'agent';
+  name: string;
+  alert: boolean;
+}
+
+export const SEVERITY: Record<AlertType, AlertSeverity> = {
+  denial_spike: 'high',
+  rate_limit_storm: 'medium',
+  high_risk_session: 'high',
+  new_tool: 'low',
+  new_agent: 'low',
+};
+
+const RATE_LIMITED = 'POLICY.RATE_LIMITED';
+
+/** The window detectors one call feeds, under the project's config. */
+export function windowSignals(call: CompletedCall, cfg: AnomalyConfig): WindowSignal[] {
+  const d = call.data;
+  const out: WindowSignal[] = [];
+  // A rate-limited call is also a denial; it feeds the storm detector only, so one flood of
+  // 429s raises one kind of alert, not two.
+  if (cfg.denial_spike.enabled && d.outcome === 'denied' && d.code !== RATE_LIMITED) {
+    const c = cfg.denial_spike;
+    out.push({
+      type: 'denial_spike',
+      key: call.project,
+      need: c.count,
+      window_s: c.window_s,
+      threshold: c.count,
+    });
+  }
+  if (cfg.rate_limit_storm.enabled && d.code === RATE_LIMITED) {
+    const c = cfg.rate_limit_storm;
+    out.push({
+      type: 'rate_limit_storm',
+      key: call.project,
+      need: c.count,
+      window_s: c.window_s,
+      threshold: c.count,
+    });
+  }
+  // risk_score is set only when the policy service decided, so the agent authenticated.
+  if (
+    cfg.high_risk_session.enabled &&
+    d.risk_score !== null &&
+    d.risk_score >= cfg.high_risk_session.risk_at &&
+    d.agent_id !== null &&
+    d.session_id !== null
+  ) {
+    // One alert per risky session and cooldown; the window (one cooldown long) counts its risky calls.
+    out.push({
+      type: 'high_risk_session',
+      key: boundedKey(sessionKey(d.agent_id, d.session_id)),
+      need: 1,
+      window_s: cfg.cooldown_s,
+      threshold: cfg.high_risk_session.risk_at,
+    });
+  }
+  return out;
+}
+
+/**
+ * The names one call makes known. Only authenticated agents count (agent_id is null on a
+ * 401), so random names from the internet create neither rows nor alerts; a tool counts once
+ * the policy service decided on it (risk_score set) and found it registered, so an agent
+ * probing made-up tool names cannot flood the SIEM either.
+ */
+export function firstSeenSignals(call: CompletedCall, cfg: AnomalyConfig): FirstSeenSignal[] {
+  const d = call.data;
+  if (d.agent_id === null) return [];
+  const out: FirstSeenSignal[] = [
+    {
+      type: 'new_agent',
+      kind: 'agent',
+      name: boundedKey(d.agent_id),
+      alert: cfg.first_seen.agents,
+    },
+  ];
+  if (d.tool !== null && d.risk_score !== null && d.code !== 'POLICY.TOOL_NOT_REGISTERED') {
+    out.push({
+      type: 'new_tool',
+      kind: 'tool',
+      name: boundedKey(d.tool),
+      alert: cfg.first_seen.tools,
+    });
+  }
+  return out;
+}
+
+const MAX_KEY = 256;
+
+/**
+ * The dedupe key as stored (alerts.key, audit_seen.name, Redis): no U+0000 and at most 256
+ * characters, a longer one shortened with a digest of the whole so that keys stay distinct.
+ */
+export function boundedKey(s: string): string {
+  const c = clean(s);
+  return c.length <= MAX_KEY
+    ? c
+    : `${c.slice(0, MAX_KEY - 17)}~${createHash('sha256').update(c).digest('hex').slice(0, 16)}`;
+}
+
+/** `agent:session`, with ':' in the agent id escaped so that two pairs never share a key. */
+export function sessionKey(agentId: string, sessionId: string): string {
+  return `${agentId.replaceAll('%', '%25').replaceAll(':', '%3A')}:${sessionId}`;
+}
+
+export interface AlertFacts {
+  alert_id: string;
+  raised_at: Date;
+  count: number;
+  trace_ids: string[];
+}
+
+/** The alert a window detector raises for `call`, the event that crossed the threshold. */
+export function windowAlert(call: CompletedCall, s: WindowSignal, f: AlertFacts): Alert {
+  const d = call.data;
+  const session = s.type === 'high_risk_session';
+  const summary =
+    s.type === 'denial_spike'
+      ? `${f.count} denied calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
+      : s.type === 'rate_limit_storm'
+        ? `${f.count} rate-limited calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
+        : `session ${d.session_id} of agent ${d.agent_id} reached risk score ${d.risk_score} (alert at ${s.threshold}); ${f.count} such calls within ${s.window_s} s`;
+  return alertOf(call.project, s.type, s.key, summary, f, {
+    threshold: s.threshold,
+    window_s: s.window_s,
+    // Spikes and storms are about the project: naming the agent of the last call would mislead.
+    agent_id: session ? d.agent_id : null,
+    session_id: session ? d.session_id : null,
+    tool: session ? d.tool : null,
+  });
+}
+
+/** The alert for a tool or agent the project has never seen. */
+export function firstSeenAlert(
+  call: CompletedCall,
+  s: FirstSeenSignal,
+  f: Omit<AlertFacts, 'count' | 'trace_ids'>,
+): Alert {
+  const d = call.data;
+  const summary =
+    s.kind === 'tool'
+      ? `tool ${s.name} was called for the first time in project ${call.project} (by agent ${d.agent_id})`
+      : `agent ${s.name} called the gateway for the first time in project ${call.project}`;
+  return alertOf(
+    call.project,
+    s.type,
+    s.name,
+    summary,
+    { ...f, count: 1, trace_ids: [call.trace_id] },
+    {
+      threshold: null,
+      window_s: null,
+      agent_id: d.agent_id,
+      session_id: d.session_id,
+      tool: d.tool,
+    },
+  );
+}
+
+function alertOf(
+  project: string,
+  type: AlertType,
+  key: string,
+  summary: string,
+  f: AlertFacts,
+  rest: Pick<Alert, 'threshold' | 'window_s' | 'agent_id' | 'session_id' | 'tool'>,
+): Alert {
+  return {
+    alert_id: f.alert_id,
+    type,
+    severity: SEVERITY[type],
+    project,
+    key,
+    summary: clean(summary).slice(0, 500),
+    count: f.count,
+    threshold: rest.threshold,
+    window_s: rest.window_s,
+    agent_id: nullableClean(rest.agent_id),
+    session_id: nullableClean(rest.session_id),
+    tool: nullableClean(rest.tool),
+    trace_ids: [...new Set(f.trace_ids.map(clean))].slice(-20),
+    raised_at: f.raised_at.toISOString(),
+  };
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000, and a caller chooses its session id. */
+export function clean(s: string): string {
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
+}
+
+function nullableClean(s: string | null): string | null {
+  return s === null ? null : clean(s);
+}
