@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditController } from './admin/audit.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -9,7 +10,7 @@ import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
-  controllers: [ToolCallController, SchemaController, TraceController, ApprovalsController, GatewayHealthController],
+  controllers: [ToolCallController, SchemaController, TraceController, AuditController, ApprovalsController, GatewayHealthController],
   providers: [AgentAuthService, ToolCallService, idempotencyRedisProvider, IdempotencyService],
 })
 export class IngressModule {}

@@ -1,0 +1,207 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type AuditRecord,
+  DECISION_MADE,
+  GatewayError,
+  RECORD_STATUSES,
+  type RecordFilter,
+  type RecordsPage,
+  type RecordsQuery,
+  type SessionTrace,
+  type StoredEvent,
+  TOOLCALL_COMPLETED,
+  TOOLCALL_EXECUTED,
+  TOOLCALL_RECEIVED,
+} from '@sg/contracts';
+import type { Pool } from '@sg/runtime';
+import { PG } from '../store/pg.provider.js';
+import {
+  type CallRow,
+  OUTCOME_OF_STATUS,
+  STATUS_OF_OUTCOME,
+  toAuditRecord,
+} from './audit-record.js';
+import { decodeCursor, encodeCursor, positionSql, type Position } from './cursor.js';
+import { fitInBytes } from './fit.js';
+
+/** Most calls and events a session trace holds; beyond them it is `truncated`. */
+export const SESSION_CALLS = 500;
+export const SESSION_EVENTS = 1000;
+
+/**
+ * The event of a call's trace that belongs to a completed row `c`: same project, trace and
+ * request_id; the latest at or before `c` (an approved call has a second completed row after
+ * its approved run, and each row gets the events that led to it). Should clock skew between
+ * services put every candidate after `c`, the nearest one after it is taken.
+ */
+const eventOfCall = (alias: string, subjectParam: string) => `LEFT JOIN LATERAL (
+    SELECT e.data FROM audit_events e
+     WHERE e.trace_id = c.trace_id AND e.project = c.project AND e.subject = ${subjectParam}
+       AND e.data->>'request_id' = c.data->>'request_id'
+     ORDER BY e.occurred_at > c.occurred_at, greatest(c.occurred_at - e.occurred_at, e.occurred_at - c.occurred_at), e.stream_seq DESC
+     LIMIT 1) ${alias} ON true`;
+
+/**
+ * One SQL statement per page: the completed rows (one per call) with their received, decision
+ * and executed events joined LATERAL. $1-$4 are the four subjects. Only a call that was let
+ * through (allowed, or failed as an error) can have run, so the later approved run of a call
+ * is never attached to its pending_approval record.
+ */
+const CALLS_SQL = (where: string, order: 'ASC' | 'DESC', limitParam: string) => `
+  SELECT c.event_id, c.trace_id, c.project, c.occurred_at, ${positionSql('c.occurred_at')} AS position,
+         c.data AS completed, r.data AS received, d.data AS decided,
+         CASE WHEN c.data->>'outcome' IN ('allowed', 'error') THEN x.data END AS executed
+    FROM audit_events c
+    ${eventOfCall('r', '$2')}
+    ${eventOfCall('d', '$3')}
+    ${eventOfCall('x', '$4')}
+   WHERE c.subject = $1 AND ${where}
+   ORDER BY c.occurred_at ${order}, c.event_id ${order}
+   LIMIT ${limitParam}`;
+
+type Row = CallRow & { position: string };
+
+/** Audit records (one per call) and session traces, built from the stored events. */
+@Injectable()
+export class RecordsService {
+  constructor(@Inject(PG) private readonly pool: Pool) {}
+
+  /**
+   * One page, oldest first, keyset-paginated on (occurred_at, audit_id). A page holds at most
+   * `limit` records and fewer when they would not fit in `maxBytes`; only a null next_cursor
+   * means the end.
+   */
+  async page(query: RecordsQuery, maxBytes: number): Promise<RecordsPage> {
+    const after = query.cursor === undefined ? undefined : decodeCursor('records', query.cursor);
+    const rows = await this.calls(query, 'ASC', query.limit + 1, after);
+    const more = rows.length > query.limit;
+    const records = rows.slice(0, query.limit).map(toAuditRecord);
+    // At least one record, so that paging always moves on (one call's events always fit).
+    const fitted = fitInBytes(records, maxBytes);
+    const kept = fitted.length > 0 ? fitted : records.slice(0, 1);
+    const last = rows[kept.length - 1];
+    const next =
+      last && (more || kept.length < records.length)
+        ? encodeCursor('records', { at: last.position, id: last.event_id })
+        : null;
+    return { records: kept, next_cursor: next };
+  }
+
+  /**
+   * A session's trace: totals over all its calls, its most recent calls (oldest first) and
+   * their events in stream order; `truncated` when calls or events were left out (by count, or
+   * to fit in `maxBytes`). Null when the session has no calls in the project.
+   */
+  async session(
+    project: string,
+    sessionId: string,
+    maxBytes: number,
+  ): Promise<SessionTrace | null> {
+    const totals = await this.pool.query<{
+      outcome: string | null;
+      n: number;
+      first: Date;
+      last: Date;
+      max_risk: number | null;
+      agents: string[] | null;
+    }>(
+      `SELECT data->>'outcome' AS outcome, count(*)::int AS n, min(occurred_at) AS first, max(occurred_at) AS last,
+              max(CASE WHEN jsonb_typeof(data->'risk_score') = 'number' THEN (data->>'risk_score')::float8 END) AS max_risk,
+              array_agg(DISTINCT data->>'agent_id') FILTER (WHERE data->>'agent_id' IS NOT NULL) AS agents
+         FROM audit_events
+        WHERE subject = $1 AND project = $2 AND data->>'session_id' = $3
+        GROUP BY 1`,
+      [TOOLCALL_COMPLETED, project, sessionId],
+    );
+    if (totals.rows.length === 0) return null;
+    const counts: Record<string, number> = Object.fromEntries(RECORD_STATUSES.map((s) => [s, 0]));
+    for (const t of totals.rows) {
+      const status = STATUS_OF_OUTCOME[t.outcome as keyof typeof STATUS_OF_OUTCOME] ?? 'error';
+      counts[status] = (counts[status] ?? 0) + t.n;
+    }
+    const total = totals.rows.reduce((n, t) => n + t.n, 0);
+
+    const rows = (
+      await this.calls({ project, session_id: sessionId }, 'DESC', SESSION_CALLS)
+    ).reverse();
+    const traces = [...new Set(rows.map((r) => r.trace_id))];
+    const events = await this.pool.query<StoredEvent & { occurred_at: Date; stream_seq: string }>(
+      `SELECT event_id, subject, source, project, trace_id, occurred_at, stream_seq, data
+         FROM audit_events WHERE project = $1 AND trace_id = ANY($2::text[])
+        ORDER BY stream_seq DESC LIMIT ${SESSION_EVENTS + 1}`,
+      [project, traces],
+    );
+    const allEvents = events.rows
+      .slice(0, SESSION_EVENTS)
+      .reverse()
+      .map((e) => ({
+        ...e,
+        occurred_at: e.occurred_at.toISOString(),
+        stream_seq: Number(e.stream_seq),
+      }));
+
+    // To fit the answer in one message, the oldest events go first, then the oldest calls.
+    let keptCalls: AuditRecord[] = rows.map(toAuditRecord);
+    let keptEvents: StoredEvent[] = [];
+    const callBytes = Buffer.byteLength(JSON.stringify(keptCalls));
+    if (callBytes <= maxBytes) keptEvents = fitInBytes(allEvents, maxBytes - callBytes, 'newest');
+    else keptCalls = fitInBytes(keptCalls, maxBytes, 'newest');
+    return {
+      project,
+      session_id: sessionId,
+      agent_ids: [...new Set(totals.rows.flatMap((t) => t.agents ?? []))].sort(),
+      started_at: new Date(Math.min(...totals.rows.map((t) => t.first.getTime()))).toISOString(),
+      last_at: new Date(Math.max(...totals.rows.map((t) => t.last.getTime()))).toISOString(),
+      counts,
+      max_risk_score: Math.max(0, ...totals.rows.map((t) => t.max_risk ?? 0)),
+      calls: keptCalls,
+      events: keptEvents,
+      truncated: total > keptCalls.length || events.rows.length > keptEvents.length,
+    };
+  }
+
+  private async calls(
+    filter: RecordFilter,
+    order: 'ASC' | 'DESC',
+    limit: number,
+    after?: Position,
+  ): Promise<Row[]> {
+    const params: unknown[] = [
+      TOOLCALL_COMPLETED,
+      TOOLCALL_RECEIVED,
+      DECISION_MADE,
+      TOOLCALL_EXECUTED,
+    ];
+    if (
+      filter.from !== undefined &&
+      filter.to !== undefined &&
+      Date.parse(filter.from) >= Date.parse(filter.to)
+    ) {
+      throw new GatewayError('AUDIT.INVALID_QUERY', '`from` must be earlier than `to`');
+    }
+    const where: string[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (filter.project !== undefined) where.push(`c.project = ${p(filter.project)}`);
+    if (filter.trace_id !== undefined) where.push(`c.trace_id = ${p(filter.trace_id)}`);
+    if (filter.session_id !== undefined)
+      where.push(`c.data->>'session_id' = ${p(filter.session_id)}`);
+    if (filter.agent_id !== undefined) where.push(`c.data->>'agent_id' = ${p(filter.agent_id)}`);
+    if (filter.tool !== undefined) where.push(`c.data->>'tool' = ${p(filter.tool)}`);
+    if (filter.status !== undefined)
+      where.push(`c.data->>'outcome' = ${p(OUTCOME_OF_STATUS[filter.status])}`);
+    if (filter.from !== undefined) where.push(`c.occurred_at >= ${p(filter.from)}::timestamptz`);
+    if (filter.to !== undefined) where.push(`c.occurred_at < ${p(filter.to)}::timestamptz`);
+    if (after)
+      where.push(
+        `(c.occurred_at, c.event_id) > (${p(after.at)}::timestamptz, ${p(after.id)}::uuid)`,
+      );
+    const res = await this.pool.query<Row>(
+      CALLS_SQL(where.join(' AND ') || 'TRUE', order, p(limit)),
+      params,
+    );
+    return res.rows;
+  }
+}

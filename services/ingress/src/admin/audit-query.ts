@@ -1,0 +1,206 @@
+import {
+  ALERT_TYPES,
+  type AlertsQuery,
+  GatewayError,
+  PROJECT_ID_PATTERN,
+  RECORD_STATUSES,
+  type RecordFilter,
+  type RecordsQuery,
+  TRACE_ID_PATTERN,
+} from '@sg/contracts';
+import { z } from 'zod';
+
+/**
+ * Query strings of the audit admin API, parsed into the audit contracts' requests. Strict on
+ * purpose: an unknown or repeated parameter is an error, so a typo never silently widens an
+ * audit query to everything.
+ */
+
+interface ParamSpec {
+  /** What a valid value looks like, for the error message. */
+  expected: string;
+  /** The value, or undefined when it is not valid. */
+  parse(raw: string): unknown;
+}
+
+const MAX_LIMIT = 1000;
+const isoDateTime = z.iso.datetime({ offset: true });
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+const text = (max: number): ParamSpec => ({
+  expected: `1-${max} characters`,
+  parse: (v) => (v.length <= max ? v : undefined),
+});
+const oneOf = (values: readonly string[]): ParamSpec => ({
+  expected: `one of ${values.join(', ')}`,
+  parse: (v) => (values.includes(v) ? v : undefined),
+});
+
+/** An ISO 8601 time with its zone, or a date (midnight UTC). Calendar-checked: no 30 February. */
+function parseTime(raw: string): string | undefined {
+  const value = DATE_ONLY.test(raw) ? `${raw}T00:00:00Z` : raw;
+  if (!isoDateTime.safeParse(value).success) return undefined;
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d)
+    return undefined;
+  return value;
+}
+
+const time: ParamSpec = {
+  expected:
+    'an ISO 8601 time with a zone, e.g. 2026-05-01T00:00:00Z (send a + offset as %2B), or a date, e.g. 2026-05-01 (midnight UTC)',
+  parse: parseTime,
+};
+
+const PARAMS = {
+  project: {
+    expected: '1-63 lower-case letters, digits, _ or -, starting with a letter or digit',
+    parse: (v) => (PROJECT_ID_PATTERN.test(v) ? v : undefined),
+  },
+  trace_id: {
+    expected: '8-64 letters, digits, _ or - (the trace_id of an answer)',
+    parse: (v) => (TRACE_ID_PATTERN.test(v) ? v : undefined),
+  },
+  session_id: text(256),
+  agent_id: text(256),
+  tool: text(256),
+  status: oneOf(RECORD_STATUSES),
+  type: oneOf(ALERT_TYPES),
+  from: time,
+  to: time,
+  cursor: {
+    expected: 'the next_cursor of the previous page, unchanged',
+    parse: (v) => (v.length <= 512 ? v : undefined),
+  },
+  limit: {
+    expected: `an integer from 1 to ${MAX_LIMIT}`,
+    parse: (v) =>
+      /^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_LIMIT ? Number(v) : undefined,
+  },
+  after_seq: {
+    expected: 'a whole number, 0 or more',
+    parse: (v) => (/^\d{1,15}$/.test(v) ? Number(v) : undefined),
+  },
+} satisfies Record<string, ParamSpec>;
+
+type Name = keyof typeof PARAMS;
+type Issue = { param: string; message: string };
+
+const FILTERS = [
+  'project',
+  'trace_id',
+  'session_id',
+  'agent_id',
+  'tool',
+  'status',
+  'from',
+  'to',
+] as const satisfies readonly Name[];
+
+/**
+ * The parameters `allowed` for one endpoint, each given at most once and valid; `required`
+ * ones present. Throws AUDIT.INVALID_QUERY naming every bad parameter and its expected form
+ * (AUDIT.INVALID_CURSOR when the cursor alone is wrong).
+ */
+function parseParams(
+  params: URLSearchParams,
+  allowed: readonly Name[],
+  required: readonly Name[] = [],
+  none = 'this endpoint takes no query parameters',
+): Partial<Record<Name, unknown>> {
+  const issues: Issue[] = [];
+  const out: Partial<Record<Name, unknown>> = {};
+  for (const key of new Set(params.keys())) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      const shown = JSON.stringify(key.slice(0, 64));
+      issues.push({
+        param: key.slice(0, 64),
+        message: `unknown parameter ${shown}; ${allowed.length ? `use ${allowed.join(', ')}` : none}`,
+      });
+      continue;
+    }
+    const name = key as Name;
+    const values = params.getAll(key);
+    const spec: ParamSpec = PARAMS[name];
+    if (values.length > 1) {
+      issues.push({
+        param: name,
+        message: `${name} is given ${values.length} times; give it once`,
+      });
+    } else if (values[0] === '') {
+      issues.push({
+        param: name,
+        message: `${name} is empty; give ${spec.expected}, or leave it out`,
+      });
+    } else {
+      const value = spec.parse(values[0]!);
+      if (value === undefined)
+        issues.push({
+          param: name,
+          message: `${name} must be ${spec.expected}; got ${JSON.stringify(values[0]!.slice(0, 64))}`,
+        });
+      else out[name] = value;
+    }
+  }
+  for (const name of required) {
+    if (!params.has(name))
+      issues.push({ param: name, message: `${name} is required: ${PARAMS[name].expected}` });
+  }
+  if (
+    typeof out.from === 'string' &&
+    typeof out.to === 'string' &&
+    Date.parse(out.from) >= Date.parse(out.to)
+  ) {
+    issues.push({ param: 'from', message: 'from must be earlier than to' });
+  }
+  if (issues.length > 0) {
+    const code = issues.every((i) => i.param === 'cursor')
+      ? 'AUDIT.INVALID_CURSOR'
+      : 'AUDIT.INVALID_QUERY';
+    throw new GatewayError(code, `invalid query: ${issues.map((i) => i.message).join('; ')}`, {
+      issues,
+    });
+  }
+  return out;
+}
+
+/** GET /api/audit/records */
+export function parseRecordsQuery(params: URLSearchParams): RecordsQuery {
+  const q = parseParams(params, [...FILTERS, 'cursor', 'limit']);
+  return {
+    ...(q as RecordFilter),
+    ...(q.cursor !== undefined ? { cursor: q.cursor as string } : {}),
+    limit: (q.limit as number | undefined) ?? 100,
+  };
+}
+
+/** GET /api/audit/export: the records filters; the export pages by itself. */
+export function parseExportQuery(params: URLSearchParams): RecordFilter {
+  return parseParams(params, FILTERS) as RecordFilter;
+}
+
+/** GET /api/alerts */
+export function parseAlertsQuery(params: URLSearchParams): AlertsQuery {
+  const q = parseParams(params, ['project', 'type', 'from', 'to', 'cursor', 'limit']);
+  return { ...(q as Omit<AlertsQuery, 'limit'>), limit: (q.limit as number | undefined) ?? 100 };
+}
+
+/** GET /api/audit/verify */
+export function parseVerifyQuery(params: URLSearchParams): { project: string } {
+  return parseParams(params, ['project'], ['project']) as { project: string };
+}
+
+/** GET /api/audit/checkpoints */
+export function parseCheckpointsQuery(params: URLSearchParams): {
+  project: string;
+  after_seq: number;
+} {
+  const q = parseParams(params, ['project', 'after_seq'], ['project']);
+  return { project: q.project as string, after_seq: (q.after_seq as number | undefined) ?? 0 };
+}
+
+/** GET /api/session/:sid: the project is the X-Project-ID header, so no parameters. */
+export function parseSessionQuery(params: URLSearchParams): void {
+  parseParams(params, [], [], 'this endpoint takes none: the project is the X-Project-ID header');
+}

@@ -1,0 +1,157 @@
+import { Readable } from 'node:stream';
+import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import {
+  AUDIT_ALERTS_SUBJECT,
+  AUDIT_CHECKPOINTS_SUBJECT,
+  AUDIT_RECORDS_SUBJECT,
+  AUDIT_SESSION_SUBJECT,
+  AUDIT_VERIFY_SUBJECT,
+  GatewayError,
+} from '@sg/contracts';
+import { NatsBus, type MessageContext } from '@sg/messaging';
+import { ENV } from '@sg/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IngressEnv } from '../config/env.js';
+import { errorAnswer } from '../http/error-answer.js';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { requireAdmin } from './admin-key.js';
+import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
+import {
+  parseAlertsQuery,
+  parseCheckpointsQuery,
+  parseExportQuery,
+  parseRecordsQuery,
+  parseSessionQuery,
+  parseVerifyQuery,
+} from './audit-query.js';
+
+/** Verifying a project's whole chain reads every row: it may take far longer than a query. */
+const VERIFY_TIMEOUT_MS = 60_000;
+
+/**
+ * The audit admin API (X-Admin-Key): records, the JSONL export, session traces, alerts, chain
+ * verification and checkpoints. Each endpoint parses its query string and forwards it to the
+ * audit service over NATS; docs/audit-queries.md describes them.
+ */
+@Controller()
+export class AuditController {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly toolCalls: ToolCallService,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  @Get('api/audit/records')
+  records(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answer(req, reply, (params, ctx) =>
+      this.bus.request(AUDIT_RECORDS_SUBJECT, parseRecordsQuery(params), ctx),
+    );
+  }
+
+  @Get('api/alerts')
+  alerts(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answer(req, reply, (params, ctx) =>
+      this.bus.request(AUDIT_ALERTS_SUBJECT, parseAlertsQuery(params), ctx),
+    );
+  }
+
+  /** The report is the answer, so it is a 200 also when it says ok: false. */
+  @Get('api/audit/verify')
+  verify(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answer(req, reply, (params, ctx) =>
+      this.bus.request(AUDIT_VERIFY_SUBJECT, parseVerifyQuery(params), ctx, VERIFY_TIMEOUT_MS),
+    );
+  }
+
+  @Get('api/audit/checkpoints')
+  checkpoints(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answer(req, reply, (params, ctx) =>
+      this.bus.request(AUDIT_CHECKPOINTS_SUBJECT, parseCheckpointsQuery(params), ctx),
+    );
+  }
+
+  /** Seed 002's session trace; the project is the X-Project-ID header, as for tool calls. */
+  @Get('api/session/:sid')
+  session(@Param('sid') sid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answer(req, reply, (params, ctx) => {
+      parseSessionQuery(params);
+      if (!ctx.projectValid) {
+        throw new GatewayError(
+          'REQUEST.INVALID_PROJECT',
+          'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit',
+        );
+      }
+      if (sid.length > 256)
+        throw new GatewayError('AUDIT.INVALID_QUERY', 'a session id is 1-256 characters');
+      return this.bus.request(
+        AUDIT_SESSION_SUBJECT,
+        { project: ctx.project, session_id: sid },
+        ctx,
+      );
+    });
+  }
+
+  /**
+   * JSONL, streamed as the pages arrive. The first page is fetched before the headers go out,
+   * so a bad query or a store that is down still gets its own status code.
+   */
+  @Get('api/audit/export')
+  async export(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      const filter = parseExportQuery(searchParams(req.url));
+      const page = (cursor?: string) =>
+        this.bus.request(
+          AUDIT_RECORDS_SUBJECT,
+          { ...filter, limit: EXPORT_PAGE_SIZE, ...(cursor ? { cursor } : {}) },
+          ctx,
+        );
+      const first = await page();
+      const filename = `audit-${filter.project ?? 'all'}-${new Date().toISOString().slice(0, 10)}.jsonl`;
+      return reply
+        .status(200)
+        .headers({
+          'content-type': 'application/x-ndjson; charset=utf-8',
+          'content-disposition': `attachment; filename="${filename}"`,
+          'cache-control': 'no-store',
+          'x-trace-id': ctx.traceId,
+        })
+        .send(Readable.from(exportLines(first, page, ctx.traceId)));
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  private async answer(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    forward: (
+      params: URLSearchParams,
+      ctx: MessageContext & { projectValid: boolean },
+    ) => Promise<unknown>,
+  ) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      const body = await forward(searchParams(req.url), ctx);
+      return reply
+        .status(200)
+        .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
+        .send(body);
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  private fail(reply: FastifyReply, err: unknown, traceId: string) {
+    const a = errorAnswer(err, traceId);
+    return reply.status(a.status).headers(a.headers).send(a.body);
+  }
+}
+
+/** The raw query string, so that a repeated parameter is seen as repeated. */
+function searchParams(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}
