@@ -9,6 +9,9 @@ import { ADMIN_KEY, AGENT_KEY, envelope, get, startExtraService, startGateway, t
 import { ROOT } from '../../../scripts/stack.mjs';
 
 const run = promisify(execFile);
+/** Alerts (first-seen agent and tool) are stored in the project's trail too; they are not the calls' events. */
+const ALERT = 'gw.evt.alert.raised.v1';
+const chainLength = async () => Number((await gw.db.query(`SELECT count(*) AS n FROM audit_events WHERE project = 'bulk'`)).rows[0].n);
 const CALLS = 5000;
 const CONCURRENCY = 16;
 const keyDir = mkdtempSync(join(tmpdir(), 'sg-audit-e2e-'));
@@ -53,6 +56,7 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
     let sent = 0;
     let killedAt = -1;
     let storedAtKill = -1;
+    let storedAtRestart = -1;
     const worker = async () => {
       while (sent < CALLS) {
         const i = sent++;
@@ -61,7 +65,10 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
           gw.stack.children.get('audit')!.kill('SIGKILL');
           killedAt = i;
         }
-        if (i === Math.floor((2 * CALLS) / 3)) restarted = await startExtraService(gw, 'audit', { AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '300' });
+        if (i === Math.floor((2 * CALLS) / 3)) {
+          storedAtRestart = Number((await gw.db.query(`SELECT count(*) AS n FROM audit_events WHERE project = 'bulk'`)).rows[0].n);
+          restarted = await startExtraService(gw, 'audit', { AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '300' });
+        }
         const res = await fetch(`${gw.url}/api/tools/call`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'X-API-Key': AGENT_KEY, 'X-Project-ID': 'bulk' },
@@ -75,14 +82,15 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     expect(killedAt).toBeGreaterThan(0);
-    // The kill happened while events were still arriving: not all of them were stored yet.
-    expect(storedAtKill).toBeLessThan(CALLS * 4);
+    // While the audit service was dead, the calls went on (and were answered), but their events
+    // waited in JetStream: far fewer rows arrived than the ~6,600 events of those calls.
+    expect(storedAtRestart - storedAtKill).toBeLessThan(((CALLS / 3) * 4) / 2);
     expect(new Set(auditIds).size).toBe(CALLS);
 
     // received, decision.made, executed, completed: 4 rows per call, none twice, none missing.
     const rows = await waitFor(
       async () => {
-        const r = await gw.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE project = 'bulk'`);
+        const r = await gw.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE project = 'bulk' AND subject <> '${ALERT}'`);
         return Number(r.rows[0]!.n) >= CALLS * 4 ? Number(r.rows[0]!.n) : undefined;
       },
       90_000,
@@ -91,7 +99,7 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
     expect(rows).toBe(CALLS * 4);
     const perTrace = await gw.db.query<{ trace_id: string; n: string; subjects: string }>(
       `SELECT trace_id, count(*) AS n, count(DISTINCT subject) AS subjects FROM audit_events
-        WHERE project = 'bulk' GROUP BY trace_id HAVING count(*) <> 4 OR count(DISTINCT subject) <> 4`,
+        WHERE project = 'bulk' AND subject <> '${ALERT}' GROUP BY trace_id HAVING count(*) <> 4 OR count(DISTINCT subject) <> 4`,
     );
     expect(perTrace.rows).toEqual([]);
     const completed = await gw.db.query<{ event_id: string }>(`SELECT event_id FROM audit_events WHERE project = 'bulk' AND subject = 'gw.evt.toolcall.completed.v1'`);
@@ -99,22 +107,25 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
   }, 240_000);
 
   it('keeps one unbroken hash chain across the crash (API and CLI agree)', async () => {
+    const length = await chainLength();
+    expect(length).toBeGreaterThanOrEqual(CALLS * 4);
     const report = await get(gw, '/api/audit/verify?project=bulk', admin);
     expect(report.status).toBe(200);
-    expect(report.body).toMatchObject({ project: 'bulk', ok: true, rows_checked: CALLS * 4, first_mismatch: null });
+    expect(report.body).toMatchObject({ project: 'bulk', ok: true, rows_checked: length, head_seq: length, first_mismatch: null });
     const checked = await cli('--project', 'bulk');
     expect(checked.code).toBe(0);
-    expect(checked.reports[0]).toMatchObject({ project: 'bulk', ok: true, rows_checked: CALLS * 4 });
+    expect(checked.reports[0]).toMatchObject({ project: 'bulk', ok: true, rows_checked: length });
   });
 });
 
 describe('tampering with the stored trail', () => {
   it('is named by GET /api/audit/verify and by npm run audit:verify, down to the row', async () => {
     // A signed checkpoint covers the chain as it is now.
+    const length = await chainLength();
     const exported = await waitFor(async () => {
       const r = await get(gw, '/api/audit/checkpoints?project=bulk', admin);
       const last = (r.body.checkpoints as { chain_seq: number }[]).at(-1);
-      return last && last.chain_seq === CALLS * 4 ? r.body : undefined;
+      return last && last.chain_seq === length ? r.body : undefined;
     }, 20_000, 'a checkpoint of the whole bulk chain');
     expect(exported.public_key).toMatch(/BEGIN PUBLIC KEY/);
     const exportFile = join(keyDir, 'checkpoints.json');

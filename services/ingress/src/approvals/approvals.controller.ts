@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, PROJECT_ID_PATTERN } from '@sg/contracts';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, PROJECT_ID_PATTERN, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -50,15 +50,33 @@ export class ApprovalsController {
           trace_id: ctx.traceId,
         });
       }
-      const { channel: _channel, ...call } = resolution.call;
-      let outcome: { http_status: number; result?: unknown; error?: { code: string; message: string } };
+      const { channel, ...call } = resolution.call;
+      let outcome: { http_status: number; result?: unknown; error?: { code: ErrorCode; message: string } };
+      const started = performance.now();
       try {
         const executed = await this.toolCalls.execute(call, callCtx);
         outcome = { http_status: 200, result: executed.result };
       } catch (err) {
         const a = errorAnswer(err, ctx.traceId);
-        outcome = { http_status: a.status, error: a.body.error as { code: string; message: string } };
+        outcome = { http_status: a.status, error: a.body.error as { code: ErrorCode; message: string } };
       }
+      // The approved run is the call's second answer: its own audit record, under the call's trace.
+      this.bus.publish(
+        TOOLCALL_COMPLETED,
+        {
+          channel,
+          agent_id: call.agent_id,
+          session_id: call.session_id,
+          request_id: call.request_id,
+          tool: call.tool,
+          outcome: outcome.error ? 'error' : 'allowed',
+          http_status: outcome.http_status,
+          code: outcome.error?.code ?? null,
+          risk_score: resolution.decision?.risk_score ?? null,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        },
+        callCtx,
+      );
       const view = await this.bus.request(APPROVAL_COMPLETE_SUBJECT, { approval_id, status: outcome.error ? 'failed' : 'executed', outcome }, callCtx);
       return reply
         .status(outcome.error ? outcome.http_status : 200)
