@@ -25,7 +25,11 @@ describe('an allowed call', () => {
     expect(res.body.decision.rule_trace.length).toBeGreaterThanOrEqual(5);
     expect(res.headers.get('x-trace-id')).toBe(res.body.trace_id);
 
-    const rows = await auditRows(gw, res.body.trace_id, 4);
+    // The gateway's first call also introduces its agent and tool: two first-seen alerts, in its trace.
+    const all = await auditRows(gw, res.body.trace_id, 6);
+    const alerts = all.filter((r) => r.subject === 'gw.evt.alert.raised.v1');
+    expect(alerts.map((r) => `${r.source}:${r.data.type}:${r.data.key}`).sort()).toEqual(['audit:new_agent:gpt-4o', 'audit:new_tool:calendar.list_events']);
+    const rows = all.filter((r) => r.subject !== 'gw.evt.alert.raised.v1');
     expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual([
       'ingress:gw.evt.toolcall.received.v1',
       'policy:gw.evt.decision.made.v1',
