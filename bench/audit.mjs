@@ -10,8 +10,9 @@
 // (no NATS, no masking, no chain): the ceiling PostgreSQL sets here, for the ratio.
 // Writes bench/results/audit-<timestamp>.json.
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -69,7 +70,7 @@ function startAudit(env) {
 async function timeIngest(iso, instances, db) {
   const run = randomUUID().slice(0, 8);
   const schema = `${iso.schema}_${instances}`;
-  const env = { ...iso.env, DATABASE_SCHEMA: schema, CONFIG_DIR: join(ROOT, 'examples/config'), HEALTH_PORT: '0', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', AUDIT_CONSUMER: `bench_${run}`, ANOMALY_CONSUMER: `bench_anomaly_${run}` };
+  const env = { ...iso.env, DATABASE_SCHEMA: schema, CONFIG_DIR: join(ROOT, 'examples/config'), HEALTH_PORT: '0', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '1000', AUDIT_CONSUMER: `bench_${run}`, ANOMALY_CONSUMER: `bench_anomaly_${run}` };
   const procs = [];
   const started = performance.now();
   for (let i = 0; i < instances; i++) procs.push(startAudit(env));
@@ -89,6 +90,8 @@ async function timeIngest(iso, instances, db) {
   }
   const done = performance.now();
   for (const p of procs) await p.stop();
+  const problems = procs.flatMap((p) => p.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l)));
+  if (problems.length > 0) process.stdout.write(`audit x${instances} logged ${problems.length} warnings/errors:\n${problems.slice(0, 6).join('\n')}\n`);
   if (count < EVENTS) throw new Error(`only ${count} of ${EVENTS} events stored`);
   // Verifying what was stored: every project's chain, from its first row.
   const pool = new pg.Pool({ connectionString: TEST_SERVERS.databaseUrl, options: `-c search_path=${schema}`, max: 2 });
@@ -129,6 +132,11 @@ async function plainInsert(db, schema, events) {
 
 const round = (x) => Math.round(x * 100) / 100;
 
+// Checkpoints are signed as in production (every second here, so their cost is in the figures).
+const keyDir = mkdtempSync(join(tmpdir(), 'sg-bench-audit-'));
+const signingKey = join(keyDir, 'audit-signing.pem');
+writeFileSync(signingKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+
 const iso = isolate('benchaudit');
 const db = new pg.Client({ connectionString: TEST_SERVERS.databaseUrl });
 await db.connect();
@@ -155,4 +163,5 @@ try {
 } finally {
   await db.end();
   await iso.cleanup();
+  rmSync(keyDir, { recursive: true, force: true });
 }

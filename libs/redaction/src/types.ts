@@ -32,9 +32,17 @@ export interface MaskOptions {
   redactFields?: readonly string[];
 }
 
+const normalized = new Map<string, string>();
+
 /** `API-Key`, `api_key` and `apiKey` are one name. */
 export function normalizeFieldName(name: string): string {
-  return name.toLowerCase().replace(/[-_\s]/g, '');
+  let n = normalized.get(name);
+  if (n === undefined) {
+    n = name.toLowerCase().replace(/[-_\s]/g, '');
+    // Field names repeat (every event has the same few); bounded, so random names cannot grow it.
+    if (normalized.size < 10_000) normalized.set(name, n);
+  }
+  return n;
 }
 
 /** What a value under one of `redactFields` becomes. */

@@ -1,10 +1,63 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every depth: equal values give equal text. */
+/**
+ * JSON with object keys sorted at every depth: equal values give equal text. Otherwise exactly
+ * JSON.stringify (undefined and functions dropped from objects and null in arrays, toJSON used,
+ * non-finite numbers as null), written directly rather than through a replacer that copies
+ * every object: it runs for every audit row.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
+  return write(value) as string;
+}
+
+function write(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      const withJson = v as { toJSON?: (key: string) => unknown };
+      if (typeof withJson.toJSON === 'function') return write(withJson.toJSON(''));
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + (write(v[i]) ?? 'null');
+        return `${out}]`;
+      }
+      const record = v as Record<string, unknown>;
+      let out = '{';
+      let first = true;
+      for (const key of sortedKeys(record)) {
+        const text = write(record[key]);
+        if (text === undefined) continue;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    case 'bigint':
+      return JSON.stringify(v); // throws, as JSON.stringify does
+    default:
+      return undefined;
+  }
+}
+
+const INDEX = /^(?:0|[1-9]\d{0,9})$/;
+
+/**
+ * Keys in code-unit order, except that integer keys (array indices) come first in numeric order:
+ * a JavaScript object always lists them so, and the first definition of this function (sorted
+ * entries put back into an object) kept that order. Digests made by it stay the same.
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  // Object.keys already lists integer keys first, ascending; sort the rest.
+  let i = 0;
+  while (i < keys.length && INDEX.test(keys[i]!) && Number(keys[i]) < 4294967295) i++;
+  return i === 0 ? keys.sort() : keys.slice(0, i).concat(keys.slice(i).sort());
 }
 
 export function digestOf(value: unknown): string {

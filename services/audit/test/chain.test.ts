@@ -185,6 +185,15 @@ describe('the audit hash chain', () => {
     expect(report.rows_checked).toBe(20);
   });
 
+  it('counts checkpoints of another key (a rotated one) without failing on them', async () => {
+    const old = other.sign({ project: 'acme', chain_seq: 4, hash: 'b'.repeat(64), created_at: new Date().toISOString() });
+    await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6)', [old.project, old.chain_seq, old.hash, old.created_at, old.key_id, old.signature]);
+    expect(await verify()).toMatchObject({ ok: true, checkpoints_checked: 1, checkpoints_other_key: 1 });
+    // With that key, it is checked, and its (wrong) hash is found.
+    const withOld = await verifyChain(pool, 'acme', { publicKey: other.publicKey });
+    expect(withOld).toMatchObject({ ok: false, checkpoints_other_key: 1, first_mismatch: { chain_seq: 4 } });
+  });
+
   it('names a changed chain head', async () => {
     await pool.query(`UPDATE audit_chain_heads SET hash = repeat('e', 64) WHERE project = 'acme'`);
     expect((await verify()).first_mismatch).toMatchObject({ chain_seq: 20 });

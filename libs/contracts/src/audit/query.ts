@@ -133,6 +133,8 @@ export const verifyReportSchema = z.object({
   last_seq: z.number().int(),
   head_seq: z.number().int(),
   checkpoints_checked: z.number().int(),
+  /** Checkpoints signed with another key (before a key rotation): they cannot be checked with this one. */
+  checkpoints_other_key: z.number().int(),
   /** The first row (by chain_seq) that does not match, and why; null when all match. */
   first_mismatch: z
     .object({

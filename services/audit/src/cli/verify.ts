@@ -56,7 +56,13 @@ try {
 
 let exported: CheckpointsExport | undefined;
 if (args.checkpoints) {
-  const parsed = checkpointsExportSchema.safeParse(JSON.parse(readFile(args.checkpoints, 'checkpoints export') || 'null'));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFile(args.checkpoints, 'checkpoints export'));
+  } catch (err) {
+    fail(`${args.checkpoints} is not JSON (${(err as Error).message}); save the answer of GET /api/audit/checkpoints`);
+  }
+  const parsed = checkpointsExportSchema.safeParse(json);
   if (!parsed.success) fail(`${args.checkpoints} is not a checkpoints export (GET /api/audit/checkpoints): ${parsed.error.issues[0]?.message}`);
   exported = parsed.data;
 }

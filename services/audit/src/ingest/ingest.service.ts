@@ -43,7 +43,9 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       ack_wait: nanos(30_000),
       // Unlimited redelivery: an event is never dropped because PostgreSQL was down a while.
       max_deliver: -1,
-      max_ack_pending: 20_000,
+      // Back-pressure: JetStream delivers no more than this many unacked events to all
+      // instances together, so none waits in a buffer until its ack_wait runs out.
+      max_ack_pending: this.env.AUDIT_BATCH_SIZE * 4,
     };
     try {
       await jsm.consumers.info(this.bus.streamName, config.durable_name);
@@ -72,11 +74,14 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     }, delay);
   }
 
-  /** Writes what is buffered in one insert, then acks; on a database error, naks for redelivery. */
+  /** Writes what is buffered, AUDIT_BATCH_SIZE events per transaction. */
   private async flush(): Promise<void> {
-    const batch = this.buffer;
-    this.buffer = [];
-    if (batch.length === 0) return;
+    // Events keep arriving while a batch is written; they wait for the next one.
+    while (this.buffer.length > 0) await this.write(this.buffer.splice(0, this.env.AUDIT_BATCH_SIZE));
+  }
+
+  /** Appends one batch, then acks; on a database error, naks for redelivery. */
+  private async write(batch: JsMsg[]): Promise<void> {
     const rows: EventRow[] = [];
     const good: JsMsg[] = [];
     for (const m of batch) {

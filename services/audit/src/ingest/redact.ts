@@ -3,9 +3,11 @@ import { maskPii, type MaskOptions } from '@sg/redaction';
 
 /**
  * Top-level fields of event data that identify a call and are kept as they are, so the trail
- * can be queried by them. Everything else (arguments, results, reasons, nested values) is masked.
+ * can be queried by them and says who acted (`user_id` is the X-User-Id the agent named, kept for
+ * accountability even when it is an email address). Everything else (arguments, results,
+ * reasons, nested values) is masked.
  */
-const IDENTITY_FIELDS = new Set(['agent_id', 'agent_version', 'session_id', 'request_id', 'tool', 'alert_id', 'approval_id', 'version', 'previous_version', 'instance']);
+const IDENTITY_FIELDS = new Set(['agent_id', 'agent_version', 'user_id', 'session_id', 'request_id', 'tool', 'alert_id', 'approval_id', 'version', 'previous_version', 'instance']);
 
 /** Credential-like keys redacted in every project, besides the project's forbidden fields. */
 const CREDENTIAL_FIELDS = ['password', 'passwd', 'secret', 'client_secret', 'token', 'access_token', 'refresh_token', 'api_key', 'authorization', 'cookie', 'private_key'];

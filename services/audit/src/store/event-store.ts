@@ -29,9 +29,27 @@ const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
  */
 export function storableJson(value: unknown): unknown {
   if (typeof value === 'string') return UNSTORABLE.test(value) ? value.replace(UNSTORABLE_ALL, '\uFFFD') : value;
-  if (Array.isArray(value)) return value.map(storableJson);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = storableJson(value[i]);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? value;
+  }
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableJson(k) as string, storableJson(v)]));
+    // Copied only when something in it had to change (most events have nothing to replace).
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const key = storableJson(k) as string;
+      const val = storableJson(v);
+      if (key !== k || val !== v) {
+        out ??= { ...value };
+        if (key !== k) delete out[k];
+        out[key] = val;
+      }
+    }
+    return out ?? value;
   }
   return value;
 }
