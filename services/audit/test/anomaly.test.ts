@@ -9,7 +9,6 @@ import {
 } from '@sg/contracts';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
 import {
-  createLogger,
   createPgPool,
   ENV,
   HealthService,
@@ -32,8 +31,8 @@ import type { CompletedCall } from '../src/anomaly/signals.js';
 import { loadAuditEnv } from '../src/config/env.js';
 import { PG, pgProvider } from '../src/store/pg.provider.js';
 import { REDIS } from '../src/store/store.module.js';
+import { connectBus, logger } from './support.js';
 
-const logger = createLogger('audit', { level: 'silent', pretty: false });
 const SIEM_URL = 'http://127.0.0.1:9/siem';
 
 const ALLOWED: ToolCallCompleted = {
@@ -65,13 +64,7 @@ class Infra {}
 
 /** One audit instance with the anomaly module, on real NATS, Redis and PostgreSQL. */
 async function startAudit(iso: Isolation, config: ConfigDir) {
-  const bus = await NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'audit',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  const bus = await connectBus(iso, 'audit');
   const env = loadAuditEnv({ ...iso.env, CONFIG_DIR: config.dir, CONFIG_POLL_MS: '0', SIEM_URL });
   let moduleRef: TestingModule | undefined;
   try {
@@ -126,13 +119,7 @@ interface AlertRow {
 
 /** What ingress does (publish toolcall.completed), plus SQL and Redis access to the isolation. */
 async function startPublisher(iso: Isolation) {
-  const bus = await NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'ingress',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  const bus = await connectBus(iso, 'ingress');
   await bus.ensureStream();
   const sql = createPgPool(TEST_SERVERS.databaseUrl, iso.schema, 2);
   const redis = new Redis(TEST_SERVERS.redisUrl, { keyPrefix: iso.redisPrefix });

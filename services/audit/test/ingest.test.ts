@@ -16,15 +16,15 @@ import {
   ALERT_RAISED,
 } from '@sg/contracts';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
-import { createLogger, createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
+import { createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
 import { exampleConfigDir, isolate, TEST_SERVERS, waitFor, type Isolation } from '@sg/testing';
 import { loadAuditEnv } from '../src/config/env.js';
 import { IngestService } from '../src/ingest/ingest.service.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
 import { MIGRATIONS_DIR, PG, pgProvider } from '../src/store/pg.provider.js';
 import { TraceHandler } from '../src/trace/trace.handler.js';
+import { connectBus, logger } from './support.js';
 
-const logger = createLogger('audit', { level: 'silent', pretty: false });
 
 const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
   [TOOLCALL_RECEIVED]: {
@@ -121,13 +121,7 @@ interface StoredRow {
 
 /** One audit instance: the audit providers around its own NATS connection, bootstrapped. */
 async function startAudit(iso: Isolation, extraEnv: Record<string, string> = {}) {
-  const bus = await NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'audit',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  const bus = await connectBus(iso, 'audit');
   let moduleRef: TestingModule | undefined;
   try {
     moduleRef = await Test.createTestingModule({
@@ -167,13 +161,7 @@ async function startAudit(iso: Isolation, extraEnv: Record<string, string> = {})
 
 /** The publishing side (what ingress, policy and executor do), plus SQL access to the schema. */
 async function startPublisher(iso: Isolation) {
-  const bus = await NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'ingress',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  const bus = await connectBus(iso, 'ingress');
   await bus.ensureStream();
   const sql = createPgPool(TEST_SERVERS.databaseUrl, iso.schema, 2);
   return {

@@ -15,7 +15,7 @@ import {
   TOOLCALL_RECEIVED,
 } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
-import { createLogger, createPgPool, ENV, HealthService, LOGGER, type Pool } from '@sg/runtime';
+import { createPgPool, ENV, HealthService, LOGGER, type Pool } from '@sg/runtime';
 import { freePort, isolate, TEST_SERVERS, type Isolation } from '@sg/testing';
 import { loadAuditEnv } from '../src/config/env.js';
 import { AlertsService } from '../src/query/alerts.service.js';
@@ -23,21 +23,15 @@ import { encodeCursor } from '../src/query/cursor.js';
 import { QueryHandler } from '../src/query/query.handler.js';
 import { RecordsService, SESSION_CALLS } from '../src/query/records.service.js';
 import { PG, pgProvider } from '../src/store/pg.provider.js';
+import { connectBus, logger } from './support.js';
 
-const logger = createLogger('audit', { level: 'silent', pretty: false });
 const ctx: MessageContext = { traceId: 'trace-query-test', project: 'default' };
 const BASE = Date.parse('2026-03-01T10:00:00.000Z');
 const at = (ms: number) => new Date(BASE + ms).toISOString();
 
 /** The query handlers of one audit instance; `pool` replaces the real PostgreSQL pool when given. */
 async function startQueries(iso: Isolation, pool?: Pool) {
-  const bus = await NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'audit',
-    logger,
-    requestTimeoutMs: 5000,
-  });
+  const bus = await connectBus(iso, 'audit', 5000);
   let moduleRef: TestingModule | undefined;
   try {
     moduleRef = await Test.createTestingModule({
@@ -74,13 +68,7 @@ async function startQueries(iso: Isolation, pool?: Pool) {
 
 /** The asking side (what the ingress does). */
 async function client(iso: Isolation) {
-  return NatsBus.connect({
-    url: TEST_SERVERS.natsUrl,
-    prefix: iso.subjectPrefix,
-    service: 'ingress',
-    logger,
-    requestTimeoutMs: 5000,
-  });
+  return connectBus(iso, 'ingress', 5000);
 }
 
 interface EventSpec {
