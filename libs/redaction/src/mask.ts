@@ -92,15 +92,22 @@ export function maskPii(
   opts: MaskOptions,
 ): { value: unknown; report: MaskingReport } {
   const report = emptyReport();
-  if (opts.level === 'off' && !opts.redactFields?.length) return { value, report };
+  if (opts.level === 'off' && !opts.redactFields?.length && !opts.redactFieldPattern) return { value, report };
   const level = opts.level;
   const allow =
     opts.allowFields !== undefined && opts.allowFields.length > 0
       ? new Set(opts.allowFields)
       : undefined;
-  const redact =
+  const redactSet =
     opts.redactFields !== undefined && opts.redactFields.length > 0
       ? new Set(opts.redactFields.map(normalizeFieldName))
+      : undefined;
+  const pattern = opts.redactFieldPattern;
+  const redact =
+    redactSet || pattern
+      ? {
+          has: (name: string) => redactSet?.has(name) === true || pattern?.test(name) === true,
+        }
       : undefined;
   const ancestors = new Set<object>();
 

@@ -30,6 +30,8 @@ export interface MaskOptions {
    * `password`), matched like the policy's forbidden fields: case, `_`, `-` and spaces ignored.
    */
   redactFields?: readonly string[];
+  /** Also redacted: keys whose normalised name (see normalizeFieldName) matches this pattern. */
+  redactFieldPattern?: RegExp;
 }
 
 const normalized = new Map<string, string>();

@@ -3,6 +3,28 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/**
+ * Runs `fn` in one transaction on one connection: COMMIT if it resolves, ROLLBACK if it throws
+ * (and the error goes on). A connection whose ROLLBACK fails is destroyed, not reused.
+ * `begin` may set the isolation level, e.g. 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
 
 /** A pool whose connections all work inside `schema` (created by migrate()). */
 export function createPgPool(url: string, schema: string, max = 10): pg.Pool {

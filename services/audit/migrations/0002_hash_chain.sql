@@ -7,6 +7,9 @@ ALTER INDEX audit_events_project_time_idx RENAME TO audit_events_unchained_proje
 -- One row per event, append-only. Per project, rows form a chain: chain_seq 1, 2, 3, ...;
 -- prev_hash is the previous row's hash ('' for the first); hash = sha256(prev_hash || canonical
 -- JSON of every other column). Every column is covered, so changing any one breaks the chain.
+-- `data` is `json`, which keeps the exact text written (the canonical JSON the hash covers):
+-- jsonb would give numbers back as doubles and hide a change past their precision. Times are
+-- stored to the millisecond, the precision they are hashed with.
 CREATE TABLE audit_events (
   project     text        NOT NULL,
   chain_seq   bigint      NOT NULL,
@@ -14,10 +17,10 @@ CREATE TABLE audit_events (
   subject     text        NOT NULL,
   source      text        NOT NULL,
   trace_id    text        NOT NULL,
-  occurred_at timestamptz NOT NULL,
+  occurred_at timestamptz(3) NOT NULL,
   stream_seq  bigint      NOT NULL,
-  data        jsonb       NOT NULL,
-  stored_at   timestamptz NOT NULL,
+  data        json        NOT NULL,
+  stored_at   timestamptz(3) NOT NULL,
   prev_hash   text        NOT NULL,
   hash        text        NOT NULL,
   PRIMARY KEY (project, chain_seq)

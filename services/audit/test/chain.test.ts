@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import type { Checkpoint } from '@sg/contracts';
 import { createPgPool, migrate, type Pool } from '@sg/runtime';
 import { isolate, TEST_SERVERS } from '@sg/testing';
+import { ChainService } from '../src/chain/chain.service.js';
 import { CheckpointSigner, keyIdOf } from '../src/chain/checkpoint-signer.js';
+import { loadAuditEnv } from '../src/config/env.js';
+import type { NatsBus } from '@sg/messaging';
+import { HealthService } from '@sg/runtime';
+import { logger } from './support.js';
 import { rowHash } from '../src/chain/row-hash.js';
 import { verifyChain } from '../src/chain/verify.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
@@ -44,10 +49,13 @@ const COLUMN_TAMPERS: [string, string][] = [
   ['source', `source = 'policy'`],
   ['trace_id', `trace_id = 'trace-forged'`],
   ['occurred_at', `occurred_at = occurred_at + interval '1 millisecond'`],
+  ['occurred_at (to the microsecond it cannot hold: rounded to a change)', `occurred_at = occurred_at + interval '999 microseconds'`],
   ['stream_seq', 'stream_seq = stream_seq + 1'],
-  ['data', `data = jsonb_set(data, '{outcome}', '"forged"')`],
-  ['data (an added key)', `data = data || '{"forged": true}'`],
-  ['data (a nested number)', `data = jsonb_set(data, '{nested,list,1}', '2.50001')`],
+  ['data', `data = jsonb_set(data::jsonb, '{outcome}', '"forged"')::json`],
+  ['data (an added key)', `data = (data::jsonb || '{"forged": true}')::json`],
+  ['data (a nested number)', `data = jsonb_set(data::jsonb, '{nested,list,1}', '2.50001')::json`],
+  ['data (a number changed past double precision)', `data = regexp_replace(data::text, '"n":(\\d+)', '"n":\\1.0000000000000000001')::json`],
+  ['data (text only: the same JSON value, written otherwise)', `data = (data::text || ' ')::json`],
   ['stored_at', `stored_at = stored_at - interval '1 day'`],
   ['prev_hash', `prev_hash = repeat('0', 64)`],
   ['hash', `hash = repeat('f', 64)`],
@@ -112,8 +120,8 @@ describe('the audit hash chain', () => {
     expect(await verify('nobody')).toMatchObject({ ok: true, rows_checked: 0, last_seq: 0, head_seq: 0 });
   });
 
-  it('recomputes each hash from the row as PostgreSQL gives it back (jsonb, timestamps)', async () => {
-    const res = await pool.query('SELECT * FROM audit_events ORDER BY project, chain_seq');
+  it('recomputes each hash from the row as PostgreSQL gives it back (json text, timestamps)', async () => {
+    const res = await pool.query('SELECT *, data::text AS data FROM audit_events ORDER BY project, chain_seq');
     for (const r of res.rows) {
       const { hash, ...content } = r;
       expect(rowHash({ ...content, chain_seq: Number(r.chain_seq), stream_seq: Number(r.stream_seq), occurred_at: r.occurred_at.toISOString(), stored_at: r.stored_at.toISOString() })).toBe(hash);
@@ -155,8 +163,8 @@ describe('the audit hash chain', () => {
       project: 'acme', chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature,
     }));
     // The attacker changes row 5 and recomputes every later hash, the head, and drops the checkpoints.
-    await pool.query(`UPDATE audit_events SET data = data || '{"outcome":"allowed"}' WHERE project = 'acme' AND chain_seq = 5`);
-    const rows = (await pool.query(`SELECT * FROM audit_events WHERE project = 'acme' ORDER BY chain_seq`)).rows;
+    await pool.query(`UPDATE audit_events SET data = (data::jsonb || '{"outcome":"allowed"}')::json WHERE project = 'acme' AND chain_seq = 5`);
+    const rows = (await pool.query(`SELECT *, data::text AS data FROM audit_events WHERE project = 'acme' ORDER BY chain_seq`)).rows;
     let prev = '';
     for (const r of rows) {
       const content = { ...r, chain_seq: Number(r.chain_seq), stream_seq: Number(r.stream_seq), occurred_at: r.occurred_at.toISOString(), stored_at: r.stored_at.toISOString(), prev_hash: prev };
@@ -192,6 +200,27 @@ describe('the audit hash chain', () => {
     // With that key, it is checked, and its (wrong) hash is found.
     const withOld = await verifyChain(pool, 'acme', { publicKey: other.publicKey });
     expect(withOld).toMatchObject({ ok: false, checkpoints_other_key: 1, first_mismatch: { chain_seq: 4 } });
+  });
+
+  it('signs the head this instance wrote, not one rewritten in PostgreSQL before the checkpoint', async () => {
+    const writer = new EventStore(pool);
+    const batch = [event('initech'), event('initech'), event('initech')];
+    await writer.append(batch);
+    // Before the next checkpoint, someone rewrites the newest row and the head to match it.
+    await pool.query(`UPDATE audit_events SET data = (data::jsonb || '{"outcome":"allowed"}')::json WHERE project = 'initech' AND chain_seq = 3`);
+    const row = (await pool.query(`SELECT *, data::text AS data FROM audit_events WHERE project = 'initech' AND chain_seq = 3`)).rows[0];
+    const forged = rowHash({ ...row, hash: undefined, chain_seq: 3, stream_seq: Number(row.stream_seq), occurred_at: row.occurred_at.toISOString(), stored_at: row.stored_at.toISOString() });
+    await pool.query(`UPDATE audit_events SET hash = $1 WHERE project = 'initech' AND chain_seq = 3`, [forged]);
+    await pool.query(`UPDATE audit_chain_heads SET hash = $1 WHERE project = 'initech'`, [forged]);
+    expect((await verify('initech')).ok).toBe(true); // self-consistent, and no checkpoint yet
+
+    const env = loadAuditEnv({ AUDIT_SIGNING_KEY_FILE: join(keyDir, 'signing.pem') });
+    const chain = new ChainService(pool, writer, {} as NatsBus, new HealthService(), env, logger);
+    expect(await chain.checkpoint()).toBe(1);
+    expect(await chain.checkpoint()).toBe(0); // nothing new written since
+    const report = await verify('initech');
+    expect(report.first_mismatch).toMatchObject({ chain_seq: 3, event_id: batch[2]!.event_id });
+    expect(report.first_mismatch?.reason).toMatch(/checkpoint/);
   });
 
   it('names a changed chain head', async () => {

@@ -19,6 +19,7 @@ import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus, type MessageContext } from '@
 import { createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
 import { exampleConfigDir, isolate, TEST_SERVERS, waitFor, type Isolation } from '@sg/testing';
 import { loadAuditEnv } from '../src/config/env.js';
+import { verifyChain } from '../src/chain/verify.js';
 import { IngestService } from '../src/ingest/ingest.service.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
 import { MIGRATIONS_DIR, PG, pgProvider } from '../src/store/pg.provider.js';
@@ -338,18 +339,29 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
         ...EXAMPLES[TOOLCALL_RECEIVED],
         agent_id: 'agent-7',
         session_id: 'sess-pii',
-        arguments: { to: 'alice.smith@example.com', note: 'card 4111 1111 1111 1111', Pass_Word: 'hunter2', deep: [{ 'api-key': 'k-123' }], limit: 5 },
+        arguments: {
+          to: 'alice.smith@example.com',
+          note: 'card 4111 1111 1111 1111',
+          Pass_Word: 'hunter2',
+          deep: [{ 'api-key': 'k-123' }],
+          headers: { 'x-api-key': 'xk-1', 'X-Auth-Token': 'xt-2', apiToken: 'at-3' },
+          pwd: 'pw-4',
+          passphrase: 'pp-5',
+          credentials: { user: 'u', pass: 'cp-6' },
+          max_tokens: 256,
+          limit: 5,
+        },
       },
       c,
     );
     const row = await rowOf(id);
     const text = JSON.stringify(row.data);
-    for (const raw of ['alice.smith', '4111 1111 1111 1111', 'hunter2', 'k-123']) expect(text).not.toContain(raw);
+    for (const raw of ['alice.smith', '4111 1111 1111 1111', 'hunter2', 'k-123', 'xk-1', 'xt-2', 'at-3', 'pw-4', 'pp-5', 'cp-6']) expect(text).not.toContain(raw);
     expect(row.data).toMatchObject({
       agent_id: 'agent-7',
       session_id: 'sess-pii',
       tool: 'calendar.list_events',
-      arguments: { Pass_Word: '[redacted]', deep: [{ 'api-key': '[redacted]' }], limit: 5 },
+      arguments: { Pass_Word: '[redacted]', deep: [{ 'api-key': '[redacted]' }], credentials: '[redacted]', max_tokens: 256, limit: 5 },
     });
     expect((row.data as { arguments: { note: string } }).arguments.note).toMatch(/1111$/);
   });
@@ -448,6 +460,8 @@ describe('two audit instances sharing the durable consumer', () => {
     expect(ids.every((id) => stored.has(id))).toBe(true);
     // Both instances did part of the work, and no row was written twice.
     expect(inserted[0]! + inserted[1]!).toBe(N);
+    // Both appended to one chain, interleaved: it is still one unbroken chain.
+    expect(await verifyChain(pub.sql, 'default')).toMatchObject({ ok: true, rows_checked: N, head_seq: N });
     expect(inserted[0]).toBeGreaterThan(0);
     expect(inserted[1]).toBeGreaterThan(0);
   });

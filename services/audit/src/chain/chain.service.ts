@@ -3,8 +3,9 @@ import { AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
 import type { AuditEnv } from '../config/env.js';
+import { EventStore } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
-import { CheckpointSigner, publicKeyPem } from './checkpoint-signer.js';
+import { CHECKPOINT_COLUMNS, checkpointOf, CheckpointSigner, publicKeyPem, type CheckpointRow } from './checkpoint-signer.js';
 import { verifyChain } from './verify.js';
 
 const EXPORT_PAGE = 1000;
@@ -19,9 +20,12 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private lastError: string | null = null;
+  /** The chain_seq last signed per project. */
+  private readonly signed = new Map<string, number>();
 
   constructor(
     @Inject(PG) private readonly pool: Pool,
+    private readonly store: EventStore,
     private readonly bus: NatsBus,
     private readonly health: HealthService,
     @Inject(ENV) private readonly env: AuditEnv,
@@ -57,9 +61,8 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
     this.bus.handle(AUDIT_CHECKPOINTS_SUBJECT, async ({ project, after_seq }) => {
       let rows;
       try {
-        rows = await this.pool.query<{ chain_seq: string; hash: string; created_at: Date; key_id: string; signature: string }>(
-          `SELECT chain_seq, hash, created_at, key_id, signature FROM audit_checkpoints
-            WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${EXPORT_PAGE}`,
+        rows = await this.pool.query<CheckpointRow>(
+          `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${EXPORT_PAGE}`,
           [project, after_seq],
         );
       } catch {
@@ -69,27 +72,28 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
         project,
         public_key: this.signer ? publicKeyPem(this.signer.publicKey) : null,
         key_id: this.signer?.keyId ?? null,
-        checkpoints: rows.rows.map((c) => ({ project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature })),
+        checkpoints: rows.rows.map((c) => checkpointOf(project, c)),
       };
     });
   }
 
-  /** Signs the head of every chain that moved since its last checkpoint. Returns how many were signed. */
+  /**
+   * Signs, for every project this instance appended to since its last checkpoint, the newest row
+   * it wrote (its hash as computed here, not as read back). Returns how many were signed.
+   */
   async checkpoint(now: Date = new Date()): Promise<number> {
     if (!this.signer) return 0;
     try {
-      const heads = await this.pool.query<{ project: string; chain_seq: string; hash: string }>(
-        `SELECT h.project, h.chain_seq, h.hash FROM audit_chain_heads h
-          WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.project = h.project AND c.chain_seq = h.chain_seq)`,
-      );
       let signed = 0;
-      for (const h of heads.rows) {
-        const c = this.signer.sign({ project: h.project, chain_seq: Number(h.chain_seq), hash: h.hash, created_at: now.toISOString() });
+      for (const [project, head] of this.store.written) {
+        if (this.signed.get(project) === head.chain_seq) continue;
+        const c = this.signer.sign({ project, chain_seq: head.chain_seq, hash: head.hash, created_at: now.toISOString() });
         const res = await this.pool.query(
           `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
           [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
         );
+        this.signed.set(project, head.chain_seq);
         signed += res.rowCount ?? 0;
       }
       this.lastError = null;

@@ -3,6 +3,21 @@ import { readFileSync } from 'node:fs';
 import type { Checkpoint } from '@sg/contracts';
 import { canonicalJson } from '@sg/runtime';
 
+/** A checkpoint as the audit_checkpoints table holds it. */
+export interface CheckpointRow {
+  chain_seq: string;
+  hash: string;
+  created_at: Date;
+  key_id: string;
+  signature: string;
+}
+
+export const CHECKPOINT_COLUMNS = 'chain_seq, hash, created_at, key_id, signature';
+
+export function checkpointOf(project: string, c: CheckpointRow): Checkpoint {
+  return { project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature };
+}
+
 /** What a checkpoint's signature covers. */
 function signedText(c: Omit<Checkpoint, 'signature'>): string {
   return canonicalJson({ project: c.project, chain_seq: c.chain_seq, hash: c.hash, created_at: c.created_at, key_id: c.key_id });

@@ -12,7 +12,8 @@ export interface ChainedRow {
   /** ISO-8601 UTC with milliseconds (Date#toISOString), as PostgreSQL gives it back. */
   occurred_at: string;
   stream_seq: number;
-  data: unknown;
+  /** The event data as canonical JSON text: exactly what the `json` column holds. */
+  data: string;
   stored_at: string;
   prev_hash: string;
   hash: string;

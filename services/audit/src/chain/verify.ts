@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint, VerifyReport } from '@sg/contracts';
-import type { Pool } from '@sg/runtime';
-import { checkpointValid, keyIdOf } from './checkpoint-signer.js';
+import { withTransaction, type Pool } from '@sg/runtime';
+import { CHECKPOINT_COLUMNS, checkpointOf, checkpointValid, keyIdOf, type CheckpointRow } from './checkpoint-signer.js';
 import { GENESIS, rowHash, type ChainedRow } from './row-hash.js';
 
 const PAGE = 2000;
@@ -13,7 +13,7 @@ interface DbRow extends Omit<ChainedRow, 'chain_seq' | 'stream_seq' | 'occurred_
   stored_at: Date;
 }
 
-const SELECT_ROWS = `SELECT project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data, stored_at, prev_hash, hash
+const SELECT_ROWS = `SELECT project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data::text AS data, stored_at, prev_hash, hash
   FROM audit_events WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${PAGE}`;
 
 function fromDb(r: DbRow): ChainedRow {
@@ -42,18 +42,7 @@ type Mismatch = NonNullable<VerifyReport['first_mismatch']>;
  */
 export async function verifyChain(pool: Pool, project: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   // One snapshot: rows appended while the walk runs are neither seen nor mistaken for damage.
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const report = await walk(client, project, opts);
-    await client.query('COMMIT');
-    return report;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return withTransaction(pool, (client) => walk(client, project, opts), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
 type Db = Pick<Pool, 'query'>;
@@ -70,12 +59,9 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   const badSignatures: Mismatch[] = [];
 
   if (opts.publicKey) {
-    const stored = await pool.query<{ chain_seq: string; hash: string; created_at: Date; key_id: string; signature: string }>(
-      'SELECT chain_seq, hash, created_at, key_id, signature FROM audit_checkpoints WHERE project = $1',
-      [project],
-    );
+    const stored = await pool.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1`, [project]);
     const all: Checkpoint[] = [
-      ...stored.rows.map((c) => ({ project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature })),
+      ...stored.rows.map((c) => checkpointOf(project, c)),
       ...(opts.extraCheckpoints ?? []).filter((c) => c.project === project),
     ];
     const keyId = keyIdOf(opts.publicKey);

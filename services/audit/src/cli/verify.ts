@@ -80,10 +80,21 @@ if (!publicKey) process.stderr.write('audit-verify: no public key given: checkpo
 const pool = createPgPool(env.DATABASE_URL, env.DATABASE_SCHEMA, 2);
 let status = 0;
 try {
-  const projects = args.all
-    ? (await pool.query<{ project: string }>('SELECT project FROM audit_chain_heads ORDER BY project')).rows.map((r) => r.project)
-    : [args.project!];
   const extra: Checkpoint[] = exported?.checkpoints ?? [];
+  // Every project anything knows of: a project whose rows and head were all deleted still has
+  // checkpoints (in PostgreSQL or in the export), and is reported.
+  const projects = args.all
+    ? [
+        ...new Set([
+          ...(
+            await pool.query<{ project: string }>(
+              'SELECT project FROM audit_chain_heads UNION SELECT DISTINCT project FROM audit_events UNION SELECT DISTINCT project FROM audit_checkpoints',
+            )
+          ).rows.map((r) => r.project),
+          ...extra.map((c) => c.project),
+        ]),
+      ].sort()
+    : [args.project!];
   for (const project of projects) {
     const report = await verifyChain(pool, project, { ...(publicKey ? { publicKey } : {}), extraCheckpoints: extra });
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -136,7 +136,8 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     const e = parsed.data;
     let data: unknown;
     try {
-      data = storableJson(redactEventData(e.data, auditMaskOptions(this.config.files, e.project)));
+      const tool = (e.data as { tool?: unknown } | null)?.tool;
+      data = storableJson(redactEventData(e.data, auditMaskOptions(this.config.files, e.project, typeof tool === 'string' ? tool : undefined)));
     } catch (err) {
       // Only a value JSON cannot hold (it came through JSON, so this is not expected): never store it unmasked.
       this.logger.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'event data cannot be masked; dropped from the audit consumer');
@@ -144,7 +145,8 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       return null;
     }
     return {
-      event_id: e.event_id,
+      // PostgreSQL gives uuids back in lower case; the skip check in append() compares them so.
+      event_id: e.event_id.toLowerCase(),
       subject: this.bus.contractSubject(m.subject),
       source: e.source,
       project: e.project,

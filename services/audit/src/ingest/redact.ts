@@ -9,19 +9,26 @@ import { maskPii, type MaskOptions } from '@sg/redaction';
  */
 const IDENTITY_FIELDS = new Set(['agent_id', 'agent_version', 'user_id', 'session_id', 'request_id', 'tool', 'alert_id', 'approval_id', 'version', 'previous_version', 'instance']);
 
-/** Credential-like keys redacted in every project, besides the project's forbidden fields. */
-const CREDENTIAL_FIELDS = ['password', 'passwd', 'secret', 'client_secret', 'token', 'access_token', 'refresh_token', 'api_key', 'authorization', 'cookie', 'private_key'];
+/**
+ * Credential-like keys, redacted in every project besides the project's forbidden fields: the
+ * normalised name (lower case, no `_`, `-` or spaces) contains one of these, or ends in `token`
+ * (`auth_token`, `X-Auth-Token`, `apiToken`; not `max_tokens`).
+ */
+export const CREDENTIAL_FIELD = /passw|passphrase|pwd|secret|apikey|accesskey|privatekey|credential|authorization|cookie|token$/;
 
 /**
- * The masking the audit applies before storage: the executor's detectors at the project's level
- * (`strict` stays strict; `standard` and `off` store `standard`: an agent may see raw results, the
- * trail never keeps them), plus the values of credential-like and forbidden fields as `[redacted]`.
+ * The masking the audit applies before storage: the executor's detectors at the executor's level
+ * for the call (the tool's, else the project's; the stricter of the two is kept, and `off` stores
+ * `standard`: an agent may see raw results, the trail never keeps them), plus the values of
+ * credential-like and forbidden fields as `[redacted]`.
  */
-export function auditMaskOptions(files: GatewayFiles, project: string): MaskOptions {
+export function auditMaskOptions(files: GatewayFiles, project: string, tool?: string): MaskOptions {
   const policy = forProject(files.policies, project);
+  const toolLevel = tool === undefined ? undefined : files.tools.get(tool)?.pii_masking.level;
   return {
-    level: policy.pii_masking.level === 'strict' ? 'strict' : 'standard',
-    redactFields: [...CREDENTIAL_FIELDS, ...policy.forbidden_fields],
+    level: policy.pii_masking.level === 'strict' || toolLevel === 'strict' ? 'strict' : 'standard',
+    redactFields: policy.forbidden_fields,
+    redactFieldPattern: CREDENTIAL_FIELD,
   };
 }
 

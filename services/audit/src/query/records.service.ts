@@ -106,7 +106,7 @@ export class RecordsService {
       agents: string[] | null;
     }>(
       `SELECT data->>'outcome' AS outcome, count(*)::int AS n, min(occurred_at) AS first, max(occurred_at) AS last,
-              max(CASE WHEN jsonb_typeof(data->'risk_score') = 'number' THEN (data->>'risk_score')::float8 END) AS max_risk,
+              max(CASE WHEN json_typeof(data->'risk_score') = 'number' THEN (data->>'risk_score')::float8 END) AS max_risk,
               array_agg(DISTINCT data->>'agent_id') FILTER (WHERE data->>'agent_id' IS NOT NULL) AS agents
          FROM audit_events
         WHERE subject = $1 AND project = $2 AND data->>'session_id' = $3

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { StoredEvent } from '@sg/contracts';
-import type { Pool } from '@sg/runtime';
+import { canonicalJson, withTransaction, type Pool } from '@sg/runtime';
 import { GENESIS, rowHash, type ChainedRow } from '../chain/row-hash.js';
 import { PG } from './pg.provider.js';
 
@@ -65,6 +65,13 @@ const CHAIN_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('audit_chain:'
 /** The audit_events table: chained, idempotent appends and the trace query. */
 @Injectable()
 export class EventStore implements OnApplicationShutdown {
+  /**
+   * The newest row this instance appended to each project's chain, with the hash it computed.
+   * Checkpoints sign these, never a head read back from PostgreSQL, which anyone with SQL
+   * access could have rewritten in between.
+   */
+  readonly written = new Map<string, { chain_seq: number; hash: string }>();
+
   constructor(@Inject(PG) private readonly pool: Pool) {}
 
   /**
@@ -75,9 +82,7 @@ export class EventStore implements OnApplicationShutdown {
    */
   async append(rows: readonly EventRow[], now: Date = new Date()): Promise<number> {
     if (rows.length === 0) return 0;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const chained = await withTransaction(this.pool, async (client) => {
       const projects = [...new Set(rows.map((r) => r.project))].sort();
       for (const project of projects) await client.query(CHAIN_LOCK, [project]);
       const ids = rows.map((r) => r.event_id);
@@ -94,7 +99,7 @@ export class EventStore implements OnApplicationShutdown {
         if (skip.has(r.event_id)) continue;
         skip.add(r.event_id);
         const prev = head.get(r.project) ?? { seq: 0, hash: GENESIS };
-        const row = { ...r, chain_seq: prev.seq + 1, stored_at: storedAt, prev_hash: prev.hash };
+        const row = { ...r, data: canonicalJson(r.data), chain_seq: prev.seq + 1, stored_at: storedAt, prev_hash: prev.hash };
         const hash = rowHash(row);
         chained.push({ ...row, hash });
         head.set(r.project, { seq: row.chain_seq, hash });
@@ -102,7 +107,7 @@ export class EventStore implements OnApplicationShutdown {
       if (chained.length > 0) {
         const values: unknown[] = [];
         const tuples = chained.map((r, i) => {
-          values.push(r.project, r.chain_seq, r.event_id, r.subject, r.source, r.trace_id, r.occurred_at, r.stream_seq, JSON.stringify(r.data), r.stored_at, r.prev_hash, r.hash);
+          values.push(r.project, r.chain_seq, r.event_id, r.subject, r.source, r.trace_id, r.occurred_at, r.stream_seq, r.data, r.stored_at, r.prev_hash, r.hash);
           const o = i * COLUMNS;
           return `(${Array.from({ length: COLUMNS }, (_, k) => `$${o + k + 1}`).join(',')})`;
         });
@@ -119,14 +124,10 @@ export class EventStore implements OnApplicationShutdown {
           [moved, moved.map((p) => head.get(p)!.seq), moved.map((p) => head.get(p)!.hash), storedAt],
         );
       }
-      await client.query('COMMIT');
-      return chained.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return chained;
+    });
+    for (const r of chained) this.written.set(r.project, { chain_seq: r.chain_seq, hash: r.hash });
+    return chained.length;
   }
 
   /** A call's events from every service, in the order the event log received them. */
