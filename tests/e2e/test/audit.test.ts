@@ -132,7 +132,7 @@ describe('tampering with the stored trail', () => {
     writeFileSync(exportFile, JSON.stringify(exported));
 
     const victim = (await gw.db.query<{ event_id: string; chain_seq: string }>(`SELECT event_id, chain_seq FROM audit_events WHERE project = 'bulk' AND chain_seq = 1234`)).rows[0]!;
-    await gw.db.query(`UPDATE audit_events SET data = jsonb_set(data, '{outcome}', '"denied"') WHERE event_id = $1`, [victim.event_id]);
+    await gw.db.query(`UPDATE audit_events SET data = jsonb_set(data::jsonb, '{outcome}', '"denied"')::json WHERE event_id = $1`, [victim.event_id]);
 
     const report = await get(gw, '/api/audit/verify?project=bulk', admin);
     expect(report.status).toBe(200);
