@@ -557,12 +557,12 @@ describe('audit queries against real NATS and PostgreSQL', () => {
     const expected: string[] = [];
 
     beforeAll(async () => {
-      // Groups of five calls share one instant, and neighbours differ by microseconds only:
-      // the cursor must keep both the tie-break and the microseconds.
+      // Groups of five calls share one instant, and neighbours differ by a millisecond or so (the
+      // precision the trail stores): the cursor must keep both the tie-break and the time exactly.
       const events: EventSpec[] = [];
       for (let i = 0; i < N; i++) {
-        const micros = String(Math.floor(i / 5) * 7).padStart(6, '0');
-        const occurred = `2026-04-01T00:00:00.${micros}Z`;
+        const millis = String(Math.floor(i / 5) * 7).padStart(3, '0');
+        const occurred = `2026-04-01T00:00:00.${millis}Z`;
         const id = randomUUID();
         events.push({
           project: 'bulk',
