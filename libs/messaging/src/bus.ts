@@ -57,9 +57,20 @@ export interface BusOptions {
 
 type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
+/** An event ready for JetStream: wire subject, Nats-Msg-Id, envelope bytes and headers. */
+interface EncodedEvent {
+  subject: string;
+  eventId: string;
+  payload: Uint8Array;
+  headers: MsgHdrs;
+  /** Larger than an event may be: the server would refuse it, so it is never sent. */
+  tooLarge: boolean;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PUBLISH_ATTEMPTS = 5;
+const PUBLISH_TIMEOUT_MS = 5000;
 /** Room left in a message for headers and the reply/event envelope. */
 const ENVELOPE_HEADROOM = 8 * 1024;
 
@@ -267,26 +278,17 @@ export class NatsBus {
    * Nats-Msg-Id, so the retries below can never store it twice.
    */
   publish<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string = randomUUID()): string {
-    const envelope: EventEnvelope<EventDataOf<S>> = {
-      event_id: eventId,
-      occurred_at: preciseNow(),
-      trace_id: ctx.traceId,
-      project: ctx.project,
-      source: this.opts.service,
-      data: EVENTS[subject].parse(data) as EventDataOf<S>,
-    };
-    const payload = encoder.encode(JSON.stringify(envelope));
-    if (payload.byteLength > this.maxPayload - ENVELOPE_HEADROOM) {
+    const event = this.encodeEvent(subject, data, ctx, eventId);
+    if (event.tooLarge) {
       // Retrying cannot help; producers keep their events small (results are truncated).
       this.lostEvents++;
-      this.opts.logger.error({ subject, event_id: eventId, bytes: payload.byteLength }, 'event larger than max_payload, not stored');
+      this.opts.logger.error({ subject, event_id: eventId, bytes: event.payload.byteLength }, 'event larger than max_payload, not stored');
       return eventId;
     }
-    const headers = this.headersFor(ctx);
     const attempt = async () => {
       for (let i = 1; ; i++) {
         try {
-          await this.js.publish(this.subject(subject), payload, { msgID: eventId, headers, timeout: 5000 });
+          await this.store(event);
           return;
         } catch (err) {
           if (i >= PUBLISH_ATTEMPTS || this.nc.isClosed()) {
@@ -304,6 +306,23 @@ export class NatsBus {
     return eventId;
   }
 
+  /**
+   * Publishes an event and resolves once JetStream has stored it (or already had it: the event
+   * id is its Nats-Msg-Id). One attempt; rejects if the event is too large or not acknowledged,
+   * so a caller that must not lose it retries with the same id.
+   */
+  async publishConfirmed<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string): Promise<void> {
+    const event = this.encodeEvent(subject, data, ctx, eventId);
+    if (event.tooLarge) {
+      throw new GatewayError('MESSAGE.TOO_LARGE', `event ${eventId} on ${subject} is ${event.payload.byteLength} bytes, more than the ${this.maxPayload - ENVELOPE_HEADROOM} an event may be`);
+    }
+    try {
+      await this.store(event);
+    } catch (err) {
+      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `JetStream did not confirm event ${eventId} on ${subject} (${(err as Error).message}); retry later`);
+    }
+  }
+
   /** Events that could not be stored after every retry (exposed in health). */
   get eventsLost(): number {
     return this.lostEvents;
@@ -315,6 +334,30 @@ export class NatsBus {
     await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
     clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+
+  /** The envelope of an event, validated and encoded, with its headers; throws if `data` breaks its schema. */
+  private encodeEvent<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string): EncodedEvent {
+    const envelope: EventEnvelope<EventDataOf<S>> = {
+      event_id: eventId,
+      occurred_at: preciseNow(),
+      trace_id: ctx.traceId,
+      project: ctx.project,
+      source: this.opts.service,
+      data: EVENTS[subject].parse(data) as EventDataOf<S>,
+    };
+    const payload = encoder.encode(JSON.stringify(envelope));
+    return {
+      subject: this.subject(subject),
+      eventId,
+      payload,
+      headers: this.headersFor(ctx),
+      tooLarge: payload.byteLength > this.maxPayload - ENVELOPE_HEADROOM,
+    };
+  }
+
+  private async store(e: EncodedEvent): Promise<void> {
+    await this.js.publish(e.subject, e.payload, { msgID: e.eventId, headers: e.headers, timeout: PUBLISH_TIMEOUT_MS });
   }
 
   private headersFor(ctx: MessageContext): MsgHdrs {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { DECIDE_SUBJECT, GatewayError, TOOLCALL_COMPLETED, type Decision } from '@sg/contracts';
 import { createLogger } from '@sg/runtime';
@@ -8,6 +9,7 @@ const iso = isolate('bus');
 const logger = createLogger('policy', { level: 'silent', pretty: false });
 const ctx = { traceId: 'trace-bus-0001', project: 'default' };
 const decideRequest = { project: 'default', agent_id: 'a', session_id: 's', request_id: 'r', channel: 'rest' as const, tool: 'calendar.list_events', arguments: {} };
+const completed = { channel: 'rest' as const, agent_id: 'a', session_id: null, request_id: null, tool: null, outcome: 'rejected' as const, http_status: 401, code: 'AUTH.INVALID_KEY' as const, risk_score: null, duration_ms: 1 };
 const allow: Decision = { allowed: true, code: null, reason: 'ok', rule_trace: [], reasoning: [], suggestions: [], risk_score: 0, requires_approval: false, policy_version: 'v1' };
 
 let server: NatsBus;
@@ -89,9 +91,8 @@ describe('request/handle', () => {
 describe('publish', () => {
   it('stores an event once in its stream even when published twice with the same id', async () => {
     await client.ensureStream();
-    const data = { channel: 'rest' as const, agent_id: 'a', session_id: null, request_id: null, tool: null, outcome: 'rejected' as const, http_status: 401, code: 'AUTH.INVALID_KEY' as const, risk_score: null, duration_ms: 1 };
-    const id = client.publish(TOOLCALL_COMPLETED, data, ctx);
-    client.publish(TOOLCALL_COMPLETED, data, ctx, id);
+    const id = client.publish(TOOLCALL_COMPLETED, completed, ctx);
+    client.publish(TOOLCALL_COMPLETED, completed, ctx, id);
     const jsm = await jetstreamManager(client.nc);
     const info = await waitFor(async () => {
       const i = await jsm.streams.info(client.streamName);
@@ -109,5 +110,41 @@ describe('publish', () => {
 
   it('refuses to publish an event that breaks its schema', () => {
     expect(() => client.publish(TOOLCALL_COMPLETED, { outcome: 'nope' } as never, ctx)).toThrow();
+  });
+});
+
+describe('publishConfirmed', () => {
+  it('resolves once the event is in the stream, and stores an id published again once', async () => {
+    await client.ensureStream();
+    const jsm = await client.jsm();
+    const id = randomUUID();
+    await client.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, id);
+    // No waiting: resolved means stored.
+    const stored = await jsm.streams.getMessage(client.streamName, { last_by_subj: client.subject(TOOLCALL_COMPLETED) });
+    expect(stored?.header.get('Nats-Msg-Id')).toBe(id);
+    expect(stored?.header.get('x-trace-id')).toBe('trace-bus-0001');
+    expect(stored?.json()).toMatchObject({ event_id: id, trace_id: 'trace-bus-0001', project: 'default', source: 'ingress', data: completed });
+    const count = (await jsm.streams.info(client.streamName)).state.messages;
+    await client.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, id);
+    expect((await jsm.streams.info(client.streamName)).state.messages).toBe(count);
+  });
+
+  it('rejects when no stream acknowledges the event', async () => {
+    // Its own prefix has no stream, so nothing stores what it publishes.
+    const orphan = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: `${iso.subjectPrefix}none`, logger, requestTimeoutMs: 300, service: 'audit' });
+    try {
+      await expect(orphan.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, randomUUID())).rejects.toMatchObject({ code: 'GATEWAY.SERVICE_UNAVAILABLE' });
+    } finally {
+      await orphan.close();
+    }
+  });
+
+  it('rejects an event larger than a message may be, or one that breaks its schema, without storing it', async () => {
+    const jsm = await client.jsm();
+    const count = (await jsm.streams.info(client.streamName)).state.messages;
+    const huge = { ...completed, agent_id: 'x'.repeat(client.maxPayload) };
+    await expect(client.publishConfirmed(TOOLCALL_COMPLETED, huge, ctx, randomUUID())).rejects.toMatchObject({ code: 'MESSAGE.TOO_LARGE' });
+    await expect(client.publishConfirmed(TOOLCALL_COMPLETED, { outcome: 'nope' } as never, ctx, randomUUID())).rejects.toThrow();
+    expect((await jsm.streams.info(client.streamName)).state.messages).toBe(count);
   });
 });

@@ -96,6 +96,7 @@ async function startAudit(iso: Isolation, config: ConfigDir) {
   }
   const ref = moduleRef;
   return {
+    bus,
     detectors: ref.get(AnomalyService),
     health: ref.get(HealthService),
     redis: ref.get<Redis>(REDIS),
@@ -191,6 +192,26 @@ async function startPublisher(iso: Isolation) {
 }
 
 const times = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
+
+/**
+ * Makes the next confirmed publish of an alert of `type` fail as if NATS were away (or the
+ * process died right before it). Returns the undo.
+ */
+function failPublish(bus: NatsBus, type: Alert['type']): () => void {
+  const real = bus.publishConfirmed.bind(bus);
+  let failed = false;
+  const restore = () => {
+    bus.publishConfirmed = real;
+  };
+  bus.publishConfirmed = async (subject, data, ctx, eventId) => {
+    if (!failed && subject === ALERT_RAISED && (data as Alert).type === type) {
+      failed = true;
+      throw new Error('JetStream did not confirm (test)');
+    }
+    return real(subject, data, ctx, eventId);
+  };
+  return restore;
+}
 const ago = (ms: number) => new Date(Date.now() - ms);
 
 function configDir() {
@@ -328,7 +349,7 @@ describe('anomaly detection against real NATS, Redis and PostgreSQL', () => {
     ).toEqual([['rate_limit_storm', 'medium', 20, 60]]);
   });
 
-  it('raises high_risk_session once per risky session and cooldown', async () => {
+  it('raises high_risk_session once per risky agent and cooldown, however many sessions it opens', async () => {
     await pub.send([
       pub.call('risky', { risk_score: 0.9, session_id: 's1' }),
       pub.call('risky', { risk_score: 0.5, session_id: 's2' }),
@@ -343,6 +364,8 @@ describe('anomaly detection against real NATS, Redis and PostgreSQL', () => {
       }),
     ]);
     await pub.send([pub.call('risky', { risk_score: 0.8, session_id: 's3', agent_id: 'claude' })]);
+    // A new session for every risky call: still the one alert of gpt-4o.
+    await pub.send(times(5, (i) => pub.call('risky', { risk_score: 0.9, session_id: `rot-${i}` })));
     await pub.drained();
     const rows = await pub.alerts('risky', 'high_risk_session');
     expect(
@@ -355,9 +378,35 @@ describe('anomaly detection against real NATS, Redis and PostgreSQL', () => {
         r.data.threshold,
       ]),
     ).toEqual([
-      ['gpt-4o:s1', 'high', 1, 'gpt-4o', 's1', 0.8],
-      ['claude:s3', 'high', 0, 'claude', 's3', 0.8],
+      ['gpt-4o', 'high', 6, 'gpt-4o', 's1', 0.8],
+      ['claude', 'high', 0, 'claude', 's3', 0.8],
     ]);
+    expect(rows[0]!.data.summary).toBe(
+      'agent gpt-4o reached risk score 0.9 in session s1 (alert at 0.8); 1 such calls by this agent within 600 s',
+    );
+    await waitFor(async () =>
+      (await pub.alertEvents('risky', 'high_risk_session')).length >= 2 ? true : undefined,
+    );
+    expect(
+      (await pub.alertEvents('risky', 'high_risk_session')).map((a) => a.alert_id).sort(),
+    ).toEqual(rows.map((r) => r.alert_id).sort());
+  });
+
+  it('raises the alerts of a call whose agent and session ids hold lone surrogate halves', async () => {
+    await pub.send([
+      pub.call('lone', { risk_score: 0.9, agent_id: 'agent\uDC00x', session_id: 'evil\uD800' }),
+    ]);
+    await pub.drained();
+    const rows = await pub.alerts('lone');
+    expect(rows.map((r) => [r.type, r.key]).sort()).toEqual([
+      ['high_risk_session', 'agent\uFFFDx'],
+      ['new_agent', 'agent\uFFFDx'],
+      ['new_tool', 'calendar.list_events'],
+    ]);
+    const risky = rows.find((r) => r.type === 'high_risk_session')!;
+    expect(risky.data).toMatchObject({ agent_id: 'agent\uFFFDx', session_id: 'evil\uFFFD' });
+    await waitFor(async () => ((await pub.alertEvents('lone')).length >= 3 ? true : undefined));
+    expect(await pub.alertEvents('lone', 'high_risk_session')).toEqual([risky.data]);
   });
 
   it('raises new_agent and new_tool once per name, for authenticated agents and registered tools only', async () => {
@@ -411,13 +460,13 @@ describe('anomaly detection against real NATS, Redis and PostgreSQL', () => {
     );
   });
 
-  it('raises no second alert when the event that raised one comes again after a crash past COMMIT', async () => {
+  it('raises no second alert when the event that raised one comes again after a crash past the publish', async () => {
     const ten = times(10, () => pub.call('crash', DENIED));
     await pub.send(ten);
     await pub.drained();
     const [before] = await pub.alerts('crash', 'denial_spike');
     expect(before).toBeDefined();
-    // The crash came before the cooldown short-cut was written to Redis and before the ack.
+    // The crash came after the publish, before the cooldown short-cut was written and the ack.
     const keys = await pub.redis.keys(`${iso.redisPrefix}anomaly:cool:crash:*`);
     expect(keys).toHaveLength(1);
     await pub.redis.del(...keys.map((k) => k.slice(iso.redisPrefix.length)));
@@ -429,6 +478,63 @@ describe('anomaly detection against real NATS, Redis and PostgreSQL', () => {
     expect((await pub.alertEvents('crash', 'denial_spike')).map((a) => a.alert_id)).toEqual([
       before!.alert_id,
     ]);
+  });
+
+  it('publishes the alert an event raised when it comes again after a crash between COMMIT and the publish', async () => {
+    const ten = times(10, () => pub.call('precrash', DENIED));
+    const newcomer = pub.call('precrash', { agent_id: 'newcomer' });
+    for (const c of ten.slice(0, 9)) await audit.detectors.detect(c, false, new Map());
+    // The process dies when the alert's publish is due: a window alert, then a first-seen one.
+    for (const [c, type] of [
+      [ten[9]!, 'denial_spike'],
+      [newcomer, 'new_agent'],
+    ] as const) {
+      const restore = failPublish(audit.bus, type);
+      await expect(audit.detectors.detect(c, false, new Map())).rejects.toThrow();
+      restore();
+      expect(await pub.alerts('precrash', type)).toHaveLength(type === 'new_agent' ? 2 : 1);
+    }
+    expect(await pub.alertEvents('precrash', 'denial_spike')).toEqual([]);
+    expect((await pub.alertEvents('precrash', 'new_agent')).map((a) => a.key)).toEqual(['gpt-4o']);
+    // The cooldown short-cut is written after the publish only...
+    const coolKeys = `${iso.redisPrefix}anomaly:cool:precrash:*`;
+    expect(await pub.redis.keys(coolKeys)).toEqual([]);
+    // ...but a repeat handled meanwhile (by any instance) writes it for the unpublished alert.
+    const tally = new Map<string, number>();
+    await audit.detectors.detect(pub.call('precrash', DENIED), false, tally);
+    await audit.detectors.addRepeats(tally);
+    expect(await pub.redis.keys(coolKeys)).toHaveLength(1);
+
+    // The redeliveries, twice over: each alert is published once, and nothing is raised twice.
+    for (const c of [ten[9]!, newcomer, ten[9]!, newcomer])
+      await audit.detectors.detect(c, true, new Map());
+    const rows = await pub.alerts('precrash');
+    expect(rows.map((r) => [r.type, r.key, r.suppressed]).sort()).toEqual([
+      ['denial_spike', 'precrash', 1],
+      ['new_agent', 'gpt-4o', 0],
+      ['new_agent', 'newcomer', 0],
+      ['new_tool', 'calendar.list_events', 0],
+    ]);
+    await waitFor(async () => ((await pub.alertEvents('precrash')).length >= 4 ? true : undefined));
+    expect((await pub.alertEvents('precrash')).map((a) => a.alert_id).sort()).toEqual(
+      rows.map((r) => r.alert_id).sort(),
+    );
+    expect(await pub.redis.keys(coolKeys)).toHaveLength(1);
+  });
+
+  it('retries an event whose alert JetStream did not confirm, instead of acking it', async () => {
+    const restore = failPublish(audit.bus, 'high_risk_session');
+    try {
+      await pub.send([pub.call('unconfirmed', { risk_score: 0.9 })]);
+      await pub.drained();
+    } finally {
+      restore();
+    }
+    const rows = await pub.alerts('unconfirmed', 'high_risk_session');
+    expect(rows).toHaveLength(1);
+    expect(
+      (await pub.alertEvents('unconfirmed', 'high_risk_session')).map((a) => a.alert_id),
+    ).toEqual([rows[0]!.alert_id]);
   });
 
   it('pauses while Redis is unreachable, says so in health, and catches up afterwards', async () => {

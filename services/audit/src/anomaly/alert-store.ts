@@ -1,18 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { alertSchema, type Alert } from '@sg/contracts';
 import { ENV, type Pool } from '@sg/runtime';
 import type { AuditEnv } from '../config/env.js';
 import { enqueueAlert } from '../siem/enqueue.js';
+import { storableJson } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
 
 /** What a transaction's statements run on. */
 type Tx = Pick<Pool, 'query'>;
 
-export type BuildAlert = (alertId: string, raisedAt: Date) => Alert;
+export type BuildAlert = (raisedAt: Date) => Alert;
+
+type PriorRow = { alert_id: string; raised_at: Date; data: unknown };
 
 export interface Raised {
-  /** True if this call inserted the alert; false if one with the same key was in its cooldown. */
+  /**
+   * True if this call inserted the alert; false if one with the same key was in its cooldown,
+   * or the alert with the given id (the same event's, raised before) exists.
+   */
   raised: boolean;
   alert: Alert;
   /** When the cooldown of `alert` ends. */
@@ -28,12 +33,15 @@ export class AlertStore {
   ) {}
 
   /**
-   * Inserts the alert (and its SIEM deliveries) unless one with the same project, type and key
-   * was raised within the cooldown; then that one counts a repeat instead (if `repeat`). One
-   * transaction under an advisory lock per key, so any number of instances raise one alert.
+   * Inserts the alert `alertId` (and its SIEM deliveries) unless one with the same project, type
+   * and key was raised within the cooldown; then that one counts a repeat instead (if
+   * `repeat`). If `alertId` itself exists (its event raised it before, however long ago), that
+   * one is returned and nothing counts. One transaction under an advisory lock per key, so any
+   * number of instances raise one alert.
    */
   async raise(
     ref: { project: string; type: Alert['type']; key: string },
+    alertId: string,
     cooldownS: number,
     repeat: boolean,
     build: BuildAlert,
@@ -45,15 +53,21 @@ export class AlertStore {
       );
       const now = new Date();
       const cooldownMs = cooldownS * 1000;
-      const prior = await c.query<{ alert_id: string; raised_at: Date; data: unknown }>(
-        `SELECT alert_id, raised_at, data FROM alerts
-          WHERE project = $1 AND type = $2 AND key = $3 AND raised_at > $4
-          ORDER BY raised_at DESC LIMIT 1`,
-        [ref.project, ref.type, ref.key, new Date(now.getTime() - cooldownMs)],
+      const own = await c.query<PriorRow>(
+        'SELECT alert_id, raised_at, data FROM alerts WHERE alert_id = $1',
+        [alertId],
       );
-      const row = prior.rows[0];
+      const cooling = own.rows[0]
+        ? null
+        : await c.query<PriorRow>(
+            `SELECT alert_id, raised_at, data FROM alerts
+              WHERE project = $1 AND type = $2 AND key = $3 AND raised_at > $4
+              ORDER BY raised_at DESC LIMIT 1`,
+            [ref.project, ref.type, ref.key, new Date(now.getTime() - cooldownMs)],
+          );
+      const row = own.rows[0] ?? cooling?.rows[0];
       if (row) {
-        if (repeat)
+        if (repeat && row.alert_id !== alertId)
           await c.query(
             'UPDATE alerts SET suppressed = suppressed + 1, last_seen_at = greatest(last_seen_at, $2) WHERE alert_id = $1',
             [row.alert_id, now],
@@ -64,7 +78,7 @@ export class AlertStore {
           coolsAt: new Date(row.raised_at.getTime() + cooldownMs),
         };
       }
-      const alert = await this.insert(c, build, now);
+      const alert = await this.insert(c, build(now), now);
       return { raised: true, alert, coolsAt: new Date(now.getTime() + cooldownMs) };
     });
   }
@@ -98,21 +112,23 @@ export class AlertStore {
         [project, kind, name, now],
       );
       if (res.rowCount === 0) return { isNew: false, alert: null };
-      return { isNew: true, alert: build ? await this.insert(c, build, now) : null };
+      return { isNew: true, alert: build ? await this.insert(c, build(now), now) : null };
     });
   }
 
-  /** The newest alert of a key, whenever it was raised. */
-  async latest(ref: { project: string; type: Alert['type']; key: string }): Promise<Alert | null> {
+  /** The alert with this id, if it was committed. */
+  async get(alertId: string): Promise<Alert | null> {
     const res = await this.pool.query<{ data: unknown }>(
-      'SELECT data FROM alerts WHERE project = $1 AND type = $2 AND key = $3 ORDER BY raised_at DESC LIMIT 1',
-      [ref.project, ref.type, ref.key],
+      'SELECT data FROM alerts WHERE alert_id = $1',
+      [alertId],
     );
     return res.rows[0] ? alertSchema.parse(res.rows[0].data) : null;
   }
 
-  private async insert(c: Tx, build: BuildAlert, now: Date): Promise<Alert> {
-    const alert = alertSchema.parse(build(randomUUID(), now));
+  private async insert(c: Tx, built: Alert, now: Date): Promise<Alert> {
+    // The one place an alert is made storable: jsonb refuses U+0000 and lone surrogate halves,
+    // which a caller can put in its agent, session or tool name.
+    const alert = alertSchema.parse(storableJson(built));
     await c.query(
       `INSERT INTO alerts (alert_id, project, type, severity, key, raised_at, data, last_seen_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $6)`,

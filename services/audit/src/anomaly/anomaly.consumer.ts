@@ -24,8 +24,9 @@ const RETRY_MS = 2000;
 /**
  * gw.evt.toolcall.completed.v1 -> the detectors. A durable pull consumer shared by every audit
  * instance (JetStream splits the work; the windows live in Redis). A message is acked after
- * the detectors ran; on a Redis or PostgreSQL error it is redelivered later, which is safe
- * because every detector is idempotent per event.
+ * the detectors ran and JetStream confirmed the alerts it raised; on a Redis, PostgreSQL or
+ * JetStream error it is redelivered later, which is safe because every detector is
+ * idempotent per event (and publishes again the alert that event raised).
  */
 @Injectable()
 export class AnomalyConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -103,7 +104,7 @@ export class AnomalyConsumer implements OnApplicationBootstrap, BeforeApplicatio
       const call = this.parse(m);
       if (!call) continue;
       if (down) {
-        // Redis or PostgreSQL just failed: the rest would wait for the same timeouts.
+        // Redis, PostgreSQL or JetStream just failed: the rest would wait for the same timeouts.
         m.nak(RETRY_MS);
         continue;
       }

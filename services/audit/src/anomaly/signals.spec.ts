@@ -1,10 +1,10 @@
 import { policyFileSchema } from '@sg/config';
 import { alertSchema, type ToolCallCompleted } from '@sg/contracts';
 import {
+  alertIdOf,
   boundedKey,
   firstSeenAlert,
   firstSeenSignals,
-  sessionKey,
   windowAlert,
   windowSignals,
   type AnomalyConfig,
@@ -74,11 +74,14 @@ describe('windowSignals', () => {
     ).toEqual([]);
   });
 
-  it('flags a session at or above risk_at, keyed by agent and session', () => {
+  it('flags a call at or above risk_at, keyed by agent whatever its session', () => {
     const [s] = windowSignals(call({ risk_score: 0.8 }), defaults);
+    expect(windowSignals(call({ risk_score: 0.9, session_id: 's2' }), defaults)[0]?.key).toBe(
+      s?.key,
+    );
     expect(s).toMatchObject({
       type: 'high_risk_session',
-      key: 'gpt-4o:s1',
+      key: 'gpt-4o',
       need: 1,
       threshold: 0.8,
       window_s: 600,
@@ -136,16 +139,35 @@ describe('firstSeenSignals', () => {
 });
 
 describe('keys', () => {
-  it('keeps agent:session pairs distinct even when the agent id contains a colon', () => {
-    expect(sessionKey('a:b', 'c')).not.toBe(sessionKey('a', 'b:c'));
-  });
-
-  it('bounds keys to 256 characters without making two long keys equal, and drops U+0000', () => {
+  it('bounds keys to 256 characters without making two long keys equal or cutting a pair', () => {
     const a = boundedKey(`${'x'.repeat(300)}a`);
     const b = boundedKey(`${'x'.repeat(300)}b`);
     expect(a.length).toBeLessThanOrEqual(256);
     expect(a).not.toBe(b);
+    // The cut falls between the halves of an emoji: both go, not one.
+    const cut = boundedKey(`${'x'.repeat(238)}😀${'y'.repeat(100)}`);
+    expect(cut.startsWith(`${'x'.repeat(238)}~`)).toBe(true);
+  });
+
+  it('replaces what PostgreSQL cannot store: U+0000 and lone surrogate halves', () => {
     expect(boundedKey('s\u0000id')).toBe('s\uFFFDid');
+    expect(boundedKey('evil\uD800')).toBe('evil\uFFFD');
+    expect(boundedKey('\uDC00x😀')).toBe('\uFFFDx😀');
+  });
+
+  it('derives one alert id per event, type and key, valid as a UUID', () => {
+    const e = '0b0f2a9e-5b1e-4c3a-9d6e-1f2a3b4c5d6e';
+    const id = alertIdOf(e, 'denial_spike', 'acme');
+    expect(alertIdOf(e, 'denial_spike', 'acme')).toBe(id);
+    expect(alertSchema.shape.alert_id.parse(id)).toBe(id);
+    expect(
+      new Set([
+        id,
+        alertIdOf(e, 'new_agent', 'acme'),
+        alertIdOf(e, 'denial_spike', 'acme2'),
+        alertIdOf('0b0f2a9e-5b1e-4c3a-9d6e-1f2a3b4c5d6f', 'denial_spike', 'acme'),
+      ]).size,
+    ).toBe(4);
   });
 });
 
@@ -176,16 +198,26 @@ describe('alerts', () => {
     });
     expect(spike.summary).toBe('12 denied calls within 120 s in project acme (alert at 10)');
 
-    const risky = call({ risk_score: 0.95, session_id: 'x\u0000y' });
+    const risky = call({ risk_score: 0.95, session_id: 's7' });
     const session = windowAlert(risky, windowSignals(risky, defaults)[0]!, facts);
     expect(alertSchema.parse(session)).toEqual(session);
     expect(session).toMatchObject({
       type: 'high_risk_session',
       severity: 'high',
+      key: 'gpt-4o',
       agent_id: 'gpt-4o',
-      session_id: 'x\uFFFDy',
+      session_id: 's7',
       threshold: 0.8,
+      window_s: 600,
     });
+    expect(session.summary).toBe(
+      'agent gpt-4o reached risk score 0.95 in session s7 (alert at 0.8); 12 such calls by this agent within 600 s',
+    );
+    // A summary cut at 500 does not end in half an emoji.
+    const long = call({ risk_score: 0.95, session_id: '😀'.repeat(300) });
+    const cut = windowAlert(long, windowSignals(long, defaults)[0]!, facts).summary;
+    expect(cut.length).toBeLessThanOrEqual(500);
+    expect(cut).toMatch(/^[^\uD800-\uDFFF]*(😀)+$/u);
 
     const [agent, tool] = firstSeenSignals(call({}), defaults);
     const newTool = firstSeenAlert(call({}), tool!, facts);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PolicyFile } from '@sg/config';
 import type { Alert, AlertSeverity, AlertType, ToolCallCompleted } from '@sg/contracts';
+import { storableJson } from '../store/event-store.js';
 
 export type AnomalyConfig = PolicyFile['anomalies'];
 
@@ -77,10 +78,12 @@ export function windowSignals(call: CompletedCall, cfg: AnomalyConfig): WindowSi
     d.agent_id !== null &&
     d.session_id !== null
   ) {
-    // One alert per risky session and cooldown; the window (one cooldown long) counts its risky calls.
+    // One alert per risky agent and cooldown, whatever its session: an agent that opens a new
+    // session every few calls would otherwise raise one alert per session. The window (one
+    // cooldown long) counts the agent's risky calls.
     out.push({
       type: 'high_risk_session',
-      key: boundedKey(sessionKey(d.agent_id, d.session_id)),
+      key: boundedKey(d.agent_id),
       need: 1,
       window_s: cfg.cooldown_s,
       threshold: cfg.high_risk_session.risk_at,
@@ -120,19 +123,30 @@ export function firstSeenSignals(call: CompletedCall, cfg: AnomalyConfig): First
 const MAX_KEY = 256;
 
 /**
- * The dedupe key as stored (alerts.key, audit_seen.name, Redis): no U+0000 and at most 256
- * characters, a longer one shortened with a digest of the whole so that keys stay distinct.
+ * The dedupe key as stored (alerts.key, audit_seen.name, Redis): storable (no U+0000, no lone
+ * surrogate half) and at most 256 characters, a longer one shortened with a digest of the
+ * whole so that keys stay distinct.
  */
 export function boundedKey(s: string): string {
-  const c = clean(s);
+  const c = storableJson(s) as string;
   return c.length <= MAX_KEY
     ? c
-    : `${c.slice(0, MAX_KEY - 17)}~${createHash('sha256').update(c).digest('hex').slice(0, 16)}`;
+    : `${head(c, MAX_KEY - 17)}~${createHash('sha256').update(c).digest('hex').slice(0, 16)}`;
 }
 
-/** `agent:session`, with ':' in the agent id escaped so that two pairs never share a key. */
-export function sessionKey(agentId: string, sessionId: string): string {
-  return `${agentId.replaceAll('%', '%25').replaceAll(':', '%3A')}:${sessionId}`;
+/**
+ * The id of the alert of (type, key) that the event `eventId` raises: a UUIDv8 from SHA-256
+ * (RFC 9562, B.2). A redelivered event can so tell whether it raised an alert before (and
+ * publish it again), without a column that names the event.
+ */
+export function alertIdOf(eventId: string, type: AlertType, key: string): string {
+  const b = createHash('sha256')
+    .update(`sg-alert\u0000${eventId}\u0000${type}\u0000${key}`)
+    .digest();
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 export interface AlertFacts {
@@ -151,7 +165,7 @@ export function windowAlert(call: CompletedCall, s: WindowSignal, f: AlertFacts)
       ? `${f.count} denied calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
       : s.type === 'rate_limit_storm'
         ? `${f.count} rate-limited calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
-        : `session ${d.session_id} of agent ${d.agent_id} reached risk score ${d.risk_score} (alert at ${s.threshold}); ${f.count} such calls within ${s.window_s} s`;
+        : `agent ${d.agent_id} reached risk score ${d.risk_score} in session ${d.session_id} (alert at ${s.threshold}); ${f.count} such calls by this agent within ${s.window_s} s`;
   return alertOf(call.project, s.type, s.key, summary, f, {
     threshold: s.threshold,
     window_s: s.window_s,
@@ -189,6 +203,7 @@ export function firstSeenAlert(
   );
 }
 
+/** Stored as is by AlertStore, which makes it storable (storableJson) in one place for all. */
 function alertOf(
   project: string,
   type: AlertType,
@@ -203,23 +218,21 @@ function alertOf(
     severity: SEVERITY[type],
     project,
     key,
-    summary: clean(summary).slice(0, 500),
+    summary: head(summary, 500),
     count: f.count,
     threshold: rest.threshold,
     window_s: rest.window_s,
-    agent_id: nullableClean(rest.agent_id),
-    session_id: nullableClean(rest.session_id),
-    tool: nullableClean(rest.tool),
-    trace_ids: [...new Set(f.trace_ids.map(clean))].slice(-20),
+    agent_id: rest.agent_id,
+    session_id: rest.session_id,
+    tool: rest.tool,
+    trace_ids: [...new Set(f.trace_ids)].slice(-20),
     raised_at: f.raised_at.toISOString(),
   };
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000, and a caller chooses its session id. */
-export function clean(s: string): string {
-  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
-}
-
-function nullableClean(s: string | null): string | null {
-  return s === null ? null : clean(s);
+/** At most `max` UTF-16 units, without cutting a surrogate pair in half. */
+function head(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
