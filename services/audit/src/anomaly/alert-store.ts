@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { alertSchema, type Alert } from '@sg/contracts';
-import { ENV, type Pool } from '@sg/runtime';
+import { ENV, withTransaction, type Pool } from '@sg/runtime';
 import type { AuditEnv } from '../config/env.js';
 import { enqueueAlert } from '../siem/enqueue.js';
 import { storableJson } from '../store/event-store.js';
@@ -46,7 +46,7 @@ export class AlertStore {
     repeat: boolean,
     build: BuildAlert,
   ): Promise<Raised> {
-    return this.tx(async (c) => {
+    return withTransaction(this.pool, async (c) => {
       await c.query(
         `SELECT pg_advisory_xact_lock(hashtextextended('alert:' || $1 || ':' || $2 || ':' || $3, 0))`,
         [ref.project, ref.type, ref.key],
@@ -104,7 +104,7 @@ export class AlertStore {
     name: string,
     build: BuildAlert | null,
   ): Promise<{ isNew: boolean; alert: Alert | null }> {
-    return this.tx(async (c) => {
+    return withTransaction(this.pool, async (c) => {
       const now = new Date();
       const res = await c.query(
         `INSERT INTO audit_seen (project, kind, name, first_seen) VALUES ($1, $2, $3, $4)
@@ -144,22 +144,5 @@ export class AlertStore {
     );
     await enqueueAlert(c, this.env, alert.alert_id, now);
     return alert;
-  }
-
-  private async tx<T>(work: (c: Tx) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await c.query('BEGIN');
-      const result = await work(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
-      throw err;
-    } finally {
-      // A connection that cannot even roll back is dropped, not handed to the next caller.
-      c.release(broken);
-    }
   }
 }
