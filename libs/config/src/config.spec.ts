@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { baseEnvSchema, ConfigFileError, EnvError, loadGatewayFiles, parseConfigText, parseEnv, policyFileSchema } from './index.js';
+import { baseEnvSchema, ConfigFileError, EnvError, loadGatewayFiles, parseConfigText, parseEnv, policyFileSchema, unknownProjectMessage } from './index.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../../examples/config');
 
@@ -59,6 +59,7 @@ describe('loadGatewayFiles', () => {
     expect(files.modelKeys.get('default')?.models['gpt-4o']?.key).toBe('modelkey-abc123');
     expect(files.policies.get('default')?.rules[0]?.allow_tools).toEqual(['calendar.*']);
     expect(files.version).toMatch(/^[0-9a-f]{12}$/);
+    expect([...files.projects]).toEqual(['default']);
   });
 
   describe('with a broken copy', () => {
@@ -84,6 +85,21 @@ describe('loadGatewayFiles', () => {
       const before = loadGatewayFiles(dir).version;
       writeFileSync(join(dir, 'policies/default.yaml'), 'rules: []\n');
       expect(loadGatewayFiles(dir).version).not.toBe(before);
+    });
+
+    it('knows a project by any live file of its own, and not by a preview file alone', () => {
+      writeFileSync(join(dir, 'policies/pol-only.yaml'), 'rules: []\n');
+      writeFileSync(join(dir, 'model_keys/keys-only.yml'), 'models: {}\n');
+      writeFileSync(join(dir, 'contextual_policies/ctx-only.yaml'), 'max_calls_per_session: 3\n');
+      writeFileSync(join(dir, 'policies/preview-only.preview.yaml'), 'rules: []\n');
+      writeFileSync(join(dir, 'contextual_policies/preview-only2.preview.yaml'), '{}\n');
+      expect([...loadGatewayFiles(dir).projects].sort()).toEqual(['ctx-only', 'default', 'keys-only', 'pol-only']);
+    });
+
+    it('says how to create a project it does not know', () => {
+      const message = unknownProjectMessage('acme');
+      for (const file of ['policies/acme.yaml', 'model_keys/acme.yaml', 'contextual_policies/acme.yaml']) expect(message).toContain(file);
+      expect(message).toMatch(/without X-Project-ID the project is "default"/);
     });
 
     it('refuses a model with both key and key_sha256', () => {

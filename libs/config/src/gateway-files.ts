@@ -251,6 +251,12 @@ export type FileKind = 'policies' | 'model_keys' | 'contextual_policies';
 export interface GatewayFiles {
   dir: string;
   version: string;
+  /**
+   * The projects that exist: `default` and every project with a live policies/, model_keys/ or
+   * contextual_policies/ file. A request naming any other project is refused, never run under
+   * the default project's files; a preview file alone does not create a project.
+   */
+  projects: ReadonlySet<string>;
   tools: ReadonlyMap<string, ToolFile>;
   /** Per project; `default` is always present. */
   policies: ReadonlyMap<string, PolicyFile>;
@@ -327,10 +333,25 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       tools.set(tool.name, tool);
     }
   }
-  return { dir, version: hash.digest('hex').slice(0, 12), tools, policies, modelKeys, contextual, preview };
+  const projects = projectsOf({ policies, modelKeys, contextual });
+  return { dir, version: hash.digest('hex').slice(0, 12), projects, tools, policies, modelKeys, contextual, preview };
 }
 
-/** The project's own file, or the default project's when it has none (seed 002). */
+/** `default` and every project with a live file of its own: what `GatewayFiles.projects` holds. */
+export function projectsOf(files: Pick<GatewayFiles, 'policies' | 'modelKeys' | 'contextual'>): Set<string> {
+  return new Set([DEFAULT_PROJECT, ...files.policies.keys(), ...files.modelKeys.keys(), ...files.contextual.keys()]);
+}
+
+/** Why a request naming a project that is not in `GatewayFiles.projects` is refused, and the fix. */
+export function unknownProjectMessage(project: string): string {
+  return (
+    `project "${project}" is not configured: create policies/${project}.yaml, model_keys/${project}.yaml or ` +
+    `contextual_policies/${project}.yaml in the config directory (a .preview.yaml file alone does not create a project), ` +
+    `or correct X-Project-ID; without X-Project-ID the project is "${DEFAULT_PROJECT}"`
+  );
+}
+
+/** The project's own file, or the default project's when it has none (seed 002). Only for projects in `projects`. */
 export function forProject<T>(files: ReadonlyMap<string, T>, project: string): T {
   return files.get(project) ?? files.get(DEFAULT_PROJECT)!;
 }

@@ -60,6 +60,9 @@ describe('errors', () => {
     expect(httpStatusOf('POLICY.RATE_LIMITED')).toBe(429);
     expect(httpStatusOf('GATEWAY.SERVICE_UNAVAILABLE')).toBe(503);
     expect(httpStatusOf('EXECUTOR.UPSTREAM_TIMEOUT')).toBe(504);
+    // Malformed X-Project-ID is the caller's syntax (400); a well-formed unconfigured one is missing (404).
+    expect(httpStatusOf('REQUEST.INVALID_PROJECT')).toBe(400);
+    expect(httpStatusOf('REQUEST.UNKNOWN_PROJECT')).toBe(404);
   });
 });
 

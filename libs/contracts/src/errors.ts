@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   'REQUEST.TOO_LARGE': 413,
   'REQUEST.NOT_FOUND': 404,
   'REQUEST.INVALID_PROJECT': 400,
+  /** A well-formed X-Project-ID naming a project that has no config file: missing, not malformed. */
+  'REQUEST.UNKNOWN_PROJECT': 404,
   'REQUEST.INVALID_TRACE_ID': 400,
   'AUTH.MISSING_KEY': 401,
   'AUTH.INVALID_KEY': 401,

@@ -75,6 +75,7 @@ rate_limits:
   );
   config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
   config.write('policies/recheck.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
+  config.write('contextual_policies/own-rules.yaml', 'max_calls_per_session: 50\n');
   config.write('policies/toolcap.yaml', 'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n');
   config.write('contextual_policies/default.yaml', 'max_calls_per_session: 3\nforbidden_sequences:\n  - after: "calendar.create_event"\n    deny: "calendar.list_*"\n');
   config.write(
@@ -203,10 +204,24 @@ describe('decisions', () => {
     expect((await ctx.service.decide({ ...req, request_id: 'r3' })).code).toBe('POLICY.RATE_LIMITED');
   });
 
-  it('falls back to the default project when a project has no file', async () => {
-    const d = await ctx.service.decide(call({ project: 'no-such-project' }));
+  it('takes each file a project lacks from the default project', async () => {
+    const d = await ctx.service.decide(call({ project: 'own-rules' }));
     expect(d.allowed).toBe(true);
     expect(d.rule_trace.find((t) => t.check === 'allow_tools')?.rule).toMatch(/^policies\/default\.yaml/);
+    expect(d.rule_trace.find((t) => t.check === 'session_limit')?.rule).toMatch(/^contextual_policies\/own-rules\.yaml/);
+  });
+
+  it('refuses a project that has no file, without counting the call anywhere', async () => {
+    const req = call({ project: 'no-such-project', user_id: 'alice' });
+    for (const d of [await ctx.service.decide(req), await ctx.service.recheck(req)]) {
+      expect(d).toMatchObject({ allowed: false, code: 'REQUEST.UNKNOWN_PROJECT' });
+      expect(d.reason).toContain('policies/no-such-project.yaml');
+      expect(d.rule_trace[0]).toMatchObject({ check: 'project', outcome: 'fail' });
+      expect(d.rule_trace.slice(1).map((t) => t.check)).toEqual([...CHECKS]);
+    }
+    // No rate-limit counter and no session: a new name must not start with fresh ones.
+    expect(await ctx.redis.keys('*no-such-project*')).toEqual([]);
+    expect((await ctx.redis.keys('*own-rules*')).length).toBeGreaterThan(0);
   });
 });
 

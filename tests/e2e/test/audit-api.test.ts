@@ -51,7 +51,8 @@ async function fetchText(path: string, headers: Record<string, string> = admin) 
 }
 
 beforeAll(async () => {
-  gw = await startGateway();
+  // A second configured project, for a session looked up in the wrong project.
+  gw = await startGateway({ configure: (c) => c.write('policies/other.yaml', 'rules: []\n') });
   calls.withEmail = await call({ arguments: { calendar_id: EMAIL, limit: 2 } }, SESSION);
   calls.plain = await call({ arguments: { limit: 1 } }, SESSION);
   calls.denied = await call(
@@ -227,14 +228,17 @@ describe('GET /api/session/:sid', () => {
     expect(JSON.stringify(res.body)).not.toContain(EMAIL);
   });
 
-  it('answers 404 AUDIT.SESSION_NOT_FOUND for an unknown session or another project', async () => {
+  it('answers 404 AUDIT.SESSION_NOT_FOUND for an unknown session or another project, REQUEST.UNKNOWN_PROJECT for an unconfigured one', async () => {
     expect(await get(gw, '/api/session/no-such-session', admin)).toMatchObject({
       status: 404,
       body: { error: { code: 'AUDIT.SESSION_NOT_FOUND' } },
     });
     expect(
       await get(gw, `/api/session/${SESSION}`, { ...admin, 'X-Project-ID': 'other' }),
-    ).toMatchObject({ status: 404 });
+    ).toMatchObject({ status: 404, body: { error: { code: 'AUDIT.SESSION_NOT_FOUND' } } });
+    expect(
+      await get(gw, `/api/session/${SESSION}`, { ...admin, 'X-Project-ID': 'not-configured' }),
+    ).toMatchObject({ status: 404, body: { error: { code: 'REQUEST.UNKNOWN_PROJECT' } } });
     expect(
       await get(gw, `/api/session/${SESSION}`, { ...admin, 'X-Project-ID': '../etc' }),
     ).toMatchObject({ status: 400, body: { error: { code: 'REQUEST.INVALID_PROJECT' } } });

@@ -8,12 +8,12 @@ import {
   AUDIT_VERIFY_SUBJECT,
   GatewayError,
 } from '@sg/contracts';
-import { NatsBus, type MessageContext } from '@sg/messaging';
+import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { errorAnswer } from '../http/error-answer.js';
-import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
 import { requireAdmin } from './admin-key.js';
 import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
 import {
@@ -75,12 +75,7 @@ export class AuditController {
   session(@Param('sid') sid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answer(req, reply, (params, ctx) => {
       parseSessionQuery(params);
-      if (!ctx.projectValid) {
-        throw new GatewayError(
-          'REQUEST.INVALID_PROJECT',
-          'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit',
-        );
-      }
+      if (ctx.projectError) throw ctx.projectError;
       if (sid.length > 256)
         throw new GatewayError('AUDIT.INVALID_QUERY', 'a session id is 1-256 characters');
       return this.bus.request(
@@ -126,10 +121,7 @@ export class AuditController {
   private async answer(
     req: FastifyRequest,
     reply: FastifyReply,
-    forward: (
-      params: URLSearchParams,
-      ctx: MessageContext & { projectValid: boolean },
-    ) => Promise<unknown>,
+    forward: (params: URLSearchParams, ctx: RequestContext) => Promise<unknown>,
   ) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, PROJECT_ID_PATTERN, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -95,7 +95,7 @@ export class ApprovalsController {
       // An admin sees every approval; an agent only its own (others' look like missing ones).
       let agent: { agentId: string; project: string } | null = null;
       if (req.headers['x-admin-key'] === undefined) {
-        if (!ctx.projectValid || !PROJECT_ID_PATTERN.test(ctx.project)) throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -');
+        if (ctx.projectError) throw ctx.projectError;
         agent = this.auth.authenticate(ctx.project, req.headers);
       } else {
         requireAdmin(this.env.ADMIN_API_KEY, req.headers);

@@ -1,12 +1,16 @@
-import { resolve } from 'node:path';
 import { GatewayError } from '@sg/contracts';
 import { loadGatewayFiles } from '@sg/config';
 import type { ConfigSync } from '@sg/messaging';
+import { exampleConfigDir } from '@sg/testing';
 import { AgentAuthService } from './agent-auth.service.js';
 
-const CONFIG_DIR = resolve(import.meta.dirname, '../../../../examples/config');
+// The example config plus a project "acme" with a policy of its own and no model_keys file.
+const configDir = exampleConfigDir('http://127.0.0.1:9');
+configDir.write('policies/acme.yaml', 'rules: []\n');
+const files = loadGatewayFiles(configDir.dir);
+configDir.remove();
 // ConfigSync hands each reloader the files and applies what it returns.
-const config = { register: (reload: (f: unknown) => () => void) => reload(loadGatewayFiles(CONFIG_DIR))() } as unknown as ConfigSync;
+const config = { register: (reload: (f: unknown) => () => void) => reload(files)() } as unknown as ConfigSync;
 const auth = new AgentAuthService(config);
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -26,6 +30,10 @@ describe('AgentAuthService', () => {
 
   it('uses the default keys for a project without its own file', () => {
     expect(auth.authenticate('acme', { 'x-api-key': 'modelkey-abc123' })).toEqual({ agentId: 'gpt-4o', project: 'acme' });
+  });
+
+  it('knows no key at all for a project that is not configured', () => {
+    expect(codeOf(() => auth.authenticate('invented', { 'x-api-key': 'modelkey-abc123' }))).toBe('AUTH.INVALID_KEY');
   });
 
   it.each([

@@ -12,7 +12,10 @@ export interface Principal {
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
-/** Agent authentication against model_keys/<project>.yaml (default.yaml when the project has none). */
+/**
+ * Agent authentication against model_keys/<project>.yaml (default.yaml when the project has
+ * none). A project that is not configured has no keys at all, not the default project's.
+ */
 @Injectable()
 export class AgentAuthService {
   private keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
@@ -26,10 +29,10 @@ export class AgentAuthService {
     });
   }
 
-  /** Each project's key digests, computed once per config version. */
+  /** Each configured project's key digests, computed once per config version. */
   static digests(files: GatewayFiles) {
     const keys = new Map<string, Array<{ digest: Buffer; value: string }>>();
-    for (const project of files.modelKeys.keys()) {
+    for (const project of files.projects) {
       const file = forProject(files.modelKeys, project);
       keys.set(
         project,
@@ -47,7 +50,7 @@ export class AgentAuthService {
     if (!key) {
       throw new GatewayError('AUTH.MISSING_KEY', 'send your agent key in the X-API-Key header or as Authorization: Bearer <key>');
     }
-    const entries = this.keys.get(project) ?? this.keys.get('default') ?? [];
+    const entries = this.keys.get(project) ?? [];
     const agentId = matchKey(key, entries);
     if (agentId === null) {
       throw new GatewayError('AUTH.INVALID_KEY', `the key is not valid for project ${project}; check the key and the X-Project-ID header`);

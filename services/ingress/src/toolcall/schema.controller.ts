@@ -19,7 +19,7 @@ export class SchemaController {
   schema(@Param('file') file: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      if (!ctx.projectValid) throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -');
+      if (ctx.projectError) throw ctx.projectError;
       this.auth.authenticate(ctx.project, req.headers);
       const tool = this.config.files.tools.get(file.replace(/\.json$/, ''));
       if (!file.endsWith('.json') || !tool) {

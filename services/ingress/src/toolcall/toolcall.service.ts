@@ -9,7 +9,6 @@ import {
   type ExecuteRequest,
   GatewayError,
   HttpHeaders,
-  PROJECT_ID_PATTERN,
   TOOLCALL_COMPLETED,
   TOOLCALL_RECEIVED,
 } from '@sg/contracts';
@@ -21,8 +20,15 @@ import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js'
 import type { IngressEnv } from '../config/env.js';
 import { IdempotencyService, type Claim } from '../idempotency/idempotency.service.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
+import { resolveProject } from './project.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
+
+/** A request's trace and project; `project` is `default` when X-Project-ID is refused. */
+export type RequestContext = MessageContext & {
+  /** Why X-Project-ID cannot be used: every route that takes the header answers with it. */
+  projectError: GatewayError | null;
+};
 
 export interface HttpAnswer {
   status: number;
@@ -59,13 +65,11 @@ export class ToolCallService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  /** Trace id and project of a request, before anything else is trusted. */
-  contextOf(headers: HeaderBag): MessageContext & { projectValid: boolean } {
+  /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
+  contextOf(headers: HeaderBag): RequestContext {
     const traceId = traceIdFrom(first(headers[HttpHeaders.traceId]), first(headers[HttpHeaders.traceparent]));
-    const raw = first(headers[HttpHeaders.projectId]);
-    const project = raw === undefined || raw === '' ? 'default' : raw;
-    const projectValid = PROJECT_ID_PATTERN.test(project);
-    return { traceId, traceparent: traceparentFor(traceId), project: projectValid ? project : 'default', projectValid };
+    const { project, error } = resolveProject(first(headers[HttpHeaders.projectId]), this.config.files.projects);
+    return { traceId, traceparent: traceparentFor(traceId), project, projectError: error };
   }
 
   async handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
@@ -79,9 +83,8 @@ export class ToolCallService {
     let claim: Claim | null = null;
     let reachedExecutor = false;
     try {
-      if (!ctx.projectValid) {
-        throw new GatewayError('REQUEST.INVALID_PROJECT', 'X-Project-ID must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
-      }
+      // Before the key is checked and before anything is published under the name.
+      if (ctx.projectError) throw ctx.projectError;
       principal = this.auth.authenticate(ctx.project, headers);
       call = this.normalize(channel, headers, body);
       if (call.agentId !== principal.agentId) {

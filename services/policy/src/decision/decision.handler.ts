@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DECIDE_SUBJECT, DECISION_MADE } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
-import { DecisionService } from './decision.service.js';
+import { DecisionService, eventContext } from './decision.service.js';
 
 /** gw.policy.decide.v1: decide, publish the decision event, answer. */
 @Injectable()
@@ -17,7 +17,7 @@ export class DecisionHandler implements OnModuleInit {
       this.bus.publish(
         DECISION_MADE,
         { agent_id: req.agent_id, session_id: req.session_id, request_id: req.request_id, tool: req.tool, decision },
-        ctx,
+        eventContext(decision, ctx),
       );
       return decision;
     });

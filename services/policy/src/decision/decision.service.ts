@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DEFAULT_PROJECT, unknownProjectMessage } from '@sg/config';
 import { type DecideRequest, type Decision, SHADOW_EVALUATED } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
 import { LOGGER, type Logger } from '@sg/runtime';
 import type { CompiledPolicy } from '../registry/compile.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
-import { evaluate, isWriteTool, type EvaluationInput } from './engine.js';
+import { CHECKS, evaluate, isWriteTool, type EvaluationInput } from './engine.js';
 import { Explanation } from './explanation.js';
 import { RateLimits } from './rate-limits.js';
 
@@ -27,6 +28,8 @@ export class DecisionService {
   async decide(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
     try {
       const snap = this.store.snapshot(req.project);
+      // Refused before anything is counted: an invented project must not get fresh limits or sessions.
+      if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
       const key = { project: req.project, agentId: req.agent_id, sessionId: req.session_id };
       const [limits, session] = await Promise.all([
@@ -57,6 +60,7 @@ export class DecisionService {
   async recheck(req: DecideRequest): Promise<Decision> {
     try {
       const snap = this.store.snapshot(req.project);
+      if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
       const session = await this.sessions.peek({ project: req.project, agentId: req.agent_id, sessionId: req.session_id }, isWriteTool(req.tool, tool)).catch(() => null);
       return evaluate({ req, tool, policy: snap.policy, keys: snap.keys, limits: { kind: 'ok', used: [] }, session, now: new Date(), version: snap.version });
@@ -88,4 +92,23 @@ export class DecisionService {
       this.logger.warn({ err: (err as Error).message }, 'shadow evaluation failed');
     }
   }
+}
+
+/**
+ * The denial of a call in a project that has no config file. The ingress refuses these first;
+ * this is for a caller on the bus that skips it (and for an approval whose project was removed).
+ */
+export function unknownProject(project: string, version: string): Decision {
+  return new Explanation().deny(
+    'project',
+    'REQUEST.UNKNOWN_PROJECT',
+    unknownProjectMessage(project),
+    [`Create policies/${project}.yaml (or model_keys/ or contextual_policies/${project}.yaml) to configure the project.`, `Send the call without X-Project-ID to use the ${DEFAULT_PROJECT} project.`],
+    { version, remaining: [...CHECKS] },
+  );
+}
+
+/** Events about a refused unknown project go to the default project, so the name gets no audit chain. */
+export function eventContext(decision: Decision, ctx: MessageContext): MessageContext {
+  return decision.code === 'REQUEST.UNKNOWN_PROJECT' ? { ...ctx, project: DEFAULT_PROJECT } : ctx;
 }

@@ -1,11 +1,11 @@
-import { contextualFileSchema, modelKeysFileSchema, policyFileSchema, type GatewayFiles } from '@sg/config';
+import { contextualFileSchema, modelKeysFileSchema, policyFileSchema, projectsOf, type GatewayFiles } from '@sg/config';
 import { compileProjects } from './compile.js';
 
 const policy = (allow: string[]) => policyFileSchema.parse({ rules: [{ model: '*', allow_tools: allow }] });
 const keys = modelKeysFileSchema.parse({ models: {} });
 
-function files(over: Partial<GatewayFiles>): GatewayFiles {
-  return {
+function files(over: Partial<Omit<GatewayFiles, 'projects'>>): GatewayFiles {
+  const f = {
     dir: '/cfg',
     version: 'v',
     tools: new Map(),
@@ -15,6 +15,7 @@ function files(over: Partial<GatewayFiles>): GatewayFiles {
     preview: { policies: new Map(), contextual: new Map() },
     ...over,
   };
+  return { ...f, projects: projectsOf(f) };
 }
 
 describe('compileProjects', () => {
@@ -47,18 +48,41 @@ describe('compileProjects', () => {
 });
 
 describe('PolicyStore.snapshot', () => {
-  it('uses the default shadow only for projects without files of their own', async () => {
+  const storeOf = async (f: GatewayFiles) => {
     const { PolicyStore } = await import('./policy-store.js');
-    const f = files({
-      policies: new Map([
-        ['default', policy(['a.*'])],
-        ['acme', policy(['b.*'])],
-      ]),
-      preview: { policies: new Map([['default', policy(['c.*'])]]), contextual: new Map() },
-    });
-    const store = new PolicyStore({ register: (reload: (x: GatewayFiles) => () => void) => reload(f)() } as never);
-    expect(store.snapshot('acme').shadow).toBeUndefined();
-    expect(store.snapshot('unknown-project').shadow?.file).toBe('policies/default.preview.yaml');
-    expect(store.snapshot('default').shadow?.file).toBe('policies/default.preview.yaml');
+    return new PolicyStore({ register: (reload: (x: GatewayFiles) => () => void) => reload(f)() } as never);
+  };
+
+  it('uses the default shadow only for projects without files of their own', async () => {
+    const store = await storeOf(
+      files({
+        policies: new Map([
+          ['default', policy(['a.*'])],
+          ['acme', policy(['b.*'])],
+        ]),
+        contextual: new Map([['ctx-only', contextualFileSchema.parse({})]]),
+        preview: { policies: new Map([['default', policy(['c.*'])]]), contextual: new Map() },
+      }),
+    );
+    expect(store.snapshot('acme')?.shadow).toBeUndefined();
+    expect(store.snapshot('ctx-only')?.shadow?.file).toBe('policies/default.preview.yaml');
+    expect(store.snapshot('default')?.shadow?.file).toBe('policies/default.preview.yaml');
+  });
+
+  it('has no view of a project without a live file of its own, so it is never decided by the default files', async () => {
+    const store = await storeOf(
+      files({
+        policies: new Map([['default', policy(['a.*'])]]),
+        modelKeys: new Map([
+          ['default', keys],
+          ['keys-only', keys],
+        ]),
+        preview: { policies: new Map([['preview-only', policy(['c.*'])]]), contextual: new Map() },
+      }),
+    );
+    expect(store.snapshot('unknown-project')).toBeNull();
+    expect(store.snapshot('preview-only')).toBeNull();
+    // An existing project still takes each missing kind from the default project.
+    expect(store.snapshot('keys-only')).toMatchObject({ policy: { file: 'policies/default.yaml' }, keys: { file: 'model_keys/keys-only.yaml' } });
   });
 });

@@ -96,9 +96,9 @@ export function compileKeys(keys: ModelKeysFile, file: string): CompiledKeys {
   };
 }
 
-/** Every project named by any file, each with its live policy, its keys and its shadow policy. */
+/** Every configured project (`files.projects`), each with its live policy, its keys and its shadow policy. */
 export function compileProjects(files: GatewayFiles) {
-  const names = new Set(['default', ...files.policies.keys(), ...files.modelKeys.keys(), ...files.contextual.keys(), ...files.preview.policies.keys(), ...files.preview.contextual.keys()]);
+  const names = files.projects;
   const live = new Map<string, CompiledPolicy>();
   const keys = new Map<string, CompiledKeys>();
   const shadow = new Map<string, CompiledPolicy>();

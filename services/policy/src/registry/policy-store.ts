@@ -33,16 +33,21 @@ export class PolicyStore {
     return { version: files.version, registry: compileRegistry(files.tools, files.dir), ...compileProjects(files) };
   }
 
-  /** One consistent view for one decision. */
+  get version(): string {
+    return this.active.version;
+  }
+
+  /**
+   * One consistent view for one decision; null for a project that is not configured, which
+   * must be refused rather than decided by the default project's files.
+   */
   snapshot(project: string) {
     const a = this.active;
-    return {
-      version: a.version,
-      registry: a.registry,
-      policy: a.live.get(project) ?? a.live.get('default')!,
-      keys: a.keys.get(project) ?? a.keys.get('default')!,
-      // A project with files of its own has its own shadow or none; never the default's.
-      shadow: a.shadow.get(project) ?? (a.live.has(project) ? undefined : a.shadow.get('default')),
-    };
+    // compileProjects compiled exactly the configured projects, each with the default's files
+    // (and preview) for the kinds it has none of.
+    const policy = a.live.get(project);
+    const keys = a.keys.get(project);
+    if (!policy || !keys) return null;
+    return { version: a.version, registry: a.registry, policy, keys, shadow: a.shadow.get(project) };
   }
 }
