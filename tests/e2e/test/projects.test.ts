@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DECIDE_SUBJECT } from '@sg/contracts';
+import { APPROVAL_CREATE_SUBJECT, DECIDE_SUBJECT, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { createLogger } from '@sg/runtime';
 import { TEST_SERVERS, waitFor } from '@sg/testing';
@@ -112,6 +112,11 @@ describe('an X-Project-ID with no config', () => {
         'the decision.made row',
       );
       expect(made.project).toBe('default');
+      // Nor can it store an approval for a call in that project.
+      const refused = await bus.request(APPROVAL_CREATE_SUBJECT, { call: request, policy_version: 'x' }, { traceId, project: 'bus-invented' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(GatewayError);
+      expect((refused as GatewayError).code).toBe('REQUEST.UNKNOWN_PROJECT');
+      expect((await gw.db.query(`SELECT 1 FROM approvals WHERE project = 'bus-invented'`)).rows).toEqual([]);
       expect(await storedUnder('bus-invented')).toEqual([]);
     } finally {
       await bus.close();
