@@ -139,7 +139,8 @@ export class AnomalyService {
         type: alert.type,
         severity: alert.severity,
         project: alert.project,
-        key: alert.key,
+        // Not `key`: the logger redacts fields of that name.
+        alert_key: alert.key,
       },
       `alert: ${alert.summary}`,
     );

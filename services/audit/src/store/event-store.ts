@@ -16,8 +16,6 @@ export interface EventRow {
   data: unknown;
 }
 
-const COLUMNS = 12;
-
 /** U+0000 and unpaired surrogate halves. */
 const UNSTORABLE_SOURCE = '\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
 const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
@@ -59,8 +57,26 @@ export function isDataError(err: unknown): boolean {
   return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('22');
 }
 
-/** 64-bit advisory lock key of a project's chain (hashtextextended is stable across servers). */
-const CHAIN_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('audit_chain:' || $1, 0))`;
+/**
+ * Every project's chain lock (64-bit advisory lock key; hashtextextended is stable across
+ * servers), taken in the order of the sorted array, in one statement.
+ */
+const CHAIN_LOCKS = `SELECT pg_advisory_xact_lock(hashtextextended('audit_chain:' || p, 0)) FROM unnest($1::text[]) AS p`;
+
+const UNIQUE_VIOLATION = '23505';
+
+/** The columns of audit_events, in the order of APPEND's arrays. */
+const COLUMN_NAMES = ['project', 'chain_seq', 'event_id', 'subject', 'source', 'trace_id', 'occurred_at', 'stream_seq', 'data', 'stored_at', 'prev_hash', 'hash'] as const;
+
+/** The rows (one array per column: one statement text whatever the batch size) and the moved heads. */
+const APPEND = `WITH appended AS (
+    INSERT INTO audit_events (${COLUMN_NAMES.join(', ')})
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[], $9::json[], $10::timestamptz[], $11::text[], $12::text[])
+    RETURNING 1
+  )
+  INSERT INTO audit_chain_heads (project, chain_seq, hash, updated_at)
+  SELECT p, s, h, $16::timestamptz FROM unnest($13::text[], $14::bigint[], $15::text[]) AS x(p, s, h)
+  ON CONFLICT (project) DO UPDATE SET chain_seq = EXCLUDED.chain_seq, hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at`;
 
 /** The audit_events table: chained, idempotent appends and the trace query. */
 @Injectable()
@@ -79,15 +95,30 @@ export class EventStore implements OnApplicationShutdown {
    * Each project's chain is extended under its advisory lock, so any number of audit instances
    * can append at once: they queue per project, and an event delivered to two of them is stored
    * by the first and skipped by the second. Returns the number of rows inserted.
+   *
+   * Four round trips in the usual case (the locks, the heads, the rows with their heads, the
+   * commit): events are assumed new, and only if one is already stored (a redelivery) is the
+   * batch rolled back and appended again with a check of the stored ids.
    */
   async append(rows: readonly EventRow[], now: Date = new Date()): Promise<number> {
+    try {
+      return await this.appendOnce(rows, now, false);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      return this.appendOnce(rows, now, true);
+    }
+  }
+
+  private async appendOnce(rows: readonly EventRow[], now: Date, skipStored: boolean): Promise<number> {
     if (rows.length === 0) return 0;
     const chained = await withTransaction(this.pool, async (client) => {
       const projects = [...new Set(rows.map((r) => r.project))].sort();
-      for (const project of projects) await client.query(CHAIN_LOCK, [project]);
-      const ids = rows.map((r) => r.event_id);
-      const stored = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [ids]);
-      const skip = new Set(stored.rows.map((r) => r.event_id));
+      await client.query(CHAIN_LOCKS, [projects]);
+      const skip = new Set<string>();
+      if (skipStored) {
+        const stored = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [rows.map((r) => r.event_id)]);
+        for (const r of stored.rows) skip.add(r.event_id);
+      }
       const heads = await client.query<{ project: string; chain_seq: string; hash: string }>(
         'SELECT project, chain_seq, hash FROM audit_chain_heads WHERE project = ANY($1::text[])',
         [projects],
@@ -105,24 +136,14 @@ export class EventStore implements OnApplicationShutdown {
         head.set(r.project, { seq: row.chain_seq, hash });
       }
       if (chained.length > 0) {
-        const values: unknown[] = [];
-        const tuples = chained.map((r, i) => {
-          values.push(r.project, r.chain_seq, r.event_id, r.subject, r.source, r.trace_id, r.occurred_at, r.stream_seq, r.data, r.stored_at, r.prev_hash, r.hash);
-          const o = i * COLUMNS;
-          return `(${Array.from({ length: COLUMNS }, (_, k) => `$${o + k + 1}`).join(',')})`;
-        });
-        await client.query(
-          `INSERT INTO audit_events (project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data, stored_at, prev_hash, hash)
-           VALUES ${tuples.join(',')}`,
-          values,
-        );
         const moved = [...new Set(chained.map((r) => r.project))];
-        await client.query(
-          `INSERT INTO audit_chain_heads (project, chain_seq, hash, updated_at)
-           SELECT p, s, h, $4::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(p, s, h)
-           ON CONFLICT (project) DO UPDATE SET chain_seq = EXCLUDED.chain_seq, hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at`,
-          [moved, moved.map((p) => head.get(p)!.seq), moved.map((p) => head.get(p)!.hash), storedAt],
-        );
+        await client.query(APPEND, [
+          ...COLUMN_NAMES.map((c) => chained.map((r) => r[c])),
+          moved,
+          moved.map((p) => head.get(p)!.seq),
+          moved.map((p) => head.get(p)!.hash),
+          storedAt,
+        ]);
       }
       return chained;
     });
