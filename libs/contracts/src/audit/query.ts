@@ -32,6 +32,11 @@ export const recordFilterSchema = z.object({
 });
 export type RecordFilter = z.infer<typeof recordFilterSchema>;
 
+/** A `from`/`to` pair that no time can satisfy (from at or after to): an error, not an empty page. */
+export function isEmptyTimeRange(r: { from?: string | undefined; to?: string | undefined }): boolean {
+  return r.from !== undefined && r.to !== undefined && Date.parse(r.from) >= Date.parse(r.to);
+}
+
 /** One call as seed 003's JSONL audit log has it, plus the gateway's ids. Arguments and result are redacted. */
 export const auditRecordSchema = z.object({
   audit_id: z.string(),

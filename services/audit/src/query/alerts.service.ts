@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type AlertsPage, type AlertsQuery, GatewayError, type StoredAlert } from '@sg/contracts';
+import { type AlertsPage, type AlertsQuery, GatewayError, isEmptyTimeRange, type StoredAlert } from '@sg/contracts';
 import type { Pool } from '@sg/runtime';
 import { PG } from '../store/pg.provider.js';
 import { decodeCursor, encodeCursor, positionSql } from './cursor.js';
@@ -41,11 +41,7 @@ export class AlertsService {
    * alert raised while a client pages lands before its first page, so no page repeats or skips one.
    */
   async page(query: AlertsQuery, maxBytes: number): Promise<AlertsPage> {
-    if (
-      query.from !== undefined &&
-      query.to !== undefined &&
-      Date.parse(query.from) >= Date.parse(query.to)
-    ) {
+    if (isEmptyTimeRange(query)) {
       throw new GatewayError('AUDIT.INVALID_QUERY', '`from` must be earlier than `to`');
     }
     const before = query.cursor === undefined ? undefined : decodeCursor('alerts', query.cursor);

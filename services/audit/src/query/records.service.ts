@@ -3,6 +3,7 @@ import {
   type AuditRecord,
   DECISION_MADE,
   GatewayError,
+  isEmptyTimeRange,
   RECORD_STATUSES,
   type RecordFilter,
   type RecordsPage,
@@ -172,11 +173,7 @@ export class RecordsService {
       DECISION_MADE,
       TOOLCALL_EXECUTED,
     ];
-    if (
-      filter.from !== undefined &&
-      filter.to !== undefined &&
-      Date.parse(filter.from) >= Date.parse(filter.to)
-    ) {
+    if (isEmptyTimeRange(filter)) {
       throw new GatewayError('AUDIT.INVALID_QUERY', '`from` must be earlier than `to`');
     }
     const where: string[] = [];

@@ -2,6 +2,7 @@ import {
   ALERT_TYPES,
   type AlertsQuery,
   GatewayError,
+  isEmptyTimeRange,
   PROJECT_ID_PATTERN,
   RECORD_STATUSES,
   type RecordFilter,
@@ -147,11 +148,7 @@ function parseParams(
     if (!params.has(name))
       issues.push({ param: name, message: `${name} is required: ${PARAMS[name].expected}` });
   }
-  if (
-    typeof out.from === 'string' &&
-    typeof out.to === 'string' &&
-    Date.parse(out.from) >= Date.parse(out.to)
-  ) {
+  if (isEmptyTimeRange({ from: out.from as string | undefined, to: out.to as string | undefined })) {
     issues.push({ param: 'from', message: 'from must be earlier than to' });
   }
   if (issues.length > 0) {
