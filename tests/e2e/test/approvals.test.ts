@@ -70,6 +70,14 @@ it('executes the approved call exactly once however many approvals race', async 
     return r.length >= 2 ? r : undefined;
   }, 10_000, 'approved and executed events');
   expect(resolved.map((r) => r.data.status)).toEqual(['approved', 'executed']);
+  // Two answers, two audit records under the call's trace: the 202, then the approved run.
+  const completed = await waitFor(async () => {
+    const r = await rows("subject = 'gw.evt.toolcall.completed.v1' AND trace_id = $1", [res.body.trace_id]);
+    return r.length >= 2 ? r : undefined;
+  }, 10_000, 'the completed event of the approved run');
+  expect(completed.map((r) => [r.data.outcome, r.data.http_status])).toEqual([['pending_approval', 202], ['allowed', 200]]);
+  const records = await get(gw, `/api/audit/records?trace_id=${res.body.trace_id}`, admin);
+  expect(records.body.records.map((r: { status: string }) => r.status)).toEqual(['pending_approval', 'success']);
 });
 
 it('records a rejection, after which the call can never run', async () => {
