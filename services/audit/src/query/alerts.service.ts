@@ -3,7 +3,7 @@ import { type AlertsPage, type AlertsQuery, GatewayError, isEmptyTimeRange, type
 import type { Pool } from '@sg/runtime';
 import { PG } from '../store/pg.provider.js';
 import { decodeCursor, encodeCursor, positionSql } from './cursor.js';
-import { fitInBytes } from './fit.js';
+import { pageOf } from './fit.js';
 
 interface AlertRow {
   alert_id: string;
@@ -63,16 +63,8 @@ export class AlertsService {
       ALERTS_SQL(where.join(' AND ') || 'TRUE', p(query.limit + 1)),
       params,
     );
-    const more = res.rows.length > query.limit;
-    const alerts = res.rows.slice(0, query.limit).map(toStoredAlert);
-    const fitted = fitInBytes(alerts, maxBytes);
-    const kept = fitted.length > 0 ? fitted : alerts.slice(0, 1);
-    const last = res.rows[kept.length - 1];
-    const next =
-      last && (more || kept.length < alerts.length)
-        ? encodeCursor('alerts', { at: last.position, id: last.alert_id })
-        : null;
-    return { alerts: kept, next_cursor: next };
+    const page = pageOf(res.rows, query.limit, maxBytes, toStoredAlert, (r) => encodeCursor('alerts', { at: r.position, id: r.alert_id }));
+    return { alerts: page.items, next_cursor: page.next_cursor };
   }
 }
 

@@ -17,3 +17,23 @@ export function fitInBytes<T>(
   }
   return keep === 'oldest' ? items.slice(0, n) : items.slice(items.length - n);
 }
+
+/**
+ * The page a keyset query for `limit + 1` rows gives: at most `limit` items, fewer when they would
+ * not fit in `maxBytes` but at least one, so that paging always moves on; and the cursor after
+ * the last item kept, or null when nothing follows it.
+ */
+export function pageOf<R, T>(
+  rows: readonly R[],
+  limit: number,
+  maxBytes: number,
+  toItem: (row: R) => T,
+  cursorOf: (row: R) => string,
+): { items: T[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit).map(toItem);
+  const fitted = fitInBytes(items, maxBytes);
+  const kept = fitted.length > 0 ? fitted : items.slice(0, 1);
+  const last = rows[kept.length - 1];
+  const more = rows.length > limit || kept.length < items.length;
+  return { items: kept, next_cursor: last && more ? cursorOf(last) : null };
+}

@@ -23,7 +23,7 @@ import {
   toAuditRecord,
 } from './audit-record.js';
 import { decodeCursor, encodeCursor, positionSql, type Position } from './cursor.js';
-import { fitInBytes } from './fit.js';
+import { fitInBytes, pageOf } from './fit.js';
 
 /** Most calls and events a session trace holds; beyond them it is `truncated`. */
 export const SESSION_CALLS = 500;
@@ -75,17 +75,8 @@ export class RecordsService {
   async page(query: RecordsQuery, maxBytes: number): Promise<RecordsPage> {
     const after = query.cursor === undefined ? undefined : decodeCursor('records', query.cursor);
     const rows = await this.calls(query, 'ASC', query.limit + 1, after);
-    const more = rows.length > query.limit;
-    const records = rows.slice(0, query.limit).map(toAuditRecord);
-    // At least one record, so that paging always moves on (one call's events always fit).
-    const fitted = fitInBytes(records, maxBytes);
-    const kept = fitted.length > 0 ? fitted : records.slice(0, 1);
-    const last = rows[kept.length - 1];
-    const next =
-      last && (more || kept.length < records.length)
-        ? encodeCursor('records', { at: last.position, id: last.event_id })
-        : null;
-    return { records: kept, next_cursor: next };
+    const page = pageOf(rows, query.limit, maxBytes, toAuditRecord, (r) => encodeCursor('records', { at: r.position, id: r.event_id }));
+    return { records: page.items, next_cursor: page.next_cursor };
   }
 
   /**

@@ -22,7 +22,7 @@ const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
 
 /**
- * What PostgreSQL's jsonb can hold and gives back unchanged: no U+0000 (an agent can put one in
+ * What PostgreSQL's JSON functions (->>, casts to jsonb) can read: no U+0000 (an agent can put one in
  * its arguments) and no lone surrogate halves. The hash is computed over this form.
  */
 export function storableJson(value: unknown): unknown {
