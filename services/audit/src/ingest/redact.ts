@@ -34,9 +34,12 @@ export function auditMaskOptions(files: GatewayFiles, project: string, tool?: st
 
 export function redactEventData(data: unknown, opts: MaskOptions): unknown {
   if (!data || typeof data !== 'object' || Array.isArray(data)) return maskPii(data, opts).value;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) {
-    out[key] = IDENTITY_FIELDS.has(key) ? value : maskPii(value, opts).value;
-  }
-  return out;
+  // One maskPii call per event (it compiles its options each call): the top-level values go in
+  // as an array, so their own keys are not matched, exactly as if each were masked alone.
+  const entries = Object.entries(data);
+  const masked = maskPii(
+    entries.map(([key, value]) => (IDENTITY_FIELDS.has(key) ? null : value)),
+    opts,
+  ).value as unknown[];
+  return Object.fromEntries(entries.map(([key, value], i) => [key, IDENTITY_FIELDS.has(key) ? value : masked[i]]));
 }
