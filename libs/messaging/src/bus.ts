@@ -10,6 +10,8 @@ import {
   TimeoutError,
 } from '@nats-io/transport-node';
 import {
+  type Consumer,
+  type ConsumerConfig,
   DiscardPolicy,
   jetstream,
   jetstreamManager,
@@ -160,6 +162,23 @@ export class NatsBus {
         if (!/already in use/i.test((addErr as Error).message)) throw addErr;
       }
     }
+  }
+
+  /**
+   * The durable consumer `config.durable_name` on the events stream (made sure to exist):
+   * created, or updated to `config`. A change the server refuses (such as another deliver
+   * policy) stops the caller with the server's reason rather than running with the old settings.
+   */
+  async durableConsumer(config: Partial<ConsumerConfig> & { durable_name: string }): Promise<Consumer> {
+    await this.ensureStream();
+    const jsm = await this.jsm();
+    const exists = await jsm.consumers.info(this.streamName, config.durable_name).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await jsm.consumers.update(this.streamName, config.durable_name, config);
+    else await jsm.consumers.add(this.streamName, config);
+    return this.js.consumers.get(this.streamName, config.durable_name);
   }
 
   /** Sends a request and returns the validated answer, or throws a GatewayError with a stable code. */

@@ -51,9 +51,8 @@ export class AnomalyConsumer implements OnApplicationBootstrap, BeforeApplicatio
         ? { ok: false, detail: `detection paused, events will be retried: ${this.lastError}` }
         : { ok: true },
     );
-    await this.bus.ensureStream();
-    const jsm = await this.bus.jsm();
-    const config = {
+    // An update the server refuses (e.g. a changed deliver policy) stops the start with its reason.
+    const consumer = await this.bus.durableConsumer({
       durable_name: this.env.ANOMALY_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       // Alerts are about what happens from now on: a first start does not page anyone about the
@@ -64,15 +63,7 @@ export class AnomalyConsumer implements OnApplicationBootstrap, BeforeApplicatio
       // Unlimited redelivery: an outage of Redis or PostgreSQL delays detection, it loses nothing.
       max_deliver: -1,
       max_ack_pending: 5_000,
-    };
-    const exists = await jsm.consumers.info(this.bus.streamName, config.durable_name).then(
-      () => true,
-      () => false,
-    );
-    // An update the server refuses (e.g. a changed deliver policy) stops the start with its reason.
-    if (exists) await jsm.consumers.update(this.bus.streamName, config.durable_name, config);
-    else await jsm.consumers.add(this.bus.streamName, config);
-    const consumer = await this.bus.js.consumers.get(this.bus.streamName, config.durable_name);
+    });
     this.messages = await consumer.consume({
       max_messages: BATCH * 2,
       callback: (m) => this.onMessage(m),

@@ -33,9 +33,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   ) {}
 
   async onApplicationBootstrap() {
-    await this.bus.ensureStream();
-    const jsm = await this.bus.jsm();
-    const config = {
+    const consumer = await this.bus.durableConsumer({
       durable_name: this.env.AUDIT_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
@@ -46,14 +44,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       // Back-pressure: JetStream delivers no more than this many unacked events to all
       // instances together, so none waits in a buffer until its ack_wait runs out.
       max_ack_pending: this.env.AUDIT_BATCH_SIZE * 4,
-    };
-    try {
-      await jsm.consumers.info(this.bus.streamName, config.durable_name);
-      await jsm.consumers.update(this.bus.streamName, config.durable_name, config);
-    } catch {
-      await jsm.consumers.add(this.bus.streamName, config);
-    }
-    const consumer = await this.bus.js.consumers.get(this.bus.streamName, config.durable_name);
+    });
     this.messages = await consumer.consume({
       max_messages: this.env.AUDIT_BATCH_SIZE * 2,
       callback: (m) => this.onMessage(m),
