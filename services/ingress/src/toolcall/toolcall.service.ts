@@ -103,7 +103,7 @@ export class ToolCallService {
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
       decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
       if (!decision.allowed) {
-        answer = this.denied(decision, ctx.traceId, auditId);
+        answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
         // Nothing runs until a person approves this very call (tool, arguments, agent, project).
         const approval = await this.bus.request(APPROVAL_CREATE_SUBJECT, { call: { ...request, channel }, policy_version: decision.policy_version }, ctx);
@@ -192,15 +192,17 @@ export class ToolCallService {
     return { agentId: b.model_id, agentVersion: null, requestId: requestId || randomUUID(), clientRequestId: Boolean(requestId), sessionId: b.session_id, userId: userFrom(headers), tool: b.tool, arguments: b.input };
   }
 
-  private denied(decision: Decision, traceId: string, auditId: string): HttpAnswer {
+  private denied(decision: Decision, project: string, traceId: string, auditId: string): HttpAnswer {
     const code = decision.code ?? 'POLICY.TOOL_NOT_ALLOWED';
+    // The policy service refuses a project whose file was just removed before this ingress reloads: same answer as the ingress's own refusal.
+    const details = code === 'REQUEST.UNKNOWN_PROJECT' ? { details: { project } } : {};
     const status = new GatewayError(code, decision.reason).httpStatus;
     const headers: Record<string, string> = {};
     if (decision.retry_after_ms !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(decision.retry_after_ms / 1000)));
     return {
       status,
       headers,
-      body: { success: false, allowed: false, error: { code, message: decision.reason }, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: traceId, audit_id: auditId },
+      body: { success: false, allowed: false, error: { code, message: decision.reason, ...details }, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: traceId, audit_id: auditId },
     };
   }
 
