@@ -1,4 +1,5 @@
-// The detectors, in the order they claim text: secrets first, then IBAN, card, SSN, email, IP,
+// The detectors, in the order they claim text: secrets first (a token after `Bearer` counts as
+// a bearer token, not as the provider's API key), then IBAN, card, SSN, email, IP,
 // phone. Each regex is compiled once. Every pattern starts with a negative lookbehind on the
 // characters it begins with, so a match can only start at the start of a run: this keeps the
 // scan linear on long runs of letters or digits (no retry at every position of the run).
@@ -157,6 +158,27 @@ const bearer: Detector = {
     return tokenLike
       ? { kind: 'mask', start, end, replacement: redacted('bearer_token') }
       : { kind: 'reject', start, end };
+  },
+};
+
+/**
+ * A provider's API token, recognised by its documented prefix: GitHub (`ghp_` `gho_` `ghu_` `ghs_`
+ * `ghr_` + 36, `github_pat_`), GitLab (`glpat-`), Stripe secret and restricted keys
+ * (`sk_live_`, `rk_test_`...) and webhook secrets (`whsec_`), Slack (`xoxb-` `xoxp-`...), Google
+ * (`AIza` + 35), npm (`npm_` + 36), Hugging Face (`hf_` + 34), OpenAI and Anthropic (`sk-`).
+ * Masked whole. `sk-` alone is a common word prefix (`sk-learn`), so it needs 32 or more
+ * characters after it with a digit among them; a shorter or digit-free one is rejected.
+ */
+const API_TOKEN_PREFIX = /gh[pousr]_|github_pat_|glpat-|(?:sk|rk)_(?:live|test)_|whsec_|xox[abposr]-|AIza|npm_|hf_|sk-/;
+const apiToken: Detector = {
+  type: 'api_key',
+  pattern:
+    /(?<![A-Za-z0-9_-])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|glpat-[A-Za-z0-9_-]{20,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[A-Za-z0-9_-]{35}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{34}|sk-[A-Za-z0-9_-]{8,})(?![A-Za-z0-9])/g,
+  mayContain: (t) => API_TOKEN_PREFIX.test(t),
+  judge: (m) => {
+    const token = m[0];
+    if (token.startsWith('sk-') && (token.length < 35 || !hasDigit(token))) return rejectWhole(m);
+    return whole(m, redacted('api_key'));
   },
 };
 
@@ -322,6 +344,7 @@ export const DETECTORS: readonly Detector[] = [
   awsKeyId,
   awsSecret,
   bearer,
+  apiToken,
   iban,
   creditCard,
   ssn,

@@ -536,6 +536,26 @@ describe('secret properties', () => {
     );
   });
 
+  it('masks every provider API token of a documented shape', () => {
+    const token = fc.oneof(
+      fc.tuple(fc.constantFrom('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'npm_'), fc.stringMatching(/^[A-Za-z0-9]{36}$/)),
+      fc.tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_'), fc.stringMatching(/^[A-Za-z0-9]{16,99}$/)),
+      fc.tuple(fc.constantFrom('xoxb-', 'xoxp-'), fc.stringMatching(/^[0-9]{10,13}-[A-Za-z0-9]{24}$/)),
+      fc.tuple(fc.constant('AIza'), fc.stringMatching(/^[A-Za-z0-9_-]{35}$/)),
+      fc.tuple(fc.constant('hf_'), fc.stringMatching(/^[A-Za-z0-9]{34}$/)),
+      fc.tuple(fc.constantFrom('sk-', 'sk-proj-'), fc.stringMatching(/^[A-Za-z0-9]{20,60}[0-9][A-Za-z0-9]{11}$/)),
+    );
+    fc.assert(
+      fc.property(framed(token), ([before, [prefix, body], after]) =>
+        expectMasked('api_key', before, prefix + body, after, {
+          standard: '[redacted:api_key]',
+          strict: '[redacted:api_key]',
+        }),
+      ),
+      RUNS,
+    );
+  });
+
   it('masks every bearer token, keeping the scheme word', () => {
     const token = fc.stringMatching(/^[A-Za-z0-9\-._~+/]{15,60}[0-9]$/);
     fc.assert(

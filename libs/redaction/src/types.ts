@@ -9,6 +9,7 @@ export const PII_TYPES = [
   'jwt',
   'aws_key',
   'bearer_token',
+  'api_key',
   'private_key',
 ] as const;
 
@@ -71,6 +72,7 @@ function zeroCounts(): Record<PiiType, number> {
     jwt: 0,
     aws_key: 0,
     bearer_token: 0,
+    api_key: 0,
     private_key: 0,
   };
 }
