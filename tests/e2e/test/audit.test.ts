@@ -21,10 +21,12 @@ writeFileSync(signingKey, generateKeyPairSync('ed25519').privateKey.export({ typ
 let gw: Gateway;
 let restarted: ExtraService | undefined;
 const admin = { 'X-Admin-Key': ADMIN_KEY };
+/** A short verification budget, so that the chain of 20,000 rows is verified over the API in pieces. */
+const AUDIT_ENV = { AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '300', AUDIT_VERIFY_BUDGET_MS: '100' };
 
 beforeAll(async () => {
   gw = await startGateway({
-    env: { AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '300' },
+    env: AUDIT_ENV,
     configure: (c) =>
       c.write('policies/bulk.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 1000000, window_s: 60 }\n'),
   });
@@ -36,8 +38,24 @@ afterAll(async () => {
   rmSync(keyDir, { recursive: true, force: true });
 });
 
+type Report = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** GET /api/audit/verify, following next_cursor until an answer is complete: every answer, in order. */
+async function verifyPieces(project: string): Promise<Report[]> {
+  const pieces: Report[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await get(gw, `/api/audit/verify?project=${project}${cursor ? `&cursor=${cursor}` : ''}`, admin);
+    expect(res.status).toBe(200);
+    pieces.push(res.body);
+    cursor = res.body.next_cursor;
+    expect(res.body.complete).toBe(cursor === null);
+  } while (cursor !== null && pieces.length < 1000);
+  return pieces;
+}
+
 /** npm run audit:verify, against the gateway's schema. */
-async function cli(...args: string[]): Promise<{ code: number; reports: Record<string, any>[]; stderr: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function cli(...args: string[]): Promise<{ code: number; reports: Report[]; stderr: string }> {
   const env = { ...process.env, DATABASE_URL: TEST_SERVERS.databaseUrl, DATABASE_SCHEMA: gw.iso.schema, AUDIT_SIGNING_KEY_FILE: signingKey };
   try {
     const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'services/audit/dist/cli/verify.js'), ...args], { env });
@@ -67,7 +85,7 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
         }
         if (i === Math.floor((2 * CALLS) / 3)) {
           storedAtRestart = Number((await gw.db.query(`SELECT count(*) AS n FROM audit_events WHERE project = 'bulk'`)).rows[0].n);
-          restarted = await startExtraService(gw, 'audit', { AUDIT_SIGNING_KEY_FILE: signingKey, AUDIT_CHECKPOINT_MS: '300' });
+          restarted = await startExtraService(gw, 'audit', AUDIT_ENV);
         }
         const res = await fetch(`${gw.url}/api/tools/call`, {
           method: 'POST',
@@ -109,9 +127,22 @@ describe('the audit service killed with SIGKILL in the middle of the calls', () 
   it('keeps one unbroken hash chain across the crash (API and CLI agree)', async () => {
     const length = await chainLength();
     expect(length).toBeGreaterThanOrEqual(CALLS * 4);
-    const report = await get(gw, '/api/audit/verify?project=bulk', admin);
-    expect(report.status).toBe(200);
-    expect(report.body).toMatchObject({ project: 'bulk', ok: true, rows_checked: length, head_seq: length, first_mismatch: null });
+    // Over the API in pieces of at most AUDIT_VERIFY_BUDGET_MS, each starting where the last stopped.
+    const pieces = await verifyPieces('bulk');
+    expect(pieces.length).toBeGreaterThan(1);
+    pieces.forEach((p, i) => {
+      expect(p).toMatchObject({ project: 'bulk', first_mismatch: null, ok: i === pieces.length - 1 });
+      expect(p.from_seq).toBe(i === 0 ? 1 : pieces[i - 1]!.last_seq + 1);
+    });
+    expect(pieces.reduce((n, p) => n + p.rows_checked, 0)).toBe(length);
+    expect(pieces.at(-1)).toMatchObject({ ok: true, complete: true, last_seq: length, head_seq: length });
+    // A cursor continues only the verification of the project it came from.
+    for (const url of [`/api/audit/verify?project=default&cursor=${pieces[0]!.next_cursor}`, '/api/audit/verify?project=bulk&cursor=not-a-cursor']) {
+      const refused = await get(gw, url, admin);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('AUDIT.INVALID_CURSOR');
+      expect(refused.body.error.message).toMatch(/next_cursor of the previous answer/);
+    }
     const checked = await cli('--project', 'bulk');
     expect(checked.code).toBe(0);
     expect(checked.reports[0]).toMatchObject({ project: 'bulk', ok: true, rows_checked: length });
@@ -134,10 +165,9 @@ describe('tampering with the stored trail', () => {
     const victim = (await gw.db.query<{ event_id: string; chain_seq: string }>(`SELECT event_id, chain_seq FROM audit_events WHERE project = 'bulk' AND chain_seq = 1234`)).rows[0]!;
     await gw.db.query(`UPDATE audit_events SET data = jsonb_set(data::jsonb, '{outcome}', '"denied"')::json WHERE event_id = $1`, [victim.event_id]);
 
-    const report = await get(gw, '/api/audit/verify?project=bulk', admin);
-    expect(report.status).toBe(200);
-    expect(report.body.ok).toBe(false);
-    expect(report.body.first_mismatch).toMatchObject({ chain_seq: 1234, event_id: victim.event_id });
+    const found = (await verifyPieces('bulk')).at(-1)!;
+    expect(found.ok).toBe(false);
+    expect(found.first_mismatch).toMatchObject({ chain_seq: 1234, event_id: victim.event_id });
 
     const checked = await cli('--project', 'bulk', '--checkpoints', exportFile);
     expect(checked.code).toBe(1);

@@ -127,14 +127,22 @@ export type StoredAlert = z.infer<typeof storedAlertSchema>;
 export const alertsPageSchema = z.object({ alerts: z.array(storedAlertSchema), next_cursor: z.string().nullable() });
 export type AlertsPage = z.infer<typeof alertsPageSchema>;
 
-/** GET /api/audit/verify?project= : the hash chain and signed checkpoints of one project. */
+/**
+ * GET /api/audit/verify?project= : the hash chain and signed checkpoints of one project. A long
+ * chain is walked in pieces of bounded time: `cursor` continues where the previous answer stopped.
+ */
 export const AUDIT_VERIFY_SUBJECT = 'gw.audit.verify.v1';
-export const verifyQuerySchema = z.object({ project: projectIdSchema });
+export const verifyQuerySchema = z.object({ project: projectIdSchema, cursor: cursorSchema.optional() });
 export const verifyReportSchema = z.object({
   project: z.string(),
+  /** True only when the walk reached the chain head and every row and checkpoint matched. */
   ok: z.boolean(),
+  /** False when the time budget ended the walk first: continue with next_cursor. */
+  complete: z.boolean(),
+  next_cursor: z.string().nullable(),
   rows_checked: z.number().int(),
-  /** chain_seq of the last row, and of the chain head PostgreSQL records. */
+  /** chain_seq of the first and last row this answer checked, and of the chain head PostgreSQL records. */
+  from_seq: z.number().int(),
   last_seq: z.number().int(),
   head_seq: z.number().int(),
   checkpoints_checked: z.number().int(),

@@ -6,6 +6,7 @@ import type { AuditEnv } from '../config/env.js';
 import { EventStore } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
 import { CHECKPOINT_COLUMNS, checkpointOf, CheckpointSigner, publicKeyPem, type CheckpointRow } from './checkpoint-signer.js';
+import { decodeVerifyCursor } from '../query/cursor.js';
 import { verifyChain } from './verify.js';
 
 const EXPORT_PAGE = 1000;
@@ -49,9 +50,15 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
       detail: this.signer ? (this.lastError ?? `signing with key ${this.signer.keyId}`) : 'disabled: set AUDIT_SIGNING_KEY_FILE',
     }));
 
-    this.bus.handle(AUDIT_VERIFY_SUBJECT, async ({ project }) => {
+    this.bus.handle(AUDIT_VERIFY_SUBJECT, async ({ project, cursor }) => {
+      // A cursor that is not one of ours is the caller's mistake (400), not the store's.
+      const after = cursor === undefined ? undefined : decodeVerifyCursor(project, cursor);
       try {
-        return await verifyChain(this.pool, project, this.signer ? { publicKey: this.signer.publicKey } : {});
+        return await verifyChain(this.pool, project, {
+          ...(this.signer ? { publicKey: this.signer.publicKey } : {}),
+          ...(after ? { after } : {}),
+          deadline: Date.now() + this.env.AUDIT_VERIFY_BUDGET_MS,
+        });
       } catch (err) {
         this.logger.error({ err: (err as Error).message, project }, 'audit verification failed to run');
         throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry the verification later');

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint, VerifyReport } from '@sg/contracts';
 import { withTransaction, type Pool } from '@sg/runtime';
+import { encodeVerifyCursor, type VerifyPosition } from '../query/cursor.js';
 import { CHECKPOINT_COLUMNS, checkpointOf, checkpointValid, keyIdOf, type CheckpointRow } from './checkpoint-signer.js';
 import { GENESIS, rowHash, type ChainedRow } from './row-hash.js';
 
@@ -31,14 +32,20 @@ export interface VerifyOptions {
   publicKey?: KeyObject;
   /** Checkpoints kept elsewhere (an export), checked besides those in PostgreSQL. */
   extraCheckpoints?: readonly Checkpoint[];
+  /** Continue after this row (a previous answer's next_cursor), instead of from row 1. */
+  after?: VerifyPosition;
+  /** Stop at the first page boundary after this time (ms since the epoch), with a cursor to continue. */
+  deadline?: number;
 }
 
 type Mismatch = NonNullable<VerifyReport['first_mismatch']>;
 
 /**
- * Walks a project's chain from its first row: each row must have the next chain_seq, a hash that
- * matches its content, the previous row's hash as prev_hash, and the hash of every signed
- * checkpoint at its position. Stops at the first row that does not match and names it.
+ * Walks a project's chain from its first row (or after `opts.after`): each row must have the next
+ * chain_seq, a hash that matches its content, the previous row's hash as prev_hash, and the hash
+ * of every signed checkpoint at its position. Stops at the first row that does not match and
+ * names it, or at `opts.deadline` with a cursor: pieces chain on the hash of the last row checked,
+ * so a walk in pieces checks what one walk does (each piece in its own snapshot).
  */
 export async function verifyChain(pool: Pool, project: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   // One snapshot: rows appended while the walk runs are neither seen nor mistaken for damage.
@@ -58,11 +65,13 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   // A bad signature is noted, but the walk goes on to find a broken row before it.
   const badSignatures: Mismatch[] = [];
 
+  const start = opts.after ?? { seq: 0, hash: GENESIS };
   if (opts.publicKey) {
-    const stored = await pool.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1`, [project]);
+    // Checkpoints before `start` were checked by the answer that gave the cursor.
+    const stored = await pool.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2`, [project, start.seq]);
     const all: Checkpoint[] = [
       ...stored.rows.map((c) => checkpointOf(project, c)),
-      ...(opts.extraCheckpoints ?? []).filter((c) => c.project === project),
+      ...(opts.extraCheckpoints ?? []).filter((c) => c.project === project && c.chain_seq > start.seq),
     ];
     const keyId = keyIdOf(opts.publicKey);
     for (const c of all) {
@@ -78,16 +87,29 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     }
   }
 
-  let expected = 1;
-  let prevHash = GENESIS;
+  let expected = start.seq + 1;
+  let prevHash = start.hash;
   let rowsChecked = 0;
   let broken = false;
+  let complete = true;
   const breaks = (m: Mismatch) => {
     note(m);
     broken = true;
   };
-  for (;;) {
-    const page = await pool.query<DbRow>(SELECT_ROWS, [project, expected - 1]);
+  type Page = { rows: DbRow[] };
+  const fetchAfter = (seq: number): Promise<Page> => {
+    const page = pool.query<DbRow>(SELECT_ROWS, [project, seq]);
+    // Handled here so a failure while the previous page is hashed is not an unhandled rejection;
+    // awaiting the page still throws it.
+    page.catch(() => undefined);
+    return page;
+  };
+  let next: Promise<Page> | undefined = fetchAfter(start.seq);
+  while (next) {
+    const page: Page = await next;
+    // The next page is read while this one is hashed: PostgreSQL and the hashing overlap.
+    const last = page.rows.at(-1);
+    next = page.rows.length === PAGE && last ? fetchAfter(Number(last.chain_seq)) : undefined;
     for (const db of page.rows) {
       const row = fromDb(db);
       if (row.chain_seq !== expected) {
@@ -114,14 +136,20 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
       expected++;
       prevHash = hash;
     }
-    if (broken || page.rows.length < PAGE) break;
+    if (broken) break;
+    if (next && opts.deadline !== undefined && Date.now() >= opts.deadline) {
+      complete = false;
+      break;
+    }
   }
+  // A page read ahead and not needed: wait for it, so the snapshot's transaction ends cleanly.
+  if (next) await next.catch(() => undefined);
 
-  for (const m of badSignatures) note(m);
   const lastSeq = expected - 1;
+  for (const m of badSignatures) if (complete || m.chain_seq <= lastSeq) note(m);
   const head = await pool.query<{ chain_seq: string; hash: string }>('SELECT chain_seq, hash FROM audit_chain_heads WHERE project = $1', [project]);
   const headSeq = head.rows[0] ? Number(head.rows[0].chain_seq) : 0;
-  if (!broken) {
+  if (!broken && complete) {
     if (headSeq > lastSeq) {
       note({ chain_seq: lastSeq + 1, event_id: null, reason: `rows ${lastSeq + 1} to ${headSeq} are missing: the chain head records ${headSeq} rows (rows were deleted from the end)` });
     } else if (headSeq < lastSeq || (headSeq > 0 && head.rows[0]!.hash !== prevHash)) {
@@ -132,10 +160,14 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
       note({ chain_seq: beyond, event_id: null, reason: `row ${beyond} is missing although a signed checkpoint covers it: rows were deleted` });
     }
   }
+  const found = firstMismatch !== null;
   return {
     project,
-    ok: firstMismatch === null,
+    ok: complete && !found,
+    complete: complete || found,
+    next_cursor: complete || found ? null : encodeVerifyCursor(project, { seq: lastSeq, hash: prevHash }),
     rows_checked: rowsChecked,
+    from_seq: start.seq + 1,
     last_seq: lastSeq,
     head_seq: headSeq,
     checkpoints_checked: checkpointsChecked,

@@ -17,6 +17,11 @@ export const auditEnvSchema = baseEnvSchema
     AUDIT_SIGNING_KEY_FILE: optionalText,
     /** How often each project's chain head is signed (when it moved). */
     AUDIT_CHECKPOINT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    /**
+     * How long one GET /api/audit/verify walks before it answers with a cursor to continue; below
+     * the ingress's 60 s wait for the answer.
+     */
+    AUDIT_VERIFY_BUDGET_MS: z.coerce.number().int().min(100).max(50_000).default(20_000),
 
     /** Durable consumer of the anomaly detectors (shared by every audit instance). */
     ANOMALY_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]+$/).default('anomaly'),

@@ -226,6 +226,12 @@ describe('parseVerifyQuery and parseCheckpointsQuery', () => {
     expect(parseVerifyQuery(q('project=acme'))).toEqual({ project: 'acme' });
   });
 
+  it('pass a verification cursor on to the audit service', () => {
+    expect(parseVerifyQuery(q('project=acme&cursor=abc_-1'))).toEqual({ project: 'acme', cursor: 'abc_-1' });
+    const err = errorOf(() => parseVerifyQuery(q('project=acme&cursor=')));
+    expect(err.code).toBe('AUDIT.INVALID_CURSOR');
+  });
+
   it('read after_seq as a whole number, 0 when absent', () => {
     expect(parseCheckpointsQuery(q('project=acme'))).toEqual({ project: 'acme', after_seq: 0 });
     expect(parseCheckpointsQuery(q('project=acme&after_seq=42'))).toEqual({

@@ -184,8 +184,8 @@ export function parseAlertsQuery(params: URLSearchParams): AlertsQuery {
 }
 
 /** GET /api/audit/verify */
-export function parseVerifyQuery(params: URLSearchParams): { project: string } {
-  return parseParams(params, ['project'], ['project']) as { project: string };
+export function parseVerifyQuery(params: URLSearchParams): { project: string; cursor?: string } {
+  return parseParams(params, ['project', 'cursor'], ['project']) as { project: string; cursor?: string };
 }
 
 /** GET /api/audit/checkpoints */
