@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import {
   ALERT_RAISED,
   alertSchema,
@@ -7,15 +6,8 @@ import {
   type Alert,
   type ToolCallCompleted,
 } from '@sg/contracts';
-import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
-import {
-  createPgPool,
-  ENV,
-  HealthService,
-  LOGGER,
-  redisClientProvider,
-  type Pool,
-} from '@sg/runtime';
+import type { NatsBus } from '@sg/messaging';
+import { createPgPool, HealthService } from '@sg/runtime';
 import {
   exampleConfigDir,
   isolate,
@@ -28,10 +20,8 @@ import { Redis } from 'ioredis';
 import { AnomalyModule } from '../src/anomaly/anomaly.module.js';
 import { AnomalyService } from '../src/anomaly/anomaly.service.js';
 import type { CompletedCall } from '../src/anomaly/signals.js';
-import { loadAuditEnv } from '../src/config/env.js';
-import { PG, pgProvider } from '../src/store/pg.provider.js';
 import { REDIS } from '../src/store/store.module.js';
-import { connectBus, logger } from './support.js';
+import { connectBus, startAuditModule } from './support.js';
 
 const SIEM_URL = 'http://127.0.0.1:9/siem';
 
@@ -60,52 +50,20 @@ const RATE_LIMITED: ToolCallCompleted = {
   code: 'POLICY.RATE_LIMITED',
 };
 
-class Infra {}
-
 /** One audit instance with the anomaly module, on real NATS, Redis and PostgreSQL. */
 async function startAudit(iso: Isolation, config: ConfigDir) {
-  const bus = await connectBus(iso, 'audit');
-  const env = loadAuditEnv({ ...iso.env, CONFIG_DIR: config.dir, CONFIG_POLL_MS: '0', SIEM_URL });
-  let moduleRef: TestingModule | undefined;
-  try {
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        {
-          module: Infra,
-          global: true,
-          providers: [
-            { provide: ENV, useValue: env },
-            { provide: LOGGER, useValue: logger },
-            { provide: NatsBus, useValue: bus },
-            { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
-            HealthService,
-            ConfigSync,
-            pgProvider,
-            redisClientProvider(REDIS),
-          ],
-          exports: [ENV, LOGGER, NatsBus, HealthService, ConfigSync, PG, REDIS],
-        },
-        AnomalyModule,
-      ],
-    }).compile();
-    await moduleRef.init();
-  } catch (err) {
-    await moduleRef?.close();
-    await bus.nc.drain();
-    throw err;
-  }
-  const ref = moduleRef;
+  const audit = await startAuditModule(iso, {
+    configDir: config.dir,
+    env: { CONFIG_POLL_MS: '0', SIEM_URL },
+    redis: true,
+    imports: [AnomalyModule],
+  });
   return {
-    bus,
-    detectors: ref.get(AnomalyService),
-    health: ref.get(HealthService),
-    redis: ref.get<Redis>(REDIS),
-    async close() {
-      await ref.close();
-      await ref.get<Pool>(PG).end();
-      ref.get<Redis>(REDIS).disconnect();
-      await bus.nc.drain();
-    },
+    bus: audit.bus,
+    detectors: audit.get(AnomalyService),
+    health: audit.get(HealthService),
+    redis: audit.get<Redis>(REDIS),
+    close: audit.close,
   };
 }
 
@@ -186,7 +144,7 @@ async function startPublisher(iso: Isolation) {
     async close() {
       await sql.end();
       redis.disconnect();
-      await bus.nc.drain();
+      await bus.close();
     },
   };
 }

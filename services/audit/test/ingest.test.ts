@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import {
   AUDIT_TRACE_SUBJECT,
   DECISION_MADE,
@@ -15,16 +14,15 @@ import {
   APPROVAL_RESOLVED,
   ALERT_RAISED,
 } from '@sg/contracts';
-import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
-import { createPgPool, ENV, HealthService, LOGGER, migrate, type Pool } from '@sg/runtime';
+import type { MessageContext } from '@sg/messaging';
+import { createPgPool, migrate, type Pool } from '@sg/runtime';
 import { exampleConfigDir, isolate, TEST_SERVERS, waitFor, type Isolation } from '@sg/testing';
-import { loadAuditEnv } from '../src/config/env.js';
 import { verifyChain } from '../src/chain/verify.js';
 import { IngestService } from '../src/ingest/ingest.service.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
-import { MIGRATIONS_DIR, PG, pgProvider } from '../src/store/pg.provider.js';
+import { MIGRATIONS_DIR } from '../src/store/pg.provider.js';
 import { TraceHandler } from '../src/trace/trace.handler.js';
-import { connectBus, logger } from './support.js';
+import { connectBus, startAuditModule } from './support.js';
 
 
 const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
@@ -120,44 +118,14 @@ interface StoredRow {
   data: unknown;
 }
 
-/** One audit instance: the audit providers around its own NATS connection, bootstrapped. */
+/** One audit instance: the ingest and trace providers on its own NATS connection, bootstrapped. */
 async function startAudit(iso: Isolation, extraEnv: Record<string, string> = {}) {
-  const bus = await connectBus(iso, 'audit');
-  let moduleRef: TestingModule | undefined;
-  try {
-    moduleRef = await Test.createTestingModule({
-      providers: [
-        { provide: ENV, useValue: loadAuditEnv({ ...iso.env, CONFIG_DIR: config.dir, ...extraEnv }) },
-        { provide: LOGGER, useValue: logger },
-        { provide: NatsBus, useValue: bus },
-        { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
-        ConfigSync,
-        HealthService,
-        pgProvider,
-        EventStore,
-        IngestService,
-        TraceHandler,
-      ],
-    }).compile();
-    await moduleRef.init();
-  } catch (err) {
-    await moduleRef?.close();
-    await bus.nc.drain();
-    throw err;
-  }
-  await bus.nc.flush();
-  const ref = moduleRef;
-  return {
-    bus,
-    moduleRef: ref,
-    store: ref.get(EventStore),
-    pool: ref.get<Pool>(PG),
-    async close() {
-      await ref.close();
-      // Not NatsBus.close(): its 5 s fallback timer is never cleared and holds Jest open.
-      await bus.nc.drain();
-    },
-  };
+  const audit = await startAuditModule(iso, {
+    configDir: config.dir,
+    env: extraEnv,
+    providers: [EventStore, IngestService, TraceHandler],
+  });
+  return { ...audit, store: audit.get(EventStore) };
 }
 
 /** The publishing side (what ingress, policy and executor do), plus SQL access to the schema. */
@@ -193,7 +161,7 @@ async function startPublisher(iso: Isolation) {
     },
     async close() {
       await sql.end();
-      await bus.nc.drain();
+      await bus.close();
     },
   };
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import {
   type Alert,
   AUDIT_ALERTS_SUBJECT,
@@ -14,56 +13,26 @@ import {
   TOOLCALL_EXECUTED,
   TOOLCALL_RECEIVED,
 } from '@sg/contracts';
-import { NatsBus, type MessageContext } from '@sg/messaging';
-import { createPgPool, ENV, HealthService, LOGGER, type Pool } from '@sg/runtime';
+import type { NatsBus, MessageContext } from '@sg/messaging';
+import { createPgPool, type Pool } from '@sg/runtime';
 import { freePort, isolate, TEST_SERVERS, type Isolation } from '@sg/testing';
-import { loadAuditEnv } from '../src/config/env.js';
 import { AlertsService } from '../src/query/alerts.service.js';
 import { encodeCursor } from '../src/query/cursor.js';
 import { QueryHandler } from '../src/query/query.handler.js';
 import { RecordsService, SESSION_CALLS } from '../src/query/records.service.js';
-import { PG, pgProvider } from '../src/store/pg.provider.js';
-import { connectBus, logger } from './support.js';
+import { connectBus, startAuditModule } from './support.js';
 
 const ctx: MessageContext = { traceId: 'trace-query-test', project: 'default' };
 const BASE = Date.parse('2026-03-01T10:00:00.000Z');
 const at = (ms: number) => new Date(BASE + ms).toISOString();
 
 /** The query handlers of one audit instance; `pool` replaces the real PostgreSQL pool when given. */
-async function startQueries(iso: Isolation, pool?: Pool) {
-  const bus = await connectBus(iso, 'audit', 5000);
-  let moduleRef: TestingModule | undefined;
-  try {
-    moduleRef = await Test.createTestingModule({
-      providers: [
-        { provide: ENV, useValue: loadAuditEnv(iso.env) },
-        { provide: LOGGER, useValue: logger },
-        { provide: NatsBus, useValue: bus },
-        HealthService,
-        pool ? { provide: PG, useValue: pool } : pgProvider,
-        RecordsService,
-        AlertsService,
-        QueryHandler,
-      ],
-    }).compile();
-    await moduleRef.init();
-  } catch (err) {
-    await moduleRef?.close();
-    await bus.nc.drain();
-    throw err;
-  }
-  await bus.nc.flush();
-  const ref = moduleRef;
-  return {
-    async close() {
-      await ref
-        .get<Pool>(PG)
-        .end()
-        .catch(() => undefined);
-      await ref.close();
-      await bus.nc.drain();
-    },
-  };
+function startQueries(iso: Isolation, pool?: Pool) {
+  return startAuditModule(iso, {
+    requestTimeoutMs: 5000,
+    pool,
+    providers: [RecordsService, AlertsService, QueryHandler],
+  });
 }
 
 /** The asking side (what the ingress does). */
@@ -385,7 +354,7 @@ describe('audit queries against real NATS and PostgreSQL', () => {
 
   afterAll(async () => {
     await audit?.close();
-    await bus?.nc.drain();
+    await bus?.close();
     await sql?.end();
     await iso.cleanup();
   });
@@ -892,7 +861,7 @@ describe('audit queries while PostgreSQL is unreachable', () => {
 
   afterAll(async () => {
     await audit?.close();
-    await bus?.nc.drain();
+    await bus?.close();
     await iso.cleanup();
   });
 

@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { alertSchema, type Alert } from '@sg/contracts';
-import { ENV, HealthService, LOGGER, type Pool } from '@sg/runtime';
+import { HealthService, type Pool } from '@sg/runtime';
 import { isolate, waitFor, type Isolation } from '@sg/testing';
 import { pino } from 'pino';
-import { loadAuditEnv, type AuditEnv } from '../src/config/env.js';
+import type { AuditEnv } from '../src/config/env.js';
 import { enqueueAlert } from '../src/siem/enqueue.js';
 import { SIEM_CLOCK, SiemSender } from '../src/siem/outbox.js';
-import { PG, pgProvider } from '../src/store/pg.provider.js';
+import { startAuditModule } from './support.js';
 
 // ---- real receivers ----
 
@@ -160,45 +159,29 @@ function captureLogs() {
   return { logger, lines };
 }
 
+/** The SIEM sender of one audit instance (it needs no NATS); `clock`, when given, is its clock. */
 async function startSender(
   iso: Isolation,
   extraEnv: Record<string, string>,
   clock?: { now: Date },
 ) {
-  const env = loadAuditEnv({ ...iso.env, SIEM_POLL_MS: '60000', ...extraEnv });
   const logs = captureLogs();
-  let moduleRef: TestingModule | undefined;
-  try {
-    moduleRef = await Test.createTestingModule({
-      providers: [
-        { provide: ENV, useValue: env },
-        { provide: LOGGER, useValue: logs.logger },
-        ...(clock ? [{ provide: SIEM_CLOCK, useValue: () => clock.now }] : []),
-        HealthService,
-        pgProvider,
-        SiemSender,
-      ],
-    }).compile();
-    await moduleRef.init();
-  } catch (err) {
-    await moduleRef?.close();
-    throw err;
-  }
-  const ref = moduleRef;
-  const pool = ref.get<Pool>(PG);
+  const audit = await startAuditModule(iso, {
+    nats: false,
+    env: { SIEM_POLL_MS: '60000', ...extraEnv },
+    logger: logs.logger,
+    providers: [...(clock ? [{ provide: SIEM_CLOCK, useValue: () => clock.now }] : []), SiemSender],
+  });
   return {
-    env,
+    env: audit.env,
     logs: logs.lines,
-    pool,
-    sender: ref.get(SiemSender),
+    pool: audit.pool,
+    sender: audit.get(SiemSender),
     async health() {
-      const report = await ref.get(HealthService).report();
+      const report = await audit.get(HealthService).report();
       return report.dependencies.siem!;
     },
-    async close() {
-      await ref.close();
-      await pool.end();
-    },
+    close: audit.close,
   };
 }
 
