@@ -13,6 +13,7 @@ import { HealthService } from '@sg/runtime';
 import { logger } from './support.js';
 import { rowHash } from '../src/chain/row-hash.js';
 import { verifyChain } from '../src/chain/verify.js';
+import { decodeVerifyCursor, encodeVerifyCursor } from '../src/query/cursor.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
 import { MIGRATIONS_DIR } from '../src/store/pg.provider.js';
 
@@ -226,5 +227,67 @@ describe('the audit hash chain', () => {
   it('names a changed chain head', async () => {
     await pool.query(`UPDATE audit_chain_heads SET hash = repeat('e', 64) WHERE project = 'acme'`);
     expect((await verify()).first_mismatch).toMatchObject({ chain_seq: 20 });
+  });
+
+  describe('verified in pieces (a deadline already past: one page of 2,000 rows per piece)', () => {
+    const LONG = 4500;
+    const piece = (cursor?: string) =>
+      verifyChain(pool, 'longco', { publicKey: signer.publicKey, deadline: Date.now() - 1, ...(cursor ? { after: decodeVerifyCursor('longco', cursor) } : {}) });
+    /** Every piece, following next_cursor. */
+    const pieces = async () => {
+      const out = [await piece()];
+      while (out.at(-1)!.next_cursor && out.length < 10) out.push(await piece(out.at(-1)!.next_cursor!));
+      return out;
+    };
+
+    beforeAll(async () => {
+      for (let b = 0; b < LONG / 500; b++) await store.append(Array.from({ length: 500 }, () => event('longco')));
+      await signHeads(); // a checkpoint at row 4500
+      await snapshot();
+    });
+
+    it('checks every row once, each piece starting where the last stopped, and is ok only at the end', async () => {
+      const all = await pieces();
+      expect(all.map((p) => [p.from_seq, p.last_seq, p.rows_checked, p.complete, p.ok])).toEqual([
+        [1, 2000, 2000, false, false],
+        [2001, 4000, 2000, false, false],
+        [4001, 4500, 500, true, true],
+      ]);
+      expect(all.every((p) => p.first_mismatch === null)).toBe(true);
+      expect(all.at(-1)).toMatchObject({ head_seq: LONG, checkpoints_checked: 1, next_cursor: null });
+      // Without a deadline (the CLI), one walk does it all.
+      expect(await verifyChain(pool, 'longco', { publicKey: signer.publicKey })).toMatchObject({ ok: true, complete: true, rows_checked: LONG });
+    });
+
+    it('names a changed row in the piece that reaches it', async () => {
+      await pool.query(`UPDATE audit_events SET trace_id = 'forged' WHERE project = 'longco' AND chain_seq = 3000`);
+      const all = await pieces();
+      expect(all).toHaveLength(2);
+      expect(all[0]).toMatchObject({ ok: false, complete: false, first_mismatch: null });
+      expect(all[1]).toMatchObject({ ok: false, complete: true, next_cursor: null, rows_checked: 999, first_mismatch: { chain_seq: 3000 } });
+    });
+
+    it('links each piece to the hash the cursor carries, so a forged cursor is a broken link', async () => {
+      const report = await piece(encodeVerifyCursor('longco', { seq: 2000, hash: 'f'.repeat(64) }));
+      expect(report).toMatchObject({ ok: false, complete: true, rows_checked: 0, first_mismatch: { chain_seq: 2001 } });
+      expect(report.first_mismatch?.reason).toMatch(/prev_hash is not the hash of row 2000/);
+    });
+
+    it('reports a forged checkpoint in the piece that covers it', async () => {
+      const forged = other.sign({ project: 'longco', chain_seq: 3500, hash: 'a'.repeat(64), created_at: new Date().toISOString() });
+      await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6)', [forged.project, forged.chain_seq, forged.hash, forged.created_at, keyIdOf(signer.publicKey), forged.signature]);
+      const all = await pieces();
+      expect(all).toHaveLength(2);
+      expect(all[0]).toMatchObject({ complete: false, first_mismatch: null });
+      expect(all[1]).toMatchObject({ ok: false, complete: true, first_mismatch: { chain_seq: 3500, event_id: null } });
+    });
+
+    it('takes a cursor only for the project it came from', () => {
+      const cursor = encodeVerifyCursor('longco', { seq: 2000, hash: 'f'.repeat(64) });
+      expect(decodeVerifyCursor('longco', cursor)).toEqual({ seq: 2000, hash: 'f'.repeat(64) });
+      for (const [project, bad] of [['acme', cursor], ['longco', 'not-a-cursor'], ['longco', Buffer.from('{"k":"verify","p":"longco","seq":0,"hash":"x"}').toString('base64url')]]) {
+        expect(() => decodeVerifyCursor(project!, bad!)).toThrow(expect.objectContaining({ code: 'AUDIT.INVALID_CURSOR' }));
+      }
+    });
   });
 });
