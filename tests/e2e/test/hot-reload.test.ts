@@ -82,13 +82,11 @@ describe('a policy edit reaches every running policy instance', () => {
     }, 5000, 'the edited policy to take effect');
     allowedVersion = first.body.decision.policy_version;
     expect(allowedVersion).not.toBe(initialVersion);
-    // The second instance reloads when the first announces; give the broadcast a moment.
-    await new Promise((r) => setTimeout(r, 300));
+    // The second instance never polls: it reloads because the first announces the new version.
+    await waitFor(async () => (reloadsOfSecond().includes(allowedVersion) ? true : undefined), 10_000, 'the second instance to log its reload');
     const answers = await calls(20, write);
     expect(summary(answers)).toEqual(Array(20).fill('200:ok'));
     expect(new Set(answers.map((a) => a.body.decision.policy_version))).toEqual(new Set([allowedVersion]));
-    // The second instance never polls: it reloaded because of the announcement.
-    await waitFor(async () => (reloadsOfSecond().length > 0 ? true : undefined), 2000, 'the second instance to log its reload');
     const reload = second!.output().split('\n').find((l) => l.includes('"msg":"config reloaded"'))!;
     expect(JSON.parse(reload)).toMatchObject({ version: allowedVersion, previous_version: initialVersion, why: 'announced by another instance' });
   });
@@ -118,7 +116,7 @@ describe('a policy edit reaches every running policy instance', () => {
     }, 5000, 'the fixed policy to take effect');
     const fixedVersion = first.body.decision.policy_version;
     expect(fixedVersion).not.toBe(allowedVersion);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (reloadsOfSecond().includes(fixedVersion) ? true : undefined), 10_000, 'the second instance to log its second reload');
     const denied = await calls(20, () => call('calendar.list_events'));
     expect(summary(denied)).toEqual(Array(20).fill('403:POLICY.TOOL_NOT_ALLOWED'));
     expect(denied[0]!.body.decision.rule_trace.find((e: { outcome: string }) => e.outcome === 'fail')).toMatchObject({
@@ -127,7 +125,6 @@ describe('a policy edit reaches every running policy instance', () => {
     });
     expect(new Set(denied.map((a) => a.body.decision.policy_version))).toEqual(new Set([fixedVersion]));
     expect((await write()).status).toBe(200);
-    await waitFor(async () => (reloadsOfSecond().length === 2 ? true : undefined), 2000, 'the second instance to log its second reload');
     expect(reloadsOfSecond()).toEqual([allowedVersion, fixedVersion]);
 
     // Each announced version is stored in PostgreSQL, from the policy service.
