@@ -44,6 +44,15 @@ describe('maskPii on nested JSON', () => {
     notes: 'Called from 10.1.2.3; said her backup email is jane.doe@work.example.org.',
   };
 
+  it('masks what is under a __proto__ key (JSON.parse makes it an own key) and keeps it as data', () => {
+    const input = JSON.parse('{"__proto__": {"email": "jane@example.com", "admin": true}, "n": 1}') as object;
+    const { value, report } = maskPii(input, { level: 'standard' });
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect((value as { admin?: unknown }).admin).toBeUndefined();
+    expect(JSON.stringify(value)).toBe('{"__proto__":{"email":"***@***.com","admin":true},"n":1}');
+    expect(report.masked.email).toBe(1);
+  });
+
   it('masks strings at any depth and keeps the structure, keys and non-strings', () => {
     const { value, report } = maskPii(record, { level: 'standard' });
     expect(shape(value)).toEqual(shape(record));

@@ -126,7 +126,10 @@ export function maskPii(
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(v)) {
       const field = v[key];
-      out[key] = redact?.has(normalizeFieldName(key)) ? REDACTED : allow?.has(key) ? field : walk(field);
+      const masked = redact?.has(normalizeFieldName(key)) ? REDACTED : allow?.has(key) ? field : walk(field);
+      // A `__proto__` key (JSON.parse makes it an own key) is copied as one, not set as the prototype.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: masked, enumerable: true, writable: true, configurable: true });
+      else out[key] = masked;
     }
     ancestors.delete(v);
     return out;

@@ -63,3 +63,13 @@ function sortedKeys(record: Record<string, unknown>): string[] {
 export function digestOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
+
+/**
+ * `target[key] = value` as an own, enumerable property, also for the key `__proto__`: JSON.parse
+ * makes it an ordinary own key, but a plain assignment would set the object's prototype instead,
+ * so the data would vanish from a copy (and its fields be inherited by it).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}

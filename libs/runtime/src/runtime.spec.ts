@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson, setOwn } from './canonical.js';
 import { newTraceId, traceIdFrom, traceparentFor } from './trace.js';
 
 describe('trace ids', () => {
@@ -42,5 +42,16 @@ describe('canonicalJson', () => {
     const odd = { b: [undefined, () => 1, NaN, -0, 1e21], a: { d: undefined, c: new Date(0) }, 'é': '\u2028"' };
     expect(canonicalJson(odd)).toBe(reference(odd));
     expect(canonicalJson({ b: 1, a: { z: 1, y: 2 } })).toBe('{"a":{"y":2,"z":1},"b":1}');
+  });
+});
+
+describe('setOwn', () => {
+  it('sets __proto__ as an own key, leaving the prototype alone', () => {
+    const out: Record<string, unknown> = {};
+    setOwn(out, '__proto__', { admin: true });
+    setOwn(out, 'a', 1);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect((out as { admin?: unknown }).admin).toBeUndefined();
+    expect(canonicalJson(out)).toBe('{"__proto__":{"admin":true},"a":1}');
   });
 });

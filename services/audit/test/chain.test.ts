@@ -229,6 +229,40 @@ describe('the audit hash chain', () => {
     expect((await verify()).first_mismatch).toMatchObject({ chain_seq: 20 });
   });
 
+  /** A copy of `project`'s row `from` as a new row at `seq`, with a hash that matches its content (what an attacker can compute). */
+  const insertForged = async (project: string, from: number, seq: number): Promise<string> => {
+    const row = (await pool.query(`SELECT *, data::text AS data FROM audit_events WHERE project = $1 AND chain_seq = $2`, [project, from])).rows[0];
+    const forged = { ...row, event_id: randomUUID(), trace_id: 'trace-forged', chain_seq: seq, stream_seq: Number(row.stream_seq), occurred_at: row.occurred_at.toISOString(), stored_at: row.stored_at.toISOString() };
+    delete forged.hash;
+    await pool.query(
+      `INSERT INTO audit_events (project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data, stored_at, prev_hash, hash)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+      [project, seq, forged.event_id, forged.subject, forged.source, forged.trace_id, forged.occurred_at, forged.stream_seq, forged.data, forged.stored_at, forged.prev_hash, rowHash(forged)],
+    );
+    return forged.event_id;
+  };
+  /** Runs `fn` with a constraint of audit_events dropped (as an attacker with DDL could), then removes `project`'s forged rows and puts it back. */
+  const withoutConstraint = async (type: 'p' | 'c', project: string, fn: () => Promise<void>) => {
+    const { conname, def } = (await pool.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'audit_events'::regclass AND contype = $1`, [type])).rows[0];
+    await pool.query(`ALTER TABLE audit_events DROP CONSTRAINT ${conname}`);
+    try {
+      await fn();
+    } finally {
+      await pool.query(`DELETE FROM audit_events WHERE project = $1 AND trace_id = 'trace-forged'`, [project]);
+      await pool.query(`ALTER TABLE audit_events ADD CONSTRAINT ${conname} ${def}`);
+    }
+  };
+
+  it('names a row inserted before row 1, which the walk from row 1 never reads (with the CHECK that refuses it dropped)', async () => {
+    await expect(insertForged('acme', 1, 0)).rejects.toMatchObject({ code: '23514' });
+    await withoutConstraint('c', 'acme', async () => {
+      const forged = await insertForged('acme', 1, 0);
+      const report = await verify();
+      expect(report).toMatchObject({ ok: false, rows_checked: 20, first_mismatch: { chain_seq: 0, event_id: forged } });
+      expect(report.first_mismatch?.reason).toMatch(/before the chain's first row/);
+    });
+  });
+
   describe('verified in pieces (a deadline already past: one page of 2,000 rows per piece)', () => {
     const LONG = 4500;
     const piece = (cursor?: string) =>
@@ -280,6 +314,19 @@ describe('the audit hash chain', () => {
       expect(all).toHaveLength(2);
       expect(all[0]).toMatchObject({ complete: false, first_mismatch: null });
       expect(all[1]).toMatchObject({ ok: false, complete: true, first_mismatch: { chain_seq: 3500, event_id: null } });
+    });
+
+    it('names a second row at a position, inside a page or where pages and pieces meet (with the primary key dropped)', async () => {
+      for (const seq of [2500, 2000]) {
+        await withoutConstraint('p', 'longco', async () => {
+          // The forged copy links to the row before and hashes right: only the next row's link tells them apart.
+          const forged = await insertForged('longco', seq, seq);
+          for (const report of [(await pieces()).at(-1)!, await verifyChain(pool, 'longco', { publicKey: signer.publicKey })]) {
+            expect(report).toMatchObject({ ok: false, complete: true, first_mismatch: { chain_seq: seq, event_id: forged } });
+            expect(report.first_mismatch?.reason).toMatch(/second row at chain_seq/);
+          }
+        });
+      }
     });
 
     it('takes a cursor only for the project it came from', () => {

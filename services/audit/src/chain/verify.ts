@@ -112,6 +112,10 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     next = page.rows.length === PAGE && last ? fetchAfter(Number(last.chain_seq)) : undefined;
     for (const db of page.rows) {
       const row = fromDb(db);
+      if (row.chain_seq === expected - 1) {
+        breaks(await repeatedRow(pool, project, row.chain_seq));
+        break;
+      }
       if (row.chain_seq !== expected) {
         breaks(await missingRow(pool, project, expected, prevHash));
         break;
@@ -159,6 +163,8 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     if (beyond !== undefined) {
       note({ chain_seq: beyond, event_id: null, reason: `row ${beyond} is missing although a signed checkpoint covers it: rows were deleted` });
     }
+    const extra = await extraRow(pool, project, lastSeq);
+    if (extra) note(extra);
   }
   const found = firstMismatch !== null;
   return {
@@ -175,6 +181,44 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     first_mismatch: firstMismatch,
     verified_at: new Date().toISOString(),
   };
+}
+
+/**
+ * The walk reads rows 1, 2, 3, ... once each; a row it cannot reach would still show in every
+ * query. So the project must hold exactly `lastSeq` rows: more means a row at chain_seq 0 or
+ * below, or a second row at a position (inserted where the walk's pages or pieces meet).
+ * Names the first such row.
+ */
+async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mismatch | null> {
+  const counted = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_events WHERE project = $1', [project]);
+  if (Number(counted.rows[0]?.n ?? 0) === lastSeq) return null;
+  const below = await pool.query<{ chain_seq: string; event_id: string }>(
+    'SELECT chain_seq, event_id FROM audit_events WHERE project = $1 AND chain_seq < 1 ORDER BY chain_seq LIMIT 1',
+    [project],
+  );
+  if (below.rows[0]) {
+    const seq = Number(below.rows[0].chain_seq);
+    return { chain_seq: seq, event_id: below.rows[0].event_id, reason: `a row at chain_seq ${seq}, before the chain's first row, is not part of the chain: it was inserted` };
+  }
+  const twice = await pool.query<{ chain_seq: string }>(
+    'SELECT chain_seq FROM audit_events WHERE project = $1 GROUP BY chain_seq HAVING count(*) > 1 ORDER BY chain_seq LIMIT 1',
+    [project],
+  );
+  if (twice.rows[0]) return repeatedRow(pool, project, Number(twice.rows[0].chain_seq));
+  return { chain_seq: lastSeq, event_id: null, reason: `the project holds more rows than its chain of ${lastSeq}: rows were inserted` };
+}
+
+/** Two rows at chain_seq `seq`: names the one the chain does not link to (by the next row's prev_hash, or the head). */
+async function repeatedRow(pool: Db, project: string, seq: number): Promise<Mismatch> {
+  const rows = await pool.query<{ event_id: string; hash: string; linked: string | null }>(
+    `SELECT e.event_id, e.hash,
+            COALESCE((SELECT n.prev_hash FROM audit_events n WHERE n.project = $1 AND n.chain_seq = $2 + 1 LIMIT 1),
+                     (SELECT h.hash FROM audit_chain_heads h WHERE h.project = $1)) AS linked
+       FROM audit_events e WHERE e.project = $1 AND e.chain_seq = $2 ORDER BY e.event_id`,
+    [project, seq],
+  );
+  const extra = rows.rows.find((r) => r.hash !== r.linked) ?? rows.rows[0];
+  return { chain_seq: seq, event_id: extra?.event_id ?? null, reason: `a second row at chain_seq ${seq} is not part of the chain: it was inserted` };
 }
 
 /** Row `seq` is not where it should be: find it by its link to the row before (its chain_seq or project changed), or report it deleted. */

@@ -12,4 +12,11 @@ describe('storableJson', () => {
     expect(storableJson(data)).toEqual({ ok: 'fine', deep: [{ 'k\uFFFD': 'a\uFFFDb', lone: 'x\uFFFDy', tail: '\uFFFD', pair: '😀' }] });
     expect(data).toEqual(copy);
   });
+
+  it('keeps a __proto__ key (as JSON.parse gives it) as data, also when the copy changes it', () => {
+    const data = JSON.parse('{"__proto__": {"cmd": "a\\u0000b"}, "note": "x\\u0000"}') as Record<string, unknown>;
+    const stored = storableJson(data) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+    expect(JSON.stringify(stored)).toBe('{"__proto__":{"cmd":"a\uFFFDb"},"note":"x\uFFFD"}');
+  });
 });

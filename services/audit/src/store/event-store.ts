@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { StoredEvent } from '@sg/contracts';
-import { canonicalJson, withTransaction, type Pool } from '@sg/runtime';
+import { canonicalJson, setOwn, withTransaction, type Pool } from '@sg/runtime';
 import { GENESIS, rowHash, type ChainedRow } from '../chain/row-hash.js';
 import { PG } from './pg.provider.js';
 
@@ -44,7 +44,7 @@ export function storableJson(value: unknown): unknown {
       if (key !== k || val !== v) {
         out ??= { ...value };
         if (key !== k) delete out[k];
-        out[key] = val;
+        setOwn(out, key, val);
       }
     }
     return out ?? value;

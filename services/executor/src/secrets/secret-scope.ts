@@ -1,4 +1,5 @@
 import { GatewayError } from '@sg/contracts';
+import { setOwn } from '@sg/runtime';
 import type { SecretProvider } from './secret-provider.js';
 
 /** `{{secret:NAME}}`: how the registry refers to a secret. */
@@ -43,7 +44,7 @@ export class SecretScope {
     if (Array.isArray(value)) return Promise.all(value.map((v) => this.resolveDeep(v)));
     if (isPlainObject(value)) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = await this.resolveDeep(v);
+      for (const [k, v] of Object.entries(value)) setOwn(out, k, await this.resolveDeep(v));
       return out;
     }
     return value;
@@ -68,7 +69,7 @@ export class SecretScope {
     if (Array.isArray(value)) return value.map((v) => this.scrubDeep(v));
     if (isPlainObject(value)) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[this.scrubText(k)] = this.scrubDeep(v);
+      for (const [k, v] of Object.entries(value)) setOwn(out, this.scrubText(k), this.scrubDeep(v));
       return out;
     }
     return value;

@@ -15,6 +15,12 @@ describe('closeObjectSchemas', () => {
     expect(closed.properties.open.additionalProperties).toBe(true);
   });
 
+  it('closes a property named __proto__ as any other, keeping it a property', () => {
+    const closed = closeObjectSchemas(JSON.parse('{"type":"object","properties":{"__proto__":{"type":"object"}}}')) as { properties: Record<string, unknown> };
+    expect(Object.getPrototypeOf(closed.properties)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(closed.properties, '__proto__')?.value).toEqual({ type: 'object', additionalProperties: false });
+  });
+
   it('leaves enum and default values untouched', () => {
     const schema = { type: 'string', enum: [{ type: 'object' }], default: { type: 'object' } };
     expect(closeObjectSchemas(schema)).toEqual(schema);

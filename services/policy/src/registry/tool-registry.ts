@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Violation } from '@sg/contracts';
 import { ConfigFileError, type ToolFile } from '@sg/config';
+import { setOwn } from '@sg/runtime';
 
 export interface RegisteredTool {
   definition: ToolFile;
@@ -17,7 +18,7 @@ export function closeObjectSchemas(schema: unknown): unknown {
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
-    out[key] = key === 'enum' || key === 'const' || key === 'default' || key === 'examples' ? value : closeObjectSchemas(value);
+    setOwn(out, key, key === 'enum' || key === 'const' || key === 'default' || key === 'examples' ? value : closeObjectSchemas(value));
   }
   const isObject = out.type === 'object' || (out.properties !== undefined && out.type === undefined);
   if (isObject && out.additionalProperties === undefined && out.unevaluatedProperties === undefined) {
