@@ -8,9 +8,9 @@ import { isolate, TEST_SERVERS } from '@sg/testing';
 import { ChainService } from '../src/chain/chain.service.js';
 import { CheckpointSigner, keyIdOf } from '../src/chain/checkpoint-signer.js';
 import { loadAuditEnv } from '../src/config/env.js';
-import type { NatsBus } from '@sg/messaging';
 import { HealthService } from '@sg/runtime';
-import { logger } from './support.js';
+import { AlertStore } from '../src/anomaly/alert-store.js';
+import { connectBus, logger } from './support.js';
 import { rowHash } from '../src/chain/row-hash.js';
 import { verifyChain } from '../src/chain/verify.js';
 import { decodeVerifyCursor, encodeVerifyCursor } from '../src/query/cursor.js';
@@ -203,25 +203,64 @@ describe('the audit hash chain', () => {
     expect(withOld).toMatchObject({ ok: false, checkpoints_other_key: 1, first_mismatch: { chain_seq: 4 } });
   });
 
-  it('signs the head this instance wrote, not one rewritten in PostgreSQL before the checkpoint', async () => {
+  /** Rewrites `project`'s newest row `seq` and the head to match it: a chain that still verifies. */
+  const rewriteHead = async (project: string, seq: number): Promise<string> => {
+    await pool.query(`UPDATE audit_events SET data = (data::jsonb || '{"outcome":"allowed"}')::json WHERE project = $1 AND chain_seq = $2`, [project, seq]);
+    const row = (await pool.query(`SELECT *, data::text AS data FROM audit_events WHERE project = $1 AND chain_seq = $2`, [project, seq])).rows[0];
+    const forged = rowHash({ ...row, hash: undefined, chain_seq: seq, stream_seq: Number(row.stream_seq), occurred_at: row.occurred_at.toISOString(), stored_at: row.stored_at.toISOString() });
+    await pool.query(`UPDATE audit_events SET hash = $1 WHERE project = $2 AND chain_seq = $3`, [forged, project, seq]);
+    await pool.query(`UPDATE audit_chain_heads SET hash = $1 WHERE project = $2`, [forged, project]);
+    return forged;
+  };
+  const chainService = async (writer: EventStore) => {
+    const env = loadAuditEnv({ ...iso.env, AUDIT_SIGNING_KEY_FILE: join(keyDir, 'signing.pem') });
+    const bus = await connectBus(iso, 'audit');
+    return { chain: new ChainService(pool, writer, bus, new HealthService(), env, logger, new AlertStore(pool, env)), bus };
+  };
+  const alertsOf = async (project: string) =>
+    (await pool.query<{ type: string; severity: string; key: string; data: { summary: string } }>('SELECT type, severity, key, data FROM alerts WHERE project = $1', [project])).rows;
+
+  it('signs the head this instance wrote, not one rewritten in PostgreSQL before the checkpoint, and raises chain_broken', async () => {
     const writer = new EventStore(pool);
     const batch = [event('initech'), event('initech'), event('initech')];
     await writer.append(batch);
     // Before the next checkpoint, someone rewrites the newest row and the head to match it.
-    await pool.query(`UPDATE audit_events SET data = (data::jsonb || '{"outcome":"allowed"}')::json WHERE project = 'initech' AND chain_seq = 3`);
-    const row = (await pool.query(`SELECT *, data::text AS data FROM audit_events WHERE project = 'initech' AND chain_seq = 3`)).rows[0];
-    const forged = rowHash({ ...row, hash: undefined, chain_seq: 3, stream_seq: Number(row.stream_seq), occurred_at: row.occurred_at.toISOString(), stored_at: row.stored_at.toISOString() });
-    await pool.query(`UPDATE audit_events SET hash = $1 WHERE project = 'initech' AND chain_seq = 3`, [forged]);
-    await pool.query(`UPDATE audit_chain_heads SET hash = $1 WHERE project = 'initech'`, [forged]);
+    await rewriteHead('initech', 3);
     expect((await verify('initech')).ok).toBe(true); // self-consistent, and no checkpoint yet
 
-    const env = loadAuditEnv({ AUDIT_SIGNING_KEY_FILE: join(keyDir, 'signing.pem') });
-    const chain = new ChainService(pool, writer, {} as NatsBus, new HealthService(), env, logger);
-    expect(await chain.checkpoint()).toBe(1);
-    expect(await chain.checkpoint()).toBe(0); // nothing new written since
+    const { chain, bus } = await chainService(writer);
+    try {
+      expect(await chain.check()).toBe(1);
+      expect(await chain.check()).toBe(0); // the same row is one alert
+      expect(await alertsOf('initech')).toEqual([
+        expect.objectContaining({ type: 'chain_broken', severity: 'critical', key: '3', data: expect.objectContaining({ summary: expect.stringMatching(/^audit row 3 of project initech was changed in PostgreSQL after it was stored/) }) }),
+      ]);
+      expect(await chain.checkpoint()).toBe(1);
+      expect(await chain.checkpoint()).toBe(0); // nothing new written since
+    } finally {
+      await bus.close();
+    }
     const report = await verify('initech');
     expect(report.first_mismatch).toMatchObject({ chain_seq: 3, event_id: batch[2]!.event_id });
     expect(report.first_mismatch?.reason).toMatch(/checkpoint/);
+  });
+
+  it('does not chain onto its own last row rewritten in PostgreSQL: the next row links to the hash it computed', async () => {
+    const writer = new EventStore(pool);
+    await writer.append([event('hooli'), event('hooli')]);
+    await rewriteHead('hooli', 2);
+    const next = event('hooli');
+    await writer.append([next]);
+    const report = await verify('hooli');
+    expect(report).toMatchObject({ ok: false, first_mismatch: { chain_seq: 3, event_id: next.event_id } });
+    expect(report.first_mismatch?.reason).toMatch(/prev_hash is not the hash of row 2/);
+    const { chain, bus } = await chainService(writer);
+    try {
+      expect(await chain.check()).toBe(1);
+    } finally {
+      await bus.close();
+    }
+    expect(await alertsOf('hooli')).toEqual([expect.objectContaining({ type: 'chain_broken', key: '2' })]);
   });
 
   it('names a changed chain head', async () => {

@@ -51,8 +51,13 @@ beforeAll(async () => {
       SIEM_POLL_MS: '100',
       SIEM_RETRY_BASE_MS: '100',
       SIEM_RETRY_MAX_MS: '400',
+      // How often the audit service checks its newest rows (and signs checkpoints).
+      AUDIT_CHECKPOINT_MS: '300',
     },
-    configure: (c) => c.write('policies/outage.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nanomalies:\n  denial_spike: { count: 5, window_s: 120 }\n'),
+    configure: (c) => {
+      c.write('policies/outage.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nanomalies:\n  denial_spike: { count: 5, window_s: 120 }\n');
+      c.write('policies/tamper.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n');
+    },
   });
 });
 
@@ -118,5 +123,36 @@ describe('an anomaly, end to end', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(webhook.of('denial_spike', 'outage')).toHaveLength(1);
     expect(got[0]).toMatchObject({ project: 'outage', count: 5, threshold: 5 });
+  });
+});
+
+describe('a row of the audit trail changed in PostgreSQL', () => {
+  it('raises one critical chain_broken alert at the SIEM, and verification names the row', async () => {
+    const ok = await post(gw, '/api/tools/call', envelope(), { ...auth, 'X-Project-ID': 'tamper' });
+    expect(ok.status).toBe(200);
+    // The call's events and its first-seen alerts are stored: the project's chain stops moving.
+    const headOf = async () => Number((await gw.db.query(`SELECT chain_seq FROM audit_chain_heads WHERE project = 'tamper'`)).rows[0]?.chain_seq ?? 0);
+    let last = -1;
+    const head = await waitFor(async () => {
+      const now = await headOf();
+      const settled = now >= 4 && now === last;
+      last = now;
+      return settled ? now : (await new Promise((r) => setTimeout(r, 1000)), undefined);
+    }, 30_000, 'the tamper project chain to settle');
+
+    // Someone with SQL access changes the newest row.
+    await gw.db.query(`UPDATE audit_events SET trace_id = 'rewritten', hash = md5(hash) || md5(hash) WHERE project = 'tamper' AND chain_seq = $1`, [head]);
+
+    const [alert] = await waitFor(async () => (webhook.of('chain_broken', 'tamper').length > 0 ? webhook.of('chain_broken', 'tamper') : undefined), 20_000, 'the chain_broken alert at the webhook');
+    expect(alert).toMatchObject({ alert: 'audit chain broken', type: 'chain_broken', severity: 'critical', project: 'tamper', key: String(head) });
+    expect(alert!.summary).toContain(`audit row ${head} of project tamper was changed in PostgreSQL after it was stored`);
+    await waitFor(async () => (syslogLines.some((l) => l.includes('|chain_broken|') && l.includes('cs1=tamper')) ? true : undefined), 10_000, 'the CEF line');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(webhook.of('chain_broken', 'tamper')).toHaveLength(1);
+
+    const verify = await get(gw, '/api/audit/verify?project=tamper', admin);
+    expect(verify.body).toMatchObject({ ok: false, first_mismatch: { chain_seq: head } });
+    const listed = await get(gw, '/api/alerts?type=chain_broken', admin);
+    expect(listed.body.alerts.map((a: { project: string; key: string }) => [a.project, a.key])).toEqual([['tamper', String(head)]]);
   });
 });

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
-/** What the audit service's anomaly detectors look for (seed 002). */
-export const ALERT_TYPES = ['denial_spike', 'rate_limit_storm', 'high_risk_session', 'new_tool', 'new_agent'] as const;
+/**
+ * What the audit service's anomaly detectors look for (seed 002), and `chain_broken`: a row of the
+ * audit trail changed in PostgreSQL after the audit service stored it.
+ */
+export const ALERT_TYPES = ['denial_spike', 'rate_limit_storm', 'high_risk_session', 'new_tool', 'new_agent', 'chain_broken'] as const;
 export const alertTypeSchema = z.enum(ALERT_TYPES);
 export type AlertType = z.infer<typeof alertTypeSchema>;
 
@@ -18,7 +21,7 @@ export const alertSchema = z.object({
   type: alertTypeSchema,
   severity: alertSeveritySchema,
   project: z.string(),
-  /** What the alert is about within its type: the project (spikes, storms), a session, a tool or an agent. */
+  /** What the alert is about within its type: the project (spikes, storms), an agent, a tool, or the audit row (chain_broken). */
   key: z.string().max(256),
   summary: z.string().max(500),
   /** Events counted in the window when the alert was raised (1 for first-seen alerts). */

@@ -40,6 +40,7 @@ export const SEVERITY: Record<AlertType, AlertSeverity> = {
   high_risk_session: 'high',
   new_tool: 'low',
   new_agent: 'low',
+  chain_broken: 'critical',
 };
 
 const RATE_LIMITED = 'POLICY.RATE_LIMITED';
@@ -200,6 +201,22 @@ export function firstSeenAlert(
       session_id: d.session_id,
       tool: d.tool,
     },
+  );
+}
+
+/**
+ * `chain_broken`: the row at `chainSeq` that this instance stored with hash `computed` now holds
+ * `stored` (null: deleted). Key: the row's position, so each rewritten row is one alert.
+ */
+export function chainBrokenAlert(project: string, chainSeq: number, computed: string, stored: string | null, raisedAt: Date): Alert {
+  const found = stored === null ? 'is gone' : `now has hash ${stored.slice(0, 12)}…`;
+  return alertOf(
+    project,
+    'chain_broken',
+    String(chainSeq),
+    `audit row ${chainSeq} of project ${project} was changed in PostgreSQL after it was stored (stored with hash ${computed.slice(0, 12)}…, ${found}); run GET /api/audit/verify?project=${project}`,
+    { alert_id: alertIdOf(`chain:${chainSeq}:${stored ?? 'deleted'}`, 'chain_broken', project), raised_at: raisedAt, count: 1, trace_ids: [] },
+    { threshold: null, window_s: null, agent_id: null, session_id: null, tool: null },
   );
 }
 

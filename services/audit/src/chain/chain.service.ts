@@ -1,7 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@sg/contracts';
+import { ALERT_RAISED, AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
+import { AlertStore } from '../anomaly/alert-store.js';
+import { chainBrokenAlert } from '../anomaly/signals.js';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
@@ -31,20 +33,22 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly health: HealthService,
     @Inject(ENV) private readonly env: AuditEnv,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly alerts: AlertStore,
   ) {
     this.signer = env.AUDIT_SIGNING_KEY_FILE ? CheckpointSigner.fromFile(env.AUDIT_SIGNING_KEY_FILE) : null;
   }
 
   onApplicationBootstrap() {
-    if (this.signer) {
-      this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
-      this.timer = setInterval(() => {
-        this.running = this.running.then(() => this.checkpoint().catch(() => undefined));
-      }, this.env.AUDIT_CHECKPOINT_MS);
-      this.timer.unref();
-    } else {
-      this.logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)');
-    }
+    if (this.signer) this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
+    else this.logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)');
+    this.timer = setInterval(() => {
+      this.running = this.running
+        .then(() => this.check())
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'audit chain check failed; retried at the next interval'))
+        .then(() => this.checkpoint())
+        .catch(() => undefined);
+    }, this.env.AUDIT_CHECKPOINT_MS);
+    this.timer.unref();
     this.health.register('checkpoints', async () => ({
       ok: true,
       detail: this.signer ? (this.lastError ?? `signing with key ${this.signer.keyId}`) : 'disabled: set AUDIT_SIGNING_KEY_FILE',
@@ -82,6 +86,44 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
         checkpoints: rows.rows.map((c) => checkpointOf(project, c)),
       };
     });
+  }
+
+  /**
+   * Compares the row this instance wrote last in each project with what PostgreSQL holds now,
+   * then raises a `chain_broken` alert (stored, queued for the SIEM, published) for every row
+   * found changed, here or by an append. A row rewritten together with the rows after it and the
+   * head leaves a chain that verifies; only the hash remembered here tells. Returns the number
+   * of alerts raised (a row already alerted on is not alerted again).
+   */
+  async check(): Promise<number> {
+    const written = [...this.store.written];
+    if (written.length > 0) {
+      const res = await this.pool.query<{ project: string; hash: string }>(
+        `SELECT e.project, e.hash FROM unnest($1::text[], $2::bigint[]) AS w(project, chain_seq)
+           JOIN audit_events e ON e.project = w.project AND e.chain_seq = w.chain_seq`,
+        [written.map(([project]) => project), written.map(([, head]) => head.chain_seq)],
+      );
+      const stored = new Map(res.rows.map((r) => [r.project, r.hash]));
+      for (const [project, head] of written) {
+        const now = stored.get(project) ?? null;
+        if (now !== head.hash) this.store.rewritten.set(project, { chain_seq: head.chain_seq, computed: head.hash, stored: now });
+      }
+    }
+    let raised = 0;
+    for (const [project, found] of this.store.rewritten) {
+      const build = (at: Date) => chainBrokenAlert(project, found.chain_seq, found.computed, found.stored, at);
+      const alertId = build(new Date()).alert_id;
+      const res = await this.alerts.raise({ project, type: 'chain_broken', key: String(found.chain_seq) }, alertId, 0, false, build);
+      if (this.store.rewritten.get(project) === found) this.store.rewritten.delete(project);
+      if (!res.raised) continue;
+      raised++;
+      this.logger.error({ alert_id: alertId, project, chain_seq: found.chain_seq }, `alert: ${res.alert.summary}`);
+      // Stored and queued for the SIEM already; the event is for the trail and other listeners.
+      await this.bus
+        .publishConfirmed(ALERT_RAISED, res.alert, { traceId: `alert-${alertId}`, project }, alertId)
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message, alert_id: alertId }, 'chain_broken alert not published; it is stored and queued for the SIEM'));
+    }
+    return raised;
   }
 
   /**

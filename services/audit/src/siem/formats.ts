@@ -15,6 +15,7 @@ export const ALERT_NAMES: Record<AlertType, string> = {
   high_risk_session: 'high risk session',
   new_tool: 'new tool',
   new_agent: 'new agent',
+  chain_broken: 'audit chain broken',
 };
 
 /** The `json` webhook body: the alert as published, plus seed 002's `alert` name (`count` is already a field). */
@@ -47,6 +48,7 @@ const OCSF_ANALYTIC: Record<AlertType, { type_id: number; type: string }> = {
   high_risk_session: { type_id: 1, type: 'Rule' },
   new_tool: { type_id: 2, type: 'Behavioral' },
   new_agent: { type_id: 2, type: 'Behavioral' },
+  chain_broken: { type_id: 1, type: 'Rule' },
 };
 
 /** An OCSF 1.1.0 Detection Finding (class 2004, category 2 Findings, activity 1 Create). */

@@ -87,6 +87,12 @@ export class EventStore implements OnApplicationShutdown {
    * access could have rewritten in between.
    */
   readonly written = new Map<string, { chain_seq: number; hash: string }>();
+  /**
+   * Rows this instance wrote that PostgreSQL no longer holds as written (found by an append or by
+   * ChainService.check()), until ChainService has raised their alert: `stored` is the hash found
+   * there, null if the row is gone.
+   */
+  readonly rewritten = new Map<string, { chain_seq: number; computed: string; stored: string | null }>();
 
   constructor(@Inject(PG) private readonly pool: Pool) {}
 
@@ -124,6 +130,15 @@ export class EventStore implements OnApplicationShutdown {
         [projects],
       );
       const head = new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]));
+      for (const [project, h] of head) {
+        const mine = this.written.get(project);
+        if (mine?.chain_seq !== h.seq || mine.hash === h.hash) continue;
+        // The head is the row this instance wrote last, rewritten since (with the head, so the
+        // chain looks whole). Chain onto the hash computed here: the next row's link then shows
+        // the change to verification, instead of sealing it.
+        this.rewritten.set(project, { chain_seq: h.seq, computed: mine.hash, stored: h.hash });
+        h.hash = mine.hash;
+      }
       const storedAt = now.toISOString();
       const chained: ChainedRow[] = [];
       for (const r of rows) {
