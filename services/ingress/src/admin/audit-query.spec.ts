@@ -90,7 +90,7 @@ describe('parseRecordsQuery', () => {
     ['project=../etc', 'project', /project must be/],
     ['trace_id=short', 'trace_id', /trace_id must be 8-64 letters/],
     [`tool=${'x'.repeat(257)}`, 'tool', /tool must be 1-256 characters/],
-    ['agent_id=', 'agent_id', /agent_id is empty; give 1-256 characters, or leave it out/],
+    ['agent_id=', 'agent_id', /agent_id is empty; give 1-256 characters, without U\+0000, or leave it out/],
     ['from=2026-05-02&to=2026-05-01', 'from', /from must be earlier than to/],
     ['from=2026-05-01&to=2026-05-01', 'from', /earlier than to/],
   ])(
@@ -224,6 +224,12 @@ describe('parseVerifyQuery and parseCheckpointsQuery', () => {
       expect(err.message).toMatch(/project is required: 1-63 lower-case letters/);
     }
     expect(parseVerifyQuery(q('project=acme'))).toEqual({ project: 'acme' });
+  });
+
+  it('refuses a text filter holding U+0000, naming it (PostgreSQL text cannot hold it)', () => {
+    const err = errorOf(() => parseRecordsQuery(q('session_id=a%00b')));
+    expect(err.code).toBe('AUDIT.INVALID_QUERY');
+    expect(err.message).toMatch(/session_id must be 1-256 characters, without U\+0000/);
   });
 
   it('pass a verification cursor on to the audit service', () => {

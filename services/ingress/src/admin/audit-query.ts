@@ -28,9 +28,11 @@ const MAX_LIMIT = 1000;
 const isoDateTime = z.iso.datetime({ offset: true });
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** PostgreSQL text cannot hold U+0000, and the trail stores it as U+FFFD: such a filter could never match. */
+export const validText = (v: string, max: number): boolean => v.length <= max && !v.includes('\u0000');
 const text = (max: number): ParamSpec => ({
-  expected: `1-${max} characters`,
-  parse: (v) => (v.length <= max ? v : undefined),
+  expected: `1-${max} characters, without U+0000`,
+  parse: (v) => (validText(v, max) ? v : undefined),
 });
 const oneOf = (values: readonly string[]): ParamSpec => ({
   expected: `one of ${values.join(', ')}`,

@@ -23,6 +23,7 @@ import {
   parseRecordsQuery,
   parseSessionQuery,
   parseVerifyQuery,
+  validText,
 } from './audit-query.js';
 
 /** Verifying a project's whole chain reads every row: it may take far longer than a query. */
@@ -76,8 +77,8 @@ export class AuditController {
     return this.answer(req, reply, (params, ctx) => {
       parseSessionQuery(params);
       if (ctx.projectError) throw ctx.projectError;
-      if (sid.length > 256)
-        throw new GatewayError('AUDIT.INVALID_QUERY', 'a session id is 1-256 characters');
+      if (!validText(sid, 256))
+        throw new GatewayError('AUDIT.INVALID_QUERY', 'a session id is 1-256 characters, without U+0000');
       return this.bus.request(
         AUDIT_SESSION_SUBJECT,
         { project: ctx.project, session_id: sid },
