@@ -588,6 +588,34 @@ describe('audit queries against real NATS and PostgreSQL', () => {
       expect(page.next_cursor).toBeNull();
     });
 
+    it('pages calls with large arguments by size: PostgreSQL sends only what can fit, and paging loses none', async () => {
+      const BIG = 12;
+      const big: string[] = [];
+      for (let i = 0; i < BIG; i++) {
+        const events = callEvents({ project: 'big', trace: `trace-big-${String(i).padStart(4, '0')}`, agent: 'gpt-4o', tool: 'docs.upload', session: 'big', outcome: 'allowed', http: 200, t: 500_000 + i * 10, args: { blob: 'x'.repeat(200_000) }, executed: 'ok' });
+        big.push((await rows.insert(events)).at(-1)!);
+      }
+      // What PostgreSQL sends for one page of up to 1,000 records within about 1 MB.
+      const sent: number[] = [];
+      const counting = { query: async (...args: Parameters<Pool['query']>) => { const r = await sql.query(...args); sent.push(r.rows.length); return r; } } as unknown as Pool;
+      const first = await new RecordsService(counting).page({ project: 'big', limit: 1000 }, 1_000_000);
+      expect(sent[0]).toBeLessThanOrEqual(6);
+      expect(first.records.length).toBeGreaterThan(0);
+      expect(first.next_cursor).not.toBeNull();
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await bus.request(AUDIT_RECORDS_SUBJECT, { project: 'big', limit: 1000, ...(cursor ? { cursor } : {}) }, ctx);
+        seen.push(...page.records.map((r) => r.audit_id));
+        cursor = page.next_cursor ?? undefined;
+        pages++;
+      } while (cursor && pages < 20);
+      expect(seen).toEqual(big);
+      expect(pages).toBeGreaterThan(2);
+    });
+
     it('keeps filters across pages', async () => {
       const first = await bus.request(
         AUDIT_RECORDS_SUBJECT,

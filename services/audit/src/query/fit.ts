@@ -21,7 +21,7 @@ export function fitInBytes<T>(
 /**
  * The page a keyset query for `limit + 1` rows gives: at most `limit` items, fewer when they would
  * not fit in `maxBytes` but at least one, so that paging always moves on; and the cursor after
- * the last item kept, or null when nothing follows it.
+ * the last item kept, or null when nothing follows it (`cut`: the query itself left rows out).
  */
 export function pageOf<R, T>(
   rows: readonly R[],
@@ -29,11 +29,12 @@ export function pageOf<R, T>(
   maxBytes: number,
   toItem: (row: R) => T,
   cursorOf: (row: R) => string,
+  cut = false,
 ): { items: T[]; next_cursor: string | null } {
   const items = rows.slice(0, limit).map(toItem);
   const fitted = fitInBytes(items, maxBytes);
   const kept = fitted.length > 0 ? fitted : items.slice(0, 1);
   const last = rows[kept.length - 1];
-  const more = rows.length > limit || kept.length < items.length;
+  const more = cut || rows.length > limit || kept.length < items.length;
   return { items: kept, next_cursor: last && more ? cursorOf(last) : null };
 }

@@ -48,19 +48,41 @@ const eventOfCall = (alias: string, subjectParam: string) => `LEFT JOIN LATERAL 
  * through (allowed, or failed as an error) can have run, so the later approved run of a call
  * is never attached to its pending_approval record.
  */
-const CALLS_SQL = (where: string, order: 'ASC' | 'DESC', limitParam: string) => `
-  SELECT c.event_id, c.trace_id, c.project, c.occurred_at, ${positionSql('c.occurred_at')} AS position,
-         c.data AS completed, r.data AS received, d.data AS decided,
-         CASE WHEN c.data->>'outcome' IN ('allowed', 'error') THEN x.data END AS executed
-    FROM audit_events c
-    ${eventOfCall('r', '$2')}
-    ${eventOfCall('d', '$3')}
-    ${eventOfCall('x', '$4')}
-   WHERE c.subject = $1 AND ${where}
-   ORDER BY c.occurred_at ${order}, c.event_id ${order}
-   LIMIT ${limitParam}`;
+const CALLS_SQL = (where: string, order: 'ASC' | 'DESC', limitParam: string, budgetParam: string) =>
+  byteBounded(
+    `SELECT c.event_id, c.trace_id, c.project, c.occurred_at, ${positionSql('c.occurred_at')} AS position,
+            c.data AS completed, r.data AS received, d.data AS decided,
+            CASE WHEN c.data->>'outcome' IN ('allowed', 'error') THEN x.data END AS executed,
+            octet_length(c.data::text) + coalesce(octet_length(r.data::text), 0) + coalesce(octet_length(d.data::text), 0) + coalesce(octet_length(x.data::text), 0) AS bytes
+       FROM audit_events c
+       ${eventOfCall('r', '$2')}
+       ${eventOfCall('d', '$3')}
+       ${eventOfCall('x', '$4')}
+      WHERE c.subject = $1 AND ${where}
+      ORDER BY c.occurred_at ${order}, c.event_id ${order}
+      LIMIT ${limitParam}`,
+    `occurred_at ${order}, event_id ${order}`,
+    budgetParam,
+  );
 
-type Row = CallRow & { position: string };
+/**
+ * The rows of `sql` (which has a `bytes` column), in `orderBy` order, up to the first whose
+ * running total of `bytes` passes the budget: PostgreSQL keeps back rows that could never fit
+ * in one answer (a call's arguments can take hundreds of KB) instead of sending them to be
+ * dropped. Each row carries `candidates`, the number of rows before the cut.
+ */
+const byteBounded = (sql: string, orderBy: string, budgetParam: string) => `
+  SELECT * FROM (
+    SELECT q.*, sum(q.bytes) OVER (ORDER BY ${orderBy} ROWS UNBOUNDED PRECEDING) - q.bytes AS bytes_before, count(*) OVER () AS candidates
+      FROM (${sql}) q
+  ) t WHERE t.bytes_before <= ${budgetParam}
+  ORDER BY ${orderBy}`;
+
+type Bounded = { candidates: string };
+type Row = CallRow & { position: string } & Bounded;
+
+/** True when byteBounded() left rows out. */
+const cut = (rows: readonly Bounded[]) => rows.length > 0 && rows.length < Number(rows[0]!.candidates);
 
 /** Audit records (one per call) and session traces, built from the stored events. */
 @Injectable()
@@ -74,8 +96,8 @@ export class RecordsService {
    */
   async page(query: RecordsQuery, maxBytes: number): Promise<RecordsPage> {
     const after = query.cursor === undefined ? undefined : decodeCursor('records', query.cursor);
-    const rows = await this.calls(query, 'ASC', query.limit + 1, after);
-    const page = pageOf(rows, query.limit, maxBytes, toAuditRecord, (r) => encodeCursor('records', { at: r.position, id: r.event_id }));
+    const rows = await this.calls(query, 'ASC', query.limit + 1, maxBytes, after);
+    const page = pageOf(rows, query.limit, maxBytes, toAuditRecord, (r) => encodeCursor('records', { at: r.position, id: r.event_id }), cut(rows));
     return { records: page.items, next_cursor: page.next_cursor };
   }
 
@@ -114,22 +136,31 @@ export class RecordsService {
     const total = totals.rows.reduce((n, t) => n + t.n, 0);
 
     const rows = (
-      await this.calls({ project, session_id: sessionId }, 'DESC', SESSION_CALLS)
+      await this.calls({ project, session_id: sessionId }, 'DESC', SESSION_CALLS, maxBytes)
     ).reverse();
     const traces = [...new Set(rows.map((r) => r.trace_id))];
-    const events = await this.pool.query<StoredEvent & { occurred_at: Date; stream_seq: string }>(
-      `SELECT event_id, subject, source, project, trace_id, occurred_at, stream_seq, data
-         FROM audit_events WHERE project = $1 AND trace_id = ANY($2::text[])
-        ORDER BY stream_seq DESC LIMIT ${SESSION_EVENTS + 1}`,
-      [project, traces],
+    const events = await this.pool.query<StoredEvent & Bounded & { occurred_at: Date; stream_seq: string }>(
+      byteBounded(
+        `SELECT event_id, subject, source, project, trace_id, occurred_at, stream_seq, data, octet_length(data::text) AS bytes
+           FROM audit_events WHERE project = $1 AND trace_id = ANY($2::text[])
+          ORDER BY stream_seq DESC LIMIT ${SESSION_EVENTS + 1}`,
+        'stream_seq DESC',
+        '$3',
+      ),
+      [project, traces, maxBytes],
     );
     const allEvents = events.rows
       .slice(0, SESSION_EVENTS)
       .reverse()
       .map((e) => ({
-        ...e,
+        event_id: e.event_id,
+        subject: e.subject,
+        source: e.source,
+        project: e.project,
+        trace_id: e.trace_id,
         occurred_at: e.occurred_at.toISOString(),
         stream_seq: Number(e.stream_seq),
+        data: e.data,
       }));
 
     // To fit the answer in one message, the oldest events go first, then the oldest calls.
@@ -148,7 +179,7 @@ export class RecordsService {
       max_risk_score: Math.max(0, ...totals.rows.map((t) => t.max_risk ?? 0)),
       calls: keptCalls,
       events: keptEvents,
-      truncated: total > keptCalls.length || events.rows.length > keptEvents.length,
+      truncated: total > keptCalls.length || cut(events.rows) || events.rows.length > keptEvents.length,
     };
   }
 
@@ -156,6 +187,7 @@ export class RecordsService {
     filter: RecordFilter,
     order: 'ASC' | 'DESC',
     limit: number,
+    maxBytes: number,
     after?: Position,
   ): Promise<Row[]> {
     const params: unknown[] = [
@@ -187,7 +219,7 @@ export class RecordsService {
         `(c.occurred_at, c.event_id) > (${p(after.at)}::timestamptz, ${p(after.id)}::uuid)`,
       );
     const res = await this.pool.query<Row>(
-      CALLS_SQL(where.join(' AND ') || 'TRUE', order, p(limit)),
+      CALLS_SQL(where.join(' AND ') || 'TRUE', order, p(limit), p(maxBytes)),
       params,
     );
     return res.rows;
