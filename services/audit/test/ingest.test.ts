@@ -435,7 +435,7 @@ describe('two audit instances sharing the durable consumer', () => {
   });
 });
 
-const MIGRATION_FILES = ['0001_audit_events.sql', '0002_hash_chain.sql', '0003_alerts.sql'];
+const MIGRATION_FILES = ['0001_audit_events.sql', '0002_hash_chain.sql', '0003_alerts.sql', '0004_chain_seq_positive.sql'];
 
 describe('migrations', () => {
   const base = `sg_mig_${randomUUID().slice(0, 8)}`;

@@ -597,7 +597,13 @@ describe('audit queries against real NATS and PostgreSQL', () => {
       }
       // What PostgreSQL sends for one page of up to 1,000 records within about 1 MB.
       const sent: number[] = [];
-      const counting = { query: async (...args: Parameters<Pool['query']>) => { const r = await sql.query(...args); sent.push(r.rows.length); return r; } } as unknown as Pool;
+      const counting = {
+        query: async (text: string, values: unknown[]) => {
+          const r = await sql.query(text, values);
+          sent.push(r.rows.length);
+          return r;
+        },
+      } as unknown as Pool;
       const first = await new RecordsService(counting).page({ project: 'big', limit: 1000 }, 1_000_000);
       expect(sent[0]).toBeLessThanOrEqual(6);
       expect(first.records.length).toBeGreaterThan(0);
