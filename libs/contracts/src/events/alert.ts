@@ -37,7 +37,7 @@ export const alertSchema = z.object({
 });
 export type Alert = z.infer<typeof alertSchema>;
 
-/** audit: an anomaly detector raised an alert (after the project's cooldown; duplicates suppressed). */
+/** audit: an anomaly detector raised an alert (after the project's cooldown; duplicates suppressed), or the chain check found a stored row changed. */
 export const ALERT_RAISED = 'gw.evt.alert.raised.v1';
 export const alertRaisedSchema = alertSchema;
 export type AlertRaised = Alert;
