@@ -245,22 +245,47 @@ describe('the audit hash chain', () => {
     expect(report.first_mismatch?.reason).toMatch(/checkpoint/);
   });
 
-  it('does not chain onto its own last row rewritten in PostgreSQL: the next row links to the hash it computed', async () => {
+  // What someone with SQL access does to the newest row of a project before the next append,
+  // what verification then reports, and what the chain_broken alert says.
+  // The mismatch: the row verification names (3: the next row, whose link shows the change) and why.
+  const TAMPERS: [string, string, (p: string) => Promise<unknown>, { chain_seq: number; reason: RegExp } | null, RegExp][] = [
+    ['rewrites the newest row and the head to match', 'row', (p) => rewriteHead(p, 2), { chain_seq: 3, reason: /prev_hash is not the hash of row 2/ }, /^audit row 2 of project \S+ was changed .*now hash/],
+    [
+      'deletes the newest row and moves the head back',
+      'row',
+      async (p) => {
+        await pool.query(`DELETE FROM audit_events WHERE project = $1 AND chain_seq = 2`, [p]);
+        await pool.query(`UPDATE audit_chain_heads SET chain_seq = 1, hash = (SELECT hash FROM audit_events WHERE project = $1 AND chain_seq = 1) WHERE project = $1`, [p]);
+      },
+      { chain_seq: 2, reason: /row 2 is missing: it was deleted/ },
+      /^audit row 2 of project \S+ was changed .*now gone/,
+    ],
+    ['changes the head only', 'head', (p) => pool.query(`UPDATE audit_chain_heads SET hash = repeat('e', 64) WHERE project = $1`, [p]), null, /^the audit chain head of project \S+ was changed in PostgreSQL .*names row 2, hash eeee/],
+  ];
+  it.each(TAMPERS)('never chains onto a head it did not write when someone %s: the next append raises chain_broken', async (_what, kind, tamper, mismatch, summary) => {
+    const project = `hooli-${kind}-${n}`;
     const writer = new EventStore(pool);
-    await writer.append([event('hooli'), event('hooli')]);
-    await rewriteHead('hooli', 2);
-    const next = event('hooli');
-    await writer.append([next]);
-    const report = await verify('hooli');
-    expect(report).toMatchObject({ ok: false, first_mismatch: { chain_seq: 3, event_id: next.event_id } });
-    expect(report.first_mismatch?.reason).toMatch(/prev_hash is not the hash of row 2/);
+    await writer.append([event(project), event(project)]);
     const { chain, bus } = await chainService(writer);
+    const raised = new Promise<void>((resolve) => (writer.onRewrite = resolve));
     try {
+      await tamper(project);
+      const next = event(project);
+      await writer.append([next]);
+      await raised; // the append reports it at once (the service raises the alert then)
       expect(await chain.check()).toBe(1);
+      expect(await chain.check()).toBe(0);
+      const report = await verify(project);
+      if (mismatch) {
+        expect(report).toMatchObject({ ok: false, first_mismatch: { chain_seq: mismatch.chain_seq, event_id: mismatch.chain_seq === 3 ? next.event_id : null } });
+        expect(report.first_mismatch?.reason).toMatch(mismatch.reason);
+      } else {
+        expect(report).toMatchObject({ ok: true, rows_checked: 3 }); // the chain itself is whole again
+      }
+      expect(await alertsOf(project)).toEqual([expect.objectContaining({ type: 'chain_broken', key: '2', data: expect.objectContaining({ summary: expect.stringMatching(summary) }) })]);
     } finally {
       await bus.close();
     }
-    expect(await alertsOf('hooli')).toEqual([expect.objectContaining({ type: 'chain_broken', key: '2' })]);
   });
 
   it('names a changed chain head', async () => {
@@ -366,6 +391,15 @@ describe('the audit hash chain', () => {
           }
         });
       }
+    });
+
+    it('names a row deleted from a piece already checked, at the end of the walk', async () => {
+      const first = await piece();
+      await pool.query(`DELETE FROM audit_events WHERE project = 'longco' AND chain_seq = 1500`);
+      const second = await piece(first.next_cursor!);
+      const last = await piece(second.next_cursor!);
+      expect(last).toMatchObject({ ok: false, complete: true, first_mismatch: { chain_seq: 1500, event_id: null } });
+      expect(last.first_mismatch?.reason).toMatch(/deleted after an earlier piece/);
     });
 
     it('takes a cursor only for the project it came from', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PolicyFile } from '@sg/config';
 import type { Alert, AlertSeverity, AlertType, ToolCallCompleted } from '@sg/contracts';
+import type { Rewrite } from '../store/event-store.js';
 import { storableJson } from '../store/event-store.js';
 
 export type AnomalyConfig = PolicyFile['anomalies'];
@@ -205,17 +206,21 @@ export function firstSeenAlert(
 }
 
 /**
- * `chain_broken`: the row at `chainSeq` that this instance stored with hash `computed` now holds
- * `stored` (null: deleted). Key: the row's position, so each rewritten row is one alert.
+ * `chain_broken`: what an instance wrote, changed in PostgreSQL (`Rewrite`). Key: the position of
+ * the row, so each changed row is one alert; the id also covers what was found there.
  */
-export function chainBrokenAlert(project: string, chainSeq: number, computed: string, stored: string | null, raisedAt: Date): Alert {
-  const found = stored === null ? 'is gone' : `now has hash ${stored.slice(0, 12)}…`;
+export function chainBrokenAlert(project: string, r: Rewrite, raisedAt: Date): Alert {
+  const computed = `${r.computed.slice(0, 12)}…`;
+  const summary =
+    r.what === 'row'
+      ? `audit row ${r.chain_seq} of project ${project} was changed in PostgreSQL after it was stored (stored with hash ${computed}, ${r.found === null ? 'now gone' : `now hash ${r.found.slice(0, 12)}…`})`
+      : `the audit chain head of project ${project} was changed in PostgreSQL (this instance stored row ${r.chain_seq} with hash ${computed} last; the head ${r.found === null ? 'is gone' : `names ${r.found.slice(0, 24)}…`}): rows after it may have been deleted`;
   return alertOf(
     project,
     'chain_broken',
-    String(chainSeq),
-    `audit row ${chainSeq} of project ${project} was changed in PostgreSQL after it was stored (stored with hash ${computed.slice(0, 12)}…, ${found}); run GET /api/audit/verify?project=${project}`,
-    { alert_id: alertIdOf(`chain:${chainSeq}:${stored ?? 'deleted'}`, 'chain_broken', project), raised_at: raisedAt, count: 1, trace_ids: [] },
+    String(r.chain_seq),
+    `${summary}; run GET /api/audit/verify?project=${project}`,
+    { alert_id: alertIdOf(`chain:${r.what}:${r.chain_seq}:${r.found ?? 'gone'}`, 'chain_broken', project), raised_at: raisedAt, count: 1, trace_ids: [] },
     { threshold: null, window_s: null, agent_id: null, session_id: null, tool: null },
   );
 }

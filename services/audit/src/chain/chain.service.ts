@@ -41,6 +41,12 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
   onApplicationBootstrap() {
     if (this.signer) this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
     else this.logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)');
+    // An append that finds a change has its alert raised at once, not at the next interval.
+    this.store.onRewrite = () => {
+      this.running = this.running
+        .then(() => this.raiseRewrites())
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'chain_broken alert not raised yet; retried at the next interval'));
+    };
     this.timer = setInterval(() => {
       this.running = this.running
         .then(() => this.check())
@@ -96,22 +102,15 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
    * of alerts raised (a row already alerted on is not alerted again).
    */
   async check(): Promise<number> {
-    const written = [...this.store.written];
-    if (written.length > 0) {
-      const res = await this.pool.query<{ project: string; hash: string }>(
-        `SELECT e.project, e.hash FROM unnest($1::text[], $2::bigint[]) AS w(project, chain_seq)
-           JOIN audit_events e ON e.project = w.project AND e.chain_seq = w.chain_seq`,
-        [written.map(([project]) => project), written.map(([, head]) => head.chain_seq)],
-      );
-      const stored = new Map(res.rows.map((r) => [r.project, r.hash]));
-      for (const [project, head] of written) {
-        const now = stored.get(project) ?? null;
-        if (now !== head.hash) this.store.rewritten.set(project, { chain_seq: head.chain_seq, computed: head.hash, stored: now });
-      }
-    }
+    await this.store.inspect(this.pool, [...this.store.written.keys()]);
+    return this.raiseRewrites();
+  }
+
+  /** Raises the alert of each change in `store.rewritten` (stored, queued for the SIEM, published). */
+  private async raiseRewrites(): Promise<number> {
     let raised = 0;
     for (const [project, found] of this.store.rewritten) {
-      const build = (at: Date) => chainBrokenAlert(project, found.chain_seq, found.computed, found.stored, at);
+      const build = (at: Date) => chainBrokenAlert(project, found, at);
       const alertId = build(new Date()).alert_id;
       const res = await this.alerts.raise({ project, type: 'chain_broken', key: String(found.chain_seq) }, alertId, 0, false, build);
       if (this.store.rewritten.get(project) === found) this.store.rewritten.delete(project);
@@ -156,6 +155,9 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown() {
     if (this.timer) clearInterval(this.timer);
+    this.store.onRewrite = undefined;
     await this.running;
+    // A change an append found since the last interval is alerted on before the instance goes.
+    if (this.store.rewritten.size > 0) await this.raiseRewrites().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'chain_broken alerts not raised at shutdown'));
   }
 }

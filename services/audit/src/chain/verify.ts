@@ -191,7 +191,23 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
  */
 async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mismatch | null> {
   const counted = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_events WHERE project = $1', [project]);
-  if (Number(counted.rows[0]?.n ?? 0) === lastSeq) return null;
+  const n = Number(counted.rows[0]?.n ?? 0);
+  if (n === lastSeq) return null;
+  if (n < lastSeq) {
+    // Fewer rows than the pieces walked: rows an earlier piece checked were deleted since.
+    const gap = await pool.query<{ seq: string }>(
+      `SELECT 1 AS seq WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE project = $1 AND chain_seq = 1)
+       UNION ALL
+       (SELECT a.chain_seq + 1 FROM audit_events a
+         WHERE a.project = $1 AND a.chain_seq < $2
+           AND NOT EXISTS (SELECT 1 FROM audit_events b WHERE b.project = $1 AND b.chain_seq = a.chain_seq + 1)
+         ORDER BY a.chain_seq LIMIT 1)
+       ORDER BY seq LIMIT 1`,
+      [project, lastSeq],
+    );
+    const seq = Number(gap.rows[0]?.seq ?? 1);
+    return { chain_seq: seq, event_id: null, reason: `row ${seq} is missing: it was deleted after an earlier piece of this verification checked it` };
+  }
   const below = await pool.query<{ chain_seq: string; event_id: string }>(
     'SELECT chain_seq, event_id FROM audit_events WHERE project = $1 AND chain_seq < 1 ORDER BY chain_seq LIMIT 1',
     [project],

@@ -78,6 +78,18 @@ const APPEND = `WITH appended AS (
   SELECT p, s, h, $16::timestamptz FROM unnest($13::text[], $14::bigint[], $15::text[]) AS x(p, s, h)
   ON CONFLICT (project) DO UPDATE SET chain_seq = EXCLUDED.chain_seq, hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at`;
 
+/**
+ * A change to what an instance wrote: its newest row in a project (`what: 'row'`: `found` is the
+ * hash PostgreSQL holds there, null if the row is gone) or the chain head (`what: 'head'`: the
+ * row is intact, the head is missing, behind it or names another hash; `found` describes it).
+ */
+export interface Rewrite {
+  what: 'row' | 'head';
+  chain_seq: number;
+  computed: string;
+  found: string | null;
+}
+
 /** The audit_events table: chained, idempotent appends and the trace query. */
 @Injectable()
 export class EventStore implements OnApplicationShutdown {
@@ -88,13 +100,50 @@ export class EventStore implements OnApplicationShutdown {
    */
   readonly written = new Map<string, { chain_seq: number; hash: string }>();
   /**
-   * Rows this instance wrote that PostgreSQL no longer holds as written (found by an append or by
-   * ChainService.check()), until ChainService has raised their alert: `stored` is the hash found
-   * there, null if the row is gone.
+   * Changes found to what this instance wrote (by an append or by ChainService.check()), until
+   * ChainService has raised their alert.
    */
-  readonly rewritten = new Map<string, { chain_seq: number; computed: string; stored: string | null }>();
+  readonly rewritten = new Map<string, Rewrite>();
+  /** Called when an append finds a change, so that its alert goes out at once. */
+  onRewrite: (() => void) | undefined;
+  private foundRewrite = false;
 
   constructor(@Inject(PG) private readonly pool: Pool) {}
+
+  /**
+   * Compares, for each project, the newest row this instance wrote with what PostgreSQL holds:
+   * that row (changed or gone) and the chain head (missing, behind it, or naming another hash
+   * at its position). Records what it finds in `rewritten`; returns the table's last row per
+   * project, for an append to chain onto.
+   */
+  async inspect(db: Pick<Pool, 'query'>, projects: readonly string[]): Promise<Map<string, { seq: number; hash: string }>> {
+    const mine = projects.flatMap((p) => {
+      const w = this.written.get(p);
+      return w ? [{ project: p, ...w }] : [];
+    });
+    const tails = new Map<string, { seq: number; hash: string }>();
+    if (mine.length === 0) return tails;
+    const res = await db.query<{ project: string; row_hash: string | null; head_seq: string | null; head_hash: string | null; tail_seq: string | null; tail_hash: string | null }>(
+      `SELECT w.project, e.hash AS row_hash, h.chain_seq AS head_seq, h.hash AS head_hash, t.chain_seq AS tail_seq, t.hash AS tail_hash
+         FROM unnest($1::text[], $2::bigint[]) AS w(project, chain_seq)
+         LEFT JOIN audit_events e ON e.project = w.project AND e.chain_seq = w.chain_seq
+         LEFT JOIN audit_chain_heads h ON h.project = w.project
+         LEFT JOIN LATERAL (SELECT chain_seq, hash FROM audit_events x WHERE x.project = w.project ORDER BY chain_seq DESC LIMIT 1) t ON true`,
+      [mine.map((m) => m.project), mine.map((m) => m.chain_seq)],
+    );
+    const found = new Map(res.rows.map((r) => [r.project, r]));
+    for (const m of mine) {
+      const r = found.get(m.project);
+      if (r?.tail_seq) tails.set(m.project, { seq: Number(r.tail_seq), hash: r.tail_hash! });
+      const headSeq = r?.head_seq ? Number(r.head_seq) : null;
+      if ((r?.row_hash ?? null) !== m.hash) {
+        this.rewritten.set(m.project, { what: 'row', chain_seq: m.chain_seq, computed: m.hash, found: r?.row_hash ?? null });
+      } else if (headSeq === null || headSeq < m.chain_seq || (headSeq === m.chain_seq && r!.head_hash !== m.hash)) {
+        this.rewritten.set(m.project, { what: 'head', chain_seq: m.chain_seq, computed: m.hash, found: headSeq === null ? null : `row ${headSeq}, hash ${r!.head_hash}` });
+      }
+    }
+    return tails;
+  }
 
   /**
    * Appends the events that are not stored yet to their projects' chains, in one transaction.
@@ -130,14 +179,24 @@ export class EventStore implements OnApplicationShutdown {
         [projects],
       );
       const head = new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]));
-      for (const [project, h] of head) {
-        const mine = this.written.get(project);
-        if (mine?.chain_seq !== h.seq || mine.hash === h.hash) continue;
-        // The head is the row this instance wrote last, rewritten since (with the head, so the
-        // chain looks whole). Chain onto the hash computed here: the next row's link then shows
-        // the change to verification, instead of sealing it.
-        this.rewritten.set(project, { chain_seq: h.seq, computed: mine.hash, stored: h.hash });
-        h.hash = mine.hash;
+      // A head at or behind the row this instance wrote last, other than that row as written, or
+      // none at all: that row, the rows before it, or the head were changed (perhaps all together,
+      // so that the chain looks whole). Never chain onto such a head, which would seal the change:
+      // chain onto the hash computed here (the next row's link then shows the change to
+      // verification), or past the table's last row if rows lie beyond it.
+      const suspect = projects.filter((p) => {
+        const mine = this.written.get(p);
+        const h = head.get(p);
+        return mine !== undefined && (h === undefined || h.seq < mine.chain_seq || (h.seq === mine.chain_seq && h.hash !== mine.hash));
+      });
+      if (suspect.length > 0) {
+        const tails = await this.inspect(client, suspect);
+        for (const p of suspect) {
+          const mine = this.written.get(p)!;
+          const tail = tails.get(p);
+          head.set(p, tail && tail.seq > mine.chain_seq ? tail : { seq: mine.chain_seq, hash: mine.hash });
+        }
+        this.foundRewrite = true;
       }
       const storedAt = now.toISOString();
       const chained: ChainedRow[] = [];
@@ -163,6 +222,10 @@ export class EventStore implements OnApplicationShutdown {
       return chained;
     });
     for (const r of chained) this.written.set(r.project, { chain_seq: r.chain_seq, hash: r.hash });
+    if (this.foundRewrite) {
+      this.foundRewrite = false;
+      this.onRewrite?.();
+    }
     return chained.length;
   }
 
