@@ -169,6 +169,11 @@ describe('ip', () => {
       expect(only(report.rejected)).toEqual({});
     }
   });
+
+  it('masks the shortest IPv6 addresses, alone in a string', () => {
+    expect(maskText('::1', { level: 'standard' }).value).toBe('::*');
+    expect(maskText(' ::0 ', { level: 'strict' }).value).toBe(' ::* ');
+  });
 });
 
 const HS256 =
@@ -214,15 +219,21 @@ describe('secrets (the same at both levels)', () => {
     ['OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78', 'OPENAI_API_KEY=[redacted:api_key]', 'OPENAI_API_KEY=[redacted:api_key]'],
     ['x-api-key: sk-ant-api03-AbCdEf0123456789-_AbCdEf0123456789AbCdEf', 'x-api-key: [redacted:api_key]', 'x-api-key: [redacted:api_key]'],
   ]);
-  // sk- is a word prefix too: short or digit-free runs after it are prose.
-  rejected('api_key', ['uses sk-learn-compatible-estimators-everywhere-here', 'see sk-Ab12Cd34Ef56 for details']);
-  it('does not take a prefix inside a longer word, or a GitHub token of the wrong length', () => {
-    for (const text of [`my${GH}`, `${GH}9`, 'mask-ghp_short', 'AIzaTooShort', 'desk-0123456789012345678901234567890123456789']) {
+  it('does not take a prefix inside a longer word, a GitHub token of the wrong length, or words that start like a token', () => {
+    for (const text of [`my${GH}`, `${GH}9`, 'mask-ghp_short', 'AIzaTooShort', 'desk-0123456789012345678901234567890123456789', 'uses sk-learn-compatible-estimators-everywhere-here', 'see sk-Ab12Cd34Ef56 for details', 'xoxo-hugs-and-kisses']) {
       const { value, report } = maskText(text, { level: 'strict' });
       expect(value).toBe(text);
       expect(report.masked.api_key + report.rejected.api_key).toBe(0);
     }
   });
+  it('leaves an email address that starts like a token to the email detector', () => {
+    for (const address of ['sk-marketing@example.com', 'sk-john_doe_1999@example.com']) {
+      const { value, report } = maskText(`write to ${address} today`, { level: 'standard' });
+      expect(value).toBe('write to ***@***.com today');
+      expect(only(report.masked)).toEqual({ email: 1 });
+    }
+  });
+
   it('counts a provider token after Bearer as a bearer token', () => {
     const { value, report } = maskText(`Authorization: Bearer ${GH}`, { level: 'standard' });
     expect(value).toBe('Authorization: Bearer [redacted:bearer_token]');

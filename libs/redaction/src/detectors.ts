@@ -166,8 +166,10 @@ const bearer: Detector = {
  * `ghr_` + 36, `github_pat_`), GitLab (`glpat-`), Stripe secret and restricted keys
  * (`sk_live_`, `rk_test_`...) and webhook secrets (`whsec_`), Slack (`xoxb-` `xoxp-`...), Google
  * (`AIza` + 35), npm (`npm_` + 36), Hugging Face (`hf_` + 34), OpenAI and Anthropic (`sk-`).
- * Masked whole. `sk-` alone is a common word prefix (`sk-learn`), so it needs 32 or more
- * characters after it with a digit among them; a shorter or digit-free one is rejected.
+ * Masked whole. `sk-` and `xoxo-` also start words (`sk-learn`, `sk-marketing@…`, `xoxo-hugs`),
+ * so an `sk-` token needs 32 or more characters after it with a digit among them, and a Slack
+ * token a digit; anything else is not a candidate at all, and stays visible to the later
+ * detectors (an email address that starts with `sk-` is still masked as one).
  */
 const API_TOKEN_PREFIX = /gh[pousr]_|github_pat_|glpat-|(?:sk|rk)_(?:live|test)_|whsec_|xox[abposr]-|AIza|npm_|hf_|sk-/;
 const apiToken: Detector = {
@@ -177,7 +179,8 @@ const apiToken: Detector = {
   mayContain: (t) => API_TOKEN_PREFIX.test(t),
   judge: (m) => {
     const token = m[0];
-    if (token.startsWith('sk-') && (token.length < 35 || !hasDigit(token))) return rejectWhole(m);
+    if (token.startsWith('sk-') && (token.length < 35 || !hasDigit(token))) return null;
+    if (token.startsWith('xox') && !hasDigit(token)) return null;
     return whole(m, redacted('api_key'));
   },
 };

@@ -13,9 +13,9 @@ const BLANK = '\u0000';
 
 /** Masks one string, adding its counts to `report`. */
 function maskInto(text: string, level: Strictness, report: MaskingReport): string {
-  // Nothing in the detectors can match fewer than 7 characters (the shortest candidate is a
-  // phone or an IP of 7).
-  if (text.length < 7) return text;
+  // Nothing in the detectors can match fewer than 3 characters (the shortest candidate is an
+  // IPv6 address such as `::1`).
+  if (text.length < 3) return text;
   let work = text;
   let claims: Claim[] | undefined;
   for (const detector of DETECTORS) {

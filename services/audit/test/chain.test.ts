@@ -393,6 +393,22 @@ describe('the audit hash chain', () => {
       }
     });
 
+    it('checks each checkpoint in the piece that reaches its row (a checkpoint at every row)', async () => {
+      const rows = (await pool.query<{ chain_seq: string; hash: string }>(`SELECT chain_seq, hash FROM audit_events WHERE project = 'longco' ORDER BY chain_seq`)).rows;
+      const created = new Date().toISOString();
+      for (const r of rows) {
+        const seq = Number(r.chain_seq);
+        const c = signer.sign({ project: 'longco', chain_seq: seq, hash: seq === 2500 ? 'c'.repeat(64) : r.hash, created_at: created });
+        await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (project, chain_seq) DO UPDATE SET hash = EXCLUDED.hash, signature = EXCLUDED.signature', [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature]);
+      }
+      const all = await pieces();
+      expect(all.map((p) => [p.checkpoints_checked, p.first_mismatch?.chain_seq ?? null])).toEqual([
+        [2000, null],
+        [500, 2500],
+      ]);
+      expect(all[1]!.first_mismatch?.reason).toMatch(/differs from the checkpoint/);
+    });
+
     it('names a row deleted from a piece already checked, at the end of the walk', async () => {
       const first = await piece();
       await pool.query(`DELETE FROM audit_events WHERE project = 'longco' AND chain_seq = 1500`);

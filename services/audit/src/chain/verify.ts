@@ -12,20 +12,43 @@ interface DbRow extends Omit<ChainedRow, 'chain_seq' | 'stream_seq' | 'occurred_
   stream_seq: string;
   occurred_at: Date;
   stored_at: Date;
+  /** The checkpoint stored at this row's position, if any. */
+  cp_hash: string | null;
+  cp_created_at: Date | null;
+  cp_key_id: string | null;
+  cp_signature: string | null;
 }
 
-const SELECT_ROWS = `SELECT project, chain_seq, event_id, subject, source, trace_id, occurred_at, stream_seq, data::text AS data, stored_at, prev_hash, hash
-  FROM audit_events WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${PAGE}`;
+/** A page of rows, each with the checkpoint at its position (at most one: their primary key). */
+const SELECT_ROWS = `SELECT e.project, e.chain_seq, e.event_id, e.subject, e.source, e.trace_id, e.occurred_at, e.stream_seq, e.data::text AS data, e.stored_at, e.prev_hash, e.hash,
+       c.hash AS cp_hash, c.created_at AS cp_created_at, c.key_id AS cp_key_id, c.signature AS cp_signature
+  FROM audit_events e LEFT JOIN audit_checkpoints c ON c.project = e.project AND c.chain_seq = e.chain_seq
+ WHERE e.project = $1 AND e.chain_seq > $2 ORDER BY e.chain_seq LIMIT ${PAGE}`;
 
 function fromDb(r: DbRow): ChainedRow {
   return {
-    ...r,
+    project: r.project,
     chain_seq: Number(r.chain_seq),
-    stream_seq: Number(r.stream_seq),
+    event_id: r.event_id,
+    subject: r.subject,
+    source: r.source,
+    trace_id: r.trace_id,
     occurred_at: r.occurred_at.toISOString(),
+    stream_seq: Number(r.stream_seq),
+    data: r.data,
     stored_at: r.stored_at.toISOString(),
+    prev_hash: r.prev_hash,
+    hash: r.hash,
   };
 }
+
+function checkpointAt(project: string, r: DbRow): Checkpoint | null {
+  if (r.cp_hash === null || r.cp_created_at === null || r.cp_key_id === null || r.cp_signature === null) return null;
+  return checkpointOf(project, { chain_seq: r.chain_seq, hash: r.cp_hash, created_at: r.cp_created_at, key_id: r.cp_key_id, signature: r.cp_signature });
+}
+
+/** Checkpoints stored beyond a chain's last row, looked at once the walk reached it. */
+const BEYOND = 100;
 
 export interface VerifyOptions {
   /** Without it, checkpoints cannot be trusted and are not checked. */
@@ -55,37 +78,29 @@ export async function verifyChain(pool: Pool, project: string, opts: VerifyOptio
 type Db = Pick<Pool, 'query'>;
 
 async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<VerifyReport> {
-  const checkpoints = new Map<number, Checkpoint[]>();
   let checkpointsChecked = 0;
-  let otherKey = 0;
   let firstMismatch: Mismatch | null = null;
   const note = (m: Mismatch) => {
     if (!firstMismatch || m.chain_seq < firstMismatch.chain_seq) firstMismatch = m;
   };
-  // A bad signature is noted, but the walk goes on to find a broken row before it.
-  const badSignatures: Mismatch[] = [];
-
   const start = opts.after ?? { seq: 0, hash: GENESIS };
-  if (opts.publicKey) {
-    // Checkpoints before `start` were checked by the answer that gave the cursor.
-    const stored = await pool.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2`, [project, start.seq]);
-    const all: Checkpoint[] = [
-      ...stored.rows.map((c) => checkpointOf(project, c)),
-      ...(opts.extraCheckpoints ?? []).filter((c) => c.project === project && c.chain_seq > start.seq),
-    ];
-    const keyId = keyIdOf(opts.publicKey);
-    for (const c of all) {
-      if (c.key_id !== keyId) {
-        otherKey++;
-        continue;
-      }
-      if (!checkpointValid(c, opts.publicKey)) {
-        badSignatures.push({ chain_seq: c.chain_seq, event_id: null, reason: `the checkpoint at chain_seq ${c.chain_seq} (${c.created_at}) does not verify with key ${c.key_id}: it was forged or altered` });
-        continue;
-      }
-      checkpoints.set(c.chain_seq, [...(checkpoints.get(c.chain_seq) ?? []), c]);
-    }
+  const key = opts.publicKey ? { publicKey: opts.publicKey, id: keyIdOf(opts.publicKey) } : null;
+  // Checkpoints before `start` were checked by the answer that gave the cursor. Each is checked
+  // when the walk reaches its row, so the work of a piece stays within its pages.
+  const extra = new Map<number, Checkpoint[]>();
+  for (const c of opts.extraCheckpoints ?? []) {
+    if (c.project === project && c.chain_seq > start.seq) extra.set(c.chain_seq, [...(extra.get(c.chain_seq) ?? []), c]);
   }
+  /** The signed checkpoints at a row that can be trusted; a bad signature is noted, and the walk goes on to find a broken row before it. */
+  const trusted = (list: readonly Checkpoint[]): Checkpoint[] => {
+    if (!key) return [];
+    return list.filter((c) => {
+      if (c.key_id !== key.id) return false;
+      if (checkpointValid(c, key.publicKey)) return true;
+      note({ chain_seq: c.chain_seq, event_id: null, reason: `the checkpoint at chain_seq ${c.chain_seq} (${c.created_at}) does not verify with key ${c.key_id}: it was forged or altered` });
+      return false;
+    });
+  };
 
   let expected = start.seq + 1;
   let prevHash = start.hash;
@@ -129,7 +144,9 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
         breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq}'s prev_hash is not the hash of row ${row.chain_seq - 1}: the chain was rewritten or rows were inserted` });
         break;
       }
-      for (const c of checkpoints.get(row.chain_seq) ?? []) {
+      const stored = checkpointAt(project, db);
+      const here = [...(stored ? [stored] : []), ...(extra.get(row.chain_seq) ?? [])];
+      for (const c of here.length > 0 ? trusted(here) : []) {
         checkpointsChecked++;
         if (c.hash !== hash) {
           breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq} differs from the checkpoint signed at ${c.created_at}: the chain was rewritten at or before this row` });
@@ -150,7 +167,6 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   if (next) await next.catch(() => undefined);
 
   const lastSeq = expected - 1;
-  for (const m of badSignatures) if (complete || m.chain_seq <= lastSeq) note(m);
   const head = await pool.query<{ chain_seq: string; hash: string }>('SELECT chain_seq, hash FROM audit_chain_heads WHERE project = $1', [project]);
   const headSeq = head.rows[0] ? Number(head.rows[0].chain_seq) : 0;
   if (!broken && complete) {
@@ -159,12 +175,25 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     } else if (headSeq < lastSeq || (headSeq > 0 && head.rows[0]!.hash !== prevHash)) {
       note({ chain_seq: lastSeq, event_id: null, reason: `the chain head (row ${headSeq}) does not match the last row ${lastSeq}: audit_chain_heads was changed` });
     }
-    const beyond = [...checkpoints.keys()].filter((seq) => seq > lastSeq).sort((a, b) => a - b)[0];
-    if (beyond !== undefined) {
-      note({ chain_seq: beyond, event_id: null, reason: `row ${beyond} is missing although a signed checkpoint covers it: rows were deleted` });
+    if (key) {
+      // A trusted checkpoint beyond the last row: rows it covers were deleted.
+      const stored = await pool.query<CheckpointRow>(
+        `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${BEYOND}`,
+        [project, lastSeq],
+      );
+      const beyond = [...stored.rows.map((c) => checkpointOf(project, c)), ...[...extra.values()].flat().filter((c) => c.chain_seq > lastSeq)].sort((a, b) => a.chain_seq - b.chain_seq);
+      const covering = trusted(beyond)[0];
+      if (covering) note({ chain_seq: covering.chain_seq, event_id: null, reason: `row ${covering.chain_seq} is missing although a signed checkpoint covers it: rows were deleted` });
     }
-    const extra = await extraRow(pool, project, lastSeq);
-    if (extra) note(extra);
+    const extraFound = await extraRow(pool, project, lastSeq);
+    if (extraFound) note(extraFound);
+  }
+  // Checkpoints of another key (signed before a rotation) in what this answer covers: not checkable with this one.
+  let otherKey = 0;
+  if (key) {
+    const upTo = complete ? Number.MAX_SAFE_INTEGER : lastSeq;
+    const other = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 AND chain_seq <= $3 AND key_id <> $4', [project, start.seq, upTo, key.id]);
+    otherKey = Number(other.rows[0]?.n ?? 0) + [...extra.values()].flat().filter((c) => c.chain_seq <= upTo && c.key_id !== key.id).length;
   }
   const found = firstMismatch !== null;
   return {
