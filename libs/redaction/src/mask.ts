@@ -13,9 +13,9 @@ const BLANK = '\u0000';
 
 /** Masks one string, adding its counts to `report`. */
 function maskInto(text: string, level: Strictness, report: MaskingReport): string {
-  // Nothing in the detectors can match fewer than 3 characters (the shortest candidate is an
-  // IPv6 address such as `::1`).
-  if (text.length < 3) return text;
+  // Nothing but an IPv6 address (`::1`, 3 characters) can match fewer than 7 characters (a phone
+  // or an IPv4 address): the common short strings skip the scan.
+  if (text.length < 7 && (text.length < 3 || !text.includes(':'))) return text;
   let work = text;
   let claims: Claim[] | undefined;
   for (const detector of DETECTORS) {
