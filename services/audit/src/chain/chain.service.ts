@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ALERT_RAISED, AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
@@ -18,7 +18,7 @@ const EXPORT_PAGE = 1000;
  * their export, and chain verification over NATS.
  */
 @Injectable()
-export class ChainService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ChainService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly signer: CheckpointSigner | null;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -153,7 +153,8 @@ export class ChainService implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
-  async onApplicationShutdown() {
+  /** Before the pool closes (EventStore ends it on shutdown). */
+  async beforeApplicationShutdown() {
     if (this.timer) clearInterval(this.timer);
     this.store.onRewrite = undefined;
     await this.running;
