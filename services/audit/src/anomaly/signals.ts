@@ -205,6 +205,11 @@ export function firstSeenAlert(
   );
 }
 
+/** The id of the chain_broken alert of `r`: the same change found again is the same alert. */
+export function chainBrokenAlertId(project: string, r: Rewrite): string {
+  return alertIdOf(`chain:${r.what}:${r.chain_seq}:${r.found ?? 'gone'}`, 'chain_broken', project);
+}
+
 /**
  * `chain_broken`: what an instance wrote, changed in PostgreSQL (`Rewrite`). Key: the position of
  * the row, so each changed row is one alert; the id also covers what was found there.
@@ -220,7 +225,7 @@ export function chainBrokenAlert(project: string, r: Rewrite, raisedAt: Date): A
     'chain_broken',
     String(r.chain_seq),
     `${summary}; run GET /api/audit/verify?project=${project}`,
-    { alert_id: alertIdOf(`chain:${r.what}:${r.chain_seq}:${r.found ?? 'gone'}`, 'chain_broken', project), raised_at: raisedAt, count: 1, trace_ids: [] },
+    { alert_id: chainBrokenAlertId(project, r), raised_at: raisedAt, count: 1, trace_ids: [] },
     { threshold: null, window_s: null, agent_id: null, session_id: null, tool: null },
   );
 }

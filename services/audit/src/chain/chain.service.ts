@@ -3,7 +3,7 @@ import { ALERT_RAISED, AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayE
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
 import { AlertStore } from '../anomaly/alert-store.js';
-import { chainBrokenAlert } from '../anomaly/signals.js';
+import { chainBrokenAlert, chainBrokenAlertId } from '../anomaly/signals.js';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
@@ -111,7 +111,7 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
     let raised = 0;
     for (const [project, found] of this.store.rewritten) {
       const build = (at: Date) => chainBrokenAlert(project, found, at);
-      const alertId = build(new Date()).alert_id;
+      const alertId = chainBrokenAlertId(project, found);
       const res = await this.alerts.raise({ project, type: 'chain_broken', key: String(found.chain_seq) }, alertId, 0, false, build);
       if (this.store.rewritten.get(project) === found) this.store.rewritten.delete(project);
       if (!res.raised) continue;

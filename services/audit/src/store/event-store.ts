@@ -106,7 +106,6 @@ export class EventStore implements OnApplicationShutdown {
   readonly rewritten = new Map<string, Rewrite>();
   /** Called when an append finds a change, so that its alert goes out at once. */
   onRewrite: (() => void) | undefined;
-  private foundRewrite = false;
 
   constructor(@Inject(PG) private readonly pool: Pool) {}
 
@@ -166,6 +165,7 @@ export class EventStore implements OnApplicationShutdown {
 
   private async appendOnce(rows: readonly EventRow[], now: Date, skipStored: boolean): Promise<number> {
     if (rows.length === 0) return 0;
+    let foundRewrite = false;
     const chained = await withTransaction(this.pool, async (client) => {
       const projects = [...new Set(rows.map((r) => r.project))].sort();
       await client.query(CHAIN_LOCKS, [projects]);
@@ -196,7 +196,7 @@ export class EventStore implements OnApplicationShutdown {
           const tail = tails.get(p);
           head.set(p, tail && tail.seq > mine.chain_seq ? tail : { seq: mine.chain_seq, hash: mine.hash });
         }
-        this.foundRewrite = true;
+        foundRewrite = true;
       }
       const storedAt = now.toISOString();
       const chained: ChainedRow[] = [];
@@ -222,10 +222,7 @@ export class EventStore implements OnApplicationShutdown {
       return chained;
     });
     for (const r of chained) this.written.set(r.project, { chain_seq: r.chain_seq, hash: r.hash });
-    if (this.foundRewrite) {
-      this.foundRewrite = false;
-      this.onRewrite?.();
-    }
+    if (foundRewrite) this.onRewrite?.();
     return chained.length;
   }
 
