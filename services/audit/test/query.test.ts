@@ -102,6 +102,11 @@ interface CallSpec {
   risk?: number;
   /** executed: ok, error (with this code), or not run. */
   executed?: 'ok' | string | null;
+  /**
+   * As the gateway publishes now (ADR 0010): the completed event carries the call and its
+   * decision, with no received or decision event. Otherwise as stored before.
+   */
+  story?: boolean;
 }
 
 function decision(spec: CallSpec) {
@@ -130,7 +135,7 @@ function callEvents(spec: CallSpec): EventSpec[] {
   };
   const base = { project, trace_id: spec.trace };
   const events: EventSpec[] = [];
-  if (spec.outcome !== 'rejected') {
+  if (spec.outcome !== 'rejected' && !spec.story) {
     events.push({
       ...base,
       subject: TOOLCALL_RECEIVED,
@@ -186,6 +191,9 @@ function callEvents(spec: CallSpec): EventSpec[] {
       code: spec.code ?? null,
       risk_score: rejected ? null : (spec.risk ?? 0.1),
       duration_ms: 20,
+      ...(spec.story && !rejected
+        ? { agent_version: null, user_id: spec.user ?? null, arguments: spec.args ?? {}, decision: decision(spec) }
+        : {}),
     },
   });
   return events;
@@ -227,6 +235,7 @@ describe('audit queries against real NATS and PostgreSQL', () => {
       args: { limit: 5 },
       result: { events: ['standup'] },
       executed: 'ok',
+      story: true,
     },
     denied: {
       trace: 'trace-denied-01',
@@ -663,9 +672,8 @@ describe('audit queries against real NATS and PostgreSQL', () => {
         status: 'success',
         result: { events: ['standup'] },
       });
+      // ok as published now (its story in the completed event), denied as stored before.
       expect(trace.events.map((e) => `${e.trace_id} ${e.subject}`)).toEqual([
-        `trace-ok-0001 ${TOOLCALL_RECEIVED}`,
-        `trace-ok-0001 ${DECISION_MADE}`,
         `trace-ok-0001 ${TOOLCALL_EXECUTED}`,
         `trace-ok-0001 ${TOOLCALL_COMPLETED}`,
         `trace-denied-01 ${TOOLCALL_RECEIVED}`,

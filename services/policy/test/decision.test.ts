@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { loadPolicyEnv } from '../src/config/env.js';
 import { CHECKS } from '../src/decision/engine.js';
 import { DecisionService } from '../src/decision/decision.service.js';
-import { RateLimits } from '../src/decision/rate-limits.js';
+import { FactsStore } from '../src/decision/facts.js';
 import { REDIS, redisProvider } from '../src/redis.provider.js';
 import { PolicyStore } from '../src/registry/policy-store.js';
 import { SessionService } from '../src/session/session.service.js';
@@ -30,7 +30,7 @@ async function decisionService(extraEnv: Record<string, string> = {}) {
       redisProvider,
       PolicyStore,
       SessionService,
-      RateLimits,
+      FactsStore,
       DecisionService,
     ],
   }).compile();

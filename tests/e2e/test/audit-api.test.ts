@@ -224,7 +224,10 @@ describe('GET /api/session/:sid', () => {
     ]);
     const subjects = res.body.events.map((e: { subject: string }) => e.subject);
     expect(subjects.filter((s: string) => s === 'gw.evt.toolcall.completed.v1')).toHaveLength(3);
-    expect(subjects).toContain('gw.evt.decision.made.v1');
+    expect(subjects).toContain('gw.evt.toolcall.executed.v1');
+    // Each call's decision is in its completed event (ADR 0010).
+    const denied = res.body.events.find((e: { event_id: string }) => e.event_id === calls.denied);
+    expect(denied.data.decision).toMatchObject({ allowed: false });
     expect(JSON.stringify(res.body)).not.toContain(EMAIL);
   });
 

@@ -26,19 +26,23 @@ describe('an allowed call', () => {
     expect(res.headers.get('x-trace-id')).toBe(res.body.trace_id);
 
     // The gateway's first call also introduces its agent and tool: two first-seen alerts, in its trace.
-    const all = await auditRows(gw, res.body.trace_id, 6);
+    const all = await auditRows(gw, res.body.trace_id, 4);
     const alerts = all.filter((r) => r.subject === 'gw.evt.alert.raised.v1');
     expect(alerts.map((r) => `${r.source}:${r.data.type}:${r.data.key}`).sort()).toEqual(['audit:new_agent:gpt-4o', 'audit:new_tool:calendar.list_events']);
+    // The executor's record of the run, then the answer with the call and its decision (ADR 0010).
     const rows = all.filter((r) => r.subject !== 'gw.evt.alert.raised.v1');
-    expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual([
-      'ingress:gw.evt.toolcall.received.v1',
-      'policy:gw.evt.decision.made.v1',
-      'executor:gw.evt.toolcall.executed.v1',
-      'ingress:gw.evt.toolcall.completed.v1',
-    ]);
-    expect(rows[3]!.event_id).toBe(res.body.audit_id);
-    expect(rows[3]!.data).toMatchObject({ outcome: 'allowed', http_status: 200, code: null, agent_id: 'gpt-4o' });
-    expect(rows[2]!.data).toMatchObject({ status: 'ok', upstream_status: 200 });
+    expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual(['executor:gw.evt.toolcall.executed.v1', 'ingress:gw.evt.toolcall.completed.v1']);
+    expect(rows[1]!.event_id).toBe(res.body.audit_id);
+    expect(rows[1]!.data).toMatchObject({
+      outcome: 'allowed',
+      http_status: 200,
+      code: null,
+      agent_id: 'gpt-4o',
+      agent_version: '1.0.0',
+      arguments: { from: '2026-11-24' },
+      decision: { allowed: true, reason: res.body.decision.reason, rule_trace: res.body.decision.rule_trace, policy_version: res.body.decision.policy_version },
+    });
+    expect(rows[0]!.data).toMatchObject({ status: 'ok', upstream_status: 200, arguments: { from: '2026-11-24' } });
   });
 
   it('works in the /mcp/toolcall shape, keeping the caller trace id', async () => {
@@ -50,15 +54,13 @@ describe('an allowed call', () => {
 
   it('is returned by the trace endpoint, in order, to an admin only', async () => {
     const call = await post(gw, '/api/tools/call', envelope(), auth);
-    await auditRows(gw, call.body.trace_id, 4);
+    await auditRows(gw, call.body.trace_id, 2);
     const trace = await get(gw, `/api/trace/${call.body.trace_id}`, { 'X-Admin-Key': ADMIN_KEY });
     expect(trace.status).toBe(200);
-    expect(trace.body.events.map((e: { subject: string }) => e.subject)).toEqual([
-      'gw.evt.toolcall.received.v1',
-      'gw.evt.decision.made.v1',
-      'gw.evt.toolcall.executed.v1',
-      'gw.evt.toolcall.completed.v1',
-    ]);
+    expect(trace.body.events.map((e: { subject: string }) => e.subject)).toEqual(['gw.evt.toolcall.executed.v1', 'gw.evt.toolcall.completed.v1']);
+    // The whole story: what was asked, the decision with its explanation, the result.
+    expect(trace.body.events[1].data).toMatchObject({ arguments: {}, decision: { allowed: true, rule_trace: call.body.decision.rule_trace, reasoning: call.body.decision.reasoning } });
+    expect(trace.body.events[0].data.result).toEqual(call.body.result);
     const noKey = await get(gw, `/api/trace/${call.body.trace_id}`);
     expect(noKey).toMatchObject({ status: 401, body: { error: { code: 'AUTH.ADMIN_KEY_REQUIRED' } } });
     const agentKey = await get(gw, `/api/trace/${call.body.trace_id}`, { 'X-Admin-Key': AGENT_KEY });
@@ -138,7 +140,7 @@ describe('idempotency', () => {
     expect(replay_of).toBe(firstAudit);
     expect(againAudit).not.toBe(firstAudit);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
-    await auditRows(gw, first.body.trace_id, 4);
+    await auditRows(gw, first.body.trace_id, 2);
     await new Promise((r) => setTimeout(r, 300));
     const executed = await gw.db.query("SELECT 1 FROM audit_events WHERE subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id]);
     expect(executed.rowCount).toBe(1);

@@ -362,7 +362,7 @@ describe('the shadow (preview) policy', () => {
     });
     const failed = shadow.data.shadow.rule_trace.find((e: { outcome: string }) => e.outcome === 'fail');
     expect(failed).toMatchObject({ check: 'allow_tools', rule: 'policies/default.preview.yaml#rules[6].deny_tools[0]' });
-    const made = await rowOf(differs.body.trace_id, 'gw.evt.decision.made.v1');
+    const made = await rowOf(differs.body.trace_id, 'gw.evt.toolcall.completed.v1');
     expect(made.data.decision).toMatchObject({ allowed: true, code: null });
 
     const agrees = await post(gw, '/api/tools/call', envelope({ tool: 'calendar.list_events' }), headers);

@@ -4,7 +4,10 @@ import { errorCodeSchema } from '../errors.js';
 import { decisionSchema } from '../policy/decide.js';
 import { maskingReportSchema } from '../executor/execute.js';
 
-/** ingress: an authenticated, well-formed call entered the gateway. */
+/**
+ * ingress: an authenticated, well-formed call entered the gateway. No longer published: its
+ * fields travel in toolcall.completed. Kept so that events stored before can still be read.
+ */
 export const TOOLCALL_RECEIVED = 'gw.evt.toolcall.received.v1';
 export const toolCallReceivedSchema = z.object({
   channel: channelSchema,
@@ -19,7 +22,10 @@ export const toolCallReceivedSchema = z.object({
 });
 export type ToolCallReceived = z.infer<typeof toolCallReceivedSchema>;
 
-/** policy: the decision on one call, with its full explanation. */
+/**
+ * policy: the decision on one call, with its full explanation. No longer published: the
+ * decision travels in toolcall.completed. Kept so that events stored before can still be read.
+ */
 export const DECISION_MADE = 'gw.evt.decision.made.v1';
 export const decisionMadeSchema = z.object({
   agent_id: z.string(),
@@ -30,12 +36,17 @@ export const decisionMadeSchema = z.object({
 });
 export type DecisionMade = z.infer<typeof decisionMadeSchema>;
 
-/** executor: the upstream was called (or could not be). */
+/**
+ * executor: the upstream was called (or could not be). Its own record of the run, published
+ * before it answers, so a run is audited even if the ingress dies before its completed event.
+ */
 export const TOOLCALL_EXECUTED = 'gw.evt.toolcall.executed.v1';
 export const toolCallExecutedSchema = z.object({
   agent_id: z.string(),
   request_id: z.string(),
   tool: z.string(),
+  /** What the tool was run with (absent in events stored before it was added). */
+  arguments: argumentsSchema.optional(),
   status: z.enum(['ok', 'error']),
   duration_ms: z.number().nonnegative(),
   upstream_status: z.number().int().nullable(),
@@ -50,8 +61,12 @@ export const toolCallExecutedSchema = z.object({
 export type ToolCallExecuted = z.infer<typeof toolCallExecutedSchema>;
 
 /**
- * ingress: the answer the caller got. Every HTTP answer of the tool-call endpoints emits
- * exactly one, even a 401 or a 400, and its event id is the `audit_id` in the response.
+ * ingress: the answer the caller got, and the story of the call (what was asked, and the
+ * decision with its explanation). Every HTTP answer of the tool-call endpoints emits exactly
+ * one, even a 401 or a 400, and its event id is the `audit_id` in the response. With
+ * toolcall.executed (the executor's own record, so a tool run is audited even if the ingress
+ * dies) it is the whole story: ADR 0010. Events stored before it carried the story lack the
+ * optional fields; their received and decision events hold them.
  */
 export const TOOLCALL_COMPLETED = 'gw.evt.toolcall.completed.v1';
 export const toolCallCompletedSchema = z.object({
@@ -65,5 +80,11 @@ export const toolCallCompletedSchema = z.object({
   code: errorCodeSchema.nullable(),
   risk_score: z.number().nullable(),
   duration_ms: z.number().nonnegative(),
+  /** The call as asked, once it was authenticated and well-formed (absent when it was not). */
+  agent_version: z.string().nullable().optional(),
+  user_id: z.string().nullable().optional(),
+  arguments: argumentsSchema.optional(),
+  /** The policy's decision with its explanation, when one was made (null when none was). */
+  decision: decisionSchema.nullable().optional(),
 });
 export type ToolCallCompleted = z.infer<typeof toolCallCompletedSchema>;

@@ -14,7 +14,10 @@ import { isDataError } from '../store/event-store.js';
 import { AnomalyService, type RepeatTally } from './anomaly.service.js';
 import type { CompletedCall } from './signals.js';
 
-const completedSchema = eventEnvelopeSchema(toolCallCompletedSchema);
+/** The answer's fields the detectors read: the call's arguments and decision are not parsed. */
+const completedSchema = eventEnvelopeSchema(
+  toolCallCompletedSchema.omit({ agent_version: true, user_id: true, arguments: true, decision: true }),
+);
 
 const BATCH = 100;
 const FLUSH_MS = 20;

@@ -29,7 +29,7 @@ export class ExecutionHandler implements OnModuleInit {
     }
     this.bus.handle(EXECUTE_SUBJECT, async (req, ctx) => {
       const started = performance.now();
-      const base = { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool };
+      const base = { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool, arguments: req.arguments };
       try {
         const out = await this.execution.execute(req);
         this.bus.publish(TOOLCALL_EXECUTED, { ...base, status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result), ...(out.masking ? { masking: out.masking } : {}) }, ctx);

@@ -74,6 +74,10 @@ export class ApprovalsController {
           code: outcome.error?.code ?? null,
           risk_score: resolution.decision?.risk_score ?? null,
           duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          user_id: call.user_id ?? null,
+          arguments: call.arguments,
+          // The re-check at approval: the decision this run was let through on.
+          decision: resolution.decision ?? null,
         },
         callCtx,
       );

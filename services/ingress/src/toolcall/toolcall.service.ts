@@ -10,7 +10,6 @@ import {
   GatewayError,
   HttpHeaders,
   TOOLCALL_COMPLETED,
-  TOOLCALL_RECEIVED,
 } from '@sg/contracts';
 import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
 import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
@@ -53,7 +52,8 @@ export function publicDecision(d: Decision) {
 
 /**
  * One governed tool call: authenticate, validate, ask policy, execute, answer. Every answer,
- * whatever its status, is published as one toolcall.completed event whose id is the audit_id.
+ * whatever its status, is published as one toolcall.completed event whose id is the audit_id,
+ * carrying the call as asked and the decision (ADR 0010).
  */
 @Injectable()
 export class ToolCallService {
@@ -99,7 +99,6 @@ export class ToolCallService {
           return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
         }
       }
-      this.bus.publish(TOOLCALL_RECEIVED, { channel, agent_id: call.agentId, agent_version: call.agentVersion, user_id: call.userId ?? null, session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments }, ctx);
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
       decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
       if (!decision.allowed) {
@@ -175,6 +174,8 @@ export class ToolCallService {
         code,
         risk_score: decision?.risk_score ?? null,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        ...(call ? { agent_version: call.agentVersion, user_id: call.userId ?? null, arguments: call.arguments } : {}),
+        decision,
       },
       ctx,
       auditId,

@@ -1,9 +1,12 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DECIDE_SUBJECT, DECISION_MADE } from '@sg/contracts';
+import { DECIDE_SUBJECT } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
-import { DecisionService, eventContext } from './decision.service.js';
+import { DecisionService } from './decision.service.js';
 
-/** gw.policy.decide.v1: decide, publish the decision event, answer. */
+/**
+ * gw.policy.decide.v1: decide and answer. The decision is recorded by the caller's
+ * toolcall.completed event (ADR 0010), so nothing is published here.
+ */
 @Injectable()
 export class DecisionHandler implements OnModuleInit {
   constructor(
@@ -12,14 +15,6 @@ export class DecisionHandler implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    this.bus.handle(DECIDE_SUBJECT, async (req, ctx) => {
-      const decision = await this.decisions.decide(req, ctx);
-      this.bus.publish(
-        DECISION_MADE,
-        { agent_id: req.agent_id, session_id: req.session_id, request_id: req.request_id, tool: req.tool, decision },
-        eventContext(decision, ctx),
-      );
-      return decision;
-    });
+    this.bus.handle(DECIDE_SUBJECT, (req, ctx) => this.decisions.decide(req, ctx));
   }
 }

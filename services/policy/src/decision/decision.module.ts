@@ -7,10 +7,10 @@ import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
 import { DecisionHandler } from './decision.handler.js';
 import { DecisionService } from './decision.service.js';
-import { RateLimits } from './rate-limits.js';
+import { FactsStore } from './facts.js';
 
 @Module({
-  providers: [redisProvider, PolicyStore, SessionService, RateLimits, DecisionService, DecisionHandler, pgProvider, ApprovalStore, ApprovalService, ApprovalHandler],
+  providers: [redisProvider, PolicyStore, SessionService, FactsStore, DecisionService, DecisionHandler, pgProvider, ApprovalStore, ApprovalService, ApprovalHandler],
   exports: [DecisionService, PolicyStore],
 })
 export class DecisionModule {}

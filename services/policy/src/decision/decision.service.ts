@@ -8,11 +8,11 @@ import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
 import { CHECKS, evaluate, isWriteTool, type EvaluationInput } from './engine.js';
 import { Explanation } from './explanation.js';
-import { RateLimits } from './rate-limits.js';
+import { FactsStore } from './facts.js';
 
 /**
- * Gathers the facts a decision needs (rate limits and session, both in Redis, in one round
- * trip each, at once), evaluates the live policy, and afterwards, off the hot path, the shadow
+ * Gathers the facts a decision needs (rate limits and session, in one Redis round trip),
+ * evaluates the live policy, and afterwards, off the hot path, the shadow
  * policy on the same facts. Any failure is a denial with a reason, never an allow.
  */
 @Injectable()
@@ -20,7 +20,7 @@ export class DecisionService {
   constructor(
     private readonly store: PolicyStore,
     private readonly sessions: SessionService,
-    private readonly limits: RateLimits,
+    private readonly facts: FactsStore,
     private readonly bus: NatsBus,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -32,13 +32,7 @@ export class DecisionService {
       if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
       const key = { project: req.project, agentId: req.agent_id, sessionId: req.session_id };
-      const [limits, session] = await Promise.all([
-        this.limits.consume(req, snap.policy.policy.rate_limits),
-        this.sessions.record(key, req.tool, isWriteTool(req.tool, tool)).catch((err: Error) => {
-          this.logger.warn({ err: err.message }, 'session store unavailable');
-          return null;
-        }),
-      ]);
+      const { limits, session } = await this.facts.gather(req, snap.policy.policy.rate_limits, key, isWriteTool(req.tool, tool));
       const input: EvaluationInput = { req, tool, policy: snap.policy, keys: snap.keys, limits, session, now: new Date(), version: snap.version };
       const decision = evaluate(input);
       if (!decision.allowed && session) {
@@ -106,9 +100,4 @@ export function unknownProject(project: string, version: string): Decision {
     [`Create policies/${project}.yaml (or model_keys/ or contextual_policies/${project}.yaml) to configure the project.`, `Send the call without X-Project-ID to use the ${DEFAULT_PROJECT} project.`],
     { version, remaining: [...CHECKS] },
   );
-}
-
-/** Events about a refused unknown project go to the default project, so the name gets no audit chain. */
-export function eventContext(decision: Decision, ctx: MessageContext): MessageContext {
-  return decision.code === 'REQUEST.UNKNOWN_PROJECT' ? { ...ctx, project: DEFAULT_PROJECT } : ctx;
 }

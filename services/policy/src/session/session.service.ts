@@ -9,45 +9,19 @@ export interface SessionKey {
   sessionId: string;
 }
 
-const SESSION_TTL_S = 24 * 3600;
-const HISTORY_LENGTH = 50;
+export const SESSION_TTL_S = 24 * 3600;
+export const HISTORY_LENGTH = 50;
 
 /**
  * Session state (seed 000) in Redis, keyed by project, agent and session (never the session id
- * alone, so one agent cannot read or poison another's session).
+ * alone, so one agent cannot read or poison another's session). A decision counts its call in
+ * the session through FactsStore, in the same round trip as its rate limits.
  */
 @Injectable()
 export class SessionService implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
-  /**
-   * Counts this call and returns the session as it was, plus this call. The tool joins the
-   * history before the decision: a later call can never slip past a sequence rule by racing it.
-   */
-  async record(key: SessionKey, tool: string, isWrite: boolean): Promise<SessionSnapshot> {
-    const k = sessionKey(key);
-    const res = await this.redis
-      .multi()
-      .lrange(`${k}:history`, 0, HISTORY_LENGTH - 1)
-      .lpush(`${k}:history`, tool)
-      .ltrim(`${k}:history`, 0, HISTORY_LENGTH - 1)
-      .hincrby(k, 'calls', 1)
-      .hincrby(k, 'writes', isWrite ? 1 : 0)
-      .hincrby(k, 'denials', 0)
-      .expire(k, SESSION_TTL_S)
-      .expire(`${k}:history`, SESSION_TTL_S)
-      .exec();
-    if (!res) throw new Error('session update was aborted');
-    for (const [err] of res) if (err) throw err;
-    return {
-      history: res[0]![1] as string[],
-      calls: Number(res[3]![1]),
-      writes: Number(res[4]![1]),
-      denials: Number(res[5]![1]),
-    };
-  }
-
-  /** The snapshot record() would give, without counting anything (for re-checks). */
+  /** The snapshot a decision gets (FactsStore.gather), without counting anything (for re-checks). */
   async peek(key: SessionKey, isWrite: boolean): Promise<SessionSnapshot> {
     const k = sessionKey(key);
     const res = await this.redis.multi().lrange(`${k}:history`, 0, HISTORY_LENGTH - 1).hmget(k, 'calls', 'writes', 'denials').exec();
@@ -69,6 +43,6 @@ export class SessionService implements OnApplicationShutdown {
   }
 }
 
-function sessionKey(k: SessionKey): string {
+export function sessionKey(k: SessionKey): string {
   return `session:${k.project}:${k.agentId}:${k.sessionId}`;
 }

@@ -1,0 +1,107 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PolicyFile } from '@sg/config';
+import type { DecideRequest } from '@sg/contracts';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../redis.provider.js';
+import { HISTORY_LENGTH, SESSION_TTL_S, sessionKey, type SessionKey } from '../session/session.service.js';
+import type { LimitOutcome, SessionSnapshot } from './engine.js';
+
+/**
+ * One round trip for every fact a decision counts (ADR 0010): each rate limit's fixed window
+ * (INCR; the window starts with the first point, as rate-limiter-flexible's RateLimiterRedis
+ * does, whose keys these are) and the session (its history before this call, then this call
+ * counted). Atomic, so two instances deciding at once see each other's counts.
+ *
+ * KEYS: the limits' counters, then the session hash and its history list.
+ * ARGV: the number of limits, each limit's window in ms, the tool, 1 if it writes, the
+ * history length, the session TTL in seconds.
+ * Returns {consumed_1, pttl_1, ..., history, calls, writes, denials}.
+ */
+const GATHER_LUA = `
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local consumed = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    ttl = tonumber(ARGV[1 + i])
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+  out[#out + 1] = consumed
+  out[#out + 1] = ttl
+end
+local session, history = KEYS[n + 1], KEYS[n + 2]
+local len, ttl = tonumber(ARGV[n + 4]), ARGV[n + 5]
+out[#out + 1] = redis.call('LRANGE', history, 0, len - 1)
+redis.call('LPUSH', history, ARGV[n + 2])
+redis.call('LTRIM', history, 0, len - 1)
+out[#out + 1] = redis.call('HINCRBY', session, 'calls', 1)
+out[#out + 1] = redis.call('HINCRBY', session, 'writes', tonumber(ARGV[n + 3]))
+out[#out + 1] = redis.call('HINCRBY', session, 'denials', 0)
+redis.call('EXPIRE', session, ttl)
+redis.call('EXPIRE', history, ttl)
+return out
+`;
+
+type GatherReply = Array<number | string[]>;
+type WithGather = Redis & { sgGatherFacts(numKeys: number, ...args: Array<string | number>): Promise<GatherReply> };
+
+export interface DecisionFacts {
+  limits: LimitOutcome;
+  /** null when the store could not be reached (the limits are then `unavailable`: a denial). */
+  session: SessionSnapshot | null;
+}
+
+interface Limit {
+  scope: string;
+  key: string;
+  limit: number;
+  window_s: number;
+}
+
+/** Rate limits per agent, user and tool, and session state, in Redis: shared by every policy instance. */
+@Injectable()
+export class FactsStore {
+  private readonly redis: WithGather;
+
+  constructor(@Inject(REDIS) redis: Redis) {
+    // Loaded once and called by its SHA (ioredis sends the text only if the server lost it).
+    if (!('sgGatherFacts' in redis)) redis.defineCommand('sgGatherFacts', { lua: GATHER_LUA });
+    this.redis = redis as WithGather;
+  }
+
+  /** Counts this call against its limits and its session, and returns what the decision needs. */
+  async gather(req: DecideRequest, limits: PolicyFile['rate_limits'], session: SessionKey, isWrite: boolean): Promise<DecisionFacts> {
+    const wanted: Limit[] = [{ scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent }];
+    if (req.user_id) wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
+    if (limits.tool) wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
+    const s = sessionKey(session);
+    let reply: GatherReply;
+    try {
+      reply = await this.redis.sgGatherFacts(
+        wanted.length + 2,
+        // A limit's own key names its size, so a changed limit starts its own counter.
+        ...wanted.map((w) => `rl:${w.scope}:${w.limit}/${w.window_s}:${w.key}`),
+        s,
+        `${s}:history`,
+        wanted.length,
+        ...wanted.map((w) => w.window_s * 1000),
+        req.tool,
+        isWrite ? 1 : 0,
+        HISTORY_LENGTH,
+        SESSION_TTL_S,
+      );
+    } catch {
+      return { limits: { kind: 'unavailable' }, session: null };
+    }
+    const counted = wanted.map((w, i) => ({ ...w, used: reply[2 * i] as number, ttl: reply[2 * i + 1] as number }));
+    const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
+    const at = 2 * wanted.length;
+    return {
+      limits: over
+        ? { kind: 'limited', scope: over.scope, limit: over.limit, window_s: over.window_s, retryAfterMs: Math.max(1, over.ttl) }
+        : { kind: 'ok', used: counted.map((c) => ({ scope: c.scope, used: c.used, limit: c.limit, window_s: c.window_s })) },
+      session: { history: reply[at] as string[], calls: reply[at + 1] as number, writes: reply[at + 2] as number, denials: reply[at + 3] as number },
+    };
+  }
+}
