@@ -45,3 +45,18 @@ export function machineInfo() {
     load_average_at_start: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
+
+/**
+ * A file-name-safe name for this machine: figures are only comparable on the same hardware, so
+ * baselines are kept per host name, CPU model and CPU count (a resized VM gets a new one).
+ */
+export function machineKey() {
+  const raw = `${os.hostname()}-${os.cpus()[0]?.model?.trim() ?? 'unknown'}-${os.cpus().length}cpu`;
+  return (
+    raw
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 120) || 'unknown'
+  );
+}

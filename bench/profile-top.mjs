@@ -59,17 +59,24 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
       idle += us;
       continue;
     }
-    const where = callFrame.url ? `${callFrame.url.replace(/^.*\/(node_modules|libs|services)\//, '$1/')}:${callFrame.lineNumber + 1}` : '';
+    const where = callFrame.url
+      ? `${callFrame.url.replace(/^.*\/(node_modules|libs|services)\//, '$1/')}:${callFrame.lineNumber + 1}`
+      : '';
     const fn = `${callFrame.functionName || '(anonymous)'} ${where}`;
     byFn.set(fn, (byFn.get(fn) ?? 0) + us);
-    const owner = ownerOf(callFrame.url) === '(native/gc)' ? callFrame.functionName : ownerOf(callFrame.url);
+    const owner =
+      ownerOf(callFrame.url) === '(native/gc)' ? callFrame.functionName : ownerOf(callFrame.url);
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + us);
   }
   const busy = total - idle;
   const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
-  console.log(`\n## ${serviceOf(profile.nodes)} (${file}): busy ${(busy / 1e3).toFixed(0)} ms of ${(total / 1e3).toFixed(0)} ms`);
+  console.log(
+    `\n## ${serviceOf(profile.nodes)} (${file}): busy ${(busy / 1e3).toFixed(0)} ms of ${(total / 1e3).toFixed(0)} ms`,
+  );
   console.log('by owner:');
-  for (const [k, us] of [...byOwner].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${k}`);
+  for (const [k, us] of [...byOwner].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`  ${pct(us)}  ${k}`);
   console.log('by function (self time):');
-  for (const [k, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${k}`);
+  for (const [k, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`  ${pct(us)}  ${k}`);
 }

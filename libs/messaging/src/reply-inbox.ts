@@ -34,7 +34,12 @@ export class ReplyInbox {
   }
 
   /** Publishes `data` to `subject` and resolves with the first answer; rejects with NoResponders, ReplyTimeout or the publish's error. */
-  request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+  request(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    timeoutMs: number,
+  ): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
       const token = (this.next++).toString(36);
       const timer = setTimeout(() => {
@@ -58,7 +63,8 @@ export class ReplyInbox {
     if (!w) return; // timed out already
     this.waiting.delete(token);
     clearTimeout(w.timer);
-    if (msg.data.length === 0 && msg.headers?.code === 503) w.reject(new NoResponders(`no one serves ${msg.subject}`));
+    if (msg.data.length === 0 && msg.headers?.code === 503)
+      w.reject(new NoResponders(`no one serves ${msg.subject}`));
     else w.resolve(msg);
   }
 }

@@ -9,6 +9,13 @@ describe('trace ids', () => {
     expect(traceparentFor(id)).toMatch(new RegExp(`^00-${id}-[0-9a-f]{16}-01$`));
   });
 
+  it('never repeats an id, also across refills of its random pool', () => {
+    // 4 KiB of pool is 256 trace ids: 1,000 cross it several times, at every alignment.
+    const ids = Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? traceparentFor('x').slice(3, 35) : newTraceId()));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('keeps a well-formed X-Trace-Id', () => {
     expect(traceIdFrom('trace-abc-123', undefined)).toBe('trace-abc-123');
   });

@@ -3,7 +3,12 @@ import type { PolicyFile } from '@sg/config';
 import type { DecideRequest } from '@sg/contracts';
 import type { Redis } from 'ioredis';
 import { REDIS } from '../redis.provider.js';
-import { HISTORY_LENGTH, SESSION_TTL_S, sessionKey, type SessionKey } from '../session/session.service.js';
+import {
+  HISTORY_LENGTH,
+  SESSION_TTL_S,
+  sessionKey,
+  type SessionKey,
+} from '../session/session.service.js';
 import type { LimitOutcome, SessionSnapshot } from './engine.js';
 
 /**
@@ -44,7 +49,9 @@ return out
 `;
 
 type GatherReply = Array<number | string[]>;
-type WithGather = Redis & { sgGatherFacts(numKeys: number, ...args: Array<string | number>): Promise<GatherReply> };
+type WithGather = Redis & {
+  sgGatherFacts(numKeys: number, ...args: Array<string | number>): Promise<GatherReply>;
+};
 
 export interface DecisionFacts {
   limits: LimitOutcome;
@@ -71,10 +78,19 @@ export class FactsStore {
   }
 
   /** Counts this call against its limits and its session, and returns what the decision needs. */
-  async gather(req: DecideRequest, limits: PolicyFile['rate_limits'], session: SessionKey, isWrite: boolean): Promise<DecisionFacts> {
-    const wanted: Limit[] = [{ scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent }];
-    if (req.user_id) wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
-    if (limits.tool) wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
+  async gather(
+    req: DecideRequest,
+    limits: PolicyFile['rate_limits'],
+    session: SessionKey,
+    isWrite: boolean,
+  ): Promise<DecisionFacts> {
+    const wanted: Limit[] = [
+      { scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent },
+    ];
+    if (req.user_id)
+      wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
+    if (limits.tool)
+      wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
     const s = sessionKey(session);
     let reply: GatherReply;
     try {
@@ -94,14 +110,37 @@ export class FactsStore {
     } catch {
       return { limits: { kind: 'unavailable' }, session: null };
     }
-    const counted = wanted.map((w, i) => ({ ...w, used: reply[2 * i] as number, ttl: reply[2 * i + 1] as number }));
+    const counted = wanted.map((w, i) => ({
+      ...w,
+      used: reply[2 * i] as number,
+      ttl: reply[2 * i + 1] as number,
+    }));
     const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
     const at = 2 * wanted.length;
     return {
       limits: over
-        ? { kind: 'limited', scope: over.scope, limit: over.limit, window_s: over.window_s, retryAfterMs: Math.max(1, over.ttl) }
-        : { kind: 'ok', used: counted.map((c) => ({ scope: c.scope, used: c.used, limit: c.limit, window_s: c.window_s })) },
-      session: { history: reply[at] as string[], calls: reply[at + 1] as number, writes: reply[at + 2] as number, denials: reply[at + 3] as number },
+        ? {
+            kind: 'limited',
+            scope: over.scope,
+            limit: over.limit,
+            window_s: over.window_s,
+            retryAfterMs: Math.max(1, over.ttl),
+          }
+        : {
+            kind: 'ok',
+            used: counted.map((c) => ({
+              scope: c.scope,
+              used: c.used,
+              limit: c.limit,
+              window_s: c.window_s,
+            })),
+          },
+      session: {
+        history: reply[at] as string[],
+        calls: reply[at + 1] as number,
+        writes: reply[at + 2] as number,
+        denials: reply[at + 3] as number,
+      },
     };
   }
 }
