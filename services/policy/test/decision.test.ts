@@ -74,6 +74,7 @@ rate_limits:
 `,
   );
   config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
+  config.write('policies/claims.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
   config.write('policies/recheck.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
   config.write('contextual_policies/own-rules.yaml', 'max_calls_per_session: 50\n');
   config.write('policies/toolcap.yaml', 'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n');
@@ -175,6 +176,26 @@ describe('decisions', () => {
     const d = await ctx.service.decide(call({ project: 'toolcap', agent_id: 'scoped' }));
     expect(d).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
     expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('policies/toolcap.yaml#rate_limits.tool');
+  });
+
+  it("takes a request's claim before it counts anything, and counts nothing once it is taken", async () => {
+    const claim = { key: `idem:test-${n}`, record: '{"digest":"abc"}', ttl_s: 60 };
+    const first = await ctx.service.decide(call({ project: 'claims', session_id: 'claimed', claim }));
+    expect(first).toMatchObject({ allowed: true, claim: { won: true, stored: null } });
+    expect(await ctx.redis.get(claim.key)).toBe(claim.record);
+    expect(await ctx.redis.ttl(claim.key)).toBeGreaterThan(50);
+    // The same request_id again: no decision, the stored record back, a denial for anyone ignoring it.
+    for (let i = 0; i < 3; i++) {
+      const again = await ctx.service.decide(call({ project: 'claims', session_id: 'claimed', claim: { ...claim, record: '{"digest":"other"}' } }));
+      expect(again).toMatchObject({ allowed: false, code: 'REQUEST.DUPLICATE_IN_PROGRESS', claim: { won: false, stored: claim.record } });
+    }
+    // Those three counted no rate-limit point (claims allows 2 per window) and no session call.
+    expect(await ctx.redis.hget('session:claims:gpt-4o:claimed', 'calls')).toBe('1');
+    const second = await ctx.service.decide(call({ project: 'claims', session_id: 'claimed' }));
+    expect(second).toMatchObject({ allowed: true });
+    expect(second.claim).toBeUndefined();
+    expect(second.rule_trace.find((t) => t.check === 'rate_limit')?.outcome).toBe('pass');
+    expect((await ctx.service.decide(call({ project: 'claims', session_id: 'claimed' }))).code).toBe('POLICY.RATE_LIMITED');
   });
 
   it('rate-limits per agent and project with the time to wait', async () => {

@@ -1,4 +1,7 @@
-import { waitFor } from '@sg/testing';
+import { DECIDE_SUBJECT } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { createLogger } from '@sg/runtime';
+import { TEST_SERVERS, waitFor } from '@sg/testing';
 import { ADMIN_KEY, AGENT_KEY, auditRows, envelope, get, post, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
@@ -223,5 +226,31 @@ describe('when a part is down (run last: they stop processes)', () => {
     expect(res.body.allowed).not.toBe(true);
     const health = await get(gw, '/health');
     expect(health.status).toBe(503);
+  });
+
+  it('takes the request_id claim itself from a policy service that does not (an older one, during an upgrade)', async () => {
+    // Stands in for the killed policy service as it was before ADR 0010: it allows, and ignores `claim`.
+    const logger = createLogger('e2e', { level: 'silent', pretty: false });
+    const old = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: gw.iso.subjectPrefix, service: 'policy', logger, requestTimeoutMs: 5000 });
+    try {
+      let decided = 0;
+      old.handle(DECIDE_SUBJECT, async () => {
+        decided++;
+        return { allowed: true, code: null, reason: 'allowed', rule_trace: [], reasoning: [], suggestions: [], risk_score: 0, requires_approval: false, policy_version: 'old' };
+      });
+      await old.nc.flush();
+      const call = envelope();
+      // The executor is gone (the test above): the call reached it, so even its 503 is the answer.
+      const first = await post(gw, '/api/tools/call', call, auth);
+      expect(first.body.error.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
+      const again = await post(gw, '/api/tools/call', call, auth);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body.replay_of).toBe(first.body.audit_id);
+      const other = await post(gw, '/api/tools/call', { ...call, arguments: { limit: 2 } }, auth);
+      expect(other).toMatchObject({ status: 409, body: { error: { code: 'REQUEST.IDEMPOTENCY_CONFLICT' } } });
+      expect(decided).toBe(3);
+    } finally {
+      await old.close();
+    }
   });
 });

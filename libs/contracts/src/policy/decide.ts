@@ -4,6 +4,18 @@ import { errorCodeSchema } from '../errors.js';
 
 export const DECIDE_SUBJECT = 'gw.policy.decide.v1';
 
+/**
+ * The idempotency claim of a call's request_id, taken by the decision's own Redis round trip
+ * before anything is counted (ADR 0010): `record` is stored at `key` for `ttl_s` if the key is
+ * free; if it is not, nothing is counted and the stored record comes back in the decision.
+ */
+export const decideClaimSchema = z.object({
+  key: z.string().min(1).max(200),
+  record: z.string().max(1024),
+  ttl_s: z.number().int().positive().max(24 * 3600),
+});
+export type DecideClaim = z.infer<typeof decideClaimSchema>;
+
 export const decideRequestSchema = z.object({
   project: projectIdSchema,
   agent_id: idSchema,
@@ -14,6 +26,7 @@ export const decideRequestSchema = z.object({
   channel: channelSchema,
   tool: toolNameSchema,
   arguments: argumentsSchema,
+  claim: decideClaimSchema.optional(),
 });
 export type DecideRequest = z.infer<typeof decideRequestSchema>;
 
@@ -43,5 +56,11 @@ export const decisionSchema = z.object({
   policy_version: z.string(),
   retry_after_ms: z.number().int().nonnegative().optional(),
   violations: z.array(violationSchema).optional(),
+  /**
+   * Whether the request's claim was taken (present only when one was asked for and the store
+   * answered). Not won: the request_id is taken, `stored` is what its key holds, nothing was
+   * counted, and the decision itself is a placeholder denial (check `idempotency`).
+   */
+  claim: z.object({ won: z.boolean(), stored: z.string().nullable() }).optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { GatewayError } from '@sg/contracts';
+import { type DecideClaim, GatewayError } from '@sg/contracts';
 import { digestOf, ENV, redisClientProvider } from '@sg/runtime';
 import type { Redis } from 'ioredis';
 import type { IngressEnv } from '../config/env.js';
@@ -17,13 +17,31 @@ interface Record {
 const PENDING_CLAIM_S = 240;
 
 export type Claim =
-  | { kind: 'first'; release(answer: HttpAnswer, reachedExecutor: boolean): Promise<void> }
+  | {
+      kind: 'first';
+      /**
+       * Stores the answer (or forgets the claim). Not awaited: the command is written to Redis
+       * before the answer is written to the agent, so a retry sent after the answer finds it; in
+       * the narrow race where a retry through another connection is read first, it is answered
+       * REQUEST.DUPLICATE_IN_PROGRESS (ask again), never run twice.
+       */
+      release(answer: HttpAnswer, reachedExecutor: boolean): void;
+    }
   | { kind: 'replay'; answer: HttpAnswer };
+
+/** A claim ready to be taken: what the decision's round trip stores (`decide`), and the call's digest. */
+export interface PreparedClaim {
+  decide: DecideClaim;
+  digest: string;
+  requestId: string;
+}
 
 /**
  * request_id is unique per agent: a repeat within the window gets the first answer and runs
- * nothing. Redis holds the claim; if Redis is away the call is refused (503), since running a
- * call twice is the failure this exists to prevent.
+ * nothing. Redis holds the claim. The policy service takes it in the decision's own round trip
+ * (ADR 0010), before it counts anything; the ingress takes it itself only from a policy service
+ * that does not (an older one, during an upgrade), before anything runs. If Redis is away the
+ * call is refused (503), since running a call twice is the failure this exists to prevent.
  */
 @Injectable()
 export class IdempotencyService implements OnApplicationShutdown {
@@ -32,33 +50,49 @@ export class IdempotencyService implements OnApplicationShutdown {
     @Inject(ENV) private readonly env: IngressEnv,
   ) {}
 
-  async claim(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): Promise<Claim> {
+  prepare(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): PreparedClaim {
     // Hashed: ids may contain ':', and agent "a" with request "b:x" must not meet agent "a:b".
     const key = `idem:${digestOf([project, agentId, requestId])}`;
     const digest = digestOf([call.tool, call.arguments]);
-    const window = this.env.IDEMPOTENCY_WINDOW_S;
+    // The claim itself is short-lived: a crash between claim and answer blocks the id briefly.
+    return { decide: { key, record: JSON.stringify({ digest } satisfies Record), ttl_s: PENDING_CLAIM_S }, digest, requestId };
+  }
+
+  /** The claim as the policy service took it: ours, or what the request_id already holds. */
+  settle(p: PreparedClaim, taken: { won: boolean; stored: string | null }): Claim {
+    return taken.won ? this.first(p) : this.existing(p, taken.stored);
+  }
+
+  /** Takes the claim here (a policy service that did not take it). */
+  async claim(p: PreparedClaim): Promise<Claim> {
     let existing: string | null;
     try {
-      // The claim itself is short-lived: a crash between claim and answer blocks the id briefly.
-      const won = await this.redis.set(key, JSON.stringify({ digest } satisfies Record), 'EX', PENDING_CLAIM_S, 'NX');
-      if (won) {
-        return {
-          kind: 'first',
-          release: async (answer, reachedExecutor) => {
-            // A failure before the executor (429, policy or bus away) is forgotten so the agent may
-            // retry; once the executor had the call, even a 502/504 is the answer: it may have run.
-            if (!reachedExecutor && (answer.status >= 500 || answer.status === 429)) await this.redis.del(key).catch(() => undefined);
-            else await this.redis.set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window).catch(() => undefined);
-          },
-        };
-      }
-      existing = await this.redis.get(key);
+      const won = await this.redis.set(p.decide.key, p.decide.record, 'EX', p.decide.ttl_s, 'NX');
+      if (won) return this.first(p);
+      existing = await this.redis.get(p.decide.key);
     } catch {
       throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', 'the idempotency store (Redis) is unreachable, so the call is refused; retry shortly');
     }
+    return this.existing(p, existing);
+  }
+
+  private first({ decide: { key }, digest }: PreparedClaim): Claim {
+    const window = this.env.IDEMPOTENCY_WINDOW_S;
+    return {
+      kind: 'first',
+      release: (answer, reachedExecutor) => {
+        // A failure before the executor (429, policy or bus away) is forgotten so the agent may
+        // retry; once the executor had the call, even a 502/504 is the answer: it may have run.
+        if (!reachedExecutor && (answer.status >= 500 || answer.status === 429)) void this.redis.del(key).catch(() => undefined);
+        else void this.redis.set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window).catch(() => undefined);
+      },
+    };
+  }
+
+  private existing({ digest, requestId }: PreparedClaim, stored: string | null): Claim {
     let record: Record | null = null;
     try {
-      record = existing ? (JSON.parse(existing) as Record) : null;
+      record = stored ? (JSON.parse(stored) as Record) : null;
     } catch {
       throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} has an unreadable stored answer; use a new request_id`);
     }

@@ -90,17 +90,20 @@ export class ToolCallService {
       if (call.agentId !== principal.agentId) {
         throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
       }
-      if (call.clientRequestId) {
-        claim = await this.idempotency.claim(ctx.project, call.agentId, call.requestId, call);
-        if (claim.kind === 'replay') {
-          // The first answer again, audited as its own event: audit_id is this replay's, replay_of the first's.
-          const first = claim.answer;
-          const body = { ...first.body, audit_id: auditId, replay_of: first.body.audit_id };
-          return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
-        }
-      }
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
-      decision = await this.bus.request(DECIDE_SUBJECT, { ...request, channel }, ctx);
+      const prepared = call.clientRequestId ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call) : null;
+      // The policy takes the request_id's claim before it counts anything (ADR 0010).
+      const { claim: taken, ...decided } = await this.bus.request(DECIDE_SUBJECT, { ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) }, ctx);
+      // Without `taken` the store was unreachable (a denial) or the policy service took no claim
+      // (an older one): then it is taken here before anything runs.
+      if (prepared) claim = taken ? this.idempotency.settle(prepared, taken) : decided.allowed ? await this.idempotency.claim(prepared) : null;
+      if (claim?.kind === 'replay') {
+        // The first answer again, audited as its own event: audit_id is this replay's, replay_of the first's.
+        const first = claim.answer;
+        const body = { ...first.body, audit_id: auditId, replay_of: first.body.audit_id };
+        return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
+      }
+      decision = decided;
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
@@ -133,7 +136,7 @@ export class ToolCallService {
     } catch (err) {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
-    if (claim?.kind === 'first') await claim.release(answer, reachedExecutor);
+    if (claim?.kind === 'first') claim.release(answer, reachedExecutor);
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
   }
 

@@ -32,9 +32,11 @@ export class DecisionService {
       if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
       const key = { project: req.project, agentId: req.agent_id, sessionId: req.session_id };
-      const { limits, session } = await this.facts.gather(req, snap.policy.policy.rate_limits, key, isWriteTool(req.tool, tool));
+      const facts = await this.facts.gather(req, snap.policy.policy.rate_limits, key, isWriteTool(req.tool, tool));
+      if (!('limits' in facts)) return claimedAlready(facts.claim.stored, snap.version);
+      const { limits, session } = facts;
       const input: EvaluationInput = { req, tool, policy: snap.policy, keys: snap.keys, limits, session, now: new Date(), version: snap.version };
-      const decision = evaluate(input);
+      const decision: Decision = facts.claim ? { ...evaluate(input), claim: facts.claim } : evaluate(input);
       if (!decision.allowed && session) {
         this.sessions.recordDenial(key).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not count a denial in the session'));
       }
@@ -86,6 +88,21 @@ export class DecisionService {
       this.logger.warn({ err: (err as Error).message }, 'shadow evaluation failed');
     }
   }
+}
+
+/**
+ * The answer to a call whose request_id is claimed already: not a decision (nothing was
+ * counted or evaluated), and a denial for any caller that ignores `claim`.
+ */
+function claimedAlready(stored: string | null, version: string): Decision {
+  const decision = new Explanation().deny(
+    'idempotency',
+    'REQUEST.DUPLICATE_IN_PROGRESS',
+    'This request_id was already used; the call was not decided again.',
+    ['Use a new request_id for a new call.'],
+    { version, remaining: [...CHECKS] },
+  );
+  return { ...decision, claim: { won: false, stored } };
 }
 
 /**

@@ -12,52 +12,63 @@ import {
 import type { LimitOutcome, SessionSnapshot } from './engine.js';
 
 /**
- * One round trip for every fact a decision counts (ADR 0010): each rate limit's fixed window
- * (INCR; the window starts with the first point, as rate-limiter-flexible's RateLimiterRedis
- * does, whose keys these are) and the session (its history before this call, then this call
- * counted). Atomic, so two instances deciding at once see each other's counts.
+ * One round trip for every fact a decision counts (ADR 0010): the request_id's idempotency claim
+ * first (if it is taken, nothing else is counted), each rate limit's fixed window (INCR; the
+ * window starts with the first point, as rate-limiter-flexible's RateLimiterRedis does, whose
+ * keys these are) and the session (its history before this call, then this call counted).
+ * Atomic, so two instances deciding at once see each other's counts.
  *
- * KEYS: the limits' counters, then the session hash and its history list.
- * ARGV: the number of limits, each limit's window in ms, the tool, 1 if it writes, the
- * history length, the session TTL in seconds.
- * Returns {consumed_1, pttl_1, ..., history, calls, writes, denials}.
+ * KEYS: the claim's key (or an unused placeholder), the limits' counters, the session hash and its
+ * history list. ARGV: 1 if there is a claim, its record, its TTL in seconds, the number of limits,
+ * each limit's window in ms, the tool, 1 if it writes, the history length, the session TTL.
+ * Returns {0, stored record} when the claim is taken; else
+ * {1, consumed_1, pttl_1, ..., history, calls, writes, denials}.
  */
 const GATHER_LUA = `
-local n = tonumber(ARGV[1])
-local out = {}
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
+  return {0, redis.call('GET', KEYS[1])}
+end
+local n = tonumber(ARGV[4])
+local out = {1}
 for i = 1, n do
-  local consumed = redis.call('INCR', KEYS[i])
-  local ttl = redis.call('PTTL', KEYS[i])
+  local key = KEYS[1 + i]
+  local consumed = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
   if ttl < 0 then
-    ttl = tonumber(ARGV[1 + i])
-    redis.call('PEXPIRE', KEYS[i], ttl)
+    ttl = tonumber(ARGV[4 + i])
+    redis.call('PEXPIRE', key, ttl)
   end
   out[#out + 1] = consumed
   out[#out + 1] = ttl
 end
-local session, history = KEYS[n + 1], KEYS[n + 2]
-local len, ttl = tonumber(ARGV[n + 4]), ARGV[n + 5]
+local session, history = KEYS[n + 2], KEYS[n + 3]
+local len, ttl = tonumber(ARGV[n + 7]), ARGV[n + 8]
 out[#out + 1] = redis.call('LRANGE', history, 0, len - 1)
-redis.call('LPUSH', history, ARGV[n + 2])
+redis.call('LPUSH', history, ARGV[n + 5])
 redis.call('LTRIM', history, 0, len - 1)
 out[#out + 1] = redis.call('HINCRBY', session, 'calls', 1)
-out[#out + 1] = redis.call('HINCRBY', session, 'writes', tonumber(ARGV[n + 3]))
+out[#out + 1] = redis.call('HINCRBY', session, 'writes', tonumber(ARGV[n + 6]))
 out[#out + 1] = redis.call('HINCRBY', session, 'denials', 0)
 redis.call('EXPIRE', session, ttl)
 redis.call('EXPIRE', history, ttl)
 return out
 `;
 
-type GatherReply = Array<number | string[]>;
+type GatherReply = Array<number | string | string[] | null>;
 type WithGather = Redis & {
   sgGatherFacts(numKeys: number, ...args: Array<string | number>): Promise<GatherReply>;
 };
 
-export interface DecisionFacts {
-  limits: LimitOutcome;
-  /** null when the store could not be reached (the limits are then `unavailable`: a denial). */
-  session: SessionSnapshot | null;
-}
+export type DecisionFacts =
+  | {
+      /** Absent when the request asked for no claim, or the store could not be reached. */
+      claim?: { won: true; stored: null };
+      limits: LimitOutcome;
+      /** null when the store could not be reached (the limits are then `unavailable`: a denial). */
+      session: SessionSnapshot | null;
+    }
+  /** The request_id is claimed already: nothing was counted. */
+  | { claim: { won: false; stored: string | null } };
 
 interface Limit {
   scope: string;
@@ -77,29 +88,31 @@ export class FactsStore {
     this.redis = redis as WithGather;
   }
 
-  /** Counts this call against its limits and its session, and returns what the decision needs. */
+  /** Takes the request's claim, then counts this call against its limits and its session; returns what the decision needs. */
   async gather(
     req: DecideRequest,
     limits: PolicyFile['rate_limits'],
     session: SessionKey,
     isWrite: boolean,
   ): Promise<DecisionFacts> {
-    const wanted: Limit[] = [
-      { scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent },
-    ];
-    if (req.user_id)
-      wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
-    if (limits.tool)
-      wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
+    const wanted: Limit[] = [{ scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent }];
+    if (req.user_id) wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
+    if (limits.tool) wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
     const s = sessionKey(session);
+    const claim = req.claim;
     let reply: GatherReply;
     try {
       reply = await this.redis.sgGatherFacts(
-        wanted.length + 2,
+        wanted.length + 3,
+        // Without a claim, the session key stands in for its key: the script does not touch it.
+        claim?.key ?? s,
         // A limit's own key names its size, so a changed limit starts its own counter.
         ...wanted.map((w) => `rl:${w.scope}:${w.limit}/${w.window_s}:${w.key}`),
         s,
         `${s}:history`,
+        claim ? 1 : 0,
+        claim?.record ?? '',
+        claim?.ttl_s ?? 0,
         wanted.length,
         ...wanted.map((w) => w.window_s * 1000),
         req.tool,
@@ -110,31 +123,15 @@ export class FactsStore {
     } catch {
       return { limits: { kind: 'unavailable' }, session: null };
     }
-    const counted = wanted.map((w, i) => ({
-      ...w,
-      used: reply[2 * i] as number,
-      ttl: reply[2 * i + 1] as number,
-    }));
+    if (reply[0] === 0) return { claim: { won: false, stored: (reply[1] as string | null) ?? null } };
+    const counted = wanted.map((w, i) => ({ ...w, used: reply[1 + 2 * i] as number, ttl: reply[2 + 2 * i] as number }));
     const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
-    const at = 2 * wanted.length;
+    const at = 1 + 2 * wanted.length;
     return {
+      ...(claim ? { claim: { won: true, stored: null } } : {}),
       limits: over
-        ? {
-            kind: 'limited',
-            scope: over.scope,
-            limit: over.limit,
-            window_s: over.window_s,
-            retryAfterMs: Math.max(1, over.ttl),
-          }
-        : {
-            kind: 'ok',
-            used: counted.map((c) => ({
-              scope: c.scope,
-              used: c.used,
-              limit: c.limit,
-              window_s: c.window_s,
-            })),
-          },
+        ? { kind: 'limited', scope: over.scope, limit: over.limit, window_s: over.window_s, retryAfterMs: Math.max(1, over.ttl) }
+        : { kind: 'ok', used: counted.map((c) => ({ scope: c.scope, used: c.used, limit: c.limit, window_s: c.window_s })) },
       session: {
         history: reply[at] as string[],
         calls: reply[at + 1] as number,
