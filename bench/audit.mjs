@@ -3,8 +3,9 @@
 //
 //   npm run build && node bench/audit.mjs [--calls 10000] [--runs 1,2]
 //
-// Publishes `calls` x 4 events (received, decision.made, executed, completed: one call's
-// events, with some PII in the arguments and results) into an isolated stream, then starts
+// Publishes `calls` x 2 events (executed, then completed with the call and its decision: an
+// allowed call's events since ADR 0010, with some PII in the arguments and results) into an
+// isolated stream, then starts
 // 1 (and then 2) audit processes on a fresh consumer and schema each, and times them until every
 // event is a row. Beside it, in the same run, the same rows written by a plain batched INSERT
 // (no NATS, no masking, no chain): the ceiling PostgreSQL sets here, for the ratio.
@@ -26,7 +27,7 @@ import { gitInfo, machineInfo, mulberry32 } from './lib.mjs';
 const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '10000' }, runs: { type: 'string', default: '1,2' } } });
 const CALLS = Number(opts.calls);
 const RUNS = opts.runs.split(',').map(Number);
-const EVENTS = CALLS * 4;
+const EVENTS = CALLS * 2;
 const rand = mulberry32(5);
 
 function eventsOfCall(i, project) {
@@ -38,10 +39,8 @@ function eventsOfCall(i, project) {
   const now = new Date().toISOString();
   const env = (subject, source, data) => ({ subject, body: { event_id: randomUUID(), occurred_at: now, trace_id: trace, project, source, data } });
   return [
-    env('gw.evt.toolcall.received.v1', 'ingress', { channel: 'rest', agent_version: null, user_id: null, arguments: args, ...base }),
-    env('gw.evt.decision.made.v1', 'policy', { ...base, decision }),
-    env('gw.evt.toolcall.executed.v1', 'executor', { agent_id: base.agent_id, request_id: base.request_id, tool: base.tool, status: 'ok', duration_ms: 3.2, upstream_status: 200, error_code: null, result }),
-    env('gw.evt.toolcall.completed.v1', 'ingress', { channel: 'rest', ...base, outcome: 'allowed', http_status: 200, code: null, risk_score: 0.1, duration_ms: 12 }),
+    env('gw.evt.toolcall.executed.v1', 'executor', { agent_id: base.agent_id, request_id: base.request_id, tool: base.tool, arguments: args, status: 'ok', duration_ms: 3.2, upstream_status: 200, error_code: null, result }),
+    env('gw.evt.toolcall.completed.v1', 'ingress', { channel: 'rest', ...base, outcome: 'allowed', http_status: 200, code: null, risk_score: 0.1, duration_ms: 12, agent_version: null, user_id: null, arguments: args, decision }),
   ];
 }
 

@@ -35,7 +35,7 @@ import {
   type ServiceName,
 } from '@sg/contracts';
 import { traceparentFor, type Logger } from '@sg/runtime';
-import { NoResponders, ReplyInbox, ReplyTimeout } from './reply-inbox.js';
+import { NoResponders, ReplyInbox, ReplyTimeout, Turn } from './reply-inbox.js';
 
 /** Who and what a message belongs to; travels in headers on every message. */
 export interface MessageContext {
@@ -84,13 +84,14 @@ export class NatsBus {
   private readonly pending = new Set<Promise<unknown>>();
   private lostEvents = 0;
   private readonly replies: ReplyInbox;
+  private readonly turn = new Turn();
 
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     private readonly opts: BusOptions,
   ) {
-    this.replies = new ReplyInbox(nc);
+    this.replies = new ReplyInbox(nc, this.turn);
   }
 
   static async connect(opts: BusOptions): Promise<NatsBus> {
@@ -290,11 +291,13 @@ export class NatsBus {
       const error = { code: 'MESSAGE.TOO_LARGE', message: `the answer (${bytes.byteLength} bytes) is larger than a message may be (${this.maxPayload})` };
       bytes = encoder.encode(JSON.stringify({ ok: false, error }));
     }
-    try {
-      msg.respond(bytes);
-    } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message }, 'could not reply');
-    }
+    this.turn.send(() => {
+      try {
+        msg.respond(bytes);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'could not reply');
+      }
+    });
   }
 
   /**

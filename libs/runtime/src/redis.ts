@@ -12,6 +12,8 @@ export function createRedis(url: string, keyPrefix: string): Redis {
     connectTimeout: 2000,
     commandTimeout: 1000,
     lazyConnect: true,
+    // Commands issued in one tick leave in one socket write (the decisions of one NATS read).
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
 }
