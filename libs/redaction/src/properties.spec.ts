@@ -297,8 +297,9 @@ describe('email properties', () => {
   });
 
   it('leaves addresses with a dot at either end or doubled in the local part alone', () => {
+    // A local part holding `ey…` can also be a JWT candidate (and be rejected as one too).
     const bad = fc
-      .tuple(localPart, fc.constantFrom('lead', 'trail', 'double'), label, tld)
+      .tuple(localPart.filter((l) => !l.includes('ey')), fc.constantFrom('lead', 'trail', 'double'), label, tld)
       .map(([l, how, d, t]) => {
         const local = how === 'lead' ? `.${l}` : how === 'trail' ? `${l}.` : `${l}..x`;
         return `${local}@${d}.${t}`;
