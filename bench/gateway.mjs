@@ -194,6 +194,19 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** Mean and exact percentiles (ms, 3 decimals) of response times; null where there are none. */
+function latencySummary(latencies) {
+  const sorted = Float64Array.from(latencies).sort();
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
+  return {
+    mean: round(mean, 3),
+    p50: round(percentile(sorted, 50), 3),
+    p90: round(percentile(sorted, 90), 3),
+    p99: round(percentile(sorted, 99), 3),
+    max: round(sorted.length ? sorted[sorted.length - 1] : null, 3),
+  };
+}
+
 const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const minus = (a, b) =>
@@ -391,11 +404,9 @@ async function load({ label, url, headers, body, check, onAnswer, durationS }) {
   const result = await instance;
   current = null;
 
-  const sorted = Float64Array.from(latencies).sort();
   const ok = Object.entries(result.statusCodeStats ?? {})
     .filter(([code]) => code.startsWith('2'))
     .reduce((n, [, s]) => n + Number(s.count), 0);
-  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
   return {
     label,
     url,
@@ -404,13 +415,7 @@ async function load({ label, url, headers, body, check, onAnswer, durationS }) {
     requests_2xx: ok,
     requests_per_s: result.duration > 0 ? ok / result.duration : 0,
     answers,
-    latency_ms: {
-      mean: round(mean, 3),
-      p50: round(percentile(sorted, 50), 3),
-      p90: round(percentile(sorted, 90), 3),
-      p99: round(percentile(sorted, 99), 3),
-      max: round(sorted.length ? sorted[sorted.length - 1] : null, 3),
-    },
+    latency_ms: latencySummary(latencies),
     non_2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
@@ -748,8 +753,6 @@ async function sequential(targets) {
     }
     return Object.fromEntries(
       state.map((s, i) => {
-        const sorted = Float64Array.from(s.latencies).sort();
-        const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
         return [
           s.t.key,
           {
@@ -758,13 +761,7 @@ async function sequential(targets) {
             calls: s.latencies.length + s.failures,
             ok: s.latencies.length,
             failures: s.failures,
-            latency_ms: {
-              mean: round(mean, 3),
-              p50: round(percentile(sorted, 50), 3),
-              p90: round(percentile(sorted, 90), 3),
-              p99: round(percentile(sorted, 99), 3),
-              max: round(sorted.length ? sorted[sorted.length - 1] : null, 3),
-            },
+            latency_ms: latencySummary(s.latencies),
             // 1 if the connection was kept alive throughout (reconnects would add handshakes).
             connections_opened: s.connects,
             connections_opened_while_measuring: s.connects - warmupConnects[i],

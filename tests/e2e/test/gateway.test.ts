@@ -1,6 +1,7 @@
 import { DECIDE_SUBJECT } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { createLogger } from '@sg/runtime';
+import { Redis } from 'ioredis';
 import { TEST_SERVERS, waitFor } from '@sg/testing';
 import { ADMIN_KEY, AGENT_KEY, auditRows, envelope, get, post, startGateway, type Gateway } from './harness.js';
 
@@ -251,6 +252,33 @@ describe('when a part is down (run last: they stop processes)', () => {
       expect(decided).toBe(3);
     } finally {
       await old.close();
+    }
+  });
+
+  it('drops a claim the decision took when its answer never says so, so a retry is decided again', async () => {
+    // Stands in for a policy service that takes the claim and then fails before it answers.
+    const logger = createLogger('e2e', { level: 'silent', pretty: false });
+    const failing = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: gw.iso.subjectPrefix, service: 'policy', logger, requestTimeoutMs: 5000 });
+    const redis = new Redis(TEST_SERVERS.redisUrl, { keyPrefix: gw.iso.redisPrefix });
+    try {
+      const claims: string[] = [];
+      failing.handle(DECIDE_SUBJECT, async (req) => {
+        await redis.set(req.claim!.key, req.claim!.record, 'EX', 240, 'NX');
+        claims.push(req.claim!.key);
+        throw new Error('failed after the claim');
+      });
+      await failing.nc.flush();
+      const call = envelope();
+      const first = await post(gw, '/api/tools/call', call, auth);
+      expect(first).toMatchObject({ status: 500, body: { error: { code: 'GATEWAY.INTERNAL' } } });
+      expect(await redis.exists(claims[0]!)).toBe(0);
+      // Not REQUEST.DUPLICATE_IN_PROGRESS for the next 240 s: decided again.
+      const retry = await post(gw, '/api/tools/call', call, auth);
+      expect(retry.status).toBe(500);
+      expect(claims).toHaveLength(2);
+    } finally {
+      redis.disconnect();
+      await failing.close();
     }
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type DecideClaim, GatewayError } from '@sg/contracts';
 import { digestOf, ENV, redisClientProvider } from '@sg/runtime';
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import type { IngressEnv } from '../config/env.js';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
 
@@ -10,8 +11,14 @@ export const idempotencyRedisProvider = redisClientProvider(IDEMPOTENCY_REDIS);
 
 interface Record {
   digest: string;
+  /** A pending claim's own id, so that only its taker can forget it. */
+  claim?: string;
   answer?: HttpAnswer;
 }
+
+/** Deletes a pending claim only if it is still this one (not a later answer, nor another call's claim). */
+const FORGET_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+type WithForget = Redis & { sgForgetClaim(key: string, record: string): Promise<number> };
 
 /** Longer than a call may take (120 s tool ceiling + 60 s margin + the decision) before its claim lapses. */
 const PENDING_CLAIM_S = 240;
@@ -45,17 +52,28 @@ export interface PreparedClaim {
  */
 @Injectable()
 export class IdempotencyService implements OnApplicationShutdown {
+  private readonly redis: WithForget;
+
   constructor(
-    @Inject(IDEMPOTENCY_REDIS) private readonly redis: Redis,
+    @Inject(IDEMPOTENCY_REDIS) redis: Redis,
     @Inject(ENV) private readonly env: IngressEnv,
-  ) {}
+  ) {
+    if (!('sgForgetClaim' in redis)) redis.defineCommand('sgForgetClaim', { numberOfKeys: 1, lua: FORGET_LUA });
+    this.redis = redis as WithForget;
+  }
 
   prepare(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): PreparedClaim {
     // Hashed: ids may contain ':', and agent "a" with request "b:x" must not meet agent "a:b".
     const key = `idem:${digestOf([project, agentId, requestId])}`;
     const digest = digestOf([call.tool, call.arguments]);
     // The claim itself is short-lived: a crash between claim and answer blocks the id briefly.
-    return { decide: { key, record: JSON.stringify({ digest } satisfies Record), ttl_s: PENDING_CLAIM_S }, digest, requestId };
+    const record = JSON.stringify({ digest, claim: randomUUID() } satisfies Record);
+    return { decide: { key, record, ttl_s: PENDING_CLAIM_S }, digest, requestId };
+  }
+
+  /** Drops the claim if this call holds it and will store no answer. */
+  async forget(p: PreparedClaim): Promise<void> {
+    await this.redis.sgForgetClaim(p.decide.key, p.decide.record).catch(() => undefined);
   }
 
   /** The claim as the policy service took it: ours, or what the request_id already holds. */

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
-import { IdempotencyService, type Claim } from '../idempotency/idempotency.service.js';
+import { IdempotencyService, type Claim, type PreparedClaim } from '../idempotency/idempotency.service.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 import { resolveProject } from './project.js';
 
@@ -81,6 +81,7 @@ export class ToolCallService {
     let decision: Decision | null = null;
     let answer: HttpAnswer;
     let claim: Claim | null = null;
+    let prepared: PreparedClaim | null = null;
     let reachedExecutor = false;
     try {
       // Before the key is checked and before anything is published under the name.
@@ -91,7 +92,7 @@ export class ToolCallService {
         throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
       }
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
-      const prepared = call.clientRequestId ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call) : null;
+      prepared = call.clientRequestId ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call) : null;
       // The policy takes the request_id's claim before it counts anything (ADR 0010).
       const { claim: taken, ...decided } = await this.bus.request(DECIDE_SUBJECT, { ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) }, ctx);
       // Without `taken` the store was unreachable (a denial) or the policy service took no claim
@@ -137,6 +138,9 @@ export class ToolCallService {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
     if (claim?.kind === 'first') claim.release(answer, reachedExecutor);
+    // The decision may have taken the claim and not said so (its answer lost or timed out, or an
+    // error after the claim): without this, retries would wait out the claim's TTL.
+    else if (prepared && !claim) await this.idempotency.forget(prepared);
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
   }
 
