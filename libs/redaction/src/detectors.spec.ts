@@ -44,6 +44,9 @@ describe('email', () => {
     ],
     ['<A_B%c@Sub-Domain.Example.ORG>', '<***@***.ORG>', '<***@***.***>'],
     ['mailto:123-45-6789@example.com', 'mailto:***@***.com', 'mailto:***@***.***'],
+    // A domain label that looks like a JWT's first segment (fast-check found a@eyaaaaaaaa.a.aa).
+    ['bob@eyewitness.news.com', '***@***.com', '***@***.***'],
+    ['bob@mail.eyeglasses.shop.com', '***@***.com', '***@***.***'],
   ]);
   rejected('email', [
     'john..doe@example.com',

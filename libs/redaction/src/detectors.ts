@@ -114,7 +114,9 @@ const privateKey: Detector = {
 
 const jwt: Detector = {
   type: 'jwt',
-  pattern: /(?<![\w-])ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?![\w-])/g,
+  // Not after `@` or `.`: a domain such as eyewitness.news.com is an email's or a host's, and a
+  // JWT candidate there would hide the address from the email detector.
+  pattern: /(?<![\w@.-])ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?![\w-])/g,
   mayContain: (t) => t.includes('ey'),
   judge: (m) => {
     const header = m[0].slice(0, m[0].indexOf('.'));
