@@ -77,7 +77,7 @@ interface Limit {
   window_s: number;
 }
 
-/** Rate limits per agent, user and tool, and session state, in Redis: shared by every policy instance. */
+/** A call's request_id claim, its rate limits per agent, user and tool, and its session, in Redis: shared by every policy instance. */
 @Injectable()
 export class FactsStore {
   private readonly redis: WithGather;
