@@ -26,10 +26,10 @@ import v8 from 'node:v8';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { evaluate, CHECKS } from '../services/policy/dist/decision/engine.js';
-import { compileGlobs } from '../services/policy/dist/decision/glob.js';
-import { compileProjects } from '../services/policy/dist/registry/compile.js';
-import { compileRegistry } from '../services/policy/dist/registry/tool-registry.js';
+import { evaluate, CHECKS } from '../libs/policy-engine/dist/decision/engine.js';
+import { compileGlobs } from '../libs/policy-engine/dist/decision/glob.js';
+import { compileProjects } from '../libs/policy-engine/dist/registry/compile.js';
+import { compileRegistry } from '../libs/policy-engine/dist/registry/tool-registry.js';
 import { machineInfo, mulberry32 } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

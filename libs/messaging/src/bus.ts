@@ -85,6 +85,8 @@ export class NatsBus {
   private lostEvents = 0;
   private readonly replies: ReplyInbox;
   private readonly turn = new Turn();
+  /** False between a disconnect and the reconnect: requests then fail at once instead of waiting out their timeout. */
+  private connected = true;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -200,6 +202,9 @@ export class NatsBus {
     const body = encoder.encode(JSON.stringify(payload));
     if (body.byteLength > this.maxPayload - ENVELOPE_HEADROOM) {
       throw new GatewayError('REQUEST.TOO_LARGE', `the request is larger than the ${this.maxPayload - ENVELOPE_HEADROOM} bytes the gateway passes on; send less data`);
+    }
+    if (!this.connected) {
+      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus (NATS) is unreachable, so the ${serviceOf(subject)} service cannot be asked; retry shortly`);
     }
     let msg: Msg;
     try {
@@ -420,7 +425,10 @@ export class NatsBus {
 
   private async watchStatus() {
     for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.logger.warn(`NATS ${s.type}`);
+      if (s.type === 'disconnect' || s.type === 'reconnect') {
+        this.connected = s.type === 'reconnect';
+        this.opts.logger.warn(`NATS ${s.type}`);
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
@@ -6,6 +7,8 @@ import {
   type ExecuteRequest,
   GatewayError,
   TOOLCALL_EXECUTED,
+  TOOLCALL_COMPLETED,
+  type ToolCallCompleted,
   type ToolCallExecuted,
 } from '@sg/contracts';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
@@ -60,7 +63,8 @@ async function failure(promise: Promise<unknown>): Promise<GatewayError> {
     (value) => ({ resolved: value }),
     (err: unknown) => ({ err }),
   );
-  if (!('err' in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome.resolved)}`);
+  if (!('err' in outcome))
+    throw new Error(`expected a failure, got ${JSON.stringify(outcome.resolved)}`);
   expect(outcome.err).toBeInstanceOf(GatewayError);
   return outcome.err as GatewayError;
 }
@@ -75,7 +79,10 @@ async function startCustomUpstream() {
     if (sized) {
       const body = JSON.stringify('a'.repeat(Number(sized[2]) - 2));
       if (sized[1] === 'length') {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(body);
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -119,7 +126,11 @@ beforeAll(async () => {
     method: 'POST',
     headers: { 'x-upstream-key': 'registry-secret-123', 'x-tenant': 'acme' },
   });
-  tool('search.get', { url: `${upstream.url}/tools/search.get?api_version=2`, method: 'GET', arguments_in: 'query' });
+  tool('search.get', {
+    url: `${upstream.url}/tools/search.get?api_version=2`,
+    method: 'GET',
+    arguments_in: 'query',
+  });
   tool('slow.tool', { url: `${upstream.url}/slow/700`, timeout_ms: 150 });
   tool('broken.tool', { url: `${upstream.url}/status/500` });
   tool('notfound.tool', { url: `${upstream.url}/status/404` });
@@ -134,9 +145,18 @@ beforeAll(async () => {
   // The registry as ConfigSync serves it (its reloading is tested in libs/messaging).
   const registry = { files: loadGatewayFiles(config.dir) } as ConfigSync;
   const noSecrets = new EnvSecretProvider({});
-  service = new ExecutionService(loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }), registry, noSecrets, new UpstreamResilience());
+  service = new ExecutionService(
+    loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }),
+    registry,
+    noSecrets,
+    new UpstreamResilience(),
+  );
   small = new ExecutionService(
-    loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir, MAX_RESPONSE_BYTES: String(SMALL_LIMIT) }),
+    loadExecutorEnv({
+      ...iso.env,
+      CONFIG_DIR: config.dir,
+      MAX_RESPONSE_BYTES: String(SMALL_LIMIT),
+    }),
     registry,
     noSecrets,
     new UpstreamResilience(),
@@ -156,7 +176,12 @@ beforeEach(() => {
 
 describe('ExecutionService against a real HTTP upstream', () => {
   it('POSTs exactly the arguments as a JSON body and returns the upstream JSON with its status', async () => {
-    const args = { title: 'Standup', attendees: ['ana', 'bo'], nested: { n: 1, ok: true }, empty: null };
+    const args = {
+      title: 'Standup',
+      attendees: ['ana', 'bo'],
+      nested: { n: 1, ok: true },
+      empty: null,
+    };
     const out = await service.execute(call('echo.post', args));
     expect(out.upstream_status).toBe(200);
     expect(out.result).toEqual({ tool: 'echo.post', echo: args });
@@ -170,11 +195,16 @@ describe('ExecutionService against a real HTTP upstream', () => {
 
   it('sends the headers of the registry entry to the upstream', async () => {
     await service.execute(call('echo.post', {}));
-    expect(upstream.calls[0]!.headers).toMatchObject({ 'x-upstream-key': 'registry-secret-123', 'x-tenant': 'acme' });
+    expect(upstream.calls[0]!.headers).toMatchObject({
+      'x-upstream-key': 'registry-secret-123',
+      'x-tenant': 'acme',
+    });
   });
 
   it('sends a GET tool its arguments as query string, keeping the query of the registry URL, and no body', async () => {
-    const out = await service.execute(call('search.get', { q: 'hello world', limit: 5, filter: { kind: 'doc' } }));
+    const out = await service.execute(
+      call('search.get', { q: 'hello world', limit: 5, filter: { kind: 'doc' } }),
+    );
     expect(out.upstream_status).toBe(200);
     expect(upstream.calls).toHaveLength(1);
     const [received] = upstream.calls;
@@ -182,7 +212,12 @@ describe('ExecutionService against a real HTTP upstream', () => {
     expect(received!.body).toBeNull();
     const url = new URL(received!.url, upstream.url);
     expect(url.pathname).toBe('/tools/search.get');
-    expect(Object.fromEntries(url.searchParams)).toEqual({ api_version: '2', q: 'hello world', limit: '5', filter: '{"kind":"doc"}' });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      api_version: '2',
+      q: 'hello world',
+      limit: '5',
+      filter: '{"kind":"doc"}',
+    });
   });
 
   it('never lets an argument replace a query parameter the registry fixes', async () => {
@@ -193,7 +228,10 @@ describe('ExecutionService against a real HTTP upstream', () => {
   });
 
   it('returns a non-JSON answer as text', async () => {
-    await expect(service.execute(call('plain.text'))).resolves.toMatchObject({ result: 'plain words', upstream_status: 200 });
+    await expect(service.execute(call('plain.text'))).resolves.toMatchObject({
+      result: 'plain words',
+      upstream_status: 200,
+    });
   });
 
   it('gives up on an upstream slower than the tool timeout with UPSTREAM_TIMEOUT, in bounded time', async () => {
@@ -208,11 +246,26 @@ describe('ExecutionService against a real HTTP upstream', () => {
   });
 
   it.each([
-    ['an upstream answering 500', 'broken.tool', 'EXECUTOR.UPSTREAM_ERROR', { upstream_status: 500 }],
-    ['an upstream answering 404', 'notfound.tool', 'EXECUTOR.UPSTREAM_ERROR', { upstream_status: 404 }],
+    [
+      'an upstream answering 500',
+      'broken.tool',
+      'EXECUTOR.UPSTREAM_ERROR',
+      { upstream_status: 500 },
+    ],
+    [
+      'an upstream answering 404',
+      'notfound.tool',
+      'EXECUTOR.UPSTREAM_ERROR',
+      { upstream_status: 404 },
+    ],
     ['an upstream sending broken JSON', 'bad.json', 'EXECUTOR.UPSTREAM_ERROR', undefined],
     ['an upstream nobody listens on', 'gone.tool', 'EXECUTOR.UPSTREAM_UNREACHABLE', undefined],
-    ['a tool missing from the executor registry', 'not.registered', 'EXECUTOR.TOOL_UNAVAILABLE', undefined],
+    [
+      'a tool missing from the executor registry',
+      'not.registered',
+      'EXECUTOR.TOOL_UNAVAILABLE',
+      undefined,
+    ],
   ])('fails %s with %s', async (_label, toolName, code, details) => {
     const err = await failure(service.execute(call(toolName)));
     expect(err.code).toBe(code);
@@ -250,8 +303,16 @@ describe('ExecutionService against a real HTTP upstream', () => {
   });
 
   it('lets callHttpUpstream be used directly with its own limit', async () => {
-    const spec: HttpUpstream = httpUpstreamSchema.parse({ type: 'http', url: `${upstream.url}/tools/direct`, method: 'PUT', timeout_ms: 2000 });
-    await expect(callHttpUpstream('direct', spec, { a: 1 }, 1024)).resolves.toEqual({ status: 200, body: { tool: 'direct', echo: { a: 1 } } });
+    const spec: HttpUpstream = httpUpstreamSchema.parse({
+      type: 'http',
+      url: `${upstream.url}/tools/direct`,
+      method: 'PUT',
+      timeout_ms: 2000,
+    });
+    await expect(callHttpUpstream('direct', spec, { a: 1 }, 1024)).resolves.toEqual({
+      status: 200,
+      body: { tool: 'direct', echo: { a: 1 } },
+    });
     expect(upstream.calls[0]).toMatchObject({ method: 'PUT', body: { a: 1 } });
     const err = await failure(callHttpUpstream('direct', spec, { a: 'x'.repeat(100) }, 50));
     expect(err.code).toBe('EXECUTOR.UPSTREAM_ERROR');
@@ -277,16 +338,26 @@ describe('gw.executor.execute.v1 over NATS', () => {
     const out: EventEnvelope<ToolCallExecuted>[] = [];
     for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
       const m = await jsm.streams.getMessage(client.streamName, { seq });
-      if (m?.subject === client.subject(TOOLCALL_EXECUTED)) out.push(m.json<EventEnvelope<ToolCallExecuted>>());
+      if (m?.subject === client.subject(TOOLCALL_EXECUTED))
+        out.push(m.json<EventEnvelope<ToolCallExecuted>>());
     }
     return out;
   }
 
   const eventFor = (requestId: string) =>
-    waitFor(async () => (await executedEvents()).find((e) => e.data.request_id === requestId), 5000, `the executed event of ${requestId}`);
+    waitFor(
+      async () => (await executedEvents()).find((e) => e.data.request_id === requestId),
+      5000,
+      `the executed event of ${requestId}`,
+    );
 
   beforeAll(async () => {
-    const opts = { url: TEST_SERVERS.natsUrl, prefix: iso.subjectPrefix, logger, requestTimeoutMs: 5000 };
+    const opts = {
+      url: TEST_SERVERS.natsUrl,
+      prefix: iso.subjectPrefix,
+      logger,
+      requestTimeoutMs: 5000,
+    };
     serverBus = await NatsBus.connect({ ...opts, service: 'executor' });
     await serverBus.ensureStream();
     client = await NatsBus.connect({ ...opts, service: 'ingress' });
@@ -317,7 +388,10 @@ describe('gw.executor.execute.v1 over NATS', () => {
   it('answers with the upstream result and records an ok event with the trace', async () => {
     const req = call('echo.post', { city: 'Lisbon' });
     const out = await send(req);
-    expect(out).toMatchObject({ upstream_status: 200, result: { tool: 'echo.post', echo: { city: 'Lisbon' } } });
+    expect(out).toMatchObject({
+      upstream_status: 200,
+      result: { tool: 'echo.post', echo: { city: 'Lisbon' } },
+    });
     expect(upstream.calls.map((c) => c.body)).toEqual([{ city: 'Lisbon' }]);
 
     const event = await eventFor(req.request_id);
@@ -342,25 +416,128 @@ describe('gw.executor.execute.v1 over NATS', () => {
     ['an upstream timeout', 'slow.tool', 'EXECUTOR.UPSTREAM_TIMEOUT', null],
     ['an unreachable upstream', 'gone.tool', 'EXECUTOR.UPSTREAM_UNREACHABLE', null],
     ['an unregistered tool', 'not.registered', 'EXECUTOR.TOOL_UNAVAILABLE', null],
-  ])('answers %s with its code and records an error event', async (_label, toolName, code, upstreamStatus) => {
-    const req = call(toolName);
-    const err = await failure(send(req));
-    expect(err.code).toBe(code);
+  ])(
+    'answers %s with its code and records an error event',
+    async (_label, toolName, code, upstreamStatus) => {
+      const req = call(toolName);
+      expect(await send(req)).toMatchObject({
+        ok: false,
+        error: { code },
+        upstream_status: upstreamStatus,
+      });
 
-    const event = await eventFor(req.request_id);
-    expect(event.trace_id).toBe(traceId);
-    expect(event.data).toMatchObject({ tool: toolName, status: 'error', error_code: code, upstream_status: upstreamStatus });
-    expect(event.data).not.toHaveProperty('result');
-  });
+      const event = await eventFor(req.request_id);
+      expect(event.trace_id).toBe(traceId);
+      expect(event.data).toMatchObject({
+        tool: toolName,
+        status: 'error',
+        error_code: code,
+        upstream_status: upstreamStatus,
+      });
+      expect(event.data).not.toHaveProperty('result');
+    },
+  );
 
   // A result must fit in one NATS message: once it waited for the timeout and lost the event.
   it('answers an upstream result too large for NATS with an error code at once, and records it', async () => {
     const req = call('size.two_mib');
     const started = Date.now();
-    const err = await failure(send(req));
-    expect(err.code).toBe('EXECUTOR.UPSTREAM_ERROR');
+    expect(await send(req)).toMatchObject({
+      ok: false,
+      error: { code: 'EXECUTOR.UPSTREAM_ERROR' },
+    });
     expect(Date.now() - started).toBeLessThan(2000);
-    expect((await eventFor(req.request_id)).data).toMatchObject({ status: 'error', error_code: 'EXECUTOR.UPSTREAM_ERROR' });
+    expect((await eventFor(req.request_id)).data).toMatchObject({
+      status: 'error',
+      error_code: 'EXECUTOR.UPSTREAM_ERROR',
+    });
+  });
+
+  it("records a call sent with its call record as the call's one toolcall.completed, under the record's audit_id", async () => {
+    const decision = {
+      allowed: true,
+      code: null,
+      reason: 'allowed by test',
+      rule_trace: [],
+      reasoning: [],
+      suggestions: [],
+      risk_score: 0.25,
+      requires_approval: false,
+      policy_version: 'v-test',
+    };
+    const ok = {
+      ...call('echo.post', { city: 'Porto' }),
+      record: {
+        audit_id: randomUUID(),
+        channel: 'mcp' as const,
+        agent_version: null,
+        user_id: 'alice',
+        decision,
+        elapsed_ms: 2,
+      },
+    };
+    const failed = { ...call('broken.tool'), record: { ...ok.record, audit_id: randomUUID() } };
+    expect(
+      await client.request(EXECUTE_SUBJECT, ok, { traceId, project: 'default' }),
+    ).toMatchObject({ ok: true, upstream_status: 200 });
+    expect(
+      await client.request(EXECUTE_SUBJECT, failed, { traceId, project: 'default' }),
+    ).toMatchObject({ ok: false, error: { code: 'EXECUTOR.UPSTREAM_ERROR' } });
+    const completed = async () => {
+      const jsm = await client.jsm();
+      const { state } = await jsm.streams.info(client.streamName);
+      const out: EventEnvelope<ToolCallCompleted>[] = [];
+      for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+        const m = await jsm.streams.getMessage(client.streamName, { seq });
+        if (m?.subject === client.subject(TOOLCALL_COMPLETED))
+          out.push(m.json<EventEnvelope<ToolCallCompleted>>());
+      }
+      return out;
+    };
+    const events = await waitFor(
+      async () => {
+        const all = await completed();
+        return all.length === 2 ? all : undefined;
+      },
+      5000,
+      'two completed events',
+    );
+    expect(events[0]).toMatchObject({
+      event_id: ok.record.audit_id,
+      trace_id: traceId,
+      source: 'executor',
+      data: {
+        channel: 'mcp',
+        agent_id: 'gpt-4o',
+        request_id: ok.request_id,
+        tool: 'echo.post',
+        outcome: 'allowed',
+        http_status: 200,
+        code: null,
+        risk_score: 0.25,
+        user_id: 'alice',
+        arguments: { city: 'Porto' },
+        decision,
+        execution: {
+          status: 'ok',
+          upstream_status: 200,
+          error_code: null,
+          result: { tool: 'echo.post', echo: { city: 'Porto' } },
+        },
+      },
+    });
+    expect(events[0]!.data.duration_ms).toBeGreaterThanOrEqual(2);
+    expect(events[1]).toMatchObject({
+      event_id: failed.record.audit_id,
+      data: {
+        outcome: 'error',
+        http_status: 502,
+        code: 'EXECUTOR.UPSTREAM_ERROR',
+        execution: { status: 'error', error_code: 'EXECUTOR.UPSTREAM_ERROR' },
+      },
+    });
+    // Not a toolcall.executed as well: one record per call.
+    expect((await executedEvents()).map((e) => e.data.request_id)).not.toContain(ok.request_id);
   });
 
   it('records exactly one event per call, in the order of the calls', async () => {

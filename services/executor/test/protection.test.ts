@@ -3,13 +3,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type Decision,
   type ExecuteRequest,
   type ExecuteResult,
   GatewayError,
+  TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
 } from '@sg/contracts';
 import { loadGatewayFiles } from '@sg/config';
 import type { ConfigSync, MessageContext, NatsBus } from '@sg/messaging';
+import { createLogger } from '@sg/runtime';
 import { exampleConfigDir, type ConfigDir } from '@sg/testing';
 import { type ExecutorEnv, loadExecutorEnv, loadSecretEnv } from '../src/config/env.js';
 import { ExecutionHandler } from '../src/execution/execution.handler.js';
@@ -103,6 +106,18 @@ let config: ConfigDir;
 let secretDir: string;
 let env: ExecutorEnv;
 let registry: ConfigSync;
+const allowedDecision: Decision = {
+  allowed: true,
+  code: null,
+  reason: 'allowed',
+  rule_trace: [],
+  reasoning: [],
+  suggestions: [],
+  risk_score: 0,
+  requires_approval: false,
+  policy_version: 'test',
+};
+
 const envProvider = new EnvSecretProvider(
   loadSecretEnv(
     'SECRET_',
@@ -255,7 +270,7 @@ describe('secrets', () => {
     expectNoSecret(out);
   });
 
-  it('keeps secrets out of the executed event and the answer (handler, with a recording bus)', async () => {
+  it('keeps secrets out of the recorded events and the answers (handler, with a recording bus)', async () => {
     const events: Array<{ subject: string; data: unknown }> = [];
     let handler: ((req: ExecuteRequest, ctx: MessageContext) => Promise<ExecuteResult>) | undefined;
     const bus = {
@@ -263,13 +278,34 @@ describe('secrets', () => {
       handle: (_subject: string, fn: typeof handler) => (handler = fn),
       publish: (subject: string, data: unknown) => events.push({ subject, data }),
     } as unknown as NatsBus;
-    new ExecutionHandler(bus, newService(), env).onModuleInit();
+    new ExecutionHandler(
+      bus,
+      newService(),
+      env,
+      createLogger('executor', { level: 'silent', pretty: false }),
+    ).onModuleInit();
     const ctx = { traceId: 'trace-secret-1', project: 'default' } as MessageContext;
     const answer = await handler!(call('secret.echo', { echo: 'me' }), ctx);
+    expect(answer.ok).toBe(true);
     expectNoSecret(answer);
-    const err = await failure(handler!(call('secret.missing'), ctx));
-    expectNoSecret(err.toBody());
-    expect(events.map((e) => e.subject)).toEqual([TOOLCALL_EXECUTED, TOOLCALL_EXECUTED]);
+    const failed = await handler!(call('secret.missing'), ctx);
+    expect(failed).toMatchObject({ ok: false, error: { code: 'EXECUTOR.SECRET_MISSING' } });
+    expectNoSecret(failed);
+    // With the caller's call record, the run is recorded inside the call's toolcall.completed.
+    const record = {
+      audit_id: '6f1c2b4e-9a51-4d6b-8e3f-0c2a7d9b1e55',
+      channel: 'rest' as const,
+      agent_version: '1.0',
+      user_id: null,
+      decision: allowedDecision,
+      elapsed_ms: 1.5,
+    };
+    await handler!({ ...call('secret.echo', { echo: 'me' }), record }, ctx);
+    expect(events.map((e) => e.subject)).toEqual([
+      TOOLCALL_EXECUTED,
+      TOOLCALL_EXECUTED,
+      TOOLCALL_COMPLETED,
+    ]);
     expectNoSecret(events);
     expect(events[0]!.data).toMatchObject({
       status: 'ok',
@@ -278,6 +314,14 @@ describe('secrets', () => {
     expect(events[1]!.data).toMatchObject({
       status: 'error',
       error_code: 'EXECUTOR.SECRET_MISSING',
+    });
+    expect(events[2]!.data).toMatchObject({
+      outcome: 'allowed',
+      http_status: 200,
+      execution: {
+        status: 'ok',
+        result: { headers: { authorization: 'Bearer [redacted:secret]' } },
+      },
     });
   });
 

@@ -5,12 +5,15 @@ import { exampleConfigDir, isolate, TEST_SERVERS, type ConfigDir } from '@sg/tes
 import type { DecideRequest } from '@sg/contracts';
 import type { Redis } from 'ioredis';
 import { loadPolicyEnv } from '../src/config/env.js';
-import { CHECKS } from '../src/decision/engine.js';
-import { DecisionService } from '../src/decision/decision.service.js';
-import { FactsStore } from '../src/decision/facts.js';
-import { REDIS, redisProvider } from '../src/redis.provider.js';
-import { PolicyStore } from '../src/registry/policy-store.js';
-import { SessionService } from '../src/session/session.service.js';
+import {
+  CHECKS,
+  DecisionService,
+  FactsStore,
+  POLICY_REDIS as REDIS,
+  policyRedisProvider as redisProvider,
+  PolicyStore,
+  SessionService,
+} from '@sg/policy-engine';
 
 const iso = isolate('pol');
 let config: ConfigDir;

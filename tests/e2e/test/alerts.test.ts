@@ -135,7 +135,7 @@ describe('a row of the audit trail changed in PostgreSQL', () => {
     let last = -1;
     const head = await waitFor(async () => {
       const now = await headOf();
-      const settled = now >= 4 && now === last;
+      const settled = now >= 3 && now === last;
       last = now;
       return settled ? now : (await new Promise((r) => setTimeout(r, 1000)), undefined);
     }, 30_000, 'the tamper project chain to settle');

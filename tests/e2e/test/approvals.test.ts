@@ -37,7 +37,7 @@ it('answers 202 pending_approval and runs nothing until approved', async () => {
   // Another agent cannot see it.
   expect((await get(gw, `/api/approvals/${res.body.approval_id}`, { 'X-API-Key': 'other-bot-key-0001' })).status).toBe(404);
   await waitFor(async () => ((await rows("subject = 'gw.evt.approval.requested.v1' AND data->>'approval_id' = $1", [res.body.approval_id])).length ? true : undefined), 10_000, 'the requested event');
-  expect(await rows("subject = 'gw.evt.toolcall.executed.v1' AND trace_id = $1", [res.body.trace_id])).toEqual([]);
+  expect(await rows("subject = 'gw.evt.toolcall.completed.v1' AND data->'execution' IS NOT NULL AND trace_id = $1", [res.body.trace_id])).toEqual([]);
 });
 
 it('executes the approved call exactly once however many approvals race', async () => {
@@ -56,14 +56,14 @@ it('executes the approved call exactly once however many approvals race', async 
   expect(view.body).toMatchObject({ status: 'executed', approver: 'admin', outcome: { http_status: 200, result: { written: true } } });
   // One execution in the audit trail, under the original call's trace.
   const executed = await waitFor(async () => {
-    const r = await rows("subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id]);
+    const r = await rows("subject = 'gw.evt.toolcall.completed.v1' AND data->'execution' IS NOT NULL AND data->>'request_id' = $1", [call.request_id]);
     return r.length ? r : undefined;
   }, 10_000, 'the executed event');
   await new Promise((r) => setTimeout(r, 500));
-  expect(await rows("subject = 'gw.evt.toolcall.executed.v1' AND data->>'request_id' = $1", [call.request_id])).toHaveLength(executed.length);
+  expect(await rows("subject = 'gw.evt.toolcall.completed.v1' AND data->'execution' IS NOT NULL AND data->>'request_id' = $1", [call.request_id])).toHaveLength(executed.length);
   expect(executed).toHaveLength(1);
   // Recorded under the original call's trace, with the exact arguments the approver saw.
-  expect((await rows("subject = 'gw.evt.toolcall.executed.v1' AND trace_id = $1", [res.body.trace_id])).length).toBe(1);
+  expect((await rows("subject = 'gw.evt.toolcall.completed.v1' AND data->'execution' IS NOT NULL AND trace_id = $1", [res.body.trace_id])).length).toBe(1);
   expect(view.body).toMatchObject({ trace_id: res.body.trace_id, arguments: { table: 'payroll', record: { n: 2 } } });
   const resolved = await waitFor(async () => {
     const r = await rows("subject = 'gw.evt.approval.resolved.v1' AND data->>'approval_id' = $1", [id]);

@@ -224,8 +224,9 @@ describe('GET /api/session/:sid', () => {
     ]);
     const subjects = res.body.events.map((e: { subject: string }) => e.subject);
     expect(subjects.filter((s: string) => s === 'gw.evt.toolcall.completed.v1')).toHaveLength(3);
-    expect(subjects).toContain('gw.evt.toolcall.executed.v1');
-    // Each call's decision is in its completed event (ADR 0010).
+    // Each call's decision (ADR 0010) and, for the calls that ran, the run (ADR 0011) are in its completed event.
+    const ran = res.body.events.filter((e: { data: { execution?: unknown } }) => e.data.execution);
+    expect(ran.map((e: { event_id: string }) => e.event_id).sort()).toEqual([calls.withEmail, calls.plain].sort());
     const denied = res.body.events.find((e: { event_id: string }) => e.event_id === calls.denied);
     expect(denied.data.decision).toMatchObject({ allowed: false });
     expect(JSON.stringify(res.body)).not.toContain(EMAIL);

@@ -68,10 +68,10 @@ describe('PII masking of results', () => {
     expect(masked).toContain('4111 1111 1111 1112'); // fails Luhn: not a card, left alone
     expect(masked).not.toContain('4111 1111 1111 1111');
     const rows = await waitFor(async () => {
-      const r = await gw.db.query("SELECT data FROM audit_events WHERE subject = 'gw.evt.toolcall.executed.v1' AND trace_id = $1", [res.body.trace_id]);
+      const r = await gw.db.query("SELECT data FROM audit_events WHERE subject = 'gw.evt.toolcall.completed.v1' AND trace_id = $1", [res.body.trace_id]);
       return r.rows.length ? r.rows : undefined;
-    }, 10_000, 'the executed event');
-    const masking = rows[0].data.masking;
+    }, 10_000, 'the completed event');
+    const masking = rows[0].data.execution.masking;
     expect(masking).toMatchObject({ level: 'standard', masked: { email: 1, ssn: 1, credit_card: 1 } });
     expect(masking.rejected.credit_card).toBe(1);
     expect(JSON.stringify(rows[0].data)).not.toContain('123-45-6789');

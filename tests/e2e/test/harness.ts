@@ -157,7 +157,7 @@ export async function startExtraService(gw: Gateway, name: string, env: Record<s
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${out}`);
-      return out.includes(`${name} started`) ? true : undefined;
+      return out.includes(`${name} started`) || out.includes(`${name} listening on`) ? true : undefined;
     }, 30_000, `a second ${name} instance to start`);
   } catch (err) {
     await stop();

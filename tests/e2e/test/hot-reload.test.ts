@@ -1,13 +1,15 @@
-// Hot reload across two running policy instances: the stack's own (polling its config dir)
-// and a second one started here with CONFIG_POLL_MS=0, which can only learn of an edit from
-// the gw.evt.policy.changed.v1 broadcast. Both answer gw.policy.decide.v1 in the `policy`
-// queue group, so a run of calls that all follow the new policy means both reloaded.
+// Hot reload across two running ingress instances, which decide the calls (ADR 0011): the
+// stack's own (polling its config dir) and a second one started here with CONFIG_POLL_MS=0,
+// which can only learn of an edit from the gw.evt.policy.changed.v1 broadcast of the policy
+// service. Consecutive calls alternate between the two, so a run of calls that all follow the
+// new policy means both reloaded.
 import { readFileSync } from 'node:fs';
-import { waitFor } from '@sg/testing';
-import { AGENT_KEY, envelope, get, post, startExtraService, startGateway, type Answer, type ExtraService, type Gateway } from './harness.js';
+import { freePort, waitFor } from '@sg/testing';
+import { AGENT_KEY, envelope, post, startExtraService, startGateway, type Answer, type ExtraService, type Gateway } from './harness.js';
 
 let gw: Gateway;
 let second: ExtraService | undefined;
+let secondIngress: Gateway;
 
 const KEYS = `models:\n  gpt-4o:\n    key: ${AGENT_KEY}\n`;
 const policy = (allow: string[], deny: string[] = []) =>
@@ -20,14 +22,9 @@ beforeAll(async () => {
       c.write('policies/default.yaml', policy(['calendar.*']));
     },
   });
-  second = await startExtraService(gw, 'policy', { CONFIG_POLL_MS: '0' });
-  // Ready once it answers in the queue group: /health reaches one policy instance at a time.
-  const instance = `:${second.child.pid}`;
-  await waitFor(async () => {
-    const health = await get(gw, '/health');
-    const policyReport = health.body.services.find((s: { service: string }) => s.service === 'policy');
-    return policyReport?.instance?.endsWith(instance) ? true : undefined;
-  }, 20_000, 'the second policy instance to answer over NATS');
+  const port = await freePort();
+  second = await startExtraService(gw, 'ingress', { CONFIG_POLL_MS: '0', PORT: String(port) });
+  secondIngress = { ...gw, url: `http://127.0.0.1:${port}` };
 });
 
 afterAll(async () => {
@@ -37,7 +34,7 @@ afterAll(async () => {
 
 let n = 0;
 function call(tool: string, args: Record<string, unknown> = {}): Promise<Answer> {
-  return post(gw, '/api/tools/call', envelope({ tool, arguments: args }), { 'X-API-Key': AGENT_KEY, 'X-Session-Id': `hot-${++n}` });
+  return post(++n % 2 ? gw : secondIngress, '/api/tools/call', envelope({ tool, arguments: args }), { 'X-API-Key': AGENT_KEY, 'X-Session-Id': `hot-${n}` });
 }
 const write = () => call('db.write_sensitive', { table: 't', record: { n } });
 
@@ -62,7 +59,7 @@ const policyLog = () =>
     .filter((l) => l.startsWith('policy '))
     .join('\n');
 
-describe('a policy edit reaches every running policy instance', () => {
+describe('a policy edit reaches every running instance that decides', () => {
   let initialVersion = '';
   let allowedVersion = '';
 

@@ -50,9 +50,17 @@ it('keeps the record of a tool run, with its arguments, when the ingress is kill
       return res.rows.length > 0 ? res.rows : undefined;
     },
     15_000,
-    'the executed event of the run',
+    'the record of the run',
   );
-  expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual(['executor:gw.evt.toolcall.executed.v1']);
-  expect(rows[0]!.data).toMatchObject({ status: 'ok', upstream_status: 200, tool: 'slow.lookup', agent_id: 'gpt-4o', arguments: { customer: 'cust-42' } });
+  // The executor recorded the call, with its run, before it answered the ingress (ADR 0011).
+  expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual(['executor:gw.evt.toolcall.completed.v1']);
+  expect(rows[0]!.data).toMatchObject({
+    outcome: 'allowed',
+    tool: 'slow.lookup',
+    agent_id: 'gpt-4o',
+    arguments: { customer: 'cust-42' },
+    decision: { allowed: true },
+    execution: { status: 'ok', upstream_status: 200 },
+  });
   expect(slow.calls).toHaveLength(1);
 }, 40_000);

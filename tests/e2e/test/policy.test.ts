@@ -353,7 +353,8 @@ describe('the shadow (preview) policy', () => {
     expect(differs.body).toMatchObject({ success: true, allowed: true, decision: { allowed: true } });
 
     const shadow = await rowOf(differs.body.trace_id, 'gw.evt.shadow.evaluated.v1');
-    expect(shadow.source).toBe('policy');
+    // Evaluated where the live decision was made: in the ingress (ADR 0011).
+    expect(shadow.source).toBe('ingress');
     expect(shadow.data).toMatchObject({
       tool: 'files.read',
       differs: true,

@@ -37,8 +37,9 @@ export const decisionMadeSchema = z.object({
 export type DecisionMade = z.infer<typeof decisionMadeSchema>;
 
 /**
- * executor: the upstream was called (or could not be). Its own record of the run, published
- * before it answers, so a run is audited even if the ingress dies before its completed event.
+ * executor: the upstream was called (or could not be), for a caller that sent no call record
+ * (older than ADR 0011); otherwise the run is the `execution` of the call's toolcall.completed.
+ * Published before it answers, so a run is audited even if the ingress dies.
  */
 export const TOOLCALL_EXECUTED = 'gw.evt.toolcall.executed.v1';
 export const toolCallExecutedSchema = z.object({
@@ -60,13 +61,18 @@ export const toolCallExecutedSchema = z.object({
 });
 export type ToolCallExecuted = z.infer<typeof toolCallExecutedSchema>;
 
+/** The run of a call, inside its toolcall.completed when the executor records the call (ADR 0011). */
+export const executionSchema = toolCallExecutedSchema.omit({ agent_id: true, request_id: true, tool: true, arguments: true });
+export type Execution = z.infer<typeof executionSchema>;
+
 /**
- * ingress: the answer the caller got, and the story of the call (what was asked, and the
- * decision with its explanation). Every HTTP answer of the tool-call endpoints emits exactly
- * one, even a 401 or a 400, and its event id is the `audit_id` in the response. With
- * toolcall.executed (the executor's own record, so a tool run is audited even if the ingress
- * dies) it is the whole story: ADR 0010. Events stored before it carried the story lack the
- * optional fields; their received and decision events hold them.
+ * The answer the caller got, and the story of the call (what was asked, the decision with its
+ * explanation, and the run). Every HTTP answer of the tool-call endpoints emits exactly one,
+ * even a 401 or a 400, and its event id is the `audit_id` in the response (ADR 0010). A call
+ * that reached the executor is recorded by the executor, with `execution`, before it answers:
+ * so a run is audited even if the ingress dies (ADR 0011). Any other answer is recorded by the
+ * ingress. Events stored before ADR 0010 lack the optional fields (their received and decision
+ * events hold them); before ADR 0011 the run was in a toolcall.executed event of its own.
  */
 export const TOOLCALL_COMPLETED = 'gw.evt.toolcall.completed.v1';
 export const toolCallCompletedSchema = z.object({
@@ -86,5 +92,18 @@ export const toolCallCompletedSchema = z.object({
   arguments: argumentsSchema.optional(),
   /** The policy's decision with its explanation, when one was made (null when none was). */
   decision: decisionSchema.nullable().optional(),
+  /** The run, when the executor recorded the call (ADR 0011). */
+  execution: executionSchema.optional(),
 });
 export type ToolCallCompleted = z.infer<typeof toolCallCompletedSchema>;
+
+/**
+ * The outcome of an answer, from its HTTP status: the same rule wherever a call is recorded
+ * (the ingress, or the executor for a call it ran).
+ */
+export function callOutcome(httpStatus: number, denied: boolean): ToolCallCompleted['outcome'] {
+  if (httpStatus === 200) return 'allowed';
+  if (httpStatus === 202) return 'pending_approval';
+  if (denied) return 'denied';
+  return httpStatus < 500 ? 'rejected' : 'error';
+}

@@ -24,8 +24,8 @@ export const OUTCOME_OF_STATUS = Object.fromEntries(
 /**
  * One call as the records query selects it: its toolcall.completed row and the data of the
  * received, decision and executed events of its trace and request_id (null when there is none).
- * A completed event carries the call and its decision itself (ADR 0010); the received and
- * decision events are only found for calls stored before it did.
+ * A completed event carries the call and its decision itself (ADR 0010), and its run (ADR
+ * 0011); the other events are only found for calls stored before it did.
  */
 export interface CallRow {
   event_id: string;
@@ -59,7 +59,8 @@ export function toAuditRecord(row: CallRow): AuditRecord {
   const c = obj(row.completed) ?? {};
   const received = 'arguments' in c ? c : obj(row.received);
   const decision = 'decision' in c ? obj(c.decision) : obj(obj(row.decided)?.decision);
-  const executed = obj(row.executed);
+  // The run: inside the completed event since ADR 0011, in an executed event of its own before.
+  const executed = obj(c.execution) ?? obj(row.executed);
   const outcome = str(c.outcome) as Outcome | null;
   const status = (outcome && STATUS_OF_OUTCOME[outcome]) || 'error';
   const httpStatus = num(c.http_status) ?? 0;

@@ -1,11 +1,21 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { EXECUTE_SUBJECT, GatewayError, TOOLCALL_EXECUTED } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
-import { ENV } from '@sg/runtime';
+import {
+  callOutcome,
+  type CallRecord,
+  EXECUTE_SUBJECT,
+  type ExecuteRequest,
+  type ExecuteResult,
+  type Execution,
+  GatewayError,
+  TOOLCALL_COMPLETED,
+  TOOLCALL_EXECUTED,
+} from '@sg/contracts';
+import { NatsBus, type MessageContext } from '@sg/messaging';
+import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
 import { ExecutionService, round } from './execution.service.js';
 
-/** Results larger than this are left out of the executed event (its size is recorded instead). */
+/** Results larger than this are left out of the recorded event (its size is recorded instead). */
 export const EVENT_RESULT_LIMIT_BYTES = 64 * 1024;
 
 export function resultForEvent(result: unknown): { result?: unknown; result_bytes: number; result_truncated: boolean } {
@@ -13,13 +23,18 @@ export function resultForEvent(result: unknown): { result?: unknown; result_byte
   return bytes <= EVENT_RESULT_LIMIT_BYTES ? { result, result_bytes: bytes, result_truncated: false } : { result_bytes: bytes, result_truncated: true };
 }
 
-/** gw.executor.execute.v1: run the call, publish what happened, answer. */
+/**
+ * gw.executor.execute.v1: run the call, record it, answer. The record is published before the
+ * answer, so a run is audited even if the caller dies meanwhile: with the caller's call record,
+ * the call's one toolcall.completed (ADR 0011); without it, a toolcall.executed of the run.
+ */
 @Injectable()
 export class ExecutionHandler implements OnModuleInit {
   constructor(
     private readonly bus: NatsBus,
     private readonly execution: ExecutionService,
     @Inject(ENV) private readonly env: ExecutorEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   onModuleInit() {
@@ -27,19 +42,56 @@ export class ExecutionHandler implements OnModuleInit {
     if (this.env.MAX_RESPONSE_BYTES > room) {
       throw new Error(`MAX_RESPONSE_BYTES (${this.env.MAX_RESPONSE_BYTES}) must be at most ${room}: results travel in one NATS message (max_payload ${this.bus.maxPayload})`);
     }
-    this.bus.handle(EXECUTE_SUBJECT, async (req, ctx) => {
-      const started = performance.now();
-      const base = { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool, arguments: req.arguments };
-      try {
-        const out = await this.execution.execute(req);
-        this.bus.publish(TOOLCALL_EXECUTED, { ...base, status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result), ...(out.masking ? { masking: out.masking } : {}) }, ctx);
-        return out;
-      } catch (err) {
-        const code = err instanceof GatewayError ? err.code : 'GATEWAY.INTERNAL';
-        const upstreamStatus = (err as GatewayError).details as { upstream_status?: number } | undefined;
-        this.bus.publish(TOOLCALL_EXECUTED, { ...base, status: 'error', duration_ms: round(performance.now() - started), upstream_status: upstreamStatus?.upstream_status ?? null, error_code: code }, ctx);
-        throw err;
+    this.bus.handle(EXECUTE_SUBJECT, (req, ctx) => this.run(req, ctx));
+  }
+
+  private async run(req: ExecuteRequest, ctx: MessageContext): Promise<ExecuteResult> {
+    const started = performance.now();
+    let answer: ExecuteResult;
+    let execution: Execution;
+    try {
+      const out = await this.execution.execute(req);
+      answer = { ok: true, ...out };
+      execution = { status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result), ...(out.masking ? { masking: out.masking } : {}) };
+    } catch (err) {
+      if (!(err instanceof GatewayError)) {
+        this.logger.error({ trace_id: ctx.traceId, tool: req.tool, err: (err as Error).message, class: (err as Error).name, stack: (err as Error).stack }, 'execution failed unexpectedly');
       }
-    });
+      const error = err instanceof GatewayError ? err : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
+      const upstreamStatus = (error.details as { upstream_status?: number } | undefined)?.upstream_status ?? null;
+      const duration = round(performance.now() - started);
+      answer = { ok: false, error: error.toBody(), upstream_status: upstreamStatus, duration_ms: duration };
+      execution = { status: 'error', duration_ms: duration, upstream_status: upstreamStatus, error_code: error.code };
+    }
+    if (req.record) this.record(req, req.record, execution, answer, started, ctx);
+    else this.bus.publish(TOOLCALL_EXECUTED, { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool, arguments: req.arguments, ...execution }, ctx);
+    return answer;
+  }
+
+  /** The call's toolcall.completed, as the ingress would have recorded this answer. */
+  private record(req: ExecuteRequest, record: CallRecord, execution: Execution, answer: ExecuteResult, started: number, ctx: MessageContext) {
+    const status = answer.ok ? 200 : new GatewayError(answer.error.code, answer.error.message).httpStatus;
+    this.bus.publish(
+      TOOLCALL_COMPLETED,
+      {
+        channel: record.channel,
+        agent_id: req.agent_id,
+        session_id: req.session_id,
+        request_id: req.request_id,
+        tool: req.tool,
+        outcome: callOutcome(status, false),
+        http_status: status,
+        code: answer.ok ? null : answer.error.code,
+        risk_score: record.decision.risk_score,
+        duration_ms: round(record.elapsed_ms + performance.now() - started),
+        agent_version: record.agent_version,
+        user_id: record.user_id,
+        arguments: req.arguments,
+        decision: record.decision,
+        execution,
+      },
+      ctx,
+      record.audit_id,
+    );
   }
 }

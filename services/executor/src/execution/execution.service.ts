@@ -1,6 +1,9 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { forProject, type ToolFile } from '@sg/config';
 import { type ExecuteRequest, type ExecuteResult, GatewayError, type MaskingReport } from '@sg/contracts';
+
+/** A run that succeeded, as the service returns it (a failed run throws its GatewayError). */
+export type RunResult = Omit<Extract<ExecuteResult, { ok: true }>, 'ok'>;
 import { maskPii } from '@sg/redaction';
 import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
@@ -25,7 +28,7 @@ export class ExecutionService implements OnApplicationShutdown {
     private readonly resilience: UpstreamResilience,
   ) {}
 
-  async execute(req: ExecuteRequest): Promise<ExecuteResult> {
+  async execute(req: ExecuteRequest): Promise<RunResult> {
     const tool = this.config.files.tools.get(req.tool);
     if (!tool) {
       throw new GatewayError(

@@ -1,8 +1,9 @@
 import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, callOutcome, GatewayError, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { requireAdmin } from '../admin/admin-key.js';
 import { AgentAuthService } from '../auth/agent-auth.service.js';
@@ -51,36 +52,42 @@ export class ApprovalsController {
         });
       }
       const { channel, ...call } = resolution.call;
+      const decision = resolution.decision;
+      if (!decision) throw new GatewayError('GATEWAY.INTERNAL', 'the approval was resolved without its re-check; quote the trace_id to an operator');
       let outcome: { http_status: number; result?: unknown; error?: { code: ErrorCode; message: string } };
       const started = performance.now();
+      // The approved run is the call's second answer: its own audit record, under the call's
+      // trace, with the re-check's decision it was let through on. The executor records it
+      // (ADR 0011); only a run without an answer is recorded here.
+      const record = { audit_id: randomUUID(), channel, agent_version: null, user_id: call.user_id ?? null, decision, elapsed_ms: 0 };
       try {
-        const executed = await this.toolCalls.execute(call, callCtx);
-        outcome = { http_status: 200, result: executed.result };
+        const run = await this.toolCalls.execute({ ...call, record }, callCtx);
+        outcome = run.ok
+          ? { http_status: 200, result: run.result }
+          : { http_status: GatewayError.fromBody(run.error).httpStatus, error: { code: run.error.code, message: run.error.message } };
       } catch (err) {
         const a = errorAnswer(err, ctx.traceId);
         outcome = { http_status: a.status, error: a.body.error as { code: ErrorCode; message: string } };
+        this.bus.publish(
+          TOOLCALL_COMPLETED,
+          {
+            channel,
+            agent_id: call.agent_id,
+            session_id: call.session_id,
+            request_id: call.request_id,
+            tool: call.tool,
+            outcome: callOutcome(outcome.http_status, false),
+            http_status: outcome.http_status,
+            code: outcome.error?.code ?? null,
+            risk_score: decision.risk_score,
+            duration_ms: Math.round((performance.now() - started) * 100) / 100,
+            user_id: call.user_id ?? null,
+            arguments: call.arguments,
+            decision,
+          },
+          callCtx,
+        );
       }
-      // The approved run is the call's second answer: its own audit record, under the call's trace.
-      this.bus.publish(
-        TOOLCALL_COMPLETED,
-        {
-          channel,
-          agent_id: call.agent_id,
-          session_id: call.session_id,
-          request_id: call.request_id,
-          tool: call.tool,
-          outcome: outcome.error ? 'error' : 'allowed',
-          http_status: outcome.http_status,
-          code: outcome.error?.code ?? null,
-          risk_score: resolution.decision?.risk_score ?? null,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
-          user_id: call.user_id ?? null,
-          arguments: call.arguments,
-          // The re-check at approval: the decision this run was let through on.
-          decision: resolution.decision ?? null,
-        },
-        callCtx,
-      );
       const view = await this.bus.request(APPROVAL_COMPLETE_SUBJECT, { approval_id, status: outcome.error ? 'failed' : 'executed', outcome }, callCtx);
       return reply
         .status(outcome.error ? outcome.http_status : 200)

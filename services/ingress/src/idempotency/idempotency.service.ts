@@ -1,13 +1,11 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { type DecideClaim, GatewayError } from '@sg/contracts';
-import { digestOf, ENV, redisClientProvider } from '@sg/runtime';
+import { POLICY_REDIS } from '@sg/policy-engine';
+import { digestOf, ENV } from '@sg/runtime';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { IngressEnv } from '../config/env.js';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
-
-export const IDEMPOTENCY_REDIS = Symbol('IDEMPOTENCY_REDIS');
-export const idempotencyRedisProvider = redisClientProvider(IDEMPOTENCY_REDIS);
 
 interface Record {
   digest: string;
@@ -45,24 +43,30 @@ export interface PreparedClaim {
 
 /**
  * request_id is unique per agent: a repeat within the window gets the first answer and runs
- * nothing. Redis holds the claim. The policy service takes it in the decision's own round trip
- * (ADR 0010), before it counts anything; the ingress takes it itself only from a policy service
- * that does not (an older one, during an upgrade), before anything runs. If Redis is away the
- * call is refused (503), since running a call twice is the failure this exists to prevent.
+ * nothing. Redis holds the claim. The decision takes it in its own round trip (ADR 0010),
+ * before it counts anything. If Redis is away the decision is a denial (503), since running a
+ * call twice is the failure this exists to prevent. The client is the decisions' own
+ * (POLICY_REDIS, quit by the policy engine), so a call's commands share its pipeline.
  */
 @Injectable()
-export class IdempotencyService implements OnApplicationShutdown {
+export class IdempotencyService {
   private readonly redis: WithForget;
 
   constructor(
-    @Inject(IDEMPOTENCY_REDIS) redis: Redis,
+    @Inject(POLICY_REDIS) redis: Redis,
     @Inject(ENV) private readonly env: IngressEnv,
   ) {
-    if (!('sgForgetClaim' in redis)) redis.defineCommand('sgForgetClaim', { numberOfKeys: 1, lua: FORGET_LUA });
+    if (!('sgForgetClaim' in redis))
+      redis.defineCommand('sgForgetClaim', { numberOfKeys: 1, lua: FORGET_LUA });
     this.redis = redis as WithForget;
   }
 
-  prepare(project: string, agentId: string, requestId: string, call: { tool: string; arguments: unknown }): PreparedClaim {
+  prepare(
+    project: string,
+    agentId: string,
+    requestId: string,
+    call: { tool: string; arguments: unknown },
+  ): PreparedClaim {
     // Hashed: ids may contain ':', and agent "a" with request "b:x" must not meet agent "a:b".
     const key = `idem:${digestOf([project, agentId, requestId])}`;
     const digest = digestOf([call.tool, call.arguments]);
@@ -81,19 +85,6 @@ export class IdempotencyService implements OnApplicationShutdown {
     return taken.won ? this.first(p) : this.existing(p, taken.stored);
   }
 
-  /** Takes the claim here (a policy service that did not take it). */
-  async claim(p: PreparedClaim): Promise<Claim> {
-    let existing: string | null;
-    try {
-      const won = await this.redis.set(p.decide.key, p.decide.record, 'EX', p.decide.ttl_s, 'NX');
-      if (won) return this.first(p);
-      existing = await this.redis.get(p.decide.key);
-    } catch {
-      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', 'the idempotency store (Redis) is unreachable, so the call is refused; retry shortly');
-    }
-    return this.existing(p, existing);
-  }
-
   private first({ decide: { key }, digest }: PreparedClaim): Claim {
     const window = this.env.IDEMPOTENCY_WINDOW_S;
     return {
@@ -101,8 +92,12 @@ export class IdempotencyService implements OnApplicationShutdown {
       release: (answer, reachedExecutor) => {
         // A failure before the executor (429, policy or bus away) is forgotten so the agent may
         // retry; once the executor had the call, even a 502/504 is the answer: it may have run.
-        if (!reachedExecutor && (answer.status >= 500 || answer.status === 429)) void this.redis.del(key).catch(() => undefined);
-        else void this.redis.set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window).catch(() => undefined);
+        if (!reachedExecutor && (answer.status >= 500 || answer.status === 429))
+          void this.redis.del(key).catch(() => undefined);
+        else
+          void this.redis
+            .set(key, JSON.stringify({ digest, answer } satisfies Record), 'EX', window)
+            .catch(() => undefined);
       },
     };
   }
@@ -112,17 +107,22 @@ export class IdempotencyService implements OnApplicationShutdown {
     try {
       record = stored ? (JSON.parse(stored) as Record) : null;
     } catch {
-      throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} has an unreadable stored answer; use a new request_id`);
+      throw new GatewayError(
+        'REQUEST.IDEMPOTENCY_CONFLICT',
+        `request_id ${requestId} has an unreadable stored answer; use a new request_id`,
+      );
     }
     if (record && record.digest !== digest) {
-      throw new GatewayError('REQUEST.IDEMPOTENCY_CONFLICT', `request_id ${requestId} was already used for a different call; use a new request_id`);
+      throw new GatewayError(
+        'REQUEST.IDEMPOTENCY_CONFLICT',
+        `request_id ${requestId} was already used for a different call; use a new request_id`,
+      );
     }
-    if (!record?.answer) throw new GatewayError('REQUEST.DUPLICATE_IN_PROGRESS', `a call with request_id ${requestId} is still running; ask again for its answer shortly`);
+    if (!record?.answer)
+      throw new GatewayError(
+        'REQUEST.DUPLICATE_IN_PROGRESS',
+        `a call with request_id ${requestId} is still running; ask again for its answer shortly`,
+      );
     return { kind: 'replay', answer: record.answer };
-  }
-
-  async onApplicationShutdown() {
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
-    else this.redis.disconnect(false);
   }
 }

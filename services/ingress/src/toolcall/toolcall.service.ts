@@ -2,16 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   type Channel,
   APPROVAL_CREATE_SUBJECT,
-  DECIDE_SUBJECT,
   type Decision,
   EXECUTE_SUBJECT,
   type ErrorBody,
   type ExecuteRequest,
+  type ExecuteResult,
   GatewayError,
+  callOutcome,
   HttpHeaders,
   TOOLCALL_COMPLETED,
 } from '@sg/contracts';
 import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
+import { DecisionService } from '@sg/policy-engine';
 import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
@@ -63,6 +65,7 @@ export class ToolCallService {
     @Inject(ENV) private readonly env: IngressEnv,
     private readonly config: ConfigSync,
     private readonly idempotency: IdempotencyService,
+    private readonly decisions: DecisionService,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
@@ -75,7 +78,7 @@ export class ToolCallService {
   async handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
     const started = performance.now();
     const ctx = this.contextOf(headers);
-    const auditId = randomUUID();
+    let auditId = randomUUID();
     let principal: Principal | null = null;
     let call: NormalizedCall | null = null;
     let decision: Decision | null = null;
@@ -83,6 +86,7 @@ export class ToolCallService {
     let claim: Claim | null = null;
     let prepared: PreparedClaim | null = null;
     let reachedExecutor = false;
+    let recordedByExecutor = false;
     try {
       // Before the key is checked and before anything is published under the name.
       if (ctx.projectError) throw ctx.projectError;
@@ -93,11 +97,11 @@ export class ToolCallService {
       }
       const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
       prepared = call.clientRequestId ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call) : null;
-      // The policy takes the request_id's claim before it counts anything (ADR 0010).
-      const { claim: taken, ...decided } = await this.bus.request(DECIDE_SUBJECT, { ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) }, ctx);
-      // Without `taken` the store was unreachable (a denial) or the policy service took no claim
-      // (an older one): then it is taken here before anything runs.
-      if (prepared) claim = taken ? this.idempotency.settle(prepared, taken) : decided.allowed ? await this.idempotency.claim(prepared) : null;
+      // Decided here, in-process (ADR 0011); the decision takes the request_id's claim before it
+      // counts anything (ADR 0010). Without `taken` the store was unreachable or the decision
+      // failed: a denial, and the claim is dropped below.
+      const { claim: taken, ...decided } = await this.decisions.decide({ ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) }, ctx);
+      if (prepared && taken) claim = this.idempotency.settle(prepared, taken);
       if (claim?.kind === 'replay') {
         // The first answer again, audited as its own event: audit_id is this replay's, replay_of the first's.
         const first = claim.answer;
@@ -127,25 +131,42 @@ export class ToolCallService {
         };
       } else {
         reachedExecutor = true;
-        const executed = await this.execute(request, ctx);
-        answer = {
-          status: 200,
-          headers: {},
-          body: { success: true, allowed: true, result: executed.result, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: ctx.traceId, audit_id: auditId },
-        };
+        // The executor records the call under auditId before it answers (ADR 0011).
+        const record = { audit_id: auditId, channel, agent_version: call.agentVersion, user_id: call.userId ?? null, decision, elapsed_ms: performance.now() - started };
+        let run: ExecuteResult;
+        try {
+          run = await this.execute({ ...request, record }, ctx);
+        } catch (err) {
+          // No answer: the executor may still run the call and record it under auditId, so
+          // this answer is recorded here, under an id of its own.
+          auditId = randomUUID();
+          throw err;
+        }
+        recordedByExecutor = true;
+        answer = run.ok
+          ? { status: 200, headers: {}, body: { success: true, allowed: true, result: run.result, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: ctx.traceId, audit_id: auditId } }
+          : this.failed(GatewayError.fromBody(run.error), ctx.traceId, auditId, decision);
       }
     } catch (err) {
       answer = this.failed(err, ctx.traceId, auditId, decision);
     }
     if (claim?.kind === 'first') claim.release(answer, reachedExecutor);
-    // The decision may have taken the claim and not said so (its answer lost or timed out, or an
-    // error after the claim): without this, retries would wait out the claim's TTL.
+    // The decision may have taken the claim and not said so (an error after the script ran):
+    // without this, retries would wait out the claim's TTL.
     else if (prepared && !claim) await this.idempotency.forget(prepared);
+    if (recordedByExecutor) {
+      answer.headers['x-trace-id'] = ctx.traceId;
+      return answer;
+    }
     return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
   }
 
-  /** Runs an allowed call, waiting as long as the tool may take plus a margin. */
-  execute(request: ExecuteRequest, ctx: MessageContext) {
+  /**
+   * Runs an allowed call, waiting as long as the tool may take plus a margin. Any answer means
+   * the executor handled the call (and recorded it, given `record`); an error thrown means it
+   * gave no answer.
+   */
+  execute(request: ExecuteRequest, ctx: MessageContext): Promise<ExecuteResult> {
     const timeout = (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
     return this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
   }
@@ -176,7 +197,7 @@ export class ToolCallService {
         session_id: call?.sessionId ?? null,
         request_id: call?.requestId ?? null,
         tool: call?.tool ?? null,
-        outcome: answer.status === 200 ? 'allowed' : answer.status === 202 ? 'pending_approval' : decision && !decision.allowed ? 'denied' : answer.status < 500 ? 'rejected' : 'error',
+        outcome: callOutcome(answer.status, decision !== null && !decision.allowed),
         http_status: answer.status,
         code,
         risk_score: decision?.risk_score ?? null,
@@ -202,7 +223,7 @@ export class ToolCallService {
 
   private denied(decision: Decision, project: string, traceId: string, auditId: string): HttpAnswer {
     const code = decision.code ?? 'POLICY.TOOL_NOT_ALLOWED';
-    // The policy service refuses a project whose file was just removed before this ingress reloads: same answer as the ingress's own refusal.
+    // A decision refuses a project it has no policy for (a caller on the bus, or a reload in between): same answer as the ingress's own refusal.
     const details = code === 'REQUEST.UNKNOWN_PROJECT' ? { details: { project } } : {};
     const status = new GatewayError(code, decision.reason).httpStatus;
     const headers: Record<string, string> = {};

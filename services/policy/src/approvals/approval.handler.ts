@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { unknownProjectMessage } from '@sg/config';
 import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_CREATE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
-import { PolicyStore } from '../registry/policy-store.js';
+import { PolicyStore } from '@sg/policy-engine';
 import { ApprovalService } from './approval.service.js';
 
 /** The approval subjects: create, get, resolve, complete. */

@@ -11,7 +11,7 @@ import {
 import { NatsBus, type MessageContext } from '@sg/messaging';
 import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import type { PolicyEnv } from '../config/env.js';
-import { DecisionService } from '../decision/decision.service.js';
+import { DecisionService } from '@sg/policy-engine';
 import { ApprovalStore, type StoredApproval } from './approval-store.js';
 
 const TRANSIENT = new Set<ErrorCode>(['POLICY.RATE_LIMITED', 'POLICY.DEPENDENCY_UNAVAILABLE', 'POLICY.EVALUATION_FAILED']);

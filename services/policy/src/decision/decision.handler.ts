@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DECIDE_SUBJECT } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
-import { DecisionService } from './decision.service.js';
+import { DecisionService } from '@sg/policy-engine';
 
 /**
  * gw.policy.decide.v1: decide and answer. The decision is recorded by the caller's

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { PolicyFile } from '@sg/config';
 import type { DecideRequest } from '@sg/contracts';
 import type { Redis } from 'ioredis';
-import { REDIS } from '../redis.provider.js';
+import { POLICY_REDIS } from '../redis.provider.js';
 import {
   HISTORY_LENGTH,
   SESSION_TTL_S,
@@ -82,7 +82,7 @@ interface Limit {
 export class FactsStore {
   private readonly redis: WithGather;
 
-  constructor(@Inject(REDIS) redis: Redis) {
+  constructor(@Inject(POLICY_REDIS) redis: Redis) {
     // Loaded once and called by its SHA (ioredis sends the text only if the server lost it).
     if (!('sgGatherFacts' in redis)) redis.defineCommand('sgGatherFacts', { lua: GATHER_LUA });
     this.redis = redis as WithGather;

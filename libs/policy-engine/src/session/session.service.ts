@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { SessionSnapshot } from '../decision/engine.js';
-import { REDIS } from '../redis.provider.js';
+import { POLICY_REDIS } from '../redis.provider.js';
 
 export interface SessionKey {
   project: string;
@@ -19,7 +19,7 @@ export const HISTORY_LENGTH = 50;
  */
 @Injectable()
 export class SessionService implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(POLICY_REDIS) private readonly redis: Redis) {}
 
   /** The snapshot a decision gets (FactsStore.gather), without counting anything (for re-checks). */
   async peek(key: SessionKey, isWrite: boolean): Promise<SessionSnapshot> {
