@@ -3,8 +3,8 @@
 //
 //   npm run build && node bench/audit.mjs [--calls 10000] [--runs 1,2]
 //
-// Publishes `calls` x 2 events (executed, then completed with the call and its decision: an
-// allowed call's events since ADR 0010, with some PII in the arguments and results) into an
+// Publishes `calls` events (toolcall.completed with the call, its decision and its run: an
+// allowed call's one event since ADR 0011, with some PII in the arguments and results) into an
 // isolated stream, then starts
 // 1 (and then 2) audit processes on a fresh consumer and schema each, and times them until every
 // event is a row. Beside it, in the same run, the same rows written by a plain batched INSERT
@@ -27,7 +27,7 @@ import { gitInfo, machineInfo, mulberry32 } from './lib.mjs';
 const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '10000' }, runs: { type: 'string', default: '1,2' } } });
 const CALLS = Number(opts.calls);
 const RUNS = opts.runs.split(',').map(Number);
-const EVENTS = CALLS * 2;
+const EVENTS = CALLS;
 const rand = mulberry32(5);
 
 function eventsOfCall(i, project) {
@@ -38,10 +38,8 @@ function eventsOfCall(i, project) {
   const result = { rows: Array.from({ length: 3 }, (_, k) => ({ id: k, name: `Name ${k}`, phone: '+1 415 555 2671', city: 'Lyon' })) };
   const now = new Date().toISOString();
   const env = (subject, source, data) => ({ subject, body: { event_id: randomUUID(), occurred_at: now, trace_id: trace, project, source, data } });
-  return [
-    env('gw.evt.toolcall.executed.v1', 'executor', { agent_id: base.agent_id, request_id: base.request_id, tool: base.tool, arguments: args, status: 'ok', duration_ms: 3.2, upstream_status: 200, error_code: null, result }),
-    env('gw.evt.toolcall.completed.v1', 'ingress', { channel: 'rest', ...base, outcome: 'allowed', http_status: 200, code: null, risk_score: 0.1, duration_ms: 12, agent_version: null, user_id: null, arguments: args, decision }),
-  ];
+  const execution = { status: 'ok', duration_ms: 3.2, upstream_status: 200, error_code: null, result, result_bytes: JSON.stringify(result).length, result_truncated: false };
+  return [env('gw.evt.toolcall.completed.v1', 'executor', { channel: 'rest', ...base, outcome: 'allowed', http_status: 200, code: null, risk_score: 0.1, duration_ms: 12, agent_version: null, user_id: null, arguments: args, decision, execution })];
 }
 
 async function publishAll(iso, events) {
