@@ -647,10 +647,13 @@ async function completeness(db, answers, deniedAnswers) {
       WHERE NOT EXISTS (SELECT 1 FROM ${table} e WHERE e.event_id = id AND e.subject = $2)`,
     [answers.auditIds, COMPLETED_SUBJECT],
   );
+  // A run is recorded in the call's completed event (`execution`, ADR 0011), or, from a gateway
+  // older than that, in a toolcall.executed event.
   const executed = await db.query(
     `SELECT count(*)::int AS n FROM ${table}
-      WHERE subject = $1 AND data->>'request_id' LIKE $2 AND data->>'tool' = $3`,
-    [EXECUTED_SUBJECT, tagged, DENIED_TOOL],
+      WHERE data->>'request_id' LIKE $2 AND data->>'tool' = $3
+        AND (subject = $1 OR (subject = $4 AND data->'execution' IS NOT NULL))`,
+    [EXECUTED_SUBJECT, tagged, DENIED_TOOL, COMPLETED_SUBJECT],
   );
   const c = counts.rows[0];
   return {

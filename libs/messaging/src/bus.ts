@@ -57,6 +57,12 @@ export interface BusOptions {
 
 type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
+/**
+ * A request that reached no handler: NATS was disconnected, or no instance of the service
+ * listens. Nothing can have acted on it, so a caller may treat it as never sent.
+ */
+export class UndeliveredError extends GatewayError {}
+
 /** An event ready for JetStream: wire subject, Nats-Msg-Id, envelope bytes and headers. */
 interface EncodedEvent {
   subject: string;
@@ -204,7 +210,7 @@ export class NatsBus {
       throw new GatewayError('REQUEST.TOO_LARGE', `the request is larger than the ${this.maxPayload - ENVELOPE_HEADROOM} bytes the gateway passes on; send less data`);
     }
     if (!this.connected) {
-      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus (NATS) is unreachable, so the ${serviceOf(subject)} service cannot be asked; retry shortly`);
+      throw new UndeliveredError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus (NATS) is unreachable, so the ${serviceOf(subject)} service cannot be asked; retry shortly`);
     }
     let msg: Msg;
     try {
@@ -414,7 +420,7 @@ export class NatsBus {
   private requestFailure(subject: string, err: unknown, timeoutMs: number): GatewayError {
     const service = serviceOf(subject);
     if (err instanceof NoResponders) {
-      return new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the ${service} service is not running; start it and retry`);
+      return new UndeliveredError('GATEWAY.SERVICE_UNAVAILABLE', `the ${service} service is not running; start it and retry`);
     }
     if (err instanceof ReplyTimeout) {
       return new GatewayError('GATEWAY.SERVICE_TIMEOUT', `the ${service} service did not answer within ${timeoutMs} ms; retry later`);

@@ -210,11 +210,18 @@ describe('when a part is down (run last: they stop processes)', () => {
       executor.kill('SIGKILL');
     });
     const started = Date.now();
-    const res = await post(gw, '/api/tools/call', envelope(), auth);
+    const call = envelope();
+    const res = await post(gw, '/api/tools/call', call, auth);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
     expect(res.body.error.message).toMatch(/executor/);
     expect(Date.now() - started).toBeLessThan(5000);
+    // The call reached no executor, so nothing ran: a retry with its request_id is decided
+    // again, not answered with the 503 for the next hour.
+    const retry = await post(gw, '/api/tools/call', call, auth);
+    expect(retry.status).toBe(503);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(retry.body.decision).toMatchObject({ allowed: true });
   });
 
   it('still decides calls when the policy service is gone (the ingress decides them), and reports it in /health', async () => {

@@ -14,9 +14,9 @@ import { isDataError } from '../store/event-store.js';
 import { AnomalyService, type RepeatTally } from './anomaly.service.js';
 import type { CompletedCall } from './signals.js';
 
-/** The answer's fields the detectors read: the call's arguments and decision are not parsed. */
+/** The answer's fields the detectors read: the call's arguments, decision and run are not parsed. */
 const completedSchema = eventEnvelopeSchema(
-  toolCallCompletedSchema.omit({ agent_version: true, user_id: true, arguments: true, decision: true }),
+  toolCallCompletedSchema.omit({ agent_version: true, user_id: true, arguments: true, decision: true, execution: true }),
 );
 
 const BATCH = 100;

@@ -12,7 +12,7 @@ import {
   HttpHeaders,
   TOOLCALL_COMPLETED,
 } from '@sg/contracts';
-import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
+import { ConfigSync, NatsBus, type MessageContext, UndeliveredError } from '@sg/messaging';
 import { DecisionService } from '@sg/policy-engine';
 import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
@@ -137,6 +137,9 @@ export class ToolCallService {
         try {
           run = await this.execute({ ...request, record }, ctx);
         } catch (err) {
+          // Never delivered (no executor, NATS down): nothing can have run, so the claim is
+          // dropped and a retry is decided again. Any other failure (a timeout) may hide a run.
+          if (err instanceof UndeliveredError) reachedExecutor = false;
           // No answer: the executor may still run the call and record it under auditId, so
           // this answer is recorded here, under an id of its own.
           auditId = randomUUID();
