@@ -22,7 +22,7 @@
 // (bench/results/baseline-<machine>.json); --check compares them with it and exits 3 when one
 // is more than 30 % worse (with no baseline yet, it records one).
 //
-// Settings (environment): BENCH_CONNECTIONS (20), BENCH_DURATION_S (10), BENCH_WARMUP_S (2),
+// Settings (environment): BENCH_CONNECTIONS (20), BENCH_DURATION_S (10), BENCH_WARMUP_S (10),
 // BENCH_SEQUENTIAL_CALLS (2000), BENCH_SEQUENTIAL_WARMUP (200).
 // NATS_URL, REDIS_URL, DATABASE_URL and AUDIT_CONSUMER are honoured as by the services.
 import autocannon from 'autocannon';
@@ -95,7 +95,7 @@ const FLAGS = parseArgs(process.argv.slice(2));
 const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 20);
 const CONNECTIONS_TEXT = `${CONNECTIONS} connection${CONNECTIONS === 1 ? '' : 's'}`;
 const DURATION_S = positiveInt('BENCH_DURATION_S', 10);
-const WARMUP_S = nonNegativeInt('BENCH_WARMUP_S', 2);
+const WARMUP_S = nonNegativeInt('BENCH_WARMUP_S', 10);
 const SEQUENTIAL_CALLS = positiveInt('BENCH_SEQUENTIAL_CALLS', 2000);
 const SEQUENTIAL_WARMUP = nonNegativeInt('BENCH_SEQUENTIAL_WARMUP', 200);
 // The sequential calls of the three targets alternate in this many slices, so that other work

@@ -40,6 +40,7 @@ async function decisionService(extraEnv: Record<string, string> = {}) {
   await moduleRef.init();
   return {
     service: moduleRef.get(DecisionService),
+    facts: moduleRef.get(FactsStore),
     redis: moduleRef.get<Redis>(REDIS),
     close: async () => {
       await moduleRef.close();
@@ -157,6 +158,16 @@ describe('decisions', () => {
     expect(d).toMatchObject({ allowed: false, code: 'POLICY.FORBIDDEN_SEQUENCE' });
     expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('contextual_policies/default.yaml#forbidden_sequences[0]');
     expect((await ctx.service.decide(call({ session_id: 'other-session' }))).allowed).toBe(true);
+  });
+
+  it("gives a decision the session's earlier tools once each, most recent first, while the list keeps every call", async () => {
+    const key = { project: 'default', agentId: 'gpt-4o', sessionId: 'history-session' };
+    const limits = { agent: { limit: 1000, window_s: 60 }, user: { limit: 1000, window_s: 60 } };
+    const gather = (tool: string) => ctx.facts.gather(call({ session_id: key.sessionId, tool }), limits, key, false);
+    for (const tool of ['a.one', 'b.two', 'a.one', 'a.one', 'c.three', 'b.two']) await gather(tool);
+    const facts = await gather('d.four');
+    expect('session' in facts && facts.session).toMatchObject({ history: ['b.two', 'c.three', 'a.one'], calls: 7 });
+    expect(await ctx.redis.lrange('session:default:gpt-4o:history-session:history', 0, -1)).toEqual(['d.four', 'b.two', 'c.three', 'a.one', 'a.one', 'b.two', 'a.one']);
   });
 
   it('stops a session at max_calls_per_session', async () => {

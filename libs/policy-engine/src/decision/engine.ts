@@ -37,7 +37,7 @@ export interface SessionSnapshot {
   writes: number;
   /** Denials in the session before this call. */
   denials: number;
-  /** Earlier tools of the session, most recent first (this call not included). */
+  /** Earlier tools of the session, most recent first (this call not included); a decision gets each once. */
   history: string[];
 }
 

@@ -15,7 +15,8 @@ import type { LimitOutcome, SessionSnapshot } from './engine.js';
  * One round trip for every fact a decision counts (ADR 0010): the request_id's idempotency claim
  * first (if it is taken, nothing else is counted), each rate limit's fixed window (INCR; the
  * window starts with the first point, as rate-limiter-flexible's RateLimiterRedis does, whose
- * keys these are) and the session (its history before this call, then this call counted).
+ * keys these are) and the session (its history before this call, as the distinct tools most
+ * recent first, then this call counted).
  * Atomic, so two instances deciding at once see each other's counts.
  *
  * KEYS: the claim's key (or an unused placeholder), the limits' counters, the session hash and its
@@ -43,7 +44,15 @@ for i = 1, n do
 end
 local session, history = KEYS[n + 2], KEYS[n + 3]
 local len, ttl = tonumber(ARGV[n + 7]), ARGV[n + 8]
-out[#out + 1] = redis.call('LRANGE', history, 0, len - 1)
+-- The distinct tools, most recent first: all a sequence rule asks is which tool came before.
+local seen, distinct = {}, {}
+for _, t in ipairs(redis.call('LRANGE', history, 0, len - 1)) do
+  if not seen[t] then
+    seen[t] = true
+    distinct[#distinct + 1] = t
+  end
+end
+out[#out + 1] = distinct
 redis.call('LPUSH', history, ARGV[n + 5])
 redis.call('LTRIM', history, 0, len - 1)
 out[#out + 1] = redis.call('HINCRBY', session, 'calls', 1)
