@@ -7,6 +7,7 @@ import {
   type ExecuteResult,
   type Execution,
   GatewayError,
+  httpStatusOf,
   TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
 } from '@sg/contracts';
@@ -70,7 +71,7 @@ export class ExecutionHandler implements OnModuleInit {
 
   /** The call's toolcall.completed, as the ingress would have recorded this answer. */
   private record(req: ExecuteRequest, record: CallRecord, execution: Execution, answer: ExecuteResult, started: number, ctx: MessageContext) {
-    const status = answer.ok ? 200 : new GatewayError(answer.error.code, answer.error.message).httpStatus;
+    const status = answer.ok ? 200 : httpStatusOf(answer.error.code);
     this.bus.publish(
       TOOLCALL_COMPLETED,
       {

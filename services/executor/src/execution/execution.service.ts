@@ -1,9 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { forProject, type ToolFile } from '@sg/config';
 import { type ExecuteRequest, type ExecuteResult, GatewayError, type MaskingReport } from '@sg/contracts';
-
-/** A run that succeeded, as the service returns it (a failed run throws its GatewayError). */
-export type RunResult = Omit<Extract<ExecuteResult, { ok: true }>, 'ok'>;
 import { maskPii } from '@sg/redaction';
 import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
@@ -13,11 +10,14 @@ import { SECRET_PROVIDER, type SecretProvider, SecretScope } from '../secrets/in
 import { prepareHttpCall, sendHttpCall } from './http-upstream.js';
 import { callMcpUpstream, closeMcpClients } from './mcp-upstream.js';
 
+/** A run that succeeded, as the service returns it (a failed run throws its GatewayError). */
+export type RunResult = Omit<Extract<ExecuteResult, { ok: true }>, 'ok'>;
+
 /**
  * Runs calls the policy allowed, against the upstream the registry names: secrets resolved
  * from the registry's references, the SSRF guard, and the tool's timeout, concurrency limit,
  * circuit breaker and (idempotent tools only) retries. The result it returns, and so the
- * executed event, has every secret value used by the call scrubbed out.
+ * recorded event, has every secret value used by the call scrubbed out.
  */
 @Injectable()
 export class ExecutionService implements OnApplicationShutdown {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, callOutcome, GatewayError, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
+import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, callOutcome, GatewayError, httpStatusOf, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -64,7 +64,7 @@ export class ApprovalsController {
         const run = await this.toolCalls.execute({ ...call, record }, callCtx);
         outcome = run.ok
           ? { http_status: 200, result: run.result }
-          : { http_status: GatewayError.fromBody(run.error).httpStatus, error: { code: run.error.code, message: run.error.message } };
+          : { http_status: httpStatusOf(run.error.code), error: { code: run.error.code, message: run.error.message } };
       } catch (err) {
         const a = errorAnswer(err, ctx.traceId);
         outcome = { http_status: a.status, error: a.body.error as { code: ErrorCode; message: string } };

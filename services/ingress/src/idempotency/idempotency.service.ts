@@ -90,8 +90,9 @@ export class IdempotencyService {
     return {
       kind: 'first',
       release: (answer, reachedExecutor) => {
-        // A failure before the executor (429, policy or bus away) is forgotten so the agent may
-        // retry; once the executor had the call, even a 502/504 is the answer: it may have run.
+        // A failure before the executor had the call (429, Redis away, no executor reached) is
+        // forgotten so the agent may retry; once it had the call, even a 502/504 is the answer:
+        // it may have run.
         if (!reachedExecutor && (answer.status >= 500 || answer.status === 429))
           void this.redis.del(key).catch(() => undefined);
         else
