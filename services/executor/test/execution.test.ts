@@ -331,18 +331,18 @@ describe('gw.executor.execute.v1 over NATS', () => {
     return client.request(EXECUTE_SUBJECT, req, { traceId, project: 'default' });
   };
 
-  /** Every toolcall.executed event in the isolated stream, in stream order. */
-  async function executedEvents(): Promise<EventEnvelope<ToolCallExecuted>[]> {
+  /** Every event of `subject` in the isolated stream, in stream order. */
+  async function eventsOf<T>(subject: string): Promise<EventEnvelope<T>[]> {
     const jsm = await client.jsm();
     const { state } = await jsm.streams.info(client.streamName);
-    const out: EventEnvelope<ToolCallExecuted>[] = [];
+    const out: EventEnvelope<T>[] = [];
     for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
       const m = await jsm.streams.getMessage(client.streamName, { seq });
-      if (m?.subject === client.subject(TOOLCALL_EXECUTED))
-        out.push(m.json<EventEnvelope<ToolCallExecuted>>());
+      if (m?.subject === client.subject(subject)) out.push(m.json<EventEnvelope<T>>());
     }
     return out;
   }
+  const executedEvents = () => eventsOf<ToolCallExecuted>(TOOLCALL_EXECUTED);
 
   const eventFor = (requestId: string) =>
     waitFor(
@@ -483,17 +483,7 @@ describe('gw.executor.execute.v1 over NATS', () => {
     expect(
       await client.request(EXECUTE_SUBJECT, failed, { traceId, project: 'default' }),
     ).toMatchObject({ ok: false, error: { code: 'EXECUTOR.UPSTREAM_ERROR' } });
-    const completed = async () => {
-      const jsm = await client.jsm();
-      const { state } = await jsm.streams.info(client.streamName);
-      const out: EventEnvelope<ToolCallCompleted>[] = [];
-      for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-        const m = await jsm.streams.getMessage(client.streamName, { seq });
-        if (m?.subject === client.subject(TOOLCALL_COMPLETED))
-          out.push(m.json<EventEnvelope<ToolCallCompleted>>());
-      }
-      return out;
-    };
+    const completed = () => eventsOf<ToolCallCompleted>(TOOLCALL_COMPLETED);
     const events = await waitFor(
       async () => {
         const all = await completed();
