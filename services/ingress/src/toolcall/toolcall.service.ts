@@ -157,11 +157,7 @@ export class ToolCallService {
     // The decision may have taken the claim and not said so (an error after the script ran):
     // without this, retries would wait out the claim's TTL.
     else if (prepared && !claim) await this.idempotency.forget(prepared);
-    if (recordedByExecutor) {
-      answer.headers['x-trace-id'] = ctx.traceId;
-      return answer;
-    }
-    return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision });
+    return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision }, recordedByExecutor);
   }
 
   /**
@@ -188,9 +184,12 @@ export class ToolCallService {
     started: number,
     answer: HttpAnswer,
     seen: { principal: Principal | null; call: NormalizedCall | null; decision: Decision | null },
+    /** The executor published this answer's record itself (ADR 0011). */
+    recorded = false,
   ): HttpAnswer {
     const { principal, call, decision } = seen;
     answer.headers['x-trace-id'] = ctx.traceId;
+    if (recorded) return answer;
     const code = (answer.body.error as ErrorBody | undefined)?.code ?? null;
     this.bus.publish(
       TOOLCALL_COMPLETED,
