@@ -45,7 +45,7 @@ export class DecisionService {
       return decision;
     } catch (err) {
       this.logger.error({ err: (err as Error).message, tool: req.tool }, 'decision failed; denying');
-      return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly; if it persists, ask an operator to check the policy service log.'], { version: 'unknown', remaining: [] });
+      return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly; if it persists, ask an operator to check the log of the service that decided (the ingress, or the policy service for bus callers).'], { version: 'unknown', remaining: [] });
     }
   }
 
