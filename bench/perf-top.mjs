@@ -45,7 +45,12 @@ function owner(symbol) {
 const GC = /Scavenge|MarkCompact|Heap::Collect|Sweeper/;
 function classify(s) {
   const names = s.frames.map(([f]) => f).join(' ');
-  if (s.tid !== s.pid) return GC.test(names) || /Heap|Concurrent/.test(names) ? '(V8 threads: GC)' : /compiler|Compile|Maglev|Turbofan/i.test(names) ? '(V8 threads: compiler)' : '(other threads)';
+  if (s.tid !== s.pid)
+    return GC.test(names) || /Heap|Concurrent/.test(names)
+      ? '(V8 threads: GC)'
+      : /compiler|Compile|Maglev|Turbofan/i.test(names)
+        ? '(V8 threads: compiler)'
+        : '(other threads)';
   if (GC.test(names)) return '(GC, main thread)';
   for (const [f] of s.frames) {
     if (!f.startsWith('JS:')) continue;
@@ -53,20 +58,28 @@ function classify(s) {
     if (o) return o;
   }
   const leaf = s.frames[0];
-  return !leaf ? '(unknown)' : leaf[1] === '[kernel.kallsyms]' ? '(kernel, no JS frame)' : `(native: ${leaf[0].slice(0, 40)})`;
+  return !leaf
+    ? '(unknown)'
+    : leaf[1] === '[kernel.kallsyms]'
+      ? '(kernel, no JS frame)'
+      : `(native: ${leaf[0].slice(0, 40)})`;
 }
 
 const byPid = new Map();
 for (const s of samples) byPid.set(s.pid, (byPid.get(s.pid) ?? []).concat([s]));
 const total = samples.length;
-const busiest = [...byPid.entries()].sort((a, b) => b[1].length - a[1].length).slice(0, Number(procArg));
+const busiest = [...byPid.entries()]
+  .sort((a, b) => b[1].length - a[1].length)
+  .slice(0, Number(procArg));
 for (const [pid, list] of busiest) {
   const counts = new Map();
   for (const s of list) {
     const k = classify(s);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  console.log(`\n## pid ${pid}: ${list.length} samples, ${((100 * list.length) / total).toFixed(1)} % of the machine's`);
+  console.log(
+    `\n## pid ${pid}: ${list.length} samples, ${((100 * list.length) / total).toFixed(1)} % of the machine's`,
+  );
   for (const [k, n] of [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(topArg))) {
     console.log(`${((100 * n) / list.length).toFixed(1).padStart(6)} %  ${k}`);
   }

@@ -51,7 +51,9 @@ const { values: opts } = parseArgs({
 });
 
 if (opts.help) {
-  console.log('usage: node scripts/import-mcp-tools.mjs (--url URL | --stdio "CMD ARGS") --out DIR [--prefix P] [--header "N: v"] [--file-header "N: v"] [--timeout-ms N] [--force] [--dry-run]');
+  console.log(
+    'usage: node scripts/import-mcp-tools.mjs (--url URL | --stdio "CMD ARGS") --out DIR [--prefix P] [--header "N: v"] [--file-header "N: v"] [--timeout-ms N] [--force] [--dry-run]',
+  );
   process.exit(0);
 }
 if (Boolean(opts.url) === Boolean(opts.stdio)) fail('give exactly one of --url or --stdio');
@@ -86,7 +88,8 @@ function splitCommand(line) {
 const connectHeaders = headers(opts.header, '--header');
 const fileHeaders = headers(opts['file-header'], '--file-header');
 const timeoutMs = opts['timeout-ms'] === undefined ? undefined : Number(opts['timeout-ms']);
-if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) fail('--timeout-ms must be a positive integer');
+if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
+  fail('--timeout-ms must be a positive integer');
 
 let upstreamBase;
 let transport;
@@ -95,7 +98,12 @@ if (opts.url) {
   if (Object.keys(fileHeaders).length) upstreamBase.headers = fileHeaders;
   transport = new StreamableHTTPClientTransport(new URL(opts.url), {
     requestInit: { headers: { ...connectHeaders }, redirect: 'manual' },
-    reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 },
+    reconnectionOptions: {
+      maxRetries: 0,
+      initialReconnectionDelay: 1000,
+      maxReconnectionDelay: 1000,
+      reconnectionDelayGrowFactor: 1,
+    },
   });
 } else {
   const [command, ...args] = splitCommand(opts.stdio);
@@ -133,7 +141,10 @@ const skipped = [];
 for (const t of tools) {
   const name = `${opts.prefix}${t.name}`;
   if (!TOOL_NAME.test(name) || name.length > 128) {
-    skipped.push({ name: t.name, reason: `registry name "${name}" does not match ${TOOL_NAME} (max 128); try --prefix or rename on the server` });
+    skipped.push({
+      name: t.name,
+      reason: `registry name "${name}" does not match ${TOOL_NAME} (max 128); try --prefix or rename on the server`,
+    });
     continue;
   }
   // One dialect in the registry: the server's $schema (draft-07 or 2020-12) is dropped.
@@ -152,13 +163,19 @@ for (const t of tools) {
   };
   const parsed = toolFileSchema.safeParse(entry);
   if (!parsed.success) {
-    skipped.push({ name: t.name, reason: `not a valid tool file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+    skipped.push({
+      name: t.name,
+      reason: `not a valid tool file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    });
     continue;
   }
   try {
     ajv.compile(inputSchema);
   } catch (err) {
-    skipped.push({ name: t.name, reason: `input_schema refused by the gateway's validator: ${err.message}` });
+    skipped.push({
+      name: t.name,
+      reason: `input_schema refused by the gateway's validator: ${err.message}`,
+    });
     continue;
   }
   const file = join(outDir, `${name}.json`);
@@ -172,4 +189,6 @@ for (const t of tools) {
 
 for (const w of written) console.log(`${opts['dry-run'] ? 'would write' : 'wrote'} ${w.file}`);
 for (const s of skipped) console.log(`skipped ${s.name}: ${s.reason}`);
-console.log(`${written.length} tool(s) ${opts['dry-run'] ? 'to write' : 'written'}, ${skipped.length} skipped, of ${tools.length} on the server`);
+console.log(
+  `${written.length} tool(s) ${opts['dry-run'] ? 'to write' : 'written'}, ${skipped.length} skipped, of ${tools.length} on the server`,
+);

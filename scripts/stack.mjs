@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVICES = ['policy', 'executor', 'audit', 'federation', 'analytics', 'ingress'];
 
-const COLORS = { policy: 35, executor: 33, audit: 36, federation: 34, analytics: 32, ingress: 95, upstream: 90 };
+const COLORS = {
+  policy: 35,
+  executor: 33,
+  audit: 36,
+  federation: 34,
+  analytics: 32,
+  ingress: 95,
+  upstream: 90,
+};
 
 /** Reads KEY=VALUE lines (comments and blanks skipped). */
 export function readEnvFile(file) {
@@ -62,7 +70,9 @@ export async function preflight(env) {
   const problems = [];
   for (const s of servers) {
     if (!(await canConnect(s.addr))) {
-      problems.push(`${s.name} is not reachable at ${s.addr.host}:${s.addr.port}. Start it with: ${s.hint}`);
+      problems.push(
+        `${s.name} is not reachable at ${s.addr.host}:${s.addr.port}. Start it with: ${s.hint}`,
+      );
     }
   }
   return problems;
@@ -140,11 +150,15 @@ export async function startStack(opts) {
     if (exits.length > 0) {
       await stop();
       const e = exits[0];
-      throw new Error(`${e.name} exited during start (code ${e.code ?? e.signal}); its log is above`);
+      throw new Error(
+        `${e.name} exited during start (code ${e.code ?? e.signal}); its log is above`,
+      );
     }
     if (services.includes('ingress')) {
       try {
-        const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`http://${host}:${port}/health`, {
+          signal: AbortSignal.timeout(2000),
+        });
         if (res.ok) return { stop, children, exits, url: `http://${host}:${port}` };
         last = JSON.stringify(await res.json());
       } catch (err) {
@@ -156,5 +170,7 @@ export async function startStack(opts) {
     await new Promise((r) => setTimeout(r, 250));
   }
   await stop();
-  throw new Error(`the gateway did not become healthy within ${opts.readyTimeoutMs ?? 30_000} ms: ${last}`);
+  throw new Error(
+    `the gateway did not become healthy within ${opts.readyTimeoutMs ?? 30_000} ms: ${last}`,
+  );
 }

@@ -12,7 +12,11 @@ if (!env.AUDIT_SIGNING_KEY_FILE) {
   const file = join(ROOT, '.data/audit-signing.pem');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600 },
+    );
     console.log(`created the audit checkpoint signing key ${file}`);
   }
   env.AUDIT_SIGNING_KEY_FILE = file;
@@ -30,7 +34,9 @@ try {
   console.error(`✗ ${err.message}`);
   process.exit(1);
 }
-console.log(`\n✓ SecureGateway is ready at ${stack.url}  (config: ${env.CONFIG_DIR}; Ctrl-C stops it)\n`);
+console.log(
+  `\n✓ SecureGateway is ready at ${stack.url}  (config: ${env.CONFIG_DIR}; Ctrl-C stops it)\n`,
+);
 
 let stopping = false;
 const shutdown = async () => {

@@ -11,7 +11,11 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
-const mode = process.argv.includes('--stdio') ? 'stdio' : process.argv.includes('--http') ? 'http' : null;
+const mode = process.argv.includes('--stdio')
+  ? 'stdio'
+  : process.argv.includes('--http')
+    ? 'http'
+    : null;
 if (!mode) {
   process.stderr.write('usage: node examples/mcp-server/server.mjs --http | --stdio\n');
   process.exit(2);
@@ -22,7 +26,11 @@ const requiredToken = process.env.MCP_REQUIRED_TOKEN || undefined;
 
 /** The notes live in memory, shared by every connection of this process. */
 const notes = [
-  { id: 1, title: 'Gateway rollout', body: 'Route every agent through SecureGateway before Friday.' },
+  {
+    id: 1,
+    title: 'Gateway rollout',
+    body: 'Route every agent through SecureGateway before Friday.',
+  },
   { id: 2, title: 'Key rotation', body: 'Rotate the model keys of the staging project.' },
   { id: 3, title: 'Lunch', body: 'Tacos on Thursday.' },
 ];
@@ -45,13 +53,18 @@ function buildServer() {
     'notes.search',
     {
       description: 'Search the notes: a case-insensitive match on title and body.',
-      inputSchema: { query: z.string().max(200), limit: z.number().int().min(1).max(50).optional() },
+      inputSchema: {
+        query: z.string().max(200),
+        limit: z.number().int().min(1).max(50).optional(),
+      },
       outputSchema: { notes: z.array(note) },
       annotations: { readOnlyHint: true },
     },
     async ({ query, limit }) => {
       const q = query.toLowerCase();
-      const found = notes.filter((n) => n.title.toLowerCase().includes(q) || n.body.toLowerCase().includes(q)).slice(0, limit ?? 20);
+      const found = notes
+        .filter((n) => n.title.toLowerCase().includes(q) || n.body.toLowerCase().includes(q))
+        .slice(0, limit ?? 20);
       // structuredContent, plus its text form for clients that only read content.
       return { ...json({ notes: found }), structuredContent: { notes: found } };
     },
@@ -127,12 +140,16 @@ if (mode === 'stdio') {
     }
     if (requiredToken && !bearerMatches(req.headers.authorization)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
-      return res.end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"missing or wrong bearer token"},"id":null}');
+      return res.end(
+        '{"jsonrpc":"2.0","error":{"code":-32001,"message":"missing or wrong bearer token"},"id":null}',
+      );
     }
     if (req.method !== 'POST') {
       // Stateless: no standalone event stream (GET) and no session to end (DELETE).
       res.writeHead(405, { 'content-type': 'application/json', allow: 'POST' });
-      return res.end('{"jsonrpc":"2.0","error":{"code":-32000,"message":"method not allowed"},"id":null}');
+      return res.end(
+        '{"jsonrpc":"2.0","error":{"code":-32000,"message":"method not allowed"},"id":null}',
+      );
     }
     const server = buildServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -152,7 +169,9 @@ if (mode === 'stdio') {
     }
   });
   http.listen(port, host, () => {
-    process.stderr.write(`example MCP server on http://${host}:${port}/mcp${requiredToken ? ' (bearer token required)' : ''}\n`);
+    process.stderr.write(
+      `example MCP server on http://${host}:${port}/mcp${requiredToken ? ' (bearer token required)' : ''}\n`,
+    );
   });
   const stop = () => {
     http.close(() => process.exit(0));

@@ -14,8 +14,13 @@ const written = [];
 
 const tools = {
   'calendar.list_events': (args) => {
-    const events = EVENTS.filter((e) => (!args.from || e.date >= args.from) && (!args.to || e.date <= args.to));
-    return { calendar_id: args.calendar_id ?? 'primary', events: events.slice(0, args.limit ?? 50) };
+    const events = EVENTS.filter(
+      (e) => (!args.from || e.date >= args.from) && (!args.to || e.date <= args.to),
+    );
+    return {
+      calendar_id: args.calendar_id ?? 'primary',
+      events: events.slice(0, args.limit ?? 50),
+    };
   },
   'db.write_sensitive': (args) => {
     written.push(args);
@@ -25,14 +30,18 @@ const tools = {
 
 function send(res, status, body) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 const server = createServer((req, res) => {
   const match = /^\/tools\/([\w.-]+)$/.exec(req.url ?? '');
   if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok' });
-  if (req.method !== 'POST' || !match || !tools[match[1]]) return send(res, 404, { error: 'no such tool' });
+  if (req.method !== 'POST' || !match || !tools[match[1]])
+    return send(res, 404, { error: 'no such tool' });
   let body = '';
   req.setEncoding('utf8');
   req.on('data', (chunk) => (body += chunk));
@@ -48,5 +57,8 @@ const server = createServer((req, res) => {
 });
 
 server.keepAliveTimeout = 30_000;
-server.listen(port, host, () => console.log(`example upstream listening on http://${host}:${port}`));
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
+server.listen(port, host, () =>
+  console.log(`example upstream listening on http://${host}:${port}`),
+);
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => server.close(() => process.exit(0)));

@@ -2,7 +2,16 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { baseEnvSchema, ConfigFileError, EnvError, loadGatewayFiles, parseConfigText, parseEnv, policyFileSchema, unknownProjectMessage } from './index.js';
+import {
+  baseEnvSchema,
+  ConfigFileError,
+  EnvError,
+  loadGatewayFiles,
+  parseConfigText,
+  parseEnv,
+  policyFileSchema,
+  unknownProjectMessage,
+} from './index.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../../examples/config');
 
@@ -14,7 +23,10 @@ describe('parseEnv', () => {
   });
 
   it('names the bad variable and hides secret values', () => {
-    const schema = z.object({ PORT: z.coerce.number().int().max(65535), ADMIN_API_KEY: z.string().min(16) });
+    const schema = z.object({
+      PORT: z.coerce.number().int().max(65535),
+      ADMIN_API_KEY: z.string().min(16),
+    });
     let error: unknown;
     try {
       parseEnv(schema, { PORT: 'eighty', ADMIN_API_KEY: 'short-secret' });
@@ -32,13 +44,14 @@ describe('parseEnv', () => {
 
 describe('parseConfigText', () => {
   it('locates a YAML syntax error by line and column', () => {
-    expect(() => parseConfigText('p.yaml', 'rules:\n  - model: a\n  bad: : :\n', policyFileSchema)).toThrow(
-      /^p\.yaml:3:\d+: All mapping items must start at the same column/,
-    );
+    expect(() =>
+      parseConfigText('p.yaml', 'rules:\n  - model: a\n  bad: : :\n', policyFileSchema),
+    ).toThrow(/^p\.yaml:3:\d+: All mapping items must start at the same column/);
   });
 
   it('locates a schema error at the offending key', () => {
-    const text = 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n    allow_tool: ["x"]\n';
+    const text =
+      'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n    allow_tool: ["x"]\n';
     try {
       parseConfigText('policies/default.yaml', text, policyFileSchema);
       throw new Error('should have failed');
@@ -71,7 +84,10 @@ describe('loadGatewayFiles', () => {
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     it('refuses a tool file whose name does not match', () => {
-      writeFileSync(join(dir, 'tools/calendar.list_events.json'), JSON.stringify({ name: 'other.tool', upstream: { type: 'http', url: 'http://x' } }));
+      writeFileSync(
+        join(dir, 'tools/calendar.list_events.json'),
+        JSON.stringify({ name: 'other.tool', upstream: { type: 'http', url: 'http://x' } }),
+      );
       expect(() => loadGatewayFiles(dir)).toThrow(/must match the file name/);
     });
 
@@ -93,17 +109,30 @@ describe('loadGatewayFiles', () => {
       writeFileSync(join(dir, 'contextual_policies/ctx-only.yaml'), 'max_calls_per_session: 3\n');
       writeFileSync(join(dir, 'policies/preview-only.preview.yaml'), 'rules: []\n');
       writeFileSync(join(dir, 'contextual_policies/preview-only2.preview.yaml'), '{}\n');
-      expect([...loadGatewayFiles(dir).projects].sort()).toEqual(['ctx-only', 'default', 'keys-only', 'pol-only']);
+      expect([...loadGatewayFiles(dir).projects].sort()).toEqual([
+        'ctx-only',
+        'default',
+        'keys-only',
+        'pol-only',
+      ]);
     });
 
     it('says how to create a project it does not know', () => {
       const message = unknownProjectMessage('acme');
-      for (const file of ['policies/acme.yaml', 'model_keys/acme.yaml', 'contextual_policies/acme.yaml']) expect(message).toContain(file);
+      for (const file of [
+        'policies/acme.yaml',
+        'model_keys/acme.yaml',
+        'contextual_policies/acme.yaml',
+      ])
+        expect(message).toContain(file);
       expect(message).toMatch(/without X-Project-ID the project is "default"/);
     });
 
     it('refuses a model with both key and key_sha256', () => {
-      writeFileSync(join(dir, 'model_keys/default.yaml'), `models:\n  a:\n    key: abcdefghijklmnop\n    key_sha256: ${'a'.repeat(64)}\n`);
+      writeFileSync(
+        join(dir, 'model_keys/default.yaml'),
+        `models:\n  a:\n    key: abcdefghijklmnop\n    key_sha256: ${'a'.repeat(64)}\n`,
+      );
       expect(() => loadGatewayFiles(dir)).toThrow(/exactly one of key or key_sha256/);
     });
   });
@@ -113,7 +142,9 @@ describe('the Kubernetes ConfigMap in deploy/', () => {
   it('holds a config directory the services accept', async () => {
     const { parseAllDocuments } = await import('yaml');
     const root = resolve(import.meta.dirname, '../../..');
-    const docs = parseAllDocuments(readFileSync(join(root, 'deploy/config.yaml'), 'utf8')).map((d) => d.toJS() as { metadata?: { name?: string }; data?: Record<string, string> });
+    const docs = parseAllDocuments(readFileSync(join(root, 'deploy/config.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { metadata?: { name?: string }; data?: Record<string, string> },
+    );
     const configMap = docs.find((d) => d.metadata?.name === 'sg-config');
     expect(configMap?.data).toBeDefined();
     const dir = mkdtempSync(join(tmpdir(), 'sg-deploy-'));

@@ -16,7 +16,8 @@ export function parseEnv<T extends z.ZodType>(
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
-    const value = name in env ? ` (got ${JSON.stringify(redactEnvValue(name, env[name]))})` : ' (not set)';
+    const value =
+      name in env ? ` (got ${JSON.stringify(redactEnvValue(name, env[name]))})` : ' (not set)';
     return `  ${name}: ${issue.message}${value}`;
   });
   throw new EnvError(`invalid configuration:\n${lines.join('\n')}`);
@@ -27,9 +28,7 @@ function redactEnvValue(name: string, value: string | undefined) {
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /** Variables every service shares. Each service extends this with its own. */
 export const baseEnvSchema = z.object({
@@ -56,7 +55,10 @@ export const baseEnvSchema = z.object({
 
 export const redisEnvSchema = z.object({
   REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9_:.-]*$/, 'letters, digits and _ : . - only').default('sg:'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_:.-]*$/, 'letters, digits and _ : . - only')
+    .default('sg:'),
 });
 
 export const postgresEnvSchema = z.object({

@@ -16,7 +16,10 @@ export const modelKeysFileSchema = z.strictObject({
         /** The key itself, as in the seeds. Prefer key_sha256 outside development. */
         key: z.string().min(12, 'keys must be at least 12 characters').optional(),
         /** Hex SHA-256 of the key, so the file holds no usable secret. */
-        key_sha256: z.string().regex(/^[a-f0-9]{64}$/, '64 lower-case hex digits').optional(),
+        key_sha256: z
+          .string()
+          .regex(/^[a-f0-9]{64}$/, '64 lower-case hex digits')
+          .optional(),
         /** Optional scope of the key: globs of tools it may ever call, on top of the policy. */
         tools: globList.optional(),
         can_propose: z.boolean().default(false),
@@ -49,11 +52,15 @@ const windowLimit = z.strictObject({
 /** policies/<project>.yaml (seeds 000/001/003/004): who may call which tools, and how. Deny wins. */
 export const policyFileSchema = z.strictObject({
   /** Per model (seeds 000/001). `model: "*"` applies to every model. */
-  rules: z.array(z.strictObject({ model: z.string().min(1).max(128), ...toolRulesShape })).default([]),
+  rules: z
+    .array(z.strictObject({ model: z.string().min(1).max(128), ...toolRulesShape }))
+    .default([]),
   /** Per agent role (seed 004), for agents whose model_keys entry names a role. */
   roles: z.record(z.string().min(1).max(64), z.strictObject(toolRulesShape)).default({}),
   /** Argument names refused at any depth, case and _/- insensitive (seed 004). */
-  forbidden_fields: z.array(z.string().min(1).max(64)).default(['password', 'api_key', 'secret', 'token', 'private_key']),
+  forbidden_fields: z
+    .array(z.string().min(1).max(64))
+    .default(['password', 'api_key', 'secret', 'token', 'private_key']),
   /** Seed 003's complexity score: length, argument count and nesting depth, with a limit. */
   complexity: z
     .strictObject({
@@ -64,7 +71,9 @@ export const policyFileSchema = z.strictObject({
     })
     .prefault({}),
   /** PII masking of tool results for the project (seed 003); a tool's own level wins. */
-  pii_masking: z.strictObject({ level: z.enum(['standard', 'strict', 'off']).default('standard') }).prefault({}),
+  pii_masking: z
+    .strictObject({ level: z.enum(['standard', 'strict', 'off']).default('standard') })
+    .prefault({}),
   /** Redis rate limits; user limits apply when the call names a user (X-User-Id). */
   rate_limits: z
     .strictObject({
@@ -82,16 +91,31 @@ export const policyFileSchema = z.strictObject({
       cooldown_s: z.number().int().positive().max(86_400).default(600),
       /** Denied calls in the project (seed 002: 10 in 2 minutes). */
       denial_spike: z
-        .strictObject({ enabled: z.boolean().default(true), count: z.number().int().positive().default(10), window_s: z.number().int().positive().max(86_400).default(120) })
+        .strictObject({
+          enabled: z.boolean().default(true),
+          count: z.number().int().positive().default(10),
+          window_s: z.number().int().positive().max(86_400).default(120),
+        })
         .prefault({}),
       /** Calls refused with POLICY.RATE_LIMITED in the project. */
       rate_limit_storm: z
-        .strictObject({ enabled: z.boolean().default(true), count: z.number().int().positive().default(20), window_s: z.number().int().positive().max(86_400).default(60) })
+        .strictObject({
+          enabled: z.boolean().default(true),
+          count: z.number().int().positive().default(20),
+          window_s: z.number().int().positive().max(86_400).default(60),
+        })
         .prefault({}),
       /** A session whose risk score reaches `risk_at`. */
-      high_risk_session: z.strictObject({ enabled: z.boolean().default(true), risk_at: z.number().min(0).max(1).default(0.8) }).prefault({}),
+      high_risk_session: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          risk_at: z.number().min(0).max(1).default(0.8),
+        })
+        .prefault({}),
       /** A tool or an agent the project has never seen before. */
-      first_seen: z.strictObject({ tools: z.boolean().default(true), agents: z.boolean().default(true) }).prefault({}),
+      first_seen: z
+        .strictObject({ tools: z.boolean().default(true), agents: z.boolean().default(true) })
+        .prefault({}),
     })
     .prefault({}),
 });
@@ -198,22 +222,27 @@ export const httpUpstreamSchema = z.strictObject({
 });
 
 /** An MCP server reached with @modelcontextprotocol/sdk's client. */
-export const mcpUpstreamSchema = z.strictObject({
-  type: z.literal('mcp'),
-  transport: z.enum(['streamable_http', 'stdio']),
-  /** streamable_http: the server's MCP endpoint. */
-  url: z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL').optional(),
-  headers: z.record(z.string(), z.string()).default({}),
-  /** stdio: the command that starts the server, and its arguments and environment. */
-  command: z.string().min(1).optional(),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  /** The tool's name on the server, when it differs from the registry name. */
-  remote_tool: z.string().min(1).optional(),
-  ...resilienceShape,
-}).refine((u) => (u.transport === 'stdio' ? Boolean(u.command) : Boolean(u.url)), {
-  message: 'streamable_http needs url; stdio needs command',
-});
+export const mcpUpstreamSchema = z
+  .strictObject({
+    type: z.literal('mcp'),
+    transport: z.enum(['streamable_http', 'stdio']),
+    /** streamable_http: the server's MCP endpoint. */
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL')
+      .optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** stdio: the command that starts the server, and its arguments and environment. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    /** The tool's name on the server, when it differs from the registry name. */
+    remote_tool: z.string().min(1).optional(),
+    ...resilienceShape,
+  })
+  .refine((u) => (u.transport === 'stdio' ? Boolean(u.command) : Boolean(u.url)), {
+    message: 'streamable_http needs url; stdio needs command',
+  });
 
 /** tools/<name>.json: the registry entry of one tool. A tool without one is denied. */
 export const toolFileSchema = z.strictObject({
@@ -280,7 +309,13 @@ function projectFiles<T extends z.ZodType>(
   const folder = join(dir, kind);
   const out = new Map<string, z.infer<T>>();
   if (!existsSync(folder)) {
-    if (opts.requireDefault) throw new ConfigFileError(folder, null, null, `missing: every config needs ${kind}/${DEFAULT_PROJECT}.yaml`);
+    if (opts.requireDefault)
+      throw new ConfigFileError(
+        folder,
+        null,
+        null,
+        `missing: every config needs ${kind}/${DEFAULT_PROJECT}.yaml`,
+      );
     return out;
   }
   for (const entry of readdirSync(folder).sort()) {
@@ -289,14 +324,24 @@ function projectFiles<T extends z.ZodType>(
     const project = match[1]!;
     const file = join(folder, entry);
     if (!PROJECT_ID_PATTERN.test(project)) {
-      throw new ConfigFileError(file, null, null, `file name must be a project id matching ${PROJECT_ID_PATTERN}`);
+      throw new ConfigFileError(
+        file,
+        null,
+        null,
+        `file name must be a project id matching ${PROJECT_ID_PATTERN}`,
+      );
     }
     const text = readFileSync(file, 'utf8');
     hash.update(relative(dir, file)).update(text);
     out.set(project, parseConfigText(file, text, schema));
   }
   if (opts.requireDefault && !out.has(DEFAULT_PROJECT)) {
-    throw new ConfigFileError(join(folder, `${DEFAULT_PROJECT}.yaml`), null, null, 'missing: every config needs the default project file');
+    throw new ConfigFileError(
+      join(folder, `${DEFAULT_PROJECT}.yaml`),
+      null,
+      null,
+      'missing: every config needs the default project file',
+    );
   }
   return out;
 }
@@ -306,7 +351,8 @@ function projectFiles<T extends z.ZodType>(
  * file; callers keep their last good config when that happens.
  */
 export function loadGatewayFiles(dir: string): GatewayFiles {
-  if (!existsSync(dir)) throw new ConfigFileError(dir, null, null, 'config directory does not exist (set CONFIG_DIR)');
+  if (!existsSync(dir))
+    throw new ConfigFileError(dir, null, null, 'config directory does not exist (set CONFIG_DIR)');
   const hash = createHash('sha256');
   const live = { preview: false, requireDefault: true };
   const optional = { preview: false, requireDefault: false };
@@ -328,18 +374,39 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       hash.update(relative(dir, file)).update(text);
       const tool = parseConfigText(file, text, toolFileSchema);
       if (`${tool.name}.json` !== entry) {
-        throw new ConfigFileError(file, null, null, `name "${tool.name}" must match the file name (${tool.name}.json)`);
+        throw new ConfigFileError(
+          file,
+          null,
+          null,
+          `name "${tool.name}" must match the file name (${tool.name}.json)`,
+        );
       }
       tools.set(tool.name, tool);
     }
   }
   const projects = projectsOf({ policies, modelKeys, contextual });
-  return { dir, version: hash.digest('hex').slice(0, 12), projects, tools, policies, modelKeys, contextual, preview };
+  return {
+    dir,
+    version: hash.digest('hex').slice(0, 12),
+    projects,
+    tools,
+    policies,
+    modelKeys,
+    contextual,
+    preview,
+  };
 }
 
 /** `default` and every project with a live file of its own: what `GatewayFiles.projects` holds. */
-export function projectsOf(files: Pick<GatewayFiles, 'policies' | 'modelKeys' | 'contextual'>): Set<string> {
-  return new Set([DEFAULT_PROJECT, ...files.policies.keys(), ...files.modelKeys.keys(), ...files.contextual.keys()]);
+export function projectsOf(
+  files: Pick<GatewayFiles, 'policies' | 'modelKeys' | 'contextual'>,
+): Set<string> {
+  return new Set([
+    DEFAULT_PROJECT,
+    ...files.policies.keys(),
+    ...files.modelKeys.keys(),
+    ...files.contextual.keys(),
+  ]);
 }
 
 /** Why a request naming a project that is not in `GatewayFiles.projects` is refused, and the fix. */
@@ -357,6 +424,9 @@ export function forProject<T>(files: ReadonlyMap<string, T>, project: string): T
 }
 
 /** Like forProject, for file kinds a config may leave out: undefined when neither exists. */
-export function forProjectOptional<T>(files: ReadonlyMap<string, T>, project: string): T | undefined {
+export function forProjectOptional<T>(
+  files: ReadonlyMap<string, T>,
+  project: string,
+): T | undefined {
   return files.get(project) ?? files.get(DEFAULT_PROJECT);
 }

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { contextualFileSchema, modelKeysFileSchema, policyFileSchema, toolFileSchema } from './gateway-files.js';
+import {
+  contextualFileSchema,
+  modelKeysFileSchema,
+  policyFileSchema,
+  toolFileSchema,
+} from './gateway-files.js';
 
 /**
  * JSON Schemas of the config files, for editors (yaml-language-server, VS Code). Generated
@@ -13,9 +18,25 @@ export function configJsonSchemas(): Record<string, object> {
     description,
   });
   return {
-    'policies.schema.json': of(policyFileSchema, 'SecureGateway policies/<project>.yaml', 'Which model may call which tools, and how. Deny by default; deny globs win.'),
-    'model_keys.schema.json': of(modelKeysFileSchema, 'SecureGateway model_keys/<project>.yaml', 'Agents, their keys and their grants.'),
-    'contextual_policies.schema.json': of(contextualFileSchema, 'SecureGateway contextual_policies/<project>.yaml', 'Rules on a session’s history: limits, sequences, time windows, risk, injection markers.'),
-    'tool.schema.json': of(toolFileSchema, 'SecureGateway tools/<name>.json', 'One tool of the registry: argument schema, upstream, flags.'),
+    'policies.schema.json': of(
+      policyFileSchema,
+      'SecureGateway policies/<project>.yaml',
+      'Which model may call which tools, and how. Deny by default; deny globs win.',
+    ),
+    'model_keys.schema.json': of(
+      modelKeysFileSchema,
+      'SecureGateway model_keys/<project>.yaml',
+      'Agents, their keys and their grants.',
+    ),
+    'contextual_policies.schema.json': of(
+      contextualFileSchema,
+      'SecureGateway contextual_policies/<project>.yaml',
+      'Rules on a session’s history: limits, sequences, time windows, risk, injection markers.',
+    ),
+    'tool.schema.json': of(
+      toolFileSchema,
+      'SecureGateway tools/<name>.json',
+      'One tool of the registry: argument schema, upstream, flags.',
+    ),
   };
 }

@@ -16,13 +16,22 @@ export class ConfigFileError extends Error {
 }
 
 /** Parses YAML (or JSON, which is YAML) and validates it, naming file, line and column of the first problem. */
-export function parseConfigText<T extends z.ZodType>(file: string, text: string, schema: T): z.infer<T> {
+export function parseConfigText<T extends z.ZodType>(
+  file: string,
+  text: string,
+  schema: T,
+): z.infer<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = lineCounter.linePos(yamlError.pos[0]);
-    throw new ConfigFileError(file, pos.line, pos.col, yamlError.message.split('\n')[0] ?? 'invalid YAML');
+    throw new ConfigFileError(
+      file,
+      pos.line,
+      pos.col,
+      yamlError.message.split('\n')[0] ?? 'invalid YAML',
+    );
   }
   const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;
@@ -42,7 +51,12 @@ export function loadConfigFile<T extends z.ZodType>(file: string, schema: T): z.
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigFileError(file, null, null, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new ConfigFileError(
+      file,
+      null,
+      null,
+      `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   return parseConfigText(file, text, schema);
 }

@@ -6,12 +6,18 @@ export const toolNameSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(TOOL_NAME_PATTERN, 'use dotted segments of letters, digits, _ and -, e.g. calendar.list_events');
+  .regex(
+    TOOL_NAME_PATTERN,
+    'use dotted segments of letters, digits, _ and -, e.g. calendar.list_events',
+  );
 
 export const PROJECT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const projectIdSchema = z
   .string()
-  .regex(PROJECT_ID_PATTERN, 'use 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
+  .regex(
+    PROJECT_ID_PATTERN,
+    'use 1-63 lower-case letters, digits, _ or -, starting with a letter or digit',
+  );
 
 export const idSchema = z.string().min(1).max(128);
 export const argumentsSchema = z.record(z.string(), z.unknown());

@@ -14,11 +14,13 @@ import {
 
 describe('subjects', () => {
   it('names every request gw.<service>.<action>.v<N>', () => {
-    for (const subject of Object.keys(REQUESTS)) expect(subject).toMatch(/^gw\.[a-z]+\.[a-z_]+\.v\d+$/);
+    for (const subject of Object.keys(REQUESTS))
+      expect(subject).toMatch(/^gw\.[a-z]+\.[a-z_]+\.v\d+$/);
   });
 
   it('puts every event under gw.evt.> with a version', () => {
-    for (const subject of Object.keys(EVENTS)) expect(subject).toMatch(/^gw\.evt\.[a-z_]+\.[a-z_]+\.v\d+$/);
+    for (const subject of Object.keys(EVENTS))
+      expect(subject).toMatch(/^gw\.evt\.[a-z_]+\.[a-z_]+\.v\d+$/);
   });
 
   it('gives every subject a schema on both ends', () => {
@@ -30,7 +32,15 @@ describe('subjects', () => {
 
   it('rejects a decide request with a traversal project id or a missing tool', () => {
     const schema = REQUESTS[DECIDE_SUBJECT].request;
-    const good = { project: 'default', agent_id: 'a', session_id: 's', request_id: 'r', channel: 'rest', tool: 'calendar.list_events', arguments: {} };
+    const good = {
+      project: 'default',
+      agent_id: 'a',
+      session_id: 's',
+      request_id: 'r',
+      channel: 'rest',
+      tool: 'calendar.list_events',
+      arguments: {},
+    };
     expect(schema.safeParse(good).success).toBe(true);
     expect(schema.safeParse({ ...good, project: '../../etc/passwd' }).success).toBe(false);
     const { tool: _tool, ...noTool } = good;
@@ -68,7 +78,17 @@ describe('errors', () => {
 
 describe('schemas', () => {
   it('keeps risk_score within 0..1', () => {
-    const d = { allowed: true, code: null, reason: 'r', rule_trace: [], reasoning: [], suggestions: [], risk_score: 1.5, requires_approval: false, policy_version: 'v' };
+    const d = {
+      allowed: true,
+      code: null,
+      reason: 'r',
+      rule_trace: [],
+      reasoning: [],
+      suggestions: [],
+      risk_score: 1.5,
+      requires_approval: false,
+      policy_version: 'v',
+    };
     expect(decisionSchema.safeParse(d).success).toBe(false);
     expect(decisionSchema.safeParse({ ...d, risk_score: 0.4 }).success).toBe(true);
   });
@@ -90,13 +110,24 @@ describe('schemas', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.string(), fc.constantFrom('/', '..', '\\', '.', '\0', '%2e'), fc.string(), (a, bad, b) => !PROJECT_ID_PATTERN.test(`${a}${bad}${b}`)),
+      fc.property(
+        fc.string(),
+        fc.constantFrom('/', '..', '\\', '.', '\0', '%2e'),
+        fc.string(),
+        (a, bad, b) => !PROJECT_ID_PATTERN.test(`${a}${bad}${b}`),
+      ),
     );
-    fc.assert(fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/), (id) => PROJECT_ID_PATTERN.test(id)));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/), (id) =>
+        PROJECT_ID_PATTERN.test(id),
+      ),
+    );
   });
 
   it('refuses project ids that could build a path', () => {
-    for (const bad of ['', '..', '../x', 'A', 'a/b', 'a.b', '-a', 'a'.repeat(64)]) expect(PROJECT_ID_PATTERN.test(bad)).toBe(false);
-    for (const good of ['default', 'acme-1', 'a_b', 'a'.repeat(63)]) expect(PROJECT_ID_PATTERN.test(good)).toBe(true);
+    for (const bad of ['', '..', '../x', 'A', 'a/b', 'a.b', '-a', 'a'.repeat(64)])
+      expect(PROJECT_ID_PATTERN.test(bad)).toBe(false);
+    for (const good of ['default', 'acme-1', 'a_b', 'a'.repeat(63)])
+      expect(PROJECT_ID_PATTERN.test(good)).toBe(true);
   });
 });

@@ -65,10 +65,16 @@ export const REQUESTS = {
   [AUDIT_SESSION_SUBJECT]: { request: sessionQuerySchema, response: sessionTraceSchema },
   [AUDIT_ALERTS_SUBJECT]: { request: alertsQuerySchema, response: alertsPageSchema },
   [AUDIT_VERIFY_SUBJECT]: { request: verifyQuerySchema, response: verifyReportSchema },
-  [AUDIT_CHECKPOINTS_SUBJECT]: { request: checkpointsQuerySchema, response: checkpointsExportSchema },
+  [AUDIT_CHECKPOINTS_SUBJECT]: {
+    request: checkpointsQuerySchema,
+    response: checkpointsExportSchema,
+  },
   [APPROVAL_CREATE_SUBJECT]: { request: approvalCreateSchema, response: approvalViewSchema },
   [APPROVAL_GET_SUBJECT]: { request: approvalGetSchema, response: approvalViewSchema },
-  [APPROVAL_RESOLVE_SUBJECT]: { request: approvalResolveSchema, response: approvalResolutionSchema },
+  [APPROVAL_RESOLVE_SUBJECT]: {
+    request: approvalResolveSchema,
+    response: approvalResolutionSchema,
+  },
   [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
   [healthSubject('ingress')]: health,
   [healthSubject('policy')]: health,

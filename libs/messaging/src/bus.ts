@@ -141,7 +141,9 @@ export class NatsBus {
 
   /** The contract subject of a wire subject (inverse of subject()). */
   contractSubject(wire: string): string {
-    return this.opts.prefix && wire.startsWith(`${this.opts.prefix}.`) ? wire.slice(this.opts.prefix.length + 1) : wire;
+    return this.opts.prefix && wire.startsWith(`${this.opts.prefix}.`)
+      ? wire.slice(this.opts.prefix.length + 1)
+      : wire;
   }
 
   async jsm(): Promise<JetStreamManager> {
@@ -184,7 +186,9 @@ export class NatsBus {
    * created, or updated to `config`. A change the server refuses (such as another deliver
    * policy) stops the caller with the server's reason rather than running with the old settings.
    */
-  async durableConsumer(config: Partial<ConsumerConfig> & { durable_name: string }): Promise<Consumer> {
+  async durableConsumer(
+    config: Partial<ConsumerConfig> & { durable_name: string },
+  ): Promise<Consumer> {
     await this.ensureStream();
     const jsm = await this.jsm();
     const exists = await jsm.consumers.info(this.streamName, config.durable_name).then(
@@ -207,14 +211,25 @@ export class NatsBus {
     // Typed by the contract here and validated where it is received: one parse per hop.
     const body = encoder.encode(JSON.stringify(payload));
     if (body.byteLength > this.maxPayload - ENVELOPE_HEADROOM) {
-      throw new GatewayError('REQUEST.TOO_LARGE', `the request is larger than the ${this.maxPayload - ENVELOPE_HEADROOM} bytes the gateway passes on; send less data`);
+      throw new GatewayError(
+        'REQUEST.TOO_LARGE',
+        `the request is larger than the ${this.maxPayload - ENVELOPE_HEADROOM} bytes the gateway passes on; send less data`,
+      );
     }
     if (!this.connected) {
-      throw new UndeliveredError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus (NATS) is unreachable, so the ${serviceOf(subject)} service cannot be asked; retry shortly`);
+      throw new UndeliveredError(
+        'GATEWAY.SERVICE_UNAVAILABLE',
+        `the message bus (NATS) is unreachable, so the ${serviceOf(subject)} service cannot be asked; retry shortly`,
+      );
     }
     let msg: Msg;
     try {
-      msg = await this.replies.request(this.subject(subject), body, this.headersFor(ctx), timeoutMs);
+      msg = await this.replies.request(
+        this.subject(subject),
+        body,
+        this.headersFor(ctx),
+        timeoutMs,
+      );
     } catch (err) {
       throw this.requestFailure(subject, err, timeoutMs);
     }
@@ -222,7 +237,10 @@ export class NatsBus {
     try {
       reply = JSON.parse(decoder.decode(msg.data)) as Reply<unknown>;
     } catch {
-      throw new GatewayError('GATEWAY.INTERNAL', `${serviceOf(subject)} answered something that is not JSON`);
+      throw new GatewayError(
+        'GATEWAY.INTERNAL',
+        `${serviceOf(subject)} answered something that is not JSON`,
+      );
     }
     if (reply && reply.ok === false) {
       const error = errorBodySchema.safeParse(reply.error);
@@ -233,7 +251,10 @@ export class NatsBus {
     const data = contract.response.safeParse(reply?.data);
     if (!data.success) {
       this.opts.logger.error({ subject, issues: data.error.issues.slice(0, 3) }, 'malformed reply');
-      throw new GatewayError('GATEWAY.INTERNAL', `${serviceOf(subject)} answered a malformed reply`);
+      throw new GatewayError(
+        'GATEWAY.INTERNAL',
+        `${serviceOf(subject)} answered a malformed reply`,
+      );
     }
     return data.data as ResponseOf<S>;
   }
@@ -280,7 +301,9 @@ export class NatsBus {
         ok: false,
         error: {
           code: 'MESSAGE.INVALID',
-          message: issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'message is not JSON',
+          message: issue
+            ? `${issue.path.join('.') || 'message'}: ${issue.message}`
+            : 'message is not JSON',
         },
       };
     } else {
@@ -291,15 +314,27 @@ export class NatsBus {
       } catch (err) {
         if (err instanceof GatewayError) reply = { ok: false, error: err.toBody() };
         else {
-          this.opts.logger.error({ subject: msg.subject, err: (err as Error).message }, 'handler failed');
-          reply = { ok: false, error: { code: 'GATEWAY.INTERNAL', message: 'internal error; see the service log' } };
+          this.opts.logger.error(
+            { subject: msg.subject, err: (err as Error).message },
+            'handler failed',
+          );
+          reply = {
+            ok: false,
+            error: { code: 'GATEWAY.INTERNAL', message: 'internal error; see the service log' },
+          };
         }
       }
     }
     let bytes = encoder.encode(JSON.stringify(reply));
     if (bytes.byteLength > this.maxPayload) {
-      this.opts.logger.error({ subject: msg.subject, bytes: bytes.byteLength }, 'reply larger than max_payload');
-      const error = { code: 'MESSAGE.TOO_LARGE', message: `the answer (${bytes.byteLength} bytes) is larger than a message may be (${this.maxPayload})` };
+      this.opts.logger.error(
+        { subject: msg.subject, bytes: bytes.byteLength },
+        'reply larger than max_payload',
+      );
+      const error = {
+        code: 'MESSAGE.TOO_LARGE',
+        message: `the answer (${bytes.byteLength} bytes) is larger than a message may be (${this.maxPayload})`,
+      };
       bytes = encoder.encode(JSON.stringify({ ok: false, error }));
     }
     this.turn.send(() => {
@@ -315,12 +350,20 @@ export class NatsBus {
    * Publishes an event to JetStream without making the caller wait. The event id is its
    * Nats-Msg-Id, so the retries below can never store it twice.
    */
-  publish<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string = randomUUID()): string {
+  publish<S extends EventSubject>(
+    subject: S,
+    data: EventDataOf<S>,
+    ctx: MessageContext,
+    eventId: string = randomUUID(),
+  ): string {
     const event = this.encodeEvent(subject, data, ctx, eventId);
     if (event.tooLarge) {
       // Retrying cannot help; producers keep their events small (results are truncated).
       this.lostEvents++;
-      this.opts.logger.error({ subject, event_id: eventId, bytes: event.payload.byteLength }, 'event larger than max_payload, not stored');
+      this.opts.logger.error(
+        { subject, event_id: eventId, bytes: event.payload.byteLength },
+        'event larger than max_payload, not stored',
+      );
       return eventId;
     }
     const attempt = async () => {
@@ -331,7 +374,10 @@ export class NatsBus {
         } catch (err) {
           if (i >= PUBLISH_ATTEMPTS || this.nc.isClosed()) {
             this.lostEvents++;
-            this.opts.logger.error({ subject, event_id: eventId, err: (err as Error).message }, 'event not stored in JetStream');
+            this.opts.logger.error(
+              { subject, event_id: eventId, err: (err as Error).message },
+              'event not stored in JetStream',
+            );
             return;
           }
           await new Promise((r) => setTimeout(r, 100 * 2 ** i));
@@ -349,15 +395,26 @@ export class NatsBus {
    * id is its Nats-Msg-Id). One attempt; rejects if the event is too large or not acknowledged,
    * so a caller that must not lose it retries with the same id.
    */
-  async publishConfirmed<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string): Promise<void> {
+  async publishConfirmed<S extends EventSubject>(
+    subject: S,
+    data: EventDataOf<S>,
+    ctx: MessageContext,
+    eventId: string,
+  ): Promise<void> {
     const event = this.encodeEvent(subject, data, ctx, eventId);
     if (event.tooLarge) {
-      throw new GatewayError('MESSAGE.TOO_LARGE', `event ${eventId} on ${subject} is ${event.payload.byteLength} bytes, more than the ${this.maxPayload - ENVELOPE_HEADROOM} an event may be`);
+      throw new GatewayError(
+        'MESSAGE.TOO_LARGE',
+        `event ${eventId} on ${subject} is ${event.payload.byteLength} bytes, more than the ${this.maxPayload - ENVELOPE_HEADROOM} an event may be`,
+      );
     }
     try {
       await this.store(event);
     } catch (err) {
-      throw new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `JetStream did not confirm event ${eventId} on ${subject} (${(err as Error).message}); retry later`);
+      throw new GatewayError(
+        'GATEWAY.SERVICE_UNAVAILABLE',
+        `JetStream did not confirm event ${eventId} on ${subject} (${(err as Error).message}); retry later`,
+      );
     }
   }
 
@@ -369,13 +426,21 @@ export class NatsBus {
   /** Waits for in-flight event publishes, then drains the connection. */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    await Promise.race([
+      Promise.allSettled([...this.pending]),
+      new Promise((r) => (timer = setTimeout(r, 5000))),
+    ]);
     clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
 
   /** The envelope of an event, encoded, with its headers. */
-  private encodeEvent<S extends EventSubject>(subject: S, data: EventDataOf<S>, ctx: MessageContext, eventId: string): EncodedEvent {
+  private encodeEvent<S extends EventSubject>(
+    subject: S,
+    data: EventDataOf<S>,
+    ctx: MessageContext,
+    eventId: string,
+  ): EncodedEvent {
     const envelope: EventEnvelope<EventDataOf<S>> = {
       event_id: eventId,
       occurred_at: preciseNow(),
@@ -406,7 +471,8 @@ export class NatsBus {
     } catch {
       throw new Error('JetStream answered something that is not JSON');
     }
-    if (ack.error || typeof ack.seq !== 'number') throw new Error(ack.error?.description ?? 'JetStream did not acknowledge the event');
+    if (ack.error || typeof ack.seq !== 'number')
+      throw new Error(ack.error?.description ?? 'JetStream did not acknowledge the event');
   }
 
   private headersFor(ctx: MessageContext): MsgHdrs {
@@ -420,13 +486,22 @@ export class NatsBus {
   private requestFailure(subject: string, err: unknown, timeoutMs: number): GatewayError {
     const service = serviceOf(subject);
     if (err instanceof NoResponders) {
-      return new UndeliveredError('GATEWAY.SERVICE_UNAVAILABLE', `the ${service} service is not running; start it and retry`);
+      return new UndeliveredError(
+        'GATEWAY.SERVICE_UNAVAILABLE',
+        `the ${service} service is not running; start it and retry`,
+      );
     }
     if (err instanceof ReplyTimeout) {
-      return new GatewayError('GATEWAY.SERVICE_TIMEOUT', `the ${service} service did not answer within ${timeoutMs} ms; retry later`);
+      return new GatewayError(
+        'GATEWAY.SERVICE_TIMEOUT',
+        `the ${service} service did not answer within ${timeoutMs} ms; retry later`,
+      );
     }
     this.opts.logger.warn({ subject, err: (err as Error).message }, 'request failed');
-    return new GatewayError('GATEWAY.SERVICE_UNAVAILABLE', `the message bus is unavailable; retry later`);
+    return new GatewayError(
+      'GATEWAY.SERVICE_UNAVAILABLE',
+      `the message bus is unavailable; retry later`,
+    );
   }
 
   private async watchStatus() {

@@ -63,7 +63,9 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit() {
     this.health.register('config', async () =>
-      this.lastError ? { ok: true, detail: `kept version ${this.current.version}; refused: ${this.lastError}` } : { ok: true },
+      this.lastError
+        ? { ok: true, detail: `kept version ${this.current.version}; refused: ${this.lastError}` }
+        : { ok: true },
     );
     const subject = this.bus.subject(POLICY_CHANGED);
     this.bus.nc.subscribe(subject, {
@@ -71,7 +73,8 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
         if (err) return;
         try {
           const announced = policyChangedSchema.parse((msg.json() as { data: unknown }).data);
-          if (announced.version !== this.current.version) this.check('announced by another instance');
+          if (announced.version !== this.current.version)
+            this.check('announced by another instance');
         } catch {
           // Not an announcement we understand: the poll still finds real edits.
         }
@@ -101,17 +104,28 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
       commits = this.reloaders.map((r) => r(files));
     } catch (err) {
       this.lastError = err instanceof ConfigFileError ? err.message : (err as Error).message;
-      this.logger.error({ reason: this.lastError, version: previous }, `config refused (${this.lastError}); the last good config stays active`);
+      this.logger.error(
+        { reason: this.lastError, version: previous },
+        `config refused (${this.lastError}); the last good config stays active`,
+      );
       return previous;
     }
     for (const commit of commits) commit();
     this.current = files;
     this.lastError = null;
-    this.logger.info({ version: files.version, previous_version: previous, why }, 'config reloaded');
+    this.logger.info(
+      { version: files.version, previous_version: previous, why },
+      'config reloaded',
+    );
     if (this.options.announce) {
       // One id per version: when every instance announces the same edit, JetStream keeps one.
       const eventId = uuidFrom(`policy-changed:${files.version}`);
-      this.bus.publish(POLICY_CHANGED, { version: files.version, previous_version: previous, instance: this.health.instance }, { traceId: `config-${files.version}`, project: 'default' }, eventId);
+      this.bus.publish(
+        POLICY_CHANGED,
+        { version: files.version, previous_version: previous, instance: this.health.instance },
+        { traceId: `config-${files.version}`, project: 'default' },
+        eventId,
+      );
     }
     return files.version;
   }

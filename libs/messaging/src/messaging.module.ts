@@ -1,4 +1,11 @@
-import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { healthSubject, type ServiceName } from '@sg/contracts';
 import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
 import { NatsBus } from './bus.js';
@@ -55,7 +62,9 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
             return bus;
           },
         },
-        ...(options.config ? [{ provide: CONFIG_SYNC_OPTIONS, useValue: options.config }, ConfigSync] : []),
+        ...(options.config
+          ? [{ provide: CONFIG_SYNC_OPTIONS, useValue: options.config }, ConfigSync]
+          : []),
       ],
       exports: [NatsBus, ...(options.config ? [ConfigSync] : [])],
     };
@@ -65,7 +74,10 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
     this.health.register('nats', async () => {
       if (this.bus.nc.isClosed()) return { ok: false, detail: 'connection closed' };
       await this.bus.nc.flush();
-      return { ok: true, ...(this.bus.eventsLost ? { detail: `${this.bus.eventsLost} events lost` } : {}) };
+      return {
+        ok: true,
+        ...(this.bus.eventsLost ? { detail: `${this.bus.eventsLost} events lost` } : {}),
+      };
     });
     this.bus.handle(healthSubject(this.options.service), () => this.health.report());
   }

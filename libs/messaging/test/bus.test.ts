@@ -8,15 +8,49 @@ import { NatsBus } from '../src/index.js';
 const iso = isolate('bus');
 const logger = createLogger('policy', { level: 'silent', pretty: false });
 const ctx = { traceId: 'trace-bus-0001', project: 'default' };
-const decideRequest = { project: 'default', agent_id: 'a', session_id: 's', request_id: 'r', channel: 'rest' as const, tool: 'calendar.list_events', arguments: {} };
-const completed = { channel: 'rest' as const, agent_id: 'a', session_id: null, request_id: null, tool: null, outcome: 'rejected' as const, http_status: 401, code: 'AUTH.INVALID_KEY' as const, risk_score: null, duration_ms: 1 };
-const allow: Decision = { allowed: true, code: null, reason: 'ok', rule_trace: [], reasoning: [], suggestions: [], risk_score: 0, requires_approval: false, policy_version: 'v1' };
+const decideRequest = {
+  project: 'default',
+  agent_id: 'a',
+  session_id: 's',
+  request_id: 'r',
+  channel: 'rest' as const,
+  tool: 'calendar.list_events',
+  arguments: {},
+};
+const completed = {
+  channel: 'rest' as const,
+  agent_id: 'a',
+  session_id: null,
+  request_id: null,
+  tool: null,
+  outcome: 'rejected' as const,
+  http_status: 401,
+  code: 'AUTH.INVALID_KEY' as const,
+  risk_score: null,
+  duration_ms: 1,
+};
+const allow: Decision = {
+  allowed: true,
+  code: null,
+  reason: 'ok',
+  rule_trace: [],
+  reasoning: [],
+  suggestions: [],
+  risk_score: 0,
+  requires_approval: false,
+  policy_version: 'v1',
+};
 
 let server: NatsBus;
 let client: NatsBus;
 
 beforeAll(async () => {
-  const opts = { url: TEST_SERVERS.natsUrl, prefix: iso.subjectPrefix, logger, requestTimeoutMs: 300 };
+  const opts = {
+    url: TEST_SERVERS.natsUrl,
+    prefix: iso.subjectPrefix,
+    logger,
+    requestTimeoutMs: 300,
+  };
   server = await NatsBus.connect({ ...opts, service: 'policy' });
   client = await NatsBus.connect({ ...opts, service: 'ingress' });
 });
@@ -36,7 +70,11 @@ describe('request/handle', () => {
     });
     await server.nc.flush();
     await expect(client.request(DECIDE_SUBJECT, decideRequest, ctx)).resolves.toEqual(allow);
-    expect(seen).toEqual({ tool: 'calendar.list_events', traceId: 'trace-bus-0001', project: 'default' });
+    expect(seen).toEqual({
+      tool: 'calendar.list_events',
+      traceId: 'trace-bus-0001',
+      project: 'default',
+    });
   });
 
   it('has a request that breaks its schema refused where it is received, with MESSAGE.INVALID', async () => {
@@ -46,14 +84,24 @@ describe('request/handle', () => {
       throw new GatewayError('APPROVAL.NOT_FOUND', 'none');
     });
     await server.nc.flush();
-    await expect(client.request('gw.policy.approval_get.v1', { approval_id: '../etc' }, ctx)).rejects.toMatchObject({ code: 'MESSAGE.INVALID' });
+    await expect(
+      client.request('gw.policy.approval_get.v1', { approval_id: '../etc' }, ctx),
+    ).rejects.toMatchObject({ code: 'MESSAGE.INVALID' });
     expect(handled).toBe(0);
   });
 
   it('answers a malformed message with MESSAGE.INVALID instead of crashing', async () => {
-    const raw = await client.nc.request(client.subject(DECIDE_SUBJECT), new TextEncoder().encode('{"tool": 42'), { timeout: 1000 });
+    const raw = await client.nc.request(
+      client.subject(DECIDE_SUBJECT),
+      new TextEncoder().encode('{"tool": 42'),
+      { timeout: 1000 },
+    );
     expect(raw.json()).toMatchObject({ ok: false, error: { code: 'MESSAGE.INVALID' } });
-    const wrongShape = await client.nc.request(client.subject(DECIDE_SUBJECT), new TextEncoder().encode('{"tool": 42}'), { timeout: 1000 });
+    const wrongShape = await client.nc.request(
+      client.subject(DECIDE_SUBJECT),
+      new TextEncoder().encode('{"tool": 42}'),
+      { timeout: 1000 },
+    );
     expect(wrongShape.json()).toMatchObject({ ok: false, error: { code: 'MESSAGE.INVALID' } });
     // The handler is still answering.
     await expect(client.request(DECIDE_SUBJECT, decideRequest, ctx)).resolves.toEqual(allow);
@@ -65,8 +113,18 @@ describe('request/handle', () => {
       throw new GatewayError('EXECUTOR.UPSTREAM_TIMEOUT', 'too slow');
     });
     await server.nc.flush();
-    const req = { project: 'default', agent_id: 'a', session_id: 's', request_id: 'r', tool: 't', arguments: {} };
-    await expect(client.request(subject, req, ctx)).rejects.toMatchObject({ code: 'EXECUTOR.UPSTREAM_TIMEOUT', message: 'too slow' });
+    const req = {
+      project: 'default',
+      agent_id: 'a',
+      session_id: 's',
+      request_id: 'r',
+      tool: 't',
+      arguments: {},
+    };
+    await expect(client.request(subject, req, ctx)).rejects.toMatchObject({
+      code: 'EXECUTOR.UPSTREAM_TIMEOUT',
+      message: 'too slow',
+    });
   });
 
   it('hides an unexpected handler failure behind GATEWAY.INTERNAL', async () => {
@@ -75,14 +133,18 @@ describe('request/handle', () => {
       throw new Error('secret detail: password=hunter2');
     });
     await server.nc.flush();
-    const err = (await client.request(subject, { trace_id: 'abcdefgh' }, ctx).catch((e) => e)) as GatewayError;
+    const err = (await client
+      .request(subject, { trace_id: 'abcdefgh' }, ctx)
+      .catch((e) => e)) as GatewayError;
     expect(err.code).toBe('GATEWAY.INTERNAL');
     expect(err.message).not.toContain('hunter2');
   });
 
   it('answers SERVICE_UNAVAILABLE at once when no one serves the subject', async () => {
     const started = Date.now();
-    const err = (await client.request('gw.analytics.health.v1', {}, ctx, 5000).catch((e) => e)) as GatewayError;
+    const err = (await client
+      .request('gw.analytics.health.v1', {}, ctx, 5000)
+      .catch((e) => e)) as GatewayError;
     expect(err.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
     expect(Date.now() - started).toBeLessThan(4000);
   });
@@ -90,7 +152,9 @@ describe('request/handle', () => {
   it('answers SERVICE_TIMEOUT when the service does not reply in time', async () => {
     server.handle('gw.federation.health.v1', () => new Promise(() => undefined));
     await server.nc.flush();
-    const err = (await client.request('gw.federation.health.v1', {}, ctx, 200).catch((e) => e)) as GatewayError;
+    const err = (await client
+      .request('gw.federation.health.v1', {}, ctx, 200)
+      .catch((e) => e)) as GatewayError;
     expect(err.code).toBe('GATEWAY.SERVICE_TIMEOUT');
   });
 });
@@ -112,7 +176,12 @@ describe('publish', () => {
     expect(msg?.header.get('Nats-Msg-Id')).toBe(id);
     expect(msg?.header.get('x-trace-id')).toBe('trace-bus-0001');
     expect(msg?.header.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    expect(msg?.json()).toMatchObject({ event_id: id, trace_id: 'trace-bus-0001', source: 'ingress', data: { code: 'AUTH.INVALID_KEY' } });
+    expect(msg?.json()).toMatchObject({
+      event_id: id,
+      trace_id: 'trace-bus-0001',
+      source: 'ingress',
+      data: { code: 'AUTH.INVALID_KEY' },
+    });
   });
 });
 
@@ -123,10 +192,18 @@ describe('publishConfirmed', () => {
     const id = randomUUID();
     await client.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, id);
     // No waiting: resolved means stored.
-    const stored = await jsm.streams.getMessage(client.streamName, { last_by_subj: client.subject(TOOLCALL_COMPLETED) });
+    const stored = await jsm.streams.getMessage(client.streamName, {
+      last_by_subj: client.subject(TOOLCALL_COMPLETED),
+    });
     expect(stored?.header.get('Nats-Msg-Id')).toBe(id);
     expect(stored?.header.get('x-trace-id')).toBe('trace-bus-0001');
-    expect(stored?.json()).toMatchObject({ event_id: id, trace_id: 'trace-bus-0001', project: 'default', source: 'ingress', data: completed });
+    expect(stored?.json()).toMatchObject({
+      event_id: id,
+      trace_id: 'trace-bus-0001',
+      project: 'default',
+      source: 'ingress',
+      data: completed,
+    });
     const count = (await jsm.streams.info(client.streamName)).state.messages;
     await client.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, id);
     expect((await jsm.streams.info(client.streamName)).state.messages).toBe(count);
@@ -134,9 +211,17 @@ describe('publishConfirmed', () => {
 
   it('rejects when no stream acknowledges the event', async () => {
     // Its own prefix has no stream, so nothing stores what it publishes.
-    const orphan = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: `${iso.subjectPrefix}none`, logger, requestTimeoutMs: 300, service: 'audit' });
+    const orphan = await NatsBus.connect({
+      url: TEST_SERVERS.natsUrl,
+      prefix: `${iso.subjectPrefix}none`,
+      logger,
+      requestTimeoutMs: 300,
+      service: 'audit',
+    });
     try {
-      await expect(orphan.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, randomUUID())).rejects.toMatchObject({ code: 'GATEWAY.SERVICE_UNAVAILABLE' });
+      await expect(
+        orphan.publishConfirmed(TOOLCALL_COMPLETED, completed, ctx, randomUUID()),
+      ).rejects.toMatchObject({ code: 'GATEWAY.SERVICE_UNAVAILABLE' });
     } finally {
       await orphan.close();
     }
@@ -146,7 +231,9 @@ describe('publishConfirmed', () => {
     const jsm = await client.jsm();
     const count = (await jsm.streams.info(client.streamName)).state.messages;
     const huge = { ...completed, agent_id: 'x'.repeat(client.maxPayload) };
-    await expect(client.publishConfirmed(TOOLCALL_COMPLETED, huge, ctx, randomUUID())).rejects.toMatchObject({ code: 'MESSAGE.TOO_LARGE' });
+    await expect(
+      client.publishConfirmed(TOOLCALL_COMPLETED, huge, ctx, randomUUID()),
+    ).rejects.toMatchObject({ code: 'MESSAGE.TOO_LARGE' });
     expect((await jsm.streams.info(client.streamName)).state.messages).toBe(count);
   });
 });

@@ -11,10 +11,21 @@ import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '../src/index.js';
 const iso = isolate('cfg');
 const logger = createLogger('policy', { level: 'silent', pretty: false });
 let config: ConfigDir;
-const instances: Array<{ sync: ConfigSync; moduleRef: TestingModule; bus: NatsBus; seen: string[] }> = [];
+const instances: Array<{
+  sync: ConfigSync;
+  moduleRef: TestingModule;
+  bus: NatsBus;
+  seen: string[];
+}> = [];
 
 async function instance(pollMs: number, announce: boolean) {
-  const bus = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: iso.subjectPrefix, service: 'policy', logger, requestTimeoutMs: 1000 });
+  const bus = await NatsBus.connect({
+    url: TEST_SERVERS.natsUrl,
+    prefix: iso.subjectPrefix,
+    service: 'policy',
+    logger,
+    requestTimeoutMs: 1000,
+  });
   await bus.ensureStream();
   const moduleRef = await Test.createTestingModule({
     providers: [
@@ -55,16 +66,37 @@ it('reloads an edited file on every instance, one by polling and one by the broa
   const before = poller.sync.version;
   expect(listener.sync.version).toBe(before);
 
-  config.write('policies/default.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*", "db.*"]\n');
+  config.write(
+    'policies/default.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*", "db.*"]\n',
+  );
   const expected = loadGatewayFiles(config.dir).version;
-  await waitFor(async () => (poller.sync.version === expected ? true : undefined), 5000, 'the polling instance');
-  await waitFor(async () => (listener.sync.version === expected ? true : undefined), 5000, 'the listening instance');
-  expect(poller.sync.files.policies.get('default')?.rules[0]?.allow_tools).toEqual(['calendar.*', 'db.*']);
+  await waitFor(
+    async () => (poller.sync.version === expected ? true : undefined),
+    5000,
+    'the polling instance',
+  );
+  await waitFor(
+    async () => (listener.sync.version === expected ? true : undefined),
+    5000,
+    'the listening instance',
+  );
+  expect(poller.sync.files.policies.get('default')?.rules[0]?.allow_tools).toEqual([
+    'calendar.*',
+    'db.*',
+  ]);
   expect(listener.seen.at(-1)).toBe(expected);
 
   // The announcement is an audited event, stored once per version.
   const jsm = await jetstreamManager(poller.bus.nc);
-  const msg = await waitFor(async () => (await jsm.streams.getMessage(poller.bus.streamName, { last_by_subj: poller.bus.subject(POLICY_CHANGED) }).catch(() => null)) ?? undefined, 5000, 'the event');
+  const msg = await waitFor(
+    async () =>
+      (await jsm.streams
+        .getMessage(poller.bus.streamName, { last_by_subj: poller.bus.subject(POLICY_CHANGED) })
+        .catch(() => null)) ?? undefined,
+    5000,
+    'the event',
+  );
   expect(msg.json()).toMatchObject({ data: { version: expected, previous_version: before } });
 });
 
@@ -74,25 +106,44 @@ it('refuses an invalid file, keeps the last good config, and says where the prob
   const goodText = readFileSync(join(config.dir, 'policies/default.yaml'), 'utf8');
   const health = poller.moduleRef.get(HealthService);
   const refused = () =>
-    waitFor(async () => {
-      const r = await health.report();
-      return r.dependencies.config?.detail ? r : undefined;
-    }, 5000, 'the refusal');
+    waitFor(
+      async () => {
+        const r = await health.report();
+        return r.dependencies.config?.detail ? r : undefined;
+      },
+      5000,
+      'the refusal',
+    );
 
   // A bad edit reverted to the active contents clears the refusal too.
   config.write('policies/default.yaml', 'rules: [');
   await refused();
   config.write('policies/default.yaml', goodText);
-  await waitFor(async () => ((await health.report()).dependencies.config?.detail === undefined ? true : undefined), 5000, 'the refusal to clear');
+  await waitFor(
+    async () =>
+      (await health.report()).dependencies.config?.detail === undefined ? true : undefined,
+    5000,
+    'the refusal to clear',
+  );
   expect(poller.sync.version).toBe(good);
 
-  config.write('policies/default.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"\n');
+  config.write(
+    'policies/default.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"\n',
+  );
   const report = await refused();
   expect(report.dependencies.config?.detail).toMatch(/policies\/default\.yaml:\d+:\d+: /);
   expect(poller.sync.version).toBe(good);
 
-  config.write('policies/default.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n');
-  await waitFor(async () => (poller.sync.version !== good ? true : undefined), 5000, 'the fixed file');
+  config.write(
+    'policies/default.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n',
+  );
+  await waitFor(
+    async () => (poller.sync.version !== good ? true : undefined),
+    5000,
+    'the fixed file',
+  );
   expect((await health.report()).dependencies.config?.detail).toBeUndefined();
 });
 
@@ -101,7 +152,8 @@ it('refuses a change a reloader cannot compile, for every reloader at once', asy
   const good = poller.sync.version;
   const seenBefore = poller.seen.length;
   poller.sync.register((files) => {
-    if (files.policies.get('default')?.rules.some((r) => r.model === 'reject-me')) throw new Error('cannot compile');
+    if (files.policies.get('default')?.rules.some((r) => r.model === 'reject-me'))
+      throw new Error('cannot compile');
     return () => undefined;
   });
   config.write('policies/default.yaml', 'rules:\n  - model: reject-me\n    allow_tools: ["x"]\n');

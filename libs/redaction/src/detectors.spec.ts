@@ -209,21 +209,66 @@ describe('secrets (the same at both levels)', () => {
   // Provider tokens by their documented prefixes (made-up values of the documented shapes).
   const GH = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
   table('api_key', [
-    [`git clone https://x:${GH}@github.com/o/r`, 'git clone https://x:[redacted:api_key]@github.com/o/r', 'git clone https://x:[redacted:api_key]@github.com/o/r'],
-    ['token github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV.', 'token [redacted:api_key].', 'token [redacted:api_key].'],
+    [
+      `git clone https://x:${GH}@github.com/o/r`,
+      'git clone https://x:[redacted:api_key]@github.com/o/r',
+      'git clone https://x:[redacted:api_key]@github.com/o/r',
+    ],
+    [
+      'token github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV.',
+      'token [redacted:api_key].',
+      'token [redacted:api_key].',
+    ],
     ['glpat-AbCdEf0123456789_-xy', '[redacted:api_key]', '[redacted:api_key]'],
-    ['stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc, ok', 'stripe key [redacted:api_key], ok', 'stripe key [redacted:api_key], ok'],
+    [
+      'stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc, ok',
+      'stripe key [redacted:api_key], ok',
+      'stripe key [redacted:api_key], ok',
+    ],
     ['rk_test_51H8abcDEF0123456789xyz', '[redacted:api_key]', '[redacted:api_key]'],
     ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '[redacted:api_key]', '[redacted:api_key]'],
-    ['SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', 'SLACK=[redacted:api_key]', 'SLACK=[redacted:api_key]'],
-    ['?key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q&x', '?key=[redacted:api_key]&x', '?key=[redacted:api_key]&x'],
-    ['//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8', '//registry.npmjs.org/:_authToken=[redacted:api_key]', '//registry.npmjs.org/:_authToken=[redacted:api_key]'],
-    ['HF_TOKEN="hf_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7"', 'HF_TOKEN="[redacted:api_key]"', 'HF_TOKEN="[redacted:api_key]"'],
-    ['OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78', 'OPENAI_API_KEY=[redacted:api_key]', 'OPENAI_API_KEY=[redacted:api_key]'],
-    ['x-api-key: sk-ant-api03-AbCdEf0123456789-_AbCdEf0123456789AbCdEf', 'x-api-key: [redacted:api_key]', 'x-api-key: [redacted:api_key]'],
+    [
+      'SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx',
+      'SLACK=[redacted:api_key]',
+      'SLACK=[redacted:api_key]',
+    ],
+    [
+      '?key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q&x',
+      '?key=[redacted:api_key]&x',
+      '?key=[redacted:api_key]&x',
+    ],
+    [
+      '//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8',
+      '//registry.npmjs.org/:_authToken=[redacted:api_key]',
+      '//registry.npmjs.org/:_authToken=[redacted:api_key]',
+    ],
+    [
+      'HF_TOKEN="hf_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7"',
+      'HF_TOKEN="[redacted:api_key]"',
+      'HF_TOKEN="[redacted:api_key]"',
+    ],
+    [
+      'OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78',
+      'OPENAI_API_KEY=[redacted:api_key]',
+      'OPENAI_API_KEY=[redacted:api_key]',
+    ],
+    [
+      'x-api-key: sk-ant-api03-AbCdEf0123456789-_AbCdEf0123456789AbCdEf',
+      'x-api-key: [redacted:api_key]',
+      'x-api-key: [redacted:api_key]',
+    ],
   ]);
   it('does not take a prefix inside a longer word, a GitHub token of the wrong length, or words that start like a token', () => {
-    for (const text of [`my${GH}`, `${GH}9`, 'mask-ghp_short', 'AIzaTooShort', 'desk-0123456789012345678901234567890123456789', 'uses sk-learn-compatible-estimators-everywhere-here', 'see sk-Ab12Cd34Ef56 for details', 'xoxo-hugs-and-kisses']) {
+    for (const text of [
+      `my${GH}`,
+      `${GH}9`,
+      'mask-ghp_short',
+      'AIzaTooShort',
+      'desk-0123456789012345678901234567890123456789',
+      'uses sk-learn-compatible-estimators-everywhere-here',
+      'see sk-Ab12Cd34Ef56 for details',
+      'xoxo-hugs-and-kisses',
+    ]) {
       const { value, report } = maskText(text, { level: 'strict' });
       expect(value).toBe(text);
       expect(report.masked.api_key + report.rejected.api_key).toBe(0);

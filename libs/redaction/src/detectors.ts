@@ -173,7 +173,8 @@ const bearer: Detector = {
  * token a digit; anything else is not a candidate at all, and stays visible to the later
  * detectors (an email address that starts with `sk-` is still masked as one).
  */
-const API_TOKEN_PREFIX = /gh[pousr]_|github_pat_|glpat-|(?:sk|rk)_(?:live|test)_|whsec_|xox[abposr]-|AIza|npm_|hf_|sk-/;
+const API_TOKEN_PREFIX =
+  /gh[pousr]_|github_pat_|glpat-|(?:sk|rk)_(?:live|test)_|whsec_|xox[abposr]-|AIza|npm_|hf_|sk-/;
 const apiToken: Detector = {
   type: 'api_key',
   pattern:

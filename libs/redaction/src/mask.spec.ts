@@ -45,7 +45,9 @@ describe('maskPii on nested JSON', () => {
   };
 
   it('masks what is under a __proto__ key (JSON.parse makes it an own key) and keeps it as data', () => {
-    const input = JSON.parse('{"__proto__": {"email": "jane@example.com", "admin": true}, "n": 1}') as object;
+    const input = JSON.parse(
+      '{"__proto__": {"email": "jane@example.com", "admin": true}, "n": 1}',
+    ) as object;
     const { value, report } = maskPii(input, { level: 'standard' });
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
     expect((value as { admin?: unknown }).admin).toBeUndefined();

@@ -1,5 +1,11 @@
 import { DETECTORS, type Strictness } from './detectors.js';
-import { emptyReport, normalizeFieldName, REDACTED, type MaskingReport, type MaskOptions } from './types.js';
+import {
+  emptyReport,
+  normalizeFieldName,
+  REDACTED,
+  type MaskingReport,
+  type MaskOptions,
+} from './types.js';
 
 interface Claim {
   start: number;
@@ -92,7 +98,8 @@ export function maskPii(
   opts: MaskOptions,
 ): { value: unknown; report: MaskingReport } {
   const report = emptyReport();
-  if (opts.level === 'off' && !opts.redactFields?.length && !opts.redactFieldPattern) return { value, report };
+  if (opts.level === 'off' && !opts.redactFields?.length && !opts.redactFieldPattern)
+    return { value, report };
   const level = opts.level;
   const allow =
     opts.allowFields !== undefined && opts.allowFields.length > 0
@@ -126,9 +133,19 @@ export function maskPii(
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(v)) {
       const field = v[key];
-      const masked = redact?.has(normalizeFieldName(key)) ? REDACTED : allow?.has(key) ? field : walk(field);
+      const masked = redact?.has(normalizeFieldName(key))
+        ? REDACTED
+        : allow?.has(key)
+          ? field
+          : walk(field);
       // A `__proto__` key (JSON.parse makes it an own key) is copied as one, not set as the prototype.
-      if (key === '__proto__') Object.defineProperty(out, key, { value: masked, enumerable: true, writable: true, configurable: true });
+      if (key === '__proto__')
+        Object.defineProperty(out, key, {
+          value: masked,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       else out[key] = masked;
     }
     ancestors.delete(v);

@@ -299,7 +299,12 @@ describe('email properties', () => {
   it('leaves addresses with a dot at either end or doubled in the local part alone', () => {
     // A local part holding `ey…` can also be a JWT candidate (and be rejected as one too).
     const bad = fc
-      .tuple(localPart.filter((l) => !l.includes('ey')), fc.constantFrom('lead', 'trail', 'double'), label, tld)
+      .tuple(
+        localPart.filter((l) => !l.includes('ey')),
+        fc.constantFrom('lead', 'trail', 'double'),
+        label,
+        tld,
+      )
       .map(([l, how, d, t]) => {
         const local = how === 'lead' ? `.${l}` : how === 'trail' ? `${l}.` : `${l}..x`;
         return `${local}@${d}.${t}`;
@@ -539,12 +544,24 @@ describe('secret properties', () => {
 
   it('masks every provider API token of a documented shape', () => {
     const token = fc.oneof(
-      fc.tuple(fc.constantFrom('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'npm_'), fc.stringMatching(/^[A-Za-z0-9]{36}$/)),
-      fc.tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_'), fc.stringMatching(/^[A-Za-z0-9]{16,99}$/)),
-      fc.tuple(fc.constantFrom('xoxb-', 'xoxp-'), fc.stringMatching(/^[0-9]{10,13}-[A-Za-z0-9]{24}$/)),
+      fc.tuple(
+        fc.constantFrom('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'npm_'),
+        fc.stringMatching(/^[A-Za-z0-9]{36}$/),
+      ),
+      fc.tuple(
+        fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_'),
+        fc.stringMatching(/^[A-Za-z0-9]{16,99}$/),
+      ),
+      fc.tuple(
+        fc.constantFrom('xoxb-', 'xoxp-'),
+        fc.stringMatching(/^[0-9]{10,13}-[A-Za-z0-9]{24}$/),
+      ),
       fc.tuple(fc.constant('AIza'), fc.stringMatching(/^[A-Za-z0-9_-]{35}$/)),
       fc.tuple(fc.constant('hf_'), fc.stringMatching(/^[A-Za-z0-9]{34}$/)),
-      fc.tuple(fc.constantFrom('sk-', 'sk-proj-'), fc.stringMatching(/^[A-Za-z0-9]{20,60}[0-9][A-Za-z0-9]{11}$/)),
+      fc.tuple(
+        fc.constantFrom('sk-', 'sk-proj-'),
+        fc.stringMatching(/^[A-Za-z0-9]{20,60}[0-9][A-Za-z0-9]{11}$/),
+      ),
     );
     fc.assert(
       fc.property(framed(token), ([before, [prefix, body], after]) =>

@@ -46,11 +46,19 @@ class RuntimeModule {
  * Starts one service as its own Nest app: pino logs, health at GET /healthz, graceful
  * shutdown on SIGINT/SIGTERM. A failure to start is one readable line and exit code 1.
  */
-export async function runService<E extends ServiceEnv>(opts: RunServiceOptions<E>): Promise<INestApplication> {
-  const logger = createLogger(opts.service, { level: opts.env.LOG_LEVEL, pretty: opts.env.LOG_PRETTY });
+export async function runService<E extends ServiceEnv>(
+  opts: RunServiceOptions<E>,
+): Promise<INestApplication> {
+  const logger = createLogger(opts.service, {
+    level: opts.env.LOG_LEVEL,
+    pretty: opts.env.LOG_PRETTY,
+  });
   try {
     const app = await NestFactory.create<NestFastifyApplication>(
-      { module: class ServiceRoot {}, imports: [RuntimeModule.forRoot(opts.service, opts.env, logger), ...opts.imports] },
+      {
+        module: class ServiceRoot {},
+        imports: [RuntimeModule.forRoot(opts.service, opts.env, logger), ...opts.imports],
+      },
       new FastifyAdapter({ logger: false, ...opts.fastify }),
       { logger: new NestPinoLogger(logger), abortOnError: false },
     );
@@ -58,7 +66,10 @@ export async function runService<E extends ServiceEnv>(opts: RunServiceOptions<E
     await opts.configure?.(app);
     if (opts.port > 0) {
       await app.listen(opts.port, opts.env.HOST);
-      logger.info({ port: opts.port, host: opts.env.HOST }, `${opts.service} listening on http://${opts.env.HOST}:${opts.port}`);
+      logger.info(
+        { port: opts.port, host: opts.env.HOST },
+        `${opts.service} listening on http://${opts.env.HOST}:${opts.port}`,
+      );
     } else {
       await app.init();
       logger.info(`${opts.service} started`);

@@ -40,7 +40,13 @@ export function createLogger(service: string, opts: { level: string; pretty: boo
   if (!opts.pretty) return pino(options);
   return pino(
     options,
-    pretty({ sync: true, singleLine: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' }),
+    pretty({
+      sync: true,
+      singleLine: true,
+      colorize: process.stdout.isTTY,
+      ignore: 'pid,hostname,service',
+      translateTime: 'HH:MM:ss.l',
+    }),
   );
 }
 

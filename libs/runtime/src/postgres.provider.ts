@@ -21,7 +21,9 @@ export function pgPoolProvider(token: symbol, migrationsDir: string): Provider {
         if (applied.length) logger.info({ applied }, 'migrations applied');
       } catch (err) {
         await pool.end().catch(() => undefined);
-        throw new Error(`cannot prepare PostgreSQL (${(err as Error).message}); check DATABASE_URL and that the server runs`);
+        throw new Error(
+          `cannot prepare PostgreSQL (${(err as Error).message}); check DATABASE_URL and that the server runs`,
+        );
       }
       health.register('postgres', async () => {
         await pool.query('SELECT 1');

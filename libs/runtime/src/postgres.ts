@@ -10,7 +10,11 @@ export type PoolClient = pg.PoolClient;
  * (and the error goes on). A connection whose ROLLBACK fails is destroyed, not reused.
  * `begin` may set the isolation level, e.g. 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  begin = 'BEGIN',
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -50,9 +54,13 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       `CREATE TABLE IF NOT EXISTS "${schema}".schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Set(
-      (await client.query<{ name: string }>(`SELECT name FROM "${schema}".schema_migrations`)).rows.map((r) => r.name),
+      (
+        await client.query<{ name: string }>(`SELECT name FROM "${schema}".schema_migrations`)
+      ).rows.map((r) => r.name),
     );
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       if (done.has(file)) continue;
       await client.query('BEGIN');
       try {
@@ -67,7 +75,9 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       }
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`sg-migrate:${schema}`]).catch(() => undefined);
+    await client
+      .query('SELECT pg_advisory_unlock(hashtext($1))', [`sg-migrate:${schema}`])
+      .catch(() => undefined);
     client.release();
   }
   return applied;

@@ -11,7 +11,9 @@ describe('trace ids', () => {
 
   it('never repeats an id, also across refills of its random pool', () => {
     // 4 KiB of pool is 256 trace ids: 1,000 cross it several times, at every alignment.
-    const ids = Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? traceparentFor('x').slice(3, 35) : newTraceId()));
+    const ids = Array.from({ length: 1000 }, (_, i) =>
+      i % 3 === 0 ? traceparentFor('x').slice(3, 35) : newTraceId(),
+    );
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
@@ -38,15 +40,24 @@ describe('canonicalJson', () => {
   /** The definition it replaces: JSON.stringify with a replacer that sorts keys. */
   const reference = (value: unknown) =>
     JSON.stringify(value, (_key, v: unknown) =>
-      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
     );
 
   it('writes exactly what JSON.stringify with sorted keys writes, for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)),
+      { numRuns: 2000 },
+    );
   });
 
   it('sorts keys at every depth and follows JSON.stringify on the odd values', () => {
-    const odd = { b: [undefined, () => 1, NaN, -0, 1e21], a: { d: undefined, c: new Date(0) }, 'é': '\u2028"' };
+    const odd = {
+      b: [undefined, () => 1, NaN, -0, 1e21],
+      a: { d: undefined, c: new Date(0) },
+      é: '\u2028"',
+    };
     expect(canonicalJson(odd)).toBe(reference(odd));
     expect(canonicalJson({ b: 1, a: { z: 1, y: 2 } })).toBe('{"a":{"y":2,"z":1},"b":1}');
   });

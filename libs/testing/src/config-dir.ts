@@ -19,12 +19,18 @@ export function exampleConfigDir(upstreamUrl: string): ConfigDir {
   cpSync(EXAMPLES_CONFIG, dir, { recursive: true });
   for (const file of readdirSync(join(dir, 'tools'))) {
     const path = join(dir, 'tools', file);
-    writeFileSync(path, readFileSync(path, 'utf8').replaceAll('http://127.0.0.1:9000', upstreamUrl));
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8').replaceAll('http://127.0.0.1:9000', upstreamUrl),
+    );
   }
   return {
     dir,
     write(relative, content) {
-      writeFileSync(join(dir, relative), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+      writeFileSync(
+        join(dir, relative),
+        typeof content === 'string' ? content : JSON.stringify(content, null, 2),
+      );
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

@@ -9,5 +9,12 @@ await runService({
   service: 'audit',
   env,
   port: env.HEALTH_PORT,
-  imports: [MessagingModule.forRoot({ service: 'audit', publishesEvents: true, config: { announce: false } }), AuditModule],
+  imports: [
+    MessagingModule.forRoot({
+      service: 'audit',
+      publishesEvents: true,
+      config: { announce: false },
+    }),
+    AuditModule,
+  ],
 });

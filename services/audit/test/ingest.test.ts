@@ -24,7 +24,6 @@ import { MIGRATIONS_DIR } from '../src/store/pg.provider.js';
 import { TraceHandler } from '../src/trace/trace.handler.js';
 import { connectBus, startAuditModule } from './support.js';
 
-
 const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
   [TOOLCALL_RECEIVED]: {
     channel: 'rest',
@@ -44,7 +43,13 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
       allowed: true,
       code: null,
       reason: 'allowed by rule 0',
-      rule_trace: [{ check: 'allow_tools', outcome: 'pass', rule: 'policies/default.yaml#rules[0].allow_tools[0]' }],
+      rule_trace: [
+        {
+          check: 'allow_tools',
+          outcome: 'pass',
+          rule: 'policies/default.yaml#rules[0].allow_tools[0]',
+        },
+      ],
       reasoning: ['No schema violation.'],
       suggestions: [],
       risk_score: 0,
@@ -80,12 +85,38 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     request_id: 'req-1',
     tool: 'calendar.list_events',
     live: { allowed: true, code: null, requires_approval: false },
-    shadow: { allowed: false, code: 'POLICY.TOOL_NOT_ALLOWED', requires_approval: false, reason: 'preview denies', risk_score: 0, rule_trace: [] },
+    shadow: {
+      allowed: false,
+      code: 'POLICY.TOOL_NOT_ALLOWED',
+      requires_approval: false,
+      reason: 'preview denies',
+      risk_score: 0,
+      rule_trace: [],
+    },
     differs: true,
   },
-  [POLICY_CHANGED]: { version: 'abcdef012345', previous_version: '0123456789ab', instance: 'host:1' },
-  [APPROVAL_REQUESTED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', arguments_digest: 'd'.repeat(64), policy_version: 'abcdef012345', expires_at: '2026-11-23T19:00:00.000Z' },
-  [APPROVAL_RESOLVED]: { approval_id: 'a1', agent_id: 'gpt-4o', tool: 'db.write_sensitive', request_id: 'req-1', status: 'rejected', approver: 'admin' },
+  [POLICY_CHANGED]: {
+    version: 'abcdef012345',
+    previous_version: '0123456789ab',
+    instance: 'host:1',
+  },
+  [APPROVAL_REQUESTED]: {
+    approval_id: 'a1',
+    agent_id: 'gpt-4o',
+    tool: 'db.write_sensitive',
+    request_id: 'req-1',
+    arguments_digest: 'd'.repeat(64),
+    policy_version: 'abcdef012345',
+    expires_at: '2026-11-23T19:00:00.000Z',
+  },
+  [APPROVAL_RESOLVED]: {
+    approval_id: 'a1',
+    agent_id: 'gpt-4o',
+    tool: 'db.write_sensitive',
+    request_id: 'req-1',
+    status: 'rejected',
+    approver: 'admin',
+  },
   [ALERT_RAISED]: {
     alert_id: '5b0d8f7e-93a4-4c1e-9a55-0c1f2d3e4f50',
     type: 'denial_spike',
@@ -144,7 +175,10 @@ async function startPublisher(iso: Isolation) {
       return res.rows;
     },
     async count(where = 'TRUE', params: unknown[] = []): Promise<number> {
-      const res = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE ${where}`, params);
+      const res = await sql.query<{ n: string }>(
+        `SELECT count(*) AS n FROM audit_events WHERE ${where}`,
+        params,
+      );
       return Number(res.rows[0]!.n);
     },
     /** Resolves once the audit consumer has acked (or terminated) everything in the stream. */
@@ -167,7 +201,14 @@ async function startPublisher(iso: Isolation) {
 }
 
 function envelope(eventId: string, traceId: string, data: unknown) {
-  return { event_id: eventId, occurred_at: new Date().toISOString(), trace_id: traceId, project: 'default', source: 'ingress', data };
+  return {
+    event_id: eventId,
+    occurred_at: new Date().toISOString(),
+    trace_id: traceId,
+    project: 'default',
+    source: 'ingress',
+    data,
+  };
 }
 
 describe('audit ingest against real NATS and PostgreSQL', () => {
@@ -175,9 +216,16 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
   let audit: Awaited<ReturnType<typeof startAudit>>;
   let pub: Awaited<ReturnType<typeof startPublisher>>;
   let n = 0;
-  const ctx = (traceId = `trace-${++n}-${randomUUID().slice(0, 8)}`): MessageContext => ({ traceId, project: 'default' });
+  const ctx = (traceId = `trace-${++n}-${randomUUID().slice(0, 8)}`): MessageContext => ({
+    traceId,
+    project: 'default',
+  });
   const rowOf = (eventId: string) =>
-    waitFor(async () => (await pub.rows('event_id = $1', [eventId]))[0], 10_000, `the row of event ${eventId}`);
+    waitFor(
+      async () => (await pub.rows('event_id = $1', [eventId]))[0],
+      10_000,
+      `the row of event ${eventId}`,
+    );
 
   beforeAll(async () => {
     pub = await startPublisher(iso);
@@ -190,18 +238,30 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     await iso.cleanup();
   });
 
-  it.each(Object.keys(EXAMPLES) as EventSubject[])('stores %s with the columns of its envelope', async (subject) => {
-    const c: MessageContext = { traceId: `trace-cols-${subject.split('.')[2]}`, project: 'acme' };
-    const id = pub.bus.publish(subject, EXAMPLES[subject] as never, c);
-    const row = await rowOf(id);
-    expect(row).toMatchObject({ event_id: id, subject, source: 'ingress', project: 'acme', trace_id: c.traceId, data: EXAMPLES[subject] });
-    // stream_seq is the position of this very event in the stream, and occurred_at its time.
-    const jsm = await pub.bus.jsm();
-    const msg = await jsm.streams.getMessage(pub.bus.streamName, { seq: Number(row.stream_seq) });
-    const env = msg!.json<{ event_id: string; occurred_at: string }>();
-    expect(env.event_id).toBe(id);
-    expect(Math.abs(row.occurred_at.getTime() - Date.parse(env.occurred_at))).toBeLessThanOrEqual(1);
-  });
+  it.each(Object.keys(EXAMPLES) as EventSubject[])(
+    'stores %s with the columns of its envelope',
+    async (subject) => {
+      const c: MessageContext = { traceId: `trace-cols-${subject.split('.')[2]}`, project: 'acme' };
+      const id = pub.bus.publish(subject, EXAMPLES[subject] as never, c);
+      const row = await rowOf(id);
+      expect(row).toMatchObject({
+        event_id: id,
+        subject,
+        source: 'ingress',
+        project: 'acme',
+        trace_id: c.traceId,
+        data: EXAMPLES[subject],
+      });
+      // stream_seq is the position of this very event in the stream, and occurred_at its time.
+      const jsm = await pub.bus.jsm();
+      const msg = await jsm.streams.getMessage(pub.bus.streamName, { seq: Number(row.stream_seq) });
+      const env = msg!.json<{ event_id: string; occurred_at: string }>();
+      expect(env.event_id).toBe(id);
+      expect(Math.abs(row.occurred_at.getTime() - Date.parse(env.occurred_at))).toBeLessThanOrEqual(
+        1,
+      );
+    },
+  );
 
   it('stores an event published twice with the same id once', async () => {
     const c = ctx();
@@ -239,7 +299,11 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     expect(await audit.store.append(again)).toBe(0);
     expect(await pub.count()).toBe(stored.length);
 
-    const fresh: EventRow = { ...again[0]!, event_id: randomUUID(), trace_id: 'trace-direct-insert' };
+    const fresh: EventRow = {
+      ...again[0]!,
+      event_id: randomUUID(),
+      trace_id: 'trace-direct-insert',
+    };
     expect(await audit.store.append([fresh, fresh, again[0]!])).toBe(1);
     expect(await pub.count()).toBe(stored.length + 1);
     expect(await audit.store.append([])).toBe(0);
@@ -260,27 +324,55 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     const trace = await pub.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: c.traceId }, c);
     expect(trace.trace_id).toBe(c.traceId);
     expect(trace.events.map((e) => e.event_id)).toEqual(ids);
-    expect(trace.events.map((e) => e.subject)).toEqual([TOOLCALL_RECEIVED, DECISION_MADE, TOOLCALL_EXECUTED, TOOLCALL_COMPLETED]);
+    expect(trace.events.map((e) => e.subject)).toEqual([
+      TOOLCALL_RECEIVED,
+      DECISION_MADE,
+      TOOLCALL_EXECUTED,
+      TOOLCALL_COMPLETED,
+    ]);
     const seqs = trace.events.map((e) => e.stream_seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);
-    expect(trace.events[1]).toMatchObject({ source: 'ingress', project: 'default', trace_id: c.traceId, data: EXAMPLES[DECISION_MADE] });
+    expect(trace.events[1]).toMatchObject({
+      source: 'ingress',
+      project: 'default',
+      trace_id: c.traceId,
+      data: EXAMPLES[DECISION_MADE],
+    });
     expect(trace.events[0]!.occurred_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('orders a trace by stream position, not by the clocks of the publishers', async () => {
     // Two services with skewed clocks: the later event in the stream claims an earlier time.
     const traceId = 'trace-skewed-clocks';
-    const base = { subject: TOOLCALL_COMPLETED, source: 'ingress', project: 'default', trace_id: traceId, data: {} };
-    const first: EventRow = { ...base, event_id: randomUUID(), occurred_at: '2030-01-01T00:00:05.000Z', stream_seq: 900_001 };
-    const second: EventRow = { ...base, event_id: randomUUID(), occurred_at: '2030-01-01T00:00:01.000Z', stream_seq: 900_002 };
+    const base = {
+      subject: TOOLCALL_COMPLETED,
+      source: 'ingress',
+      project: 'default',
+      trace_id: traceId,
+      data: {},
+    };
+    const first: EventRow = {
+      ...base,
+      event_id: randomUUID(),
+      occurred_at: '2030-01-01T00:00:05.000Z',
+      stream_seq: 900_001,
+    };
+    const second: EventRow = {
+      ...base,
+      event_id: randomUUID(),
+      occurred_at: '2030-01-01T00:00:01.000Z',
+      stream_seq: 900_002,
+    };
     await audit.store.append([second, first]);
     const trace = await pub.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx(traceId));
     expect(trace.events.map((e) => e.event_id)).toEqual([first.event_id, second.event_id]);
   });
 
   it('answers AUDIT.TRACE_NOT_FOUND for a trace with no events', async () => {
-    const err = await pub.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: 'trace-that-never-was' }, ctx()).catch((e: unknown) => e);
+    const err = await pub.bus
+      .request(AUDIT_TRACE_SUBJECT, { trace_id: 'trace-that-never-was' }, ctx())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toBe('AUDIT.TRACE_NOT_FOUND');
   });
@@ -290,7 +382,10 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     const subject = pub.bus.subject(TOOLCALL_COMPLETED);
     await pub.bus.js.publish(subject, 'not json');
     await pub.bus.js.publish(subject, JSON.stringify({ event_id: 'not-a-uuid', data: {} }));
-    await pub.bus.js.publish(subject, JSON.stringify({ ...envelope(randomUUID(), 'trace-bad-project', {}), project: '../etc' }));
+    await pub.bus.js.publish(
+      subject,
+      JSON.stringify({ ...envelope(randomUUID(), 'trace-bad-project', {}), project: '../etc' }),
+    );
     const good = pub.bus.publish(TOOLCALL_COMPLETED, EXAMPLES[TOOLCALL_COMPLETED], ctx());
     await rowOf(good);
     // Terminated, not left pending for redelivery.
@@ -324,21 +419,44 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
     );
     const row = await rowOf(id);
     const text = JSON.stringify(row.data);
-    for (const raw of ['alice.smith', '4111 1111 1111 1111', 'hunter2', 'k-123', 'xk-1', 'xt-2', 'at-3', 'pw-4', 'pp-5', 'cp-6']) expect(text).not.toContain(raw);
+    for (const raw of [
+      'alice.smith',
+      '4111 1111 1111 1111',
+      'hunter2',
+      'k-123',
+      'xk-1',
+      'xt-2',
+      'at-3',
+      'pw-4',
+      'pp-5',
+      'cp-6',
+    ])
+      expect(text).not.toContain(raw);
     expect(row.data).toMatchObject({
       agent_id: 'agent-7',
       session_id: 'sess-pii',
       tool: 'calendar.list_events',
-      arguments: { Pass_Word: '[redacted]', deep: [{ 'api-key': '[redacted]' }], credentials: '[redacted]', max_tokens: 256, limit: 5 },
+      arguments: {
+        Pass_Word: '[redacted]',
+        deep: [{ 'api-key': '[redacted]' }],
+        credentials: '[redacted]',
+        max_tokens: 256,
+        limit: 5,
+      },
     });
     expect((row.data as { arguments: { note: string } }).arguments.note).toMatch(/1111$/);
   });
 
-  it('chains each project\'s rows: consecutive chain_seq, each prev_hash the hash before it', async () => {
-    const res = await pub.sql.query<{ project: string; chain_seq: string; prev_hash: string; hash: string }>(
-      'SELECT project, chain_seq, prev_hash, hash FROM audit_events ORDER BY project, chain_seq',
+  it("chains each project's rows: consecutive chain_seq, each prev_hash the hash before it", async () => {
+    const res = await pub.sql.query<{
+      project: string;
+      chain_seq: string;
+      prev_hash: string;
+      hash: string;
+    }>('SELECT project, chain_seq, prev_hash, hash FROM audit_events ORDER BY project, chain_seq');
+    const heads = await pub.sql.query<{ project: string; chain_seq: string; hash: string }>(
+      'SELECT project, chain_seq, hash FROM audit_chain_heads',
     );
-    const heads = await pub.sql.query<{ project: string; chain_seq: string; hash: string }>('SELECT project, chain_seq, hash FROM audit_chain_heads');
     expect(res.rows.length).toBeGreaterThan(5);
     const last = new Map<string, { seq: number; hash: string }>();
     for (const r of res.rows) {
@@ -348,7 +466,9 @@ describe('audit ingest against real NATS and PostgreSQL', () => {
       expect(r.hash).toMatch(/^[0-9a-f]{64}$/);
       last.set(r.project, { seq: Number(r.chain_seq), hash: r.hash });
     }
-    expect(new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]))).toEqual(last);
+    expect(
+      new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }])),
+    ).toEqual(last);
   });
 
   it('leaves nothing for a second migration run of its schema', async () => {
@@ -376,10 +496,21 @@ describe('an event PostgreSQL cannot store', () => {
 
   it('does not keep the events published with it out of the audit log', async () => {
     const c: MessageContext = { traceId: 'trace-nul-0001', project: 'default' };
-    const bad = pub.bus.publish(TOOLCALL_RECEIVED, { ...EXAMPLES[TOOLCALL_RECEIVED], arguments: { q: 'a\u0000b' } }, c);
+    const bad = pub.bus.publish(
+      TOOLCALL_RECEIVED,
+      { ...EXAMPLES[TOOLCALL_RECEIVED], arguments: { q: 'a\u0000b' } },
+      c,
+    );
     const good = pub.bus.publish(TOOLCALL_COMPLETED, EXAMPLES[TOOLCALL_COMPLETED], c);
-    await waitFor(async () => ((await pub.count('event_id = $1', [good])) === 1 ? true : undefined), 5000, 'the good event');
-    const stored = await pub.sql.query<{ q: string }>("SELECT data->'arguments'->>'q' AS q FROM audit_events WHERE event_id = $1", [bad]);
+    await waitFor(
+      async () => ((await pub.count('event_id = $1', [good])) === 1 ? true : undefined),
+      5000,
+      'the good event',
+    );
+    const stored = await pub.sql.query<{ q: string }>(
+      "SELECT data->'arguments'->>'q' AS q FROM audit_events WHERE event_id = $1",
+      [bad],
+    );
     expect(stored.rows).toEqual([{ q: 'a\uFFFDb' }]);
     await pub.drained();
   });
@@ -394,7 +525,8 @@ describe('two audit instances sharing the durable consumer', () => {
   beforeAll(async () => {
     pub = await startPublisher(iso);
     // Small batches, so that both instances pull a share of the events.
-    for (let i = 0; i < 2; i++) instances.push(await startAudit(iso, { AUDIT_BATCH_SIZE: '10', AUDIT_FLUSH_MS: '5' }));
+    for (let i = 0; i < 2; i++)
+      instances.push(await startAudit(iso, { AUDIT_BATCH_SIZE: '10', AUDIT_FLUSH_MS: '5' }));
   });
 
   afterAll(async () => {
@@ -415,7 +547,11 @@ describe('two audit instances sharing the durable consumer', () => {
     });
 
     const ids = Array.from({ length: N }, (_, i) =>
-      pub.bus.publish(TOOLCALL_COMPLETED, { ...EXAMPLES[TOOLCALL_COMPLETED], request_id: `bulk-${i}` }, { traceId: `trace-bulk-${i % 25}`, project: 'default' }),
+      pub.bus.publish(
+        TOOLCALL_COMPLETED,
+        { ...EXAMPLES[TOOLCALL_COMPLETED], request_id: `bulk-${i}` },
+        { traceId: `trace-bulk-${i % 25}`, project: 'default' },
+      ),
     );
     await waitFor(async () => ((await pub.count()) >= N ? true : undefined), 30_000, `${N} rows`);
     await pub.drained();
@@ -429,13 +565,22 @@ describe('two audit instances sharing the durable consumer', () => {
     // Both instances did part of the work, and no row was written twice.
     expect(inserted[0]! + inserted[1]!).toBe(N);
     // Both appended to one chain, interleaved: it is still one unbroken chain.
-    expect(await verifyChain(pub.sql, 'default')).toMatchObject({ ok: true, rows_checked: N, head_seq: N });
+    expect(await verifyChain(pub.sql, 'default')).toMatchObject({
+      ok: true,
+      rows_checked: N,
+      head_seq: N,
+    });
     expect(inserted[0]).toBeGreaterThan(0);
     expect(inserted[1]).toBeGreaterThan(0);
   });
 });
 
-const MIGRATION_FILES = ['0001_audit_events.sql', '0002_hash_chain.sql', '0003_alerts.sql', '0004_chain_seq_positive.sql'];
+const MIGRATION_FILES = [
+  '0001_audit_events.sql',
+  '0002_hash_chain.sql',
+  '0003_alerts.sql',
+  '0004_chain_seq_positive.sql',
+];
 
 describe('migrations', () => {
   const base = `sg_mig_${randomUUID().slice(0, 8)}`;
@@ -448,7 +593,8 @@ describe('migrations', () => {
 
   afterAll(async () => {
     const admin = poolFor('public');
-    for (const suffix of ['a', 'b']) await admin.query(`DROP SCHEMA IF EXISTS "${base}_${suffix}" CASCADE`);
+    for (const suffix of ['a', 'b'])
+      await admin.query(`DROP SCHEMA IF EXISTS "${base}_${suffix}" CASCADE`);
     for (const pool of pools) await pool.end();
   });
 
@@ -457,14 +603,21 @@ describe('migrations', () => {
     const pool = poolFor(schema);
     await expect(migrate(pool, schema, MIGRATIONS_DIR)).resolves.toEqual(MIGRATION_FILES);
     await expect(migrate(pool, schema, MIGRATIONS_DIR)).resolves.toEqual([]);
-    const recorded = await pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+    const recorded = await pool.query<{ name: string }>(
+      'SELECT name FROM schema_migrations ORDER BY name',
+    );
     expect(recorded.rows.map((r) => r.name)).toEqual(MIGRATION_FILES);
-    await expect(pool.query('SELECT count(*) FROM audit_events')).resolves.toMatchObject({ rows: [{ count: '0' }] });
+    await expect(pool.query('SELECT count(*) FROM audit_events')).resolves.toMatchObject({
+      rows: [{ count: '0' }],
+    });
   });
 
   it('applies each file once when two instances start at the same time', async () => {
     const schema = `${base}_b`;
-    const results = await Promise.all([migrate(poolFor(schema), schema, MIGRATIONS_DIR), migrate(poolFor(schema), schema, MIGRATIONS_DIR)]);
+    const results = await Promise.all([
+      migrate(poolFor(schema), schema, MIGRATIONS_DIR),
+      migrate(poolFor(schema), schema, MIGRATIONS_DIR),
+    ]);
     expect(results.flat().sort()).toEqual(MIGRATION_FILES);
   });
 });

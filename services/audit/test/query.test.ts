@@ -192,7 +192,12 @@ function callEvents(spec: CallSpec): EventSpec[] {
       risk_score: rejected ? null : (spec.risk ?? 0.1),
       duration_ms: 20,
       ...(spec.story && !rejected
-        ? { agent_version: null, user_id: spec.user ?? null, arguments: spec.args ?? {}, decision: decision(spec) }
+        ? {
+            agent_version: null,
+            user_id: spec.user ?? null,
+            arguments: spec.args ?? {},
+            decision: decision(spec),
+          }
         : {}),
     },
   });
@@ -601,7 +606,18 @@ describe('audit queries against real NATS and PostgreSQL', () => {
       const BIG = 12;
       const big: string[] = [];
       for (let i = 0; i < BIG; i++) {
-        const events = callEvents({ project: 'big', trace: `trace-big-${String(i).padStart(4, '0')}`, agent: 'gpt-4o', tool: 'docs.upload', session: 'big', outcome: 'allowed', http: 200, t: 500_000 + i * 10, args: { blob: 'x'.repeat(200_000) }, executed: 'ok' });
+        const events = callEvents({
+          project: 'big',
+          trace: `trace-big-${String(i).padStart(4, '0')}`,
+          agent: 'gpt-4o',
+          tool: 'docs.upload',
+          session: 'big',
+          outcome: 'allowed',
+          http: 200,
+          t: 500_000 + i * 10,
+          args: { blob: 'x'.repeat(200_000) },
+          executed: 'ok',
+        });
         big.push((await rows.insert(events)).at(-1)!);
       }
       // What PostgreSQL sends for one page of up to 1,000 records within about 1 MB.
@@ -613,7 +629,10 @@ describe('audit queries against real NATS and PostgreSQL', () => {
           return r;
         },
       } as unknown as Pool;
-      const first = await new RecordsService(counting).page({ project: 'big', limit: 1000 }, 1_000_000);
+      const first = await new RecordsService(counting).page(
+        { project: 'big', limit: 1000 },
+        1_000_000,
+      );
       expect(sent[0]).toBeLessThanOrEqual(6);
       expect(first.records.length).toBeGreaterThan(0);
       expect(first.next_cursor).not.toBeNull();
@@ -622,7 +641,11 @@ describe('audit queries against real NATS and PostgreSQL', () => {
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const page = await bus.request(AUDIT_RECORDS_SUBJECT, { project: 'big', limit: 1000, ...(cursor ? { cursor } : {}) }, ctx);
+        const page = await bus.request(
+          AUDIT_RECORDS_SUBJECT,
+          { project: 'big', limit: 1000, ...(cursor ? { cursor } : {}) },
+          ctx,
+        );
         seen.push(...page.records.map((r) => r.audit_id));
         cursor = page.next_cursor ?? undefined;
         pages++;

@@ -9,5 +9,12 @@ await runService({
   service: 'executor',
   env,
   port: env.HEALTH_PORT,
-  imports: [MessagingModule.forRoot({ service: 'executor', publishesEvents: true, config: { announce: false } }), ExecutionModule],
+  imports: [
+    MessagingModule.forRoot({
+      service: 'executor',
+      publishesEvents: true,
+      config: { announce: false },
+    }),
+    ExecutionModule,
+  ],
 });

@@ -8,7 +8,12 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { GatewayError } from '@sg/contracts';
 import { exampleConfigDir, freePort, waitFor, type ConfigDir } from '@sg/testing';
-import { callMcpUpstream, closeMcpClients, listMcpTools, openMcpClients } from '../src/execution/mcp-upstream.js';
+import {
+  callMcpUpstream,
+  closeMcpClients,
+  listMcpTools,
+  openMcpClients,
+} from '../src/execution/mcp-upstream.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SERVER = join(ROOT, 'examples/mcp-server/server.mjs');
@@ -25,7 +30,10 @@ interface RunningServer {
 const running = new Set<ChildProcess>();
 
 /** The example server over Streamable HTTP, as a child process on `port` (a free one by default). */
-async function startHttpServer(env: Record<string, string> = {}, port?: number): Promise<RunningServer> {
+async function startHttpServer(
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<RunningServer> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, [SERVER, '--http'], {
     // Only what the server reads: none of the test runner's environment.
@@ -34,7 +42,11 @@ async function startHttpServer(env: Record<string, string> = {}, port?: number):
   });
   running.add(child);
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  await waitFor(async () => ((await fetch(`http://127.0.0.1:${p}/health`)).ok ? true : undefined), 10_000, 'the example MCP server');
+  await waitFor(
+    async () => ((await fetch(`http://127.0.0.1:${p}/health`)).ok ? true : undefined),
+    10_000,
+    'the example MCP server',
+  );
   return {
     port: p,
     url: `http://127.0.0.1:${p}/mcp`,
@@ -51,14 +63,22 @@ function httpUpstream(url: string, extra: Partial<McpUpstream> = {}): McpUpstrea
 }
 
 function stdioUpstream(extra: Partial<McpUpstream> = {}): McpUpstream {
-  return mcpUpstreamSchema.parse({ type: 'mcp', transport: 'stdio', command: process.execPath, args: [SERVER, '--stdio'], ...extra });
+  return mcpUpstreamSchema.parse({
+    type: 'mcp',
+    transport: 'stdio',
+    command: process.execPath,
+    args: [SERVER, '--stdio'],
+    ...extra,
+  });
 }
 
 /**
  * A stateful (session) MCP server in this process, with one tool `ping`. forget() drops every
  * session, as a restart would: the sessions clients hold become unknown (HTTP 404).
  */
-async function startStatefulServer(port: number): Promise<{ url: string; forget(): Promise<void>; close(): Promise<void> }> {
+async function startStatefulServer(
+  port: number,
+): Promise<{ url: string; forget(): Promise<void>; close(): Promise<void> }> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const http: Server = createServer(async (req, res) => {
     const id = req.headers['mcp-session-id'];
@@ -66,14 +86,18 @@ async function startStatefulServer(port: number): Promise<{ url: string; forget(
     if (!transport) {
       if (typeof id === 'string') {
         res.writeHead(404, { 'content-type': 'application/json' });
-        return res.end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+        return res.end(
+          '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}',
+        );
       }
       const created = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (sid) => void sessions.set(sid, created),
       });
       const mcp = new McpServer({ name: 'stateful', version: '1' });
-      mcp.registerTool('ping', { description: 'pong' }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+      mcp.registerTool('ping', { description: 'pong' }, async () => ({
+        content: [{ type: 'text', text: 'pong' }],
+      }));
       await mcp.connect(created);
       transport = created;
     }
@@ -102,7 +126,8 @@ async function failure(promise: Promise<unknown>): Promise<GatewayError> {
     (value) => ({ resolved: value }),
     (err: unknown) => ({ err }),
   );
-  if (!('err' in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome.resolved)}`);
+  if (!('err' in outcome))
+    throw new Error(`expected a failure, got ${JSON.stringify(outcome.resolved)}`);
   expect(outcome.err).toBeInstanceOf(GatewayError);
   return outcome.err as GatewayError;
 }
@@ -111,7 +136,10 @@ let server: RunningServer;
 let guarded: RunningServer;
 
 beforeAll(async () => {
-  [server, guarded] = await Promise.all([startHttpServer(), startHttpServer({ MCP_REQUIRED_TOKEN: TOKEN })]);
+  [server, guarded] = await Promise.all([
+    startHttpServer(),
+    startHttpServer({ MCP_REQUIRED_TOKEN: TOKEN }),
+  ]);
 });
 
 afterEach(async () => {
@@ -125,27 +153,53 @@ afterAll(async () => {
 
 describe('MCP upstreams over Streamable HTTP', () => {
   it('returns structuredContent when the tool sends it', async () => {
-    const answer = await callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'key' }, MAX);
+    const answer = await callMcpUpstream(
+      'notes.search',
+      httpUpstream(server.url),
+      { query: 'key' },
+      MAX,
+    );
     expect(answer).toEqual({
       status: 200,
-      body: { notes: [{ id: 2, title: 'Key rotation', body: 'Rotate the model keys of the staging project.' }] },
+      body: {
+        notes: [
+          { id: 2, title: 'Key rotation', body: 'Rotate the model keys of the staging project.' },
+        ],
+      },
     });
   });
 
   it('returns a JSON text item parsed, and calls remote_tool when the registry name differs', async () => {
     const upstream = httpUpstream(server.url, { remote_tool: 'notes.add' });
-    const answer = await callMcpUpstream('acme.notes_add', upstream, { title: 'MCP', body: 'reached over HTTP' }, MAX);
+    const answer = await callMcpUpstream(
+      'acme.notes_add',
+      upstream,
+      { title: 'MCP', body: 'reached over HTTP' },
+      MAX,
+    );
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ added: true, id: expect.any(Number) });
-    const found = await callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'reached over HTTP' }, MAX);
+    const found = await callMcpUpstream(
+      'notes.search',
+      httpUpstream(server.url),
+      { query: 'reached over HTTP' },
+      MAX,
+    );
     expect(found.body).toEqual({ notes: [expect.objectContaining({ title: 'MCP' })] });
   });
 
   it('keeps one client per upstream', async () => {
     const upstream = httpUpstream(server.url);
-    await Promise.all([1, 2, 3].map((i) => callMcpUpstream('notes.search', upstream, { query: String(i) }, MAX)));
+    await Promise.all(
+      [1, 2, 3].map((i) => callMcpUpstream('notes.search', upstream, { query: String(i) }, MAX)),
+    );
     expect(openMcpClients()).toBe(1);
-    await callMcpUpstream('notes.search', httpUpstream(server.url, { headers: { 'x-other': '1' } }), { query: 'x' }, MAX);
+    await callMcpUpstream(
+      'notes.search',
+      httpUpstream(server.url, { headers: { 'x-other': '1' } }),
+      { query: 'x' },
+      MAX,
+    );
     expect(openMcpClients()).toBe(2);
     await closeMcpClients();
     expect(openMcpClients()).toBe(0);
@@ -155,22 +209,35 @@ describe('MCP upstreams over Streamable HTTP', () => {
     const unknown = await failure(callMcpUpstream('notes.nope', httpUpstream(server.url), {}, MAX));
     expect(unknown.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(unknown.message).toMatch(/notes\.nope.*not found/);
-    const invalid = await failure(callMcpUpstream('notes.add', httpUpstream(server.url), { title: '', body: 'x' }, MAX));
+    const invalid = await failure(
+      callMcpUpstream('notes.add', httpUpstream(server.url), { title: '', body: 'x' }, MAX),
+    );
     expect(invalid.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(invalid.message).toMatch(/reported an error: .*Invalid arguments/);
     // The connection stays usable after a tool error.
-    await expect(callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'lunch' }, MAX)).resolves.toMatchObject({ status: 200 });
+    await expect(
+      callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'lunch' }, MAX),
+    ).resolves.toMatchObject({ status: 200 });
   });
 
   it('refuses a result larger than maxBytes', async () => {
-    const err = await failure(callMcpUpstream('notes.search', httpUpstream(server.url), { query: '' }, 50));
+    const err = await failure(
+      callMcpUpstream('notes.search', httpUpstream(server.url), { query: '' }, 50),
+    );
     expect(err.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(err.message).toMatch(/more than the 50 allowed/);
   });
 
   it('gives UPSTREAM_UNREACHABLE for a server that is not running', async () => {
     const port = await freePort();
-    const err = await failure(callMcpUpstream('notes.search', httpUpstream(`http://127.0.0.1:${port}/mcp`), { query: 'x' }, MAX));
+    const err = await failure(
+      callMcpUpstream(
+        'notes.search',
+        httpUpstream(`http://127.0.0.1:${port}/mcp`),
+        { query: 'x' },
+        MAX,
+      ),
+    );
     expect(err.code).toBe('EXECUTOR.UPSTREAM_UNREACHABLE');
     expect(err.message).not.toContain(String(port));
     expect(openMcpClients()).toBe(0);
@@ -182,7 +249,10 @@ describe('MCP upstreams over Streamable HTTP', () => {
     const err = await failure(callMcpUpstream('notes.slow', upstream, { ms: 3000 }, MAX));
     expect(err.code).toBe('EXECUTOR.UPSTREAM_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1500);
-    await expect(callMcpUpstream('notes.slow', upstream, { ms: 10 }, MAX)).resolves.toEqual({ status: 200, body: { slept_ms: 10 } });
+    await expect(callMcpUpstream('notes.slow', upstream, { ms: 10 }, MAX)).resolves.toEqual({
+      status: 200,
+      body: { slept_ms: 10 },
+    });
     expect(openMcpClients()).toBe(1);
   });
 
@@ -190,22 +260,41 @@ describe('MCP upstreams over Streamable HTTP', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('deadline')), 200);
     const started = Date.now();
-    const err = await failure(callMcpUpstream('notes.slow', httpUpstream(server.url), { ms: 3000 }, MAX, { signal: controller.signal }));
+    const err = await failure(
+      callMcpUpstream('notes.slow', httpUpstream(server.url), { ms: 3000 }, MAX, {
+        signal: controller.signal,
+      }),
+    );
     expect(err.code).toBe('EXECUTOR.UPSTREAM_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1500);
-    const already = await failure(callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'x' }, MAX, { signal: AbortSignal.abort() }));
+    const already = await failure(
+      callMcpUpstream('notes.search', httpUpstream(server.url), { query: 'x' }, MAX, {
+        signal: AbortSignal.abort(),
+      }),
+    );
     expect(already.code).toBe('EXECUTOR.UPSTREAM_TIMEOUT');
   });
 
   it('refuses link-local and metadata hosts (SSRF guard) before connecting', async () => {
-    const err = await failure(callMcpUpstream('notes.search', httpUpstream('http://169.254.169.254/mcp'), { query: 'x' }, MAX));
+    const err = await failure(
+      callMcpUpstream(
+        'notes.search',
+        httpUpstream('http://169.254.169.254/mcp'),
+        { query: 'x' },
+        MAX,
+      ),
+    );
     expect(err.code).toBe('EXECUTOR.SSRF_REFUSED');
     expect(openMcpClients()).toBe(0);
   });
 
   it("scrubs the server's error text with scrubText", async () => {
     const upstream = httpUpstream(server.url, { remote_tool: 'notes.s3cr3t-value' });
-    const err = await failure(callMcpUpstream('notes.x', upstream, {}, MAX, { scrubText: (t) => t.replaceAll('s3cr3t-value', '[redacted]') }));
+    const err = await failure(
+      callMcpUpstream('notes.x', upstream, {}, MAX, {
+        scrubText: (t) => t.replaceAll('s3cr3t-value', '[redacted]'),
+      }),
+    );
     expect(err.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(err.message).toContain('[redacted]');
     expect(err.message).not.toContain('s3cr3t-value');
@@ -214,13 +303,17 @@ describe('MCP upstreams over Streamable HTTP', () => {
   it('reconnects after the server went away and came back', async () => {
     const temp = await startHttpServer();
     const upstream = httpUpstream(temp.url);
-    await expect(callMcpUpstream('notes.search', upstream, { query: 'x' }, MAX)).resolves.toMatchObject({ status: 200 });
+    await expect(
+      callMcpUpstream('notes.search', upstream, { query: 'x' }, MAX),
+    ).resolves.toMatchObject({ status: 200 });
     await temp.stop();
     const err = await failure(callMcpUpstream('notes.search', upstream, { query: 'x' }, MAX));
     expect(err.code).toBe('EXECUTOR.UPSTREAM_UNREACHABLE');
     const again = await startHttpServer({}, temp.port);
     try {
-      await expect(callMcpUpstream('notes.search', upstream, { query: 'x' }, MAX)).resolves.toMatchObject({ status: 200 });
+      await expect(
+        callMcpUpstream('notes.search', upstream, { query: 'x' }, MAX),
+      ).resolves.toMatchObject({ status: 200 });
     } finally {
       await closeMcpClients();
       await again.stop();
@@ -231,9 +324,15 @@ describe('MCP upstreams over Streamable HTTP', () => {
     const stateful = await startStatefulServer(await freePort());
     try {
       const upstream = httpUpstream(stateful.url);
-      await expect(callMcpUpstream('ping', upstream, {}, MAX)).resolves.toEqual({ status: 200, body: 'pong' });
+      await expect(callMcpUpstream('ping', upstream, {}, MAX)).resolves.toEqual({
+        status: 200,
+        body: 'pong',
+      });
       await stateful.forget();
-      await expect(callMcpUpstream('ping', upstream, {}, MAX)).resolves.toEqual({ status: 200, body: 'pong' });
+      await expect(callMcpUpstream('ping', upstream, {}, MAX)).resolves.toEqual({
+        status: 200,
+        body: 'pong',
+      });
       expect(openMcpClients()).toBe(1);
     } finally {
       await closeMcpClients();
@@ -242,17 +341,29 @@ describe('MCP upstreams over Streamable HTTP', () => {
   });
 
   it("sends the upstream's headers: the bearer token reaches the server", async () => {
-    const denied = await failure(callMcpUpstream('notes.whoami', httpUpstream(guarded.url), {}, MAX));
+    const denied = await failure(
+      callMcpUpstream('notes.whoami', httpUpstream(guarded.url), {}, MAX),
+    );
     expect(denied.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(denied.details).toEqual({ upstream_status: 401 });
 
-    const wrong = await failure(callMcpUpstream('notes.whoami', httpUpstream(guarded.url, { headers: { Authorization: 'Bearer nope' } }), {}, MAX));
+    const wrong = await failure(
+      callMcpUpstream(
+        'notes.whoami',
+        httpUpstream(guarded.url, { headers: { Authorization: 'Bearer nope' } }),
+        {},
+        MAX,
+      ),
+    );
     expect(wrong.details).toEqual({ upstream_status: 401 });
     expect(JSON.stringify(wrong.toBody())).not.toContain('nope');
 
     const upstream = httpUpstream(guarded.url, { headers: { Authorization: `Bearer ${TOKEN}` } });
     const answer = await callMcpUpstream('notes.whoami', upstream, {}, MAX);
-    expect(answer).toEqual({ status: 200, body: { transport: 'http', authorization_header: true, authorized: true } });
+    expect(answer).toEqual({
+      status: 200,
+      body: { transport: 'http', authorization_header: true, authorized: true },
+    });
     expect(JSON.stringify(answer)).not.toContain(TOKEN);
   });
 });
@@ -260,26 +371,54 @@ describe('MCP upstreams over Streamable HTTP', () => {
 describe('MCP upstreams over stdio', () => {
   it('spawns the server and returns the result', async () => {
     const answer = await callMcpUpstream('notes.search', stdioUpstream(), { query: 'tacos' }, MAX);
-    expect(answer).toEqual({ status: 200, body: { notes: [{ id: 3, title: 'Lunch', body: 'Tacos on Thursday.' }] } });
+    expect(answer).toEqual({
+      status: 200,
+      body: { notes: [{ id: 3, title: 'Lunch', body: 'Tacos on Thursday.' }] },
+    });
     // The same process serves the next call: what one call added, the next one finds.
-    await callMcpUpstream('notes.add', stdioUpstream(), { title: 'stdio', body: 'kept in the process' }, MAX);
-    const found = await callMcpUpstream('notes.search', stdioUpstream(), { query: 'kept in the process' }, MAX);
+    await callMcpUpstream(
+      'notes.add',
+      stdioUpstream(),
+      { title: 'stdio', body: 'kept in the process' },
+      MAX,
+    );
+    const found = await callMcpUpstream(
+      'notes.search',
+      stdioUpstream(),
+      { query: 'kept in the process' },
+      MAX,
+    );
     expect(found.body).toEqual({ notes: [expect.objectContaining({ title: 'stdio' })] });
     const whoami = await callMcpUpstream('notes.whoami', stdioUpstream(), {}, MAX);
-    expect(whoami.body).toEqual({ transport: 'stdio', authorization_header: false, authorized: false });
+    expect(whoami.body).toEqual({
+      transport: 'stdio',
+      authorization_header: false,
+      authorized: false,
+    });
   });
 
   it('maps an unknown remote tool to UPSTREAM_ERROR', async () => {
-    const err = await failure(callMcpUpstream('notes.list', stdioUpstream({ remote_tool: 'notes.missing' }), {}, MAX));
+    const err = await failure(
+      callMcpUpstream('notes.list', stdioUpstream({ remote_tool: 'notes.missing' }), {}, MAX),
+    );
     expect(err.code).toBe('EXECUTOR.UPSTREAM_ERROR');
     expect(err.message).toMatch(/notes\.missing not found/);
   });
 
   it('gives UPSTREAM_UNREACHABLE for a command that does not exist or exits at once', async () => {
-    const missing = await failure(callMcpUpstream('notes.search', stdioUpstream({ command: '/nonexistent/mcp-server', args: [] }), {}, MAX));
+    const missing = await failure(
+      callMcpUpstream(
+        'notes.search',
+        stdioUpstream({ command: '/nonexistent/mcp-server', args: [] }),
+        {},
+        MAX,
+      ),
+    );
     expect(missing.code).toBe('EXECUTOR.UPSTREAM_UNREACHABLE');
     expect(missing.message).not.toContain('nonexistent');
-    const exits = await failure(callMcpUpstream('notes.search', stdioUpstream({ args: ['-e', 'process.exit(3)'] }), {}, MAX));
+    const exits = await failure(
+      callMcpUpstream('notes.search', stdioUpstream({ args: ['-e', 'process.exit(3)'] }), {}, MAX),
+    );
     expect(exits.code).toBe('EXECUTOR.UPSTREAM_UNREACHABLE');
     expect(openMcpClients()).toBe(0);
   });
@@ -293,7 +432,10 @@ describe('MCP upstreams over stdio', () => {
     const err = await failure(callMcpUpstream('notes.slow', upstream, { ms: 3000 }, MAX));
     expect(err.code).toBe('EXECUTOR.UPSTREAM_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1500);
-    await expect(callMcpUpstream('notes.slow', upstream, { ms: 10 }, MAX)).resolves.toEqual({ status: 200, body: { slept_ms: 10 } });
+    await expect(callMcpUpstream('notes.slow', upstream, { ms: 10 }, MAX)).resolves.toEqual({
+      status: 200,
+      body: { slept_ms: 10 },
+    });
     expect(openMcpClients()).toBe(1);
   });
 });
@@ -305,20 +447,51 @@ describe('scripts/import-mcp-tools.mjs', () => {
   it('writes registry entries that loadGatewayFiles accepts and the executor can call', async () => {
     config = exampleConfigDir('http://127.0.0.1:9000');
     const tools = join(config.dir, 'tools');
-    const { stdout } = await promisify(execFile)(process.execPath, [IMPORT_SCRIPT, '--url', server.url, '--out', tools, '--prefix', 'acme.', '--timeout-ms', '2000'], {
-      cwd: ROOT,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        IMPORT_SCRIPT,
+        '--url',
+        server.url,
+        '--out',
+        tools,
+        '--prefix',
+        'acme.',
+        '--timeout-ms',
+        '2000',
+      ],
+      {
+        cwd: ROOT,
+      },
+    );
     expect(stdout).toMatch(/4 tool\(s\) written, 0 skipped/);
 
     const files = loadGatewayFiles(config.dir);
     expect([...files.tools.keys()].sort()).toEqual(
-      ['acme.notes.add', 'acme.notes.search', 'acme.notes.slow', 'acme.notes.whoami', 'calendar.list_events', 'db.write_sensitive'].sort(),
+      [
+        'acme.notes.add',
+        'acme.notes.search',
+        'acme.notes.slow',
+        'acme.notes.whoami',
+        'calendar.list_events',
+        'db.write_sensitive',
+      ].sort(),
     );
     const search = files.tools.get('acme.notes.search')!;
-    expect(search).toMatchObject({ writes: false, idempotent: true, input_schema: { type: 'object', required: ['query'] } });
+    expect(search).toMatchObject({
+      writes: false,
+      idempotent: true,
+      input_schema: { type: 'object', required: ['query'] },
+    });
     expect(search.input_schema).not.toHaveProperty('$schema');
     expect(files.tools.get('acme.notes.add')).toMatchObject({ writes: true, idempotent: false });
-    expect(search.upstream).toMatchObject({ type: 'mcp', transport: 'streamable_http', url: server.url, remote_tool: 'notes.search', timeout_ms: 2000 });
+    expect(search.upstream).toMatchObject({
+      type: 'mcp',
+      transport: 'streamable_http',
+      url: server.url,
+      remote_tool: 'notes.search',
+      timeout_ms: 2000,
+    });
     if (search.upstream.type !== 'mcp') throw new Error('expected an mcp upstream');
     const answer = await callMcpUpstream(search.name, search.upstream, { query: 'rollout' }, MAX);
     expect(answer.body).toEqual({ notes: [expect.objectContaining({ id: 1 })] });
@@ -327,15 +500,32 @@ describe('scripts/import-mcp-tools.mjs', () => {
   it('skips tools whose registry name would be invalid, and imports over stdio', async () => {
     config = exampleConfigDir('http://127.0.0.1:9000');
     const out = join(config.dir, 'tools');
-    const run = (...args: string[]) => promisify(execFile)(process.execPath, [IMPORT_SCRIPT, ...args], { cwd: ROOT });
-    const bad = await run('--stdio', `"${process.execPath}" ${SERVER} --stdio`, '--out', out, '--prefix', 'Acme-');
-    expect(bad.stdout).toMatch(/skipped notes\.search: registry name "Acme-notes\.search" does not match/);
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [IMPORT_SCRIPT, ...args], { cwd: ROOT });
+    const bad = await run(
+      '--stdio',
+      `"${process.execPath}" ${SERVER} --stdio`,
+      '--out',
+      out,
+      '--prefix',
+      'Acme-',
+    );
+    expect(bad.stdout).toMatch(
+      /skipped notes\.search: registry name "Acme-notes\.search" does not match/,
+    );
     expect(bad.stdout).toMatch(/0 tool\(s\) written, 4 skipped/);
 
     const good = await run('--stdio', `"${process.execPath}" ${SERVER} --stdio`, '--out', out);
     expect(good.stdout).toMatch(/4 tool\(s\) written/);
     const tool = loadGatewayFiles(config.dir).tools.get('notes.whoami')!;
-    expect(tool.upstream).toEqual(expect.objectContaining({ type: 'mcp', transport: 'stdio', command: process.execPath, args: [SERVER, '--stdio'] }));
+    expect(tool.upstream).toEqual(
+      expect.objectContaining({
+        type: 'mcp',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [SERVER, '--stdio'],
+      }),
+    );
     expect(tool.upstream).not.toHaveProperty('remote_tool');
     if (tool.upstream.type !== 'mcp') throw new Error('expected an mcp upstream');
     const answer = await callMcpUpstream(tool.name, tool.upstream, {}, MAX);
@@ -348,7 +538,15 @@ describe('scripts/import-mcp-tools.mjs', () => {
 
   it('lists the tools through listMcpTools too', async () => {
     const tools = await listMcpTools(httpUpstream(server.url));
-    expect(tools.map((t) => t.name).sort()).toEqual(['notes.add', 'notes.search', 'notes.slow', 'notes.whoami']);
-    expect(tools.find((t) => t.name === 'notes.slow')).toMatchObject({ description: expect.stringContaining('Waits'), inputSchema: { type: 'object' } });
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'notes.add',
+      'notes.search',
+      'notes.slow',
+      'notes.whoami',
+    ]);
+    expect(tools.find((t) => t.name === 'notes.slow')).toMatchObject({
+      description: expect.stringContaining('Waits'),
+      inputSchema: { type: 'object' },
+    });
   });
 });

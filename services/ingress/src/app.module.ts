@@ -12,7 +12,14 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
 
 @Module({
   imports: [PolicyEngineModule],
-  controllers: [ToolCallController, SchemaController, TraceController, AuditController, ApprovalsController, GatewayHealthController],
+  controllers: [
+    ToolCallController,
+    SchemaController,
+    TraceController,
+    AuditController,
+    ApprovalsController,
+    GatewayHealthController,
+  ],
   providers: [AgentAuthService, ToolCallService, IdempotencyService],
 })
 export class IngressModule {}

@@ -11,6 +11,13 @@ await runService({
   env,
   port: env.PORT,
   fastify: { bodyLimit: env.BODY_LIMIT_BYTES },
-  imports: [MessagingModule.forRoot({ service: 'ingress', publishesEvents: true, config: { announce: false } }), IngressModule],
+  imports: [
+    MessagingModule.forRoot({
+      service: 'ingress',
+      publishesEvents: true,
+      config: { announce: false },
+    }),
+    IngressModule,
+  ],
   configure: configureHttp,
 });

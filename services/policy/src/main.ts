@@ -9,5 +9,12 @@ await runService({
   service: 'policy',
   env,
   port: env.HEALTH_PORT,
-  imports: [MessagingModule.forRoot({ service: 'policy', publishesEvents: true, config: { announce: true } }), DecisionModule],
+  imports: [
+    MessagingModule.forRoot({
+      service: 'policy',
+      publishesEvents: true,
+      config: { announce: true },
+    }),
+    DecisionModule,
+  ],
 });

@@ -19,9 +19,20 @@ const iso = isolate('pol');
 let config: ConfigDir;
 
 async function decisionService(extraEnv: Record<string, string> = {}) {
-  const env = loadPolicyEnv({ ...iso.env, CONFIG_DIR: config.dir, CONFIG_POLL_MS: '0', ...extraEnv });
+  const env = loadPolicyEnv({
+    ...iso.env,
+    CONFIG_DIR: config.dir,
+    CONFIG_POLL_MS: '0',
+    ...extraEnv,
+  });
   const logger = createLogger('policy', { level: 'silent', pretty: false });
-  const bus = await NatsBus.connect({ url: TEST_SERVERS.natsUrl, prefix: iso.subjectPrefix, service: 'policy', logger, requestTimeoutMs: 1000 });
+  const bus = await NatsBus.connect({
+    url: TEST_SERVERS.natsUrl,
+    prefix: iso.subjectPrefix,
+    service: 'policy',
+    logger,
+    requestTimeoutMs: 1000,
+  });
   const moduleRef = await Test.createTestingModule({
     providers: [
       { provide: ENV, useValue: env },
@@ -77,19 +88,38 @@ rate_limits:
   user: { limit: 2, window_s: 60 }
 `,
   );
-  config.write('policies/tight.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
-  config.write('policies/claims.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
-  config.write('policies/recheck.yaml', 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n');
+  config.write(
+    'policies/tight.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n',
+  );
+  config.write(
+    'policies/claims.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n',
+  );
+  config.write(
+    'policies/recheck.yaml',
+    'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nrate_limits:\n  agent: { limit: 2, window_s: 60 }\n',
+  );
   config.write('contextual_policies/own-rules.yaml', 'max_calls_per_session: 50\n');
-  config.write('policies/toolcap.yaml', 'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n');
-  config.write('contextual_policies/default.yaml', 'max_calls_per_session: 3\nforbidden_sequences:\n  - after: "calendar.create_event"\n    deny: "calendar.list_*"\n');
+  config.write(
+    'policies/toolcap.yaml',
+    'rules:\n  - model: "*"\n    allow_tools: ["calendar.*"]\nrate_limits:\n  tool: { limit: 1, window_s: 60 }\n',
+  );
+  config.write(
+    'contextual_policies/default.yaml',
+    'max_calls_per_session: 3\nforbidden_sequences:\n  - after: "calendar.create_event"\n    deny: "calendar.list_*"\n',
+  );
   config.write(
     'model_keys/default.yaml',
     'models:\n  gpt-4o:\n    key: modelkey-abc123\n  scoped:\n    key: scoped-key-0123456\n    tools: ["calendar.list_*"]\n',
   );
   config.write('tools/calendar.create_event.json', {
     name: 'calendar.create_event',
-    input_schema: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] },
+    input_schema: {
+      type: 'object',
+      properties: { title: { type: 'string' } },
+      required: ['title'],
+    },
     requires_approval: true,
     upstream: { type: 'http', url: 'http://127.0.0.1:9/x' },
   });
@@ -104,13 +134,48 @@ afterAll(async () => {
 
 describe('decisions', () => {
   it.each([
-    ['an unregistered tool', call({ tool: 'shell.exec' }), 'POLICY.TOOL_NOT_REGISTERED', 'tool_registry'],
-    ['a tool matching a deny glob (deny wins)', call({ tool: 'db.write_sensitive', arguments: { table: 't', record: {} } }), 'POLICY.TOOL_NOT_ALLOWED', 'allow_tools'],
-    ['a model with no rule', call({ agent_id: 'stranger' }), 'POLICY.TOOL_NOT_ALLOWED', 'allow_tools'],
-    ['a tool outside the key scope', call({ agent_id: 'scoped', tool: 'calendar.create_event', arguments: { title: 'x' } }), 'POLICY.TOOL_NOT_ALLOWED', 'key_scope'],
-    ['an unknown argument', call({ arguments: { drop: 'table' } }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
-    ['a missing required argument', call({ tool: 'calendar.create_event', arguments: {} }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
-    ['a wrongly typed argument', call({ arguments: { limit: 'ten' } }), 'POLICY.ARGUMENTS_INVALID', 'argument_schema'],
+    [
+      'an unregistered tool',
+      call({ tool: 'shell.exec' }),
+      'POLICY.TOOL_NOT_REGISTERED',
+      'tool_registry',
+    ],
+    [
+      'a tool matching a deny glob (deny wins)',
+      call({ tool: 'db.write_sensitive', arguments: { table: 't', record: {} } }),
+      'POLICY.TOOL_NOT_ALLOWED',
+      'allow_tools',
+    ],
+    [
+      'a model with no rule',
+      call({ agent_id: 'stranger' }),
+      'POLICY.TOOL_NOT_ALLOWED',
+      'allow_tools',
+    ],
+    [
+      'a tool outside the key scope',
+      call({ agent_id: 'scoped', tool: 'calendar.create_event', arguments: { title: 'x' } }),
+      'POLICY.TOOL_NOT_ALLOWED',
+      'key_scope',
+    ],
+    [
+      'an unknown argument',
+      call({ arguments: { drop: 'table' } }),
+      'POLICY.ARGUMENTS_INVALID',
+      'argument_schema',
+    ],
+    [
+      'a missing required argument',
+      call({ tool: 'calendar.create_event', arguments: {} }),
+      'POLICY.ARGUMENTS_INVALID',
+      'argument_schema',
+    ],
+    [
+      'a wrongly typed argument',
+      call({ arguments: { limit: 'ten' } }),
+      'POLICY.ARGUMENTS_INVALID',
+      'argument_schema',
+    ],
   ])('denies %s', async (_label, req, code, failedCheck) => {
     const d = await ctx.service.decide(req);
     expect(d.allowed).toBe(false);
@@ -127,7 +192,10 @@ describe('decisions', () => {
     const d = await ctx.service.decide(call({ arguments: { limit: 5, from: '2026-11-01' } }));
     expect(d).toMatchObject({ allowed: true, code: null, requires_approval: false });
     expect(d.reason).toContain('calendar.*');
-    expect(d.rule_trace.find((t) => t.check === 'allow_tools')).toMatchObject({ outcome: 'pass', rule: 'policies/default.yaml#rules[0].allow_tools[0]' });
+    expect(d.rule_trace.find((t) => t.check === 'allow_tools')).toMatchObject({
+      outcome: 'pass',
+      rule: 'policies/default.yaml#rules[0].allow_tools[0]',
+    });
     expect(d.reasoning).toContain('No schema violation.');
     expect(d.policy_version).toMatch(/^[0-9a-f]{12}$/);
   });
@@ -138,7 +206,9 @@ describe('decisions', () => {
   });
 
   it('marks a tool that needs approval', async () => {
-    const d = await ctx.service.decide(call({ tool: 'calendar.create_event', arguments: { title: 'x' } }));
+    const d = await ctx.service.decide(
+      call({ tool: 'calendar.create_event', arguments: { title: 'x' } }),
+    );
     expect(d).toMatchObject({ allowed: true, requires_approval: true });
   });
 
@@ -148,37 +218,59 @@ describe('decisions', () => {
     expect((await ctx.service.decide(call({ session_id: session }))).risk_score).toBe(0.2);
     expect((await ctx.service.decide(call({ session_id: 'clean-session' }))).risk_score).toBe(0);
     // Same session id, other agent: a separate session.
-    expect((await ctx.service.decide(call({ session_id: session, agent_id: 'scoped' }))).risk_score).toBe(0);
+    expect(
+      (await ctx.service.decide(call({ session_id: session, agent_id: 'scoped' }))).risk_score,
+    ).toBe(0);
   });
 
   it('denies a call after a forbidden earlier tool in the same session only', async () => {
     const session = 'sequence-session';
-    expect((await ctx.service.decide(call({ session_id: session, tool: 'calendar.create_event', arguments: { title: 'x' } }))).allowed).toBe(true);
+    expect(
+      (
+        await ctx.service.decide(
+          call({ session_id: session, tool: 'calendar.create_event', arguments: { title: 'x' } }),
+        )
+      ).allowed,
+    ).toBe(true);
     const d = await ctx.service.decide(call({ session_id: session }));
     expect(d).toMatchObject({ allowed: false, code: 'POLICY.FORBIDDEN_SEQUENCE' });
-    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('contextual_policies/default.yaml#forbidden_sequences[0]');
+    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe(
+      'contextual_policies/default.yaml#forbidden_sequences[0]',
+    );
     expect((await ctx.service.decide(call({ session_id: 'other-session' }))).allowed).toBe(true);
   });
 
   it("gives a decision the session's earlier tools once each, most recent first, while the list keeps every call", async () => {
     const key = { project: 'default', agentId: 'gpt-4o', sessionId: 'history-session' };
     const limits = { agent: { limit: 1000, window_s: 60 }, user: { limit: 1000, window_s: 60 } };
-    const gather = (tool: string) => ctx.facts.gather(call({ session_id: key.sessionId, tool }), limits, key, false);
+    const gather = (tool: string) =>
+      ctx.facts.gather(call({ session_id: key.sessionId, tool }), limits, key, false);
     for (const tool of ['a.one', 'b.two', 'a.one', 'a.one', 'c.three', 'b.two']) await gather(tool);
     const facts = await gather('d.four');
-    expect('session' in facts && facts.session).toMatchObject({ history: ['b.two', 'c.three', 'a.one'], calls: 7 });
-    expect(await ctx.redis.lrange('session:default:gpt-4o:history-session:history', 0, -1)).toEqual(['d.four', 'b.two', 'c.three', 'a.one', 'a.one', 'b.two', 'a.one']);
+    expect('session' in facts && facts.session).toMatchObject({
+      history: ['b.two', 'c.three', 'a.one'],
+      calls: 7,
+    });
+    expect(await ctx.redis.lrange('session:default:gpt-4o:history-session:history', 0, -1)).toEqual(
+      ['d.four', 'b.two', 'c.three', 'a.one', 'a.one', 'b.two', 'a.one'],
+    );
   });
 
   it('stops a session at max_calls_per_session', async () => {
     const session = 'long-session';
-    for (let i = 0; i < 3; i++) expect((await ctx.service.decide(call({ session_id: session }))).allowed).toBe(true);
-    expect(await ctx.service.decide(call({ session_id: session }))).toMatchObject({ allowed: false, code: 'POLICY.SESSION_LIMIT' });
+    for (let i = 0; i < 3; i++)
+      expect((await ctx.service.decide(call({ session_id: session }))).allowed).toBe(true);
+    expect(await ctx.service.decide(call({ session_id: session }))).toMatchObject({
+      allowed: false,
+      code: 'POLICY.SESSION_LIMIT',
+    });
   });
 
   it('rate-limits each end user across agents when the call names one', async () => {
     expect((await ctx.service.decide(call({ user_id: 'alice' }))).allowed).toBe(true);
-    expect((await ctx.service.decide(call({ user_id: 'alice', agent_id: 'scoped' }))).allowed).toBe(true);
+    expect((await ctx.service.decide(call({ user_id: 'alice', agent_id: 'scoped' }))).allowed).toBe(
+      true,
+    );
     const third = await ctx.service.decide(call({ user_id: 'alice' }));
     expect(third).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
     expect(third.reason).toContain('User alice');
@@ -189,19 +281,33 @@ describe('decisions', () => {
     expect((await ctx.service.decide(call({ project: 'toolcap' }))).allowed).toBe(true);
     const d = await ctx.service.decide(call({ project: 'toolcap', agent_id: 'scoped' }));
     expect(d).toMatchObject({ allowed: false, code: 'POLICY.RATE_LIMITED' });
-    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe('policies/toolcap.yaml#rate_limits.tool');
+    expect(d.rule_trace.find((t) => t.outcome === 'fail')?.rule).toBe(
+      'policies/toolcap.yaml#rate_limits.tool',
+    );
   });
 
   it("takes a request's claim before it counts anything, and counts nothing once it is taken", async () => {
     const claim = { key: `idem:test-${n}`, record: '{"digest":"abc"}', ttl_s: 60 };
-    const first = await ctx.service.decide(call({ project: 'claims', session_id: 'claimed', claim }));
+    const first = await ctx.service.decide(
+      call({ project: 'claims', session_id: 'claimed', claim }),
+    );
     expect(first).toMatchObject({ allowed: true, claim: { won: true, stored: null } });
     expect(await ctx.redis.get(claim.key)).toBe(claim.record);
     expect(await ctx.redis.ttl(claim.key)).toBeGreaterThan(50);
     // The same request_id again: no decision, the stored record back, a denial for anyone ignoring it.
     for (let i = 0; i < 3; i++) {
-      const again = await ctx.service.decide(call({ project: 'claims', session_id: 'claimed', claim: { ...claim, record: '{"digest":"other"}' } }));
-      expect(again).toMatchObject({ allowed: false, code: 'REQUEST.DUPLICATE_IN_PROGRESS', claim: { won: false, stored: claim.record } });
+      const again = await ctx.service.decide(
+        call({
+          project: 'claims',
+          session_id: 'claimed',
+          claim: { ...claim, record: '{"digest":"other"}' },
+        }),
+      );
+      expect(again).toMatchObject({
+        allowed: false,
+        code: 'REQUEST.DUPLICATE_IN_PROGRESS',
+        claim: { won: false, stored: claim.record },
+      });
     }
     // Those three counted no rate-limit point (claims allows 2 per window) and no session call.
     expect(await ctx.redis.hget('session:claims:gpt-4o:claimed', 'calls')).toBe('1');
@@ -209,7 +315,9 @@ describe('decisions', () => {
     expect(second).toMatchObject({ allowed: true });
     expect(second.claim).toBeUndefined();
     expect(second.rule_trace.find((t) => t.check === 'rate_limit')?.outcome).toBe('pass');
-    expect((await ctx.service.decide(call({ project: 'claims', session_id: 'claimed' }))).code).toBe('POLICY.RATE_LIMITED');
+    expect(
+      (await ctx.service.decide(call({ project: 'claims', session_id: 'claimed' }))).code,
+    ).toBe('POLICY.RATE_LIMITED');
   });
 
   it('rate-limits per agent and project with the time to wait', async () => {
@@ -221,7 +329,9 @@ describe('decisions', () => {
     expect(third.retry_after_ms).toBeGreaterThan(0);
     expect(third.retry_after_ms).toBeLessThanOrEqual(60_000);
     // Another agent in the same project still has its own budget.
-    expect((await ctx.service.decide(call({ project: 'tight', agent_id: 'scoped' }))).code).not.toBe('POLICY.RATE_LIMITED');
+    expect(
+      (await ctx.service.decide(call({ project: 'tight', agent_id: 'scoped' }))).code,
+    ).not.toBe('POLICY.RATE_LIMITED');
   });
 
   it('re-checks an earlier call without counting it again', async () => {
@@ -236,14 +346,20 @@ describe('decisions', () => {
     // The session counted two calls, not five: max_calls_per_session (3) is not reached.
     expect((await ctx.service.recheck(req)).allowed).toBe(true);
     // And the re-checks took no rate-limit points: the third decided call is the one refused.
-    expect((await ctx.service.decide({ ...req, request_id: 'r3' })).code).toBe('POLICY.RATE_LIMITED');
+    expect((await ctx.service.decide({ ...req, request_id: 'r3' })).code).toBe(
+      'POLICY.RATE_LIMITED',
+    );
   });
 
   it('takes each file a project lacks from the default project', async () => {
     const d = await ctx.service.decide(call({ project: 'own-rules' }));
     expect(d.allowed).toBe(true);
-    expect(d.rule_trace.find((t) => t.check === 'allow_tools')?.rule).toMatch(/^policies\/default\.yaml/);
-    expect(d.rule_trace.find((t) => t.check === 'session_limit')?.rule).toMatch(/^contextual_policies\/own-rules\.yaml/);
+    expect(d.rule_trace.find((t) => t.check === 'allow_tools')?.rule).toMatch(
+      /^policies\/default\.yaml/,
+    );
+    expect(d.rule_trace.find((t) => t.check === 'session_limit')?.rule).toMatch(
+      /^contextual_policies\/own-rules\.yaml/,
+    );
   });
 
   it('refuses a project that has no file, without counting the call anywhere', async () => {

@@ -226,7 +226,9 @@ describe('GET /api/session/:sid', () => {
     expect(subjects.filter((s: string) => s === 'gw.evt.toolcall.completed.v1')).toHaveLength(3);
     // Each call's decision (ADR 0010) and, for the calls that ran, the run (ADR 0011) are in its completed event.
     const ran = res.body.events.filter((e: { data: { execution?: unknown } }) => e.data.execution);
-    expect(ran.map((e: { event_id: string }) => e.event_id).sort()).toEqual([calls.withEmail, calls.plain].sort());
+    expect(ran.map((e: { event_id: string }) => e.event_id).sort()).toEqual(
+      [calls.withEmail, calls.plain].sort(),
+    );
     const denied = res.body.events.find((e: { event_id: string }) => e.event_id === calls.denied);
     expect(denied.data.decision).toMatchObject({ allowed: false });
     expect(JSON.stringify(res.body)).not.toContain(EMAIL);

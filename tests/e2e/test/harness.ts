@@ -3,7 +3,15 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { exampleConfigDir, freePort, isolate, TEST_SERVERS, waitFor, type ConfigDir, type Isolation } from '@sg/testing';
+import {
+  exampleConfigDir,
+  freePort,
+  isolate,
+  TEST_SERVERS,
+  waitFor,
+  type ConfigDir,
+  type Isolation,
+} from '@sg/testing';
 import { ROOT, startStack, type Stack } from '../../../scripts/stack.mjs';
 
 export const AGENT_KEY = 'modelkey-abc123';
@@ -23,7 +31,9 @@ export interface Gateway {
  * The real gateway: the six built services and the example upstream as separate processes,
  * on free ports, in their own subject prefix, Redis prefix and database schema.
  */
-export async function startGateway(opts: { env?: Record<string, string>; configure?: (c: ConfigDir) => void } = {}): Promise<Gateway> {
+export async function startGateway(
+  opts: { env?: Record<string, string>; configure?: (c: ConfigDir) => void } = {},
+): Promise<Gateway> {
   const iso = isolate('e2e');
   const upstreamPort = await freePort();
   const config = exampleConfigDir(`http://127.0.0.1:${upstreamPort}`);
@@ -46,7 +56,10 @@ export async function startGateway(opts: { env?: Record<string, string>; configu
     upstream: true,
     output: (line) => appendFileSync(logFile, line),
   });
-  const db = new pg.Client({ connectionString: TEST_SERVERS.databaseUrl, options: `-c search_path=${iso.schema}` });
+  const db = new pg.Client({
+    connectionString: TEST_SERVERS.databaseUrl,
+    options: `-c search_path=${iso.schema}`,
+  });
   await db.connect();
   return {
     url: stack.url!,
@@ -70,23 +83,47 @@ export interface Answer {
   body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function post(gw: Gateway, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export async function post(
+  gw: Gateway,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await fetch(`${gw.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
-export async function get(gw: Gateway, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+export async function get(
+  gw: Gateway,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await fetch(`${gw.url}${path}`, { headers });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 let n = 0;
 export function envelope(over: Record<string, unknown> = {}) {
-  return { agent_id: 'gpt-4o', agent_version: '1.0.0', request_id: `req-${Date.now()}-${++n}`, tool: 'calendar.list_events', arguments: {}, ...over };
+  return {
+    agent_id: 'gpt-4o',
+    agent_version: '1.0.0',
+    request_id: `req-${Date.now()}-${++n}`,
+    tool: 'calendar.list_events',
+    arguments: {},
+    ...over,
+  };
 }
 
 export interface AuditRow {
@@ -100,15 +137,24 @@ export interface AuditRow {
 
 /** The call's rows in PostgreSQL, once at least `count` have arrived. */
 export function auditRows(gw: Gateway, traceId: string, count: number): Promise<AuditRow[]> {
-  return waitFor(async () => {
-    const res = await gw.db.query<AuditRow>('SELECT event_id, subject, source, trace_id, stream_seq, data FROM audit_events WHERE trace_id = $1 ORDER BY stream_seq', [traceId]);
-    return res.rows.length >= count ? res.rows : undefined;
-  }, 15_000, `${count} audit rows for trace ${traceId}`);
+  return waitFor(
+    async () => {
+      const res = await gw.db.query<AuditRow>(
+        'SELECT event_id, subject, source, trace_id, stream_seq, data FROM audit_events WHERE trace_id = $1 ORDER BY stream_seq',
+        [traceId],
+      );
+      return res.rows.length >= count ? res.rows : undefined;
+    },
+    15_000,
+    `${count} audit rows for trace ${traceId}`,
+  );
 }
 
 /** The upstream URL a tool file in the config dir points at (the example upstream of this gateway). */
 export function toolUpstreamUrl(config: ConfigDir, tool = 'calendar.list_events'): string {
-  const file = JSON.parse(readFileSync(join(config.dir, 'tools', `${tool}.json`), 'utf8')) as { upstream: { url: string } };
+  const file = JSON.parse(readFileSync(join(config.dir, 'tools', `${tool}.json`), 'utf8')) as {
+    upstream: { url: string };
+  };
   return file.upstream.url;
 }
 
@@ -119,11 +165,26 @@ export function toolUpstreamUrl(config: ConfigDir, tool = 'calendar.list_events'
 export function registerTool(
   config: ConfigDir,
   name: string,
-  def: { input_schema?: Record<string, unknown>; requires_approval?: boolean; pii?: boolean; tenant_field?: string; writes?: boolean } = {},
+  def: {
+    input_schema?: Record<string, unknown>;
+    requires_approval?: boolean;
+    pii?: boolean;
+    tenant_field?: string;
+    writes?: boolean;
+  } = {},
   route = 'calendar.list_events',
 ): void {
-  const url = toolUpstreamUrl(config, 'calendar.list_events').replace(/\/tools\/[^/]+$/, `/tools/${route}`);
-  config.write(`tools/${name}.json`, { name, description: `e2e tool ${name}`, input_schema: { type: 'object', properties: {} }, ...def, upstream: { type: 'http', method: 'POST', url, timeout_ms: 5000 } });
+  const url = toolUpstreamUrl(config, 'calendar.list_events').replace(
+    /\/tools\/[^/]+$/,
+    `/tools/${route}`,
+  );
+  config.write(`tools/${name}.json`, {
+    name,
+    description: `e2e tool ${name}`,
+    input_schema: { type: 'object', properties: {} },
+    ...def,
+    upstream: { type: 'http', method: 'POST', url, timeout_ms: 5000 },
+  });
 }
 
 export interface ExtraService {
@@ -138,12 +199,29 @@ export interface ExtraService {
  * NATS subject prefix, Redis prefix, database schema and config dir, as startGateway runs them.
  * Resolves once the process logs `<name> started`.
  */
-export async function startExtraService(gw: Gateway, name: string, env: Record<string, string> = {}): Promise<ExtraService> {
-  const child = spawn(process.execPath, ['--enable-source-maps', join(ROOT, 'services', name, 'dist', 'main.js')], {
-    cwd: ROOT,
-    env: { ...process.env, ...gw.iso.env, CONFIG_DIR: gw.config.dir, HEALTH_PORT: '0', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startExtraService(
+  gw: Gateway,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ExtraService> {
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', join(ROOT, 'services', name, 'dist', 'main.js')],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...gw.iso.env,
+        CONFIG_DIR: gw.config.dir,
+        HEALTH_PORT: '0',
+        ADMIN_API_KEY: ADMIN_KEY,
+        LOG_LEVEL: 'info',
+        LOG_PRETTY: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -155,10 +233,17 @@ export async function startExtraService(gw: Gateway, name: string, env: Record<s
       child.kill('SIGTERM');
     });
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${out}`);
-      return out.includes(`${name} started`) || out.includes(`${name} listening on`) ? true : undefined;
-    }, 30_000, `a second ${name} instance to start`);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`${name} exited with code ${child.exitCode}: ${out}`);
+        return out.includes(`${name} started`) || out.includes(`${name} listening on`)
+          ? true
+          : undefined;
+      },
+      30_000,
+      `a second ${name} instance to start`,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -37,13 +37,21 @@ it('keeps the record of a tool run, with its arguments, when the ingress is kill
     () => 'no answer',
   );
   // The executor has the call once the upstream sees it; then the ingress dies.
-  await waitFor(async () => (slow.calls.length > 0 ? true : undefined), 10_000, 'the upstream to be called');
+  await waitFor(
+    async () => (slow.calls.length > 0 ? true : undefined),
+    10_000,
+    'the upstream to be called',
+  );
   gw.stack.children.get('ingress')!.kill('SIGKILL');
   expect(await answer).toBe('no answer');
 
   const rows = await waitFor(
     async () => {
-      const res = await gw.db.query<{ subject: string; source: string; data: Record<string, unknown> }>(
+      const res = await gw.db.query<{
+        subject: string;
+        source: string;
+        data: Record<string, unknown>;
+      }>(
         `SELECT subject, source, data FROM audit_events WHERE data->>'request_id' = $1 ORDER BY stream_seq`,
         [call.request_id],
       );
@@ -53,7 +61,9 @@ it('keeps the record of a tool run, with its arguments, when the ingress is kill
     'the record of the run',
   );
   // The executor recorded the call, with its run, before it answered the ingress (ADR 0011).
-  expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual(['executor:gw.evt.toolcall.completed.v1']);
+  expect(rows.map((r) => `${r.source}:${r.subject}`)).toEqual([
+    'executor:gw.evt.toolcall.completed.v1',
+  ]);
   expect(rows[0]!.data).toMatchObject({
     outcome: 'allowed',
     tool: 'slow.lookup',

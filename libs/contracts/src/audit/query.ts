@@ -13,7 +13,13 @@ const limitSchema = z.number().int().min(1).max(1000).default(100);
  * the gateway's outcome (`pending_approval`, `denied`, `rejected` for malformed or
  * unauthenticated calls, `error` when a dependency or the upstream failed).
  */
-export const RECORD_STATUSES = ['success', 'pending_approval', 'denied', 'rejected', 'error'] as const;
+export const RECORD_STATUSES = [
+  'success',
+  'pending_approval',
+  'denied',
+  'rejected',
+  'error',
+] as const;
 export const recordStatusSchema = z.enum(RECORD_STATUSES);
 
 /** Filters of GET /api/audit/records and /api/audit/export; every one optional, all must match. */
@@ -33,7 +39,10 @@ export const recordFilterSchema = z.object({
 export type RecordFilter = z.infer<typeof recordFilterSchema>;
 
 /** A `from`/`to` pair that no time can satisfy (from at or after to): an error, not an empty page. */
-export function isEmptyTimeRange(r: { from?: string | undefined; to?: string | undefined }): boolean {
+export function isEmptyTimeRange(r: {
+  from?: string | undefined;
+  to?: string | undefined;
+}): boolean {
   return r.from !== undefined && r.to !== undefined && Date.parse(r.from) >= Date.parse(r.to);
 }
 
@@ -70,7 +79,10 @@ export const auditRecordSchema = z.object({
 export type AuditRecord = z.infer<typeof auditRecordSchema>;
 
 export const AUDIT_RECORDS_SUBJECT = 'gw.audit.records.v1';
-export const recordsQuerySchema = recordFilterSchema.extend({ cursor: cursorSchema.optional(), limit: limitSchema });
+export const recordsQuerySchema = recordFilterSchema.extend({
+  cursor: cursorSchema.optional(),
+  limit: limitSchema,
+});
 export type RecordsQuery = z.infer<typeof recordsQuerySchema>;
 export const recordsPageSchema = z.object({
   records: z.array(auditRecordSchema),
@@ -81,7 +93,10 @@ export type RecordsPage = z.infer<typeof recordsPageSchema>;
 
 /** GET /api/session/:sid (seed 002): one session's calls and events, from the stored events. */
 export const AUDIT_SESSION_SUBJECT = 'gw.audit.session.v1';
-export const sessionQuerySchema = z.object({ project: projectIdSchema, session_id: z.string().min(1).max(256) });
+export const sessionQuerySchema = z.object({
+  project: projectIdSchema,
+  session_id: z.string().min(1).max(256),
+});
 export const sessionTraceSchema = z.object({
   project: z.string(),
   session_id: z.string(),
@@ -124,7 +139,10 @@ export const storedAlertSchema = alertSchema.extend({
   ),
 });
 export type StoredAlert = z.infer<typeof storedAlertSchema>;
-export const alertsPageSchema = z.object({ alerts: z.array(storedAlertSchema), next_cursor: z.string().nullable() });
+export const alertsPageSchema = z.object({
+  alerts: z.array(storedAlertSchema),
+  next_cursor: z.string().nullable(),
+});
 export type AlertsPage = z.infer<typeof alertsPageSchema>;
 
 /**
@@ -132,7 +150,10 @@ export type AlertsPage = z.infer<typeof alertsPageSchema>;
  * chain is walked in pieces of bounded time: `cursor` continues where the previous answer stopped.
  */
 export const AUDIT_VERIFY_SUBJECT = 'gw.audit.verify.v1';
-export const verifyQuerySchema = z.object({ project: projectIdSchema, cursor: cursorSchema.optional() });
+export const verifyQuerySchema = z.object({
+  project: projectIdSchema,
+  cursor: cursorSchema.optional(),
+});
 export const verifyReportSchema = z.object({
   project: z.string(),
   /** True only when the walk reached the chain head and every row and checkpoint matched. */
@@ -162,7 +183,10 @@ export type VerifyReport = z.infer<typeof verifyReportSchema>;
 
 /** GET /api/audit/checkpoints?project= : signed checkpoints, to keep somewhere else. */
 export const AUDIT_CHECKPOINTS_SUBJECT = 'gw.audit.checkpoints.v1';
-export const checkpointsQuerySchema = z.object({ project: projectIdSchema, after_seq: z.number().int().nonnegative().default(0) });
+export const checkpointsQuerySchema = z.object({
+  project: projectIdSchema,
+  after_seq: z.number().int().nonnegative().default(0),
+});
 export const checkpointSchema = z.object({
   project: z.string(),
   chain_seq: z.number().int().positive(),

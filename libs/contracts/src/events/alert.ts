@@ -4,7 +4,14 @@ import { z } from 'zod';
  * What the audit service's anomaly detectors look for (seed 002), and `chain_broken`: a row of the
  * audit trail changed in PostgreSQL after the audit service stored it.
  */
-export const ALERT_TYPES = ['denial_spike', 'rate_limit_storm', 'high_risk_session', 'new_tool', 'new_agent', 'chain_broken'] as const;
+export const ALERT_TYPES = [
+  'denial_spike',
+  'rate_limit_storm',
+  'high_risk_session',
+  'new_tool',
+  'new_agent',
+  'chain_broken',
+] as const;
 export const alertTypeSchema = z.enum(ALERT_TYPES);
 export type AlertType = z.infer<typeof alertTypeSchema>;
 

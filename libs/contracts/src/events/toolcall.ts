@@ -62,7 +62,12 @@ export const toolCallExecutedSchema = z.object({
 export type ToolCallExecuted = z.infer<typeof toolCallExecutedSchema>;
 
 /** The run of a call, inside its toolcall.completed when the executor records the call (ADR 0011). */
-export const executionSchema = toolCallExecutedSchema.omit({ agent_id: true, request_id: true, tool: true, arguments: true });
+export const executionSchema = toolCallExecutedSchema.omit({
+  agent_id: true,
+  request_id: true,
+  tool: true,
+  arguments: true,
+});
 export type Execution = z.infer<typeof executionSchema>;
 
 /**

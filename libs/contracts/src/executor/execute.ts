@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { argumentsSchema, channelSchema, idSchema, projectIdSchema, toolNameSchema } from '../common.js';
+import {
+  argumentsSchema,
+  channelSchema,
+  idSchema,
+  projectIdSchema,
+  toolNameSchema,
+} from '../common.js';
 import { errorBodySchema } from '../errors.js';
 import { decisionSchema } from '../policy/decide.js';
 

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-export const SERVICE_NAMES = ['ingress', 'policy', 'executor', 'audit', 'federation', 'analytics'] as const;
+export const SERVICE_NAMES = [
+  'ingress',
+  'policy',
+  'executor',
+  'audit',
+  'federation',
+  'analytics',
+] as const;
 export const serviceNameSchema = z.enum(SERVICE_NAMES);
 export type ServiceName = z.infer<typeof serviceNameSchema>;
 

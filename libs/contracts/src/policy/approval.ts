@@ -5,7 +5,15 @@ import { decideRequestSchema, decisionSchema } from '../policy/decide.js';
 export const approvalCallSchema = decideRequestSchema;
 export type ApprovalCall = z.infer<typeof approvalCallSchema>;
 
-export const approvalStatusSchema = z.enum(['pending', 'approved', 'rejected', 'expired', 'denied', 'executed', 'failed']);
+export const approvalStatusSchema = z.enum([
+  'pending',
+  'approved',
+  'rejected',
+  'expired',
+  'denied',
+  'executed',
+  'failed',
+]);
 export type ApprovalStatus = z.infer<typeof approvalStatusSchema>;
 
 export const approvalOutcomeSchema = z.object({
@@ -37,7 +45,10 @@ export const approvalViewSchema = z.object({
 export type ApprovalView = z.infer<typeof approvalViewSchema>;
 
 export const APPROVAL_CREATE_SUBJECT = 'gw.policy.approval_create.v1';
-export const approvalCreateSchema = z.object({ call: approvalCallSchema, policy_version: z.string() });
+export const approvalCreateSchema = z.object({
+  call: approvalCallSchema,
+  policy_version: z.string(),
+});
 
 export const APPROVAL_GET_SUBJECT = 'gw.policy.approval_get.v1';
 export const approvalGetSchema = z.object({ approval_id: z.uuid() });
@@ -47,7 +58,11 @@ export const approvalGetSchema = z.object({ approval_id: z.uuid() });
  * answer carries the stored call for the caller to execute, exactly once.
  */
 export const APPROVAL_RESOLVE_SUBJECT = 'gw.policy.approval_resolve.v1';
-export const approvalResolveSchema = z.object({ approval_id: z.uuid(), approved: z.boolean(), approver: z.string().min(1).max(128) });
+export const approvalResolveSchema = z.object({
+  approval_id: z.uuid(),
+  approved: z.boolean(),
+  approver: z.string().min(1).max(128),
+});
 export const approvalResolutionSchema = z.object({
   approval: approvalViewSchema,
   /** Present when approved: the call to execute now. */
@@ -58,4 +73,8 @@ export const approvalResolutionSchema = z.object({
 export type ApprovalResolution = z.infer<typeof approvalResolutionSchema>;
 
 export const APPROVAL_COMPLETE_SUBJECT = 'gw.policy.approval_complete.v1';
-export const approvalCompleteSchema = z.object({ approval_id: z.uuid(), status: z.enum(['executed', 'failed']), outcome: approvalOutcomeSchema });
+export const approvalCompleteSchema = z.object({
+  approval_id: z.uuid(),
+  status: z.enum(['executed', 'failed']),
+  outcome: approvalOutcomeSchema,
+});

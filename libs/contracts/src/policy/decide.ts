@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { argumentsSchema, channelSchema, idSchema, projectIdSchema, toolNameSchema } from '../common.js';
+import {
+  argumentsSchema,
+  channelSchema,
+  idSchema,
+  projectIdSchema,
+  toolNameSchema,
+} from '../common.js';
 import { errorCodeSchema } from '../errors.js';
 
 export const DECIDE_SUBJECT = 'gw.policy.decide.v1';
@@ -12,7 +18,11 @@ export const DECIDE_SUBJECT = 'gw.policy.decide.v1';
 export const decideClaimSchema = z.object({
   key: z.string().min(1).max(200),
   record: z.string().max(1024),
-  ttl_s: z.number().int().positive().max(24 * 3600),
+  ttl_s: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600),
 });
 export type DecideClaim = z.infer<typeof decideClaimSchema>;
 

@@ -1,19 +1,39 @@
 import fc from 'fast-check';
-import { complexityOf, findForbiddenField, findPhrase, normalizeFieldName, tenantsNamed } from './arguments.js';
+import {
+  complexityOf,
+  findForbiddenField,
+  findPhrase,
+  normalizeFieldName,
+  tenantsNamed,
+} from './arguments.js';
 
 const FORBIDDEN = new Set(['password', 'api_key', 'secret', 'token'].map(normalizeFieldName));
 
 // Field names that can never normalise to a forbidden one: at most 5 letters, none of which spell them.
-const safeKey = fc.stringMatching(/^[a-z][a-z0-9]{0,4}$/).filter((k) => !FORBIDDEN.has(normalizeFieldName(k)));
+const safeKey = fc
+  .stringMatching(/^[a-z][a-z0-9]{0,4}$/)
+  .filter((k) => !FORBIDDEN.has(normalizeFieldName(k)));
 const safeJson = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.boolean(), fc.constant(null), tie('object'), tie('array')),
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    tie('object'),
+    tie('array'),
+  ),
   object: fc.dictionary(safeKey, tie('value'), { maxKeys: 4 }),
   array: fc.array(tie('value'), { maxLength: 3 }),
 })).object as fc.Arbitrary<Record<string, unknown>>;
 
 /** A spelling of a forbidden name: any case, with _ or - sprinkled in. */
 const forbiddenSpelling = fc
-  .tuple(fc.constantFrom('password', 'apikey', 'secret', 'token'), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), fc.constantFrom('', '_', '-'))
+  .tuple(
+    fc.constantFrom('password', 'apikey', 'secret', 'token'),
+    fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+    fc.constantFrom('', '_', '-'),
+  )
   .map(([name, upper, sep]) =>
     name
       .split('')
@@ -22,12 +42,18 @@ const forbiddenSpelling = fc
   );
 
 /** Puts `key: 'x'` somewhere inside `obj`, returning the new object and the JSON pointer. */
-function plant(obj: Record<string, unknown>, key: string, route: number[]): { value: Record<string, unknown>; path: string } {
+function plant(
+  obj: Record<string, unknown>,
+  key: string,
+  route: number[],
+): { value: Record<string, unknown>; path: string } {
   const root = structuredClone(obj);
   let node: Record<string, unknown> = root;
   let path = '';
   for (const step of route) {
-    const keys = Object.keys(node).filter((k) => node[k] && typeof node[k] === 'object' && !Array.isArray(node[k]));
+    const keys = Object.keys(node).filter(
+      (k) => node[k] && typeof node[k] === 'object' && !Array.isArray(node[k]),
+    );
     if (keys.length === 0) break;
     const k = keys[step % keys.length]!;
     path += `/${k}`;
@@ -44,15 +70,22 @@ describe('findForbiddenField', () => {
 
   it('finds a forbidden name however it is spelled, at any depth, and says where', () => {
     fc.assert(
-      fc.property(safeJson, forbiddenSpelling, fc.array(fc.nat(), { maxLength: 5 }), (args, key, route) => {
-        const { value, path } = plant(args, key, route);
-        expect(findForbiddenField(value, FORBIDDEN)).toBe(path);
-      }),
+      fc.property(
+        safeJson,
+        forbiddenSpelling,
+        fc.array(fc.nat(), { maxLength: 5 }),
+        (args, key, route) => {
+          const { value, path } = plant(args, key, route);
+          expect(findForbiddenField(value, FORBIDDEN)).toBe(path);
+        },
+      ),
     );
   });
 
   it('looks inside arrays', () => {
-    expect(findForbiddenField({ items: [{ ok: 1 }, { nested: { Api_Key: 'x' } }] }, FORBIDDEN)).toBe('/items/1/nested/Api_Key');
+    expect(
+      findForbiddenField({ items: [{ ok: 1 }, { nested: { Api_Key: 'x' } }] }, FORBIDDEN),
+    ).toBe('/items/1/nested/Api_Key');
   });
 });
 
@@ -76,7 +109,11 @@ describe('complexityOf', () => {
 
 describe('findPhrase and tenantsNamed', () => {
   it('finds a phrase in any string at any depth, case-insensitively', () => {
-    expect(findPhrase({ a: [{ b: 'Please IGNORE previous instructions now' }] }, ['ignore previous instructions'])).toEqual({ phrase: 'ignore previous instructions', path: '/a/0/b' });
+    expect(
+      findPhrase({ a: [{ b: 'Please IGNORE previous instructions now' }] }, [
+        'ignore previous instructions',
+      ]),
+    ).toEqual({ phrase: 'ignore previous instructions', path: '/a/0/b' });
     expect(findPhrase({ a: 'harmless' }, ['ignore previous instructions'])).toBeNull();
   });
 

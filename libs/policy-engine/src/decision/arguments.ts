@@ -4,7 +4,11 @@ import { normalizeFieldName } from '@sg/redaction';
 export { normalizeFieldName };
 
 /** The JSON-pointer path of the first field whose name is forbidden, at any depth. */
-export function findForbiddenField(value: unknown, forbidden: ReadonlySet<string>, path = ''): string | null {
+export function findForbiddenField(
+  value: unknown,
+  forbidden: ReadonlySet<string>,
+  path = '',
+): string | null {
   if (forbidden.size === 0 || value === null || typeof value !== 'object') return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -48,12 +52,19 @@ export function complexityOf(args: Record<string, unknown>, w: ComplexityWeights
   };
   walk(args, 0);
   const chars = JSON.stringify(args).length;
-  const score = Math.round(((chars / 100) * w.per_100_chars + fields * w.per_field + depth * w.per_depth_level) * 100) / 100;
+  const score =
+    Math.round(
+      ((chars / 100) * w.per_100_chars + fields * w.per_field + depth * w.per_depth_level) * 100,
+    ) / 100;
   return { score, chars, fields, depth };
 }
 
 /** The first of `phrases` (lower-case) found in any string value, with where it was. */
-export function findPhrase(value: unknown, phrases: readonly string[], path = ''): { phrase: string; path: string } | null {
+export function findPhrase(
+  value: unknown,
+  phrases: readonly string[],
+  path = '',
+): { phrase: string; path: string } | null {
   if (phrases.length === 0) return null;
   if (typeof value === 'string') {
     const lower = value.toLowerCase();

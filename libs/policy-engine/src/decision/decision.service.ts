@@ -32,20 +32,51 @@ export class DecisionService {
       if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
       const key = { project: req.project, agentId: req.agent_id, sessionId: req.session_id };
-      const facts = await this.facts.gather(req, snap.policy.policy.rate_limits, key, isWriteTool(req.tool, tool));
+      const facts = await this.facts.gather(
+        req,
+        snap.policy.policy.rate_limits,
+        key,
+        isWriteTool(req.tool, tool),
+      );
       if (!('limits' in facts)) return claimedAlready(facts.claim.stored, snap.version);
       const { limits, session } = facts;
-      const input: EvaluationInput = { req, tool, policy: snap.policy, keys: snap.keys, limits, session, now: new Date(), version: snap.version };
-      const decision: Decision = facts.claim ? { ...evaluate(input), claim: facts.claim } : evaluate(input);
+      const input: EvaluationInput = {
+        req,
+        tool,
+        policy: snap.policy,
+        keys: snap.keys,
+        limits,
+        session,
+        now: new Date(),
+        version: snap.version,
+      };
+      const decision: Decision = facts.claim
+        ? { ...evaluate(input), claim: facts.claim }
+        : evaluate(input);
       if (!decision.allowed && session) {
-        this.sessions.recordDenial(key).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not count a denial in the session'));
+        this.sessions
+          .recordDenial(key)
+          .catch((err: Error) =>
+            this.logger.warn({ err: err.message }, 'could not count a denial in the session'),
+          );
       }
       const preview = snap.shadow;
       if (preview && ctx) setImmediate(() => this.shadow(input, decision, preview, ctx));
       return decision;
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, tool: req.tool }, 'decision failed; denying');
-      return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly; if it persists, ask an operator to check the log of the service that decided (the ingress, or the policy service for bus callers).'], { version: 'unknown', remaining: [] });
+      this.logger.error(
+        { err: (err as Error).message, tool: req.tool },
+        'decision failed; denying',
+      );
+      return new Explanation().deny(
+        'evaluation',
+        'POLICY.EVALUATION_FAILED',
+        'The policy could not be evaluated, so the call is denied.',
+        [
+          'Retry shortly; if it persists, ask an operator to check the log of the service that decided (the ingress, or the policy service for bus callers).',
+        ],
+        { version: 'unknown', remaining: [] },
+      );
     }
   }
 
@@ -58,19 +89,50 @@ export class DecisionService {
       const snap = this.store.snapshot(req.project);
       if (!snap) return unknownProject(req.project, this.store.version);
       const tool = snap.registry.get(req.tool);
-      const session = await this.sessions.peek({ project: req.project, agentId: req.agent_id, sessionId: req.session_id }, isWriteTool(req.tool, tool)).catch(() => null);
-      return evaluate({ req, tool, policy: snap.policy, keys: snap.keys, limits: { kind: 'ok', used: [] }, session, now: new Date(), version: snap.version });
+      const session = await this.sessions
+        .peek(
+          { project: req.project, agentId: req.agent_id, sessionId: req.session_id },
+          isWriteTool(req.tool, tool),
+        )
+        .catch(() => null);
+      return evaluate({
+        req,
+        tool,
+        policy: snap.policy,
+        keys: snap.keys,
+        limits: { kind: 'ok', used: [] },
+        session,
+        now: new Date(),
+        version: snap.version,
+      });
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, tool: req.tool }, 're-check failed; denying');
-      return new Explanation().deny('evaluation', 'POLICY.EVALUATION_FAILED', 'The policy could not be evaluated, so the call is denied.', ['Retry shortly.'], { version: 'unknown', remaining: [] });
+      this.logger.error(
+        { err: (err as Error).message, tool: req.tool },
+        're-check failed; denying',
+      );
+      return new Explanation().deny(
+        'evaluation',
+        'POLICY.EVALUATION_FAILED',
+        'The policy could not be evaluated, so the call is denied.',
+        ['Retry shortly.'],
+        { version: 'unknown', remaining: [] },
+      );
     }
   }
 
   /** The preview policy's decision on the same facts, published for the audit; never enforced. */
-  private shadow(input: EvaluationInput, live: Decision, preview: CompiledPolicy, ctx: MessageContext) {
+  private shadow(
+    input: EvaluationInput,
+    live: Decision,
+    preview: CompiledPolicy,
+    ctx: MessageContext,
+  ) {
     try {
       const shadow = evaluate({ ...input, policy: preview });
-      const differs = live.allowed !== shadow.allowed || live.code !== shadow.code || live.requires_approval !== shadow.requires_approval;
+      const differs =
+        live.allowed !== shadow.allowed ||
+        live.code !== shadow.code ||
+        live.requires_approval !== shadow.requires_approval;
       this.bus.publish(
         SHADOW_EVALUATED,
         {
@@ -78,8 +140,19 @@ export class DecisionService {
           session_id: input.req.session_id,
           request_id: input.req.request_id,
           tool: input.req.tool,
-          live: { allowed: live.allowed, code: live.code, requires_approval: live.requires_approval },
-          shadow: { allowed: shadow.allowed, code: shadow.code, requires_approval: shadow.requires_approval, reason: shadow.reason, risk_score: shadow.risk_score, rule_trace: shadow.rule_trace },
+          live: {
+            allowed: live.allowed,
+            code: live.code,
+            requires_approval: live.requires_approval,
+          },
+          shadow: {
+            allowed: shadow.allowed,
+            code: shadow.code,
+            requires_approval: shadow.requires_approval,
+            reason: shadow.reason,
+            risk_score: shadow.risk_score,
+            rule_trace: shadow.rule_trace,
+          },
           differs,
         },
         ctx,
@@ -114,7 +187,10 @@ export function unknownProject(project: string, version: string): Decision {
     'project',
     'REQUEST.UNKNOWN_PROJECT',
     unknownProjectMessage(project),
-    [`Create policies/${project}.yaml (or model_keys/ or contextual_policies/${project}.yaml) to configure the project.`, `Send the call without X-Project-ID to use the ${DEFAULT_PROJECT} project.`],
+    [
+      `Create policies/${project}.yaml (or model_keys/ or contextual_policies/${project}.yaml) to configure the project.`,
+      `Send the call without X-Project-ID to use the ${DEFAULT_PROJECT} project.`,
+    ],
     { version, remaining: [...CHECKS] },
   );
 }

@@ -91,15 +91,31 @@ export function evaluate(input: EvaluationInput): Decision {
         factors.push(why);
       }
     };
-    if (session.calls > ctx.risk.many_calls_after) add(w.many_calls, `${session.calls} calls in the session`);
+    if (session.calls > ctx.risk.many_calls_after)
+      add(w.many_calls, `${session.calls} calls in the session`);
     if (session.writes > 0) add(w.write_tool, 'a write tool was used in the session');
-    if (session.denials > 0) add(w.prior_denial, `${session.denials} earlier denial(s) in the session`);
+    if (session.denials > 0)
+      add(w.prior_denial, `${session.denials} earlier denial(s) in the session`);
     if (tool?.definition.pii) add(w.pii_tool, 'the tool returns personal data');
     if (phraseHit) add(w.suspicious_input, 'the arguments contain a prompt-injection marker');
     risk = Math.min(1, Math.round(risk * 100) / 100);
   }
-  const deny = (check: Check, code: ErrorCode, reason: string, suggestions: string[], extra: { rule?: string; retryAfterMs?: number; violations?: ReturnType<typeof violationsOf> } = {}) => {
-    const d = ex.deny(check, code, reason, suggestions, { ...extra, version, remaining: after(check) });
+  const deny = (
+    check: Check,
+    code: ErrorCode,
+    reason: string,
+    suggestions: string[],
+    extra: {
+      rule?: string;
+      retryAfterMs?: number;
+      violations?: ReturnType<typeof violationsOf>;
+    } = {},
+  ) => {
+    const d = ex.deny(check, code, reason, suggestions, {
+      ...extra,
+      version,
+      remaining: after(check),
+    });
     d.risk_score = risk;
     return d;
   };
@@ -107,22 +123,49 @@ export function evaluate(input: EvaluationInput): Decision {
 
   // rate_limit
   if (limits.kind === 'unavailable') {
-    return deny('rate_limit', 'POLICY.DEPENDENCY_UNAVAILABLE', 'The rate-limit store (Redis) is unreachable, so the call is denied.', ['Retry shortly; an operator should check Redis.']);
+    return deny(
+      'rate_limit',
+      'POLICY.DEPENDENCY_UNAVAILABLE',
+      'The rate-limit store (Redis) is unreachable, so the call is denied.',
+      ['Retry shortly; an operator should check Redis.'],
+    );
   }
   if (limits.kind === 'limited') {
     const seconds = Math.ceil(limits.retryAfterMs / 1000);
-    const who = limits.scope === 'agent' ? `Agent ${req.agent_id}` : limits.scope === 'user' ? `User ${req.user_id}` : `Tool ${req.tool}`;
-    return deny('rate_limit', 'POLICY.RATE_LIMITED', `${who} exceeded ${limits.limit} calls in ${limits.window_s} s.`, [`Retry after ${seconds} s.`, `Ask an admin to raise rate_limits.${limits.scope} if this load is expected.`], { retryAfterMs: limits.retryAfterMs, rule: `${policy.file}#rate_limits.${limits.scope}` });
+    const who =
+      limits.scope === 'agent'
+        ? `Agent ${req.agent_id}`
+        : limits.scope === 'user'
+          ? `User ${req.user_id}`
+          : `Tool ${req.tool}`;
+    return deny(
+      'rate_limit',
+      'POLICY.RATE_LIMITED',
+      `${who} exceeded ${limits.limit} calls in ${limits.window_s} s.`,
+      [
+        `Retry after ${seconds} s.`,
+        `Ask an admin to raise rate_limits.${limits.scope} if this load is expected.`,
+      ],
+      { retryAfterMs: limits.retryAfterMs, rule: `${policy.file}#rate_limits.${limits.scope}` },
+    );
   }
   ex.pass(
     'rate_limit',
-    limits.used.length ? `Rate limits: ${limits.used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.` : 'Rate limits: not counted again (re-check of an earlier call).',
+    limits.used.length
+      ? `Rate limits: ${limits.used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.`
+      : 'Rate limits: not counted again (re-check of an earlier call).',
     `${policy.file}#rate_limits`,
   );
 
   // tool_registry
   if (!tool) {
-    return deny('tool_registry', 'POLICY.TOOL_NOT_REGISTERED', `Tool ${req.tool} is not in the tool registry; unregistered tools are denied.`, ['Check the tool name for typos.', `An admin can register it with tools/${req.tool}.json.`], { rule: `tools/${req.tool}.json` });
+    return deny(
+      'tool_registry',
+      'POLICY.TOOL_NOT_REGISTERED',
+      `Tool ${req.tool} is not in the tool registry; unregistered tools are denied.`,
+      ['Check the tool name for typos.', `An admin can register it with tools/${req.tool}.json.`],
+      { rule: `tools/${req.tool}.json` },
+    );
   }
   ex.pass('tool_registry', `Tool ${req.tool} is registered.`, `tools/${req.tool}.json`);
 
@@ -130,48 +173,101 @@ export function evaluate(input: EvaluationInput): Decision {
   if (agent?.scope) {
     const i = agent.scope.firstMatch(req.tool);
     if (i < 0) {
-      return deny('key_scope', 'POLICY.TOOL_NOT_ALLOWED', `The key of ${req.agent_id} is scoped to ${agent.scope.patterns.join(', ')}, which does not include ${req.tool}.`, [`Ask an admin to add ${req.tool} to the tools of ${req.agent_id} in ${keys.file}.`], { rule: `${keys.file}#models.${req.agent_id}.tools` });
+      return deny(
+        'key_scope',
+        'POLICY.TOOL_NOT_ALLOWED',
+        `The key of ${req.agent_id} is scoped to ${agent.scope.patterns.join(', ')}, which does not include ${req.tool}.`,
+        [`Ask an admin to add ${req.tool} to the tools of ${req.agent_id} in ${keys.file}.`],
+        { rule: `${keys.file}#models.${req.agent_id}.tools` },
+      );
     }
-    ex.pass('key_scope', `The key of ${req.agent_id} may use ${agent.scope.patterns[i]}.`, `${keys.file}#models.${req.agent_id}.tools[${i}]`);
+    ex.pass(
+      'key_scope',
+      `The key of ${req.agent_id} may use ${agent.scope.patterns[i]}.`,
+      `${keys.file}#models.${req.agent_id}.tools[${i}]`,
+    );
   } else {
     ex.skip('key_scope', 'the key has no tool scope');
   }
 
   // allow_tools: model rules and the agent's role rules; any deny wins over every allow.
   const applicable = [
-    ...(policy.rulesByModel.get(req.agent_id) ?? policy.starRules).map((r) => ({ r, who: `Model ${req.agent_id}` })),
-    ...(agent?.role && policy.roles.has(agent.role) ? [{ r: policy.roles.get(agent.role)!, who: `Role ${agent.role}` }] : []),
+    ...(policy.rulesByModel.get(req.agent_id) ?? policy.starRules).map((r) => ({
+      r,
+      who: `Model ${req.agent_id}`,
+    })),
+    ...(agent?.role && policy.roles.has(agent.role)
+      ? [{ r: policy.roles.get(agent.role)!, who: `Role ${agent.role}` }]
+      : []),
   ];
   let allowedBy: { ref: string; pattern: string; who: string } | null = null;
   for (const { r, who } of applicable) {
     const d = r.deny.firstMatch(req.tool);
     if (d >= 0) {
       const ref = `${r.ref}.deny_tools[${d}]`;
-      return deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `${who} is denied ${r.deny.patterns[d]}, which matches ${req.tool}.`, ['Use a tool this agent is allowed to call.', `Deny rules win; an admin can change ${ref}.`], { rule: ref });
+      return deny(
+        'allow_tools',
+        'POLICY.TOOL_NOT_ALLOWED',
+        `${who} is denied ${r.deny.patterns[d]}, which matches ${req.tool}.`,
+        [
+          'Use a tool this agent is allowed to call.',
+          `Deny rules win; an admin can change ${ref}.`,
+        ],
+        { rule: ref },
+      );
     }
     const a = r.allow.firstMatch(req.tool);
-    if (a >= 0 && !allowedBy) allowedBy = { ref: `${r.ref}.allow_tools[${a}]`, pattern: r.allow.patterns[a]!, who };
+    if (a >= 0 && !allowedBy)
+      allowedBy = { ref: `${r.ref}.allow_tools[${a}]`, pattern: r.allow.patterns[a]!, who };
     const q = r.approval.firstMatch(req.tool);
     if (q >= 0) approvals.push(`${r.ref}.requires_approval[${q}] (${r.approval.patterns[q]})`);
   }
   if (!allowedBy) {
-    return deny('allow_tools', 'POLICY.TOOL_NOT_ALLOWED', `Model ${req.agent_id} is not allowed to use ${req.tool}: no allow_tools rule matches.`, ['Use a tool this agent is allowed to call.', `Ask an admin to add ${req.tool} to allow_tools for ${req.agent_id} in ${policy.file}.`], { rule: `${policy.file}#rules` });
+    return deny(
+      'allow_tools',
+      'POLICY.TOOL_NOT_ALLOWED',
+      `Model ${req.agent_id} is not allowed to use ${req.tool}: no allow_tools rule matches.`,
+      [
+        'Use a tool this agent is allowed to call.',
+        `Ask an admin to add ${req.tool} to allow_tools for ${req.agent_id} in ${policy.file}.`,
+      ],
+      { rule: `${policy.file}#rules` },
+    );
   }
   ex.pass('allow_tools', `${allowedBy.who} is allowed to use ${allowedBy.pattern}.`, allowedBy.ref);
 
   // argument_schema
   if (!tool.validate(req.arguments)) {
     const violations = violationsOf(tool.validate.errors);
-    return deny('argument_schema', 'POLICY.ARGUMENTS_INVALID', `The arguments do not match the schema of ${req.tool}: ${violations.map((v) => `${v.path} ${v.message}`).join('; ')}.`, ['Fix the arguments listed in violations.', `The schema is published at /schema/${req.tool}.json.`], { violations, rule: `tools/${req.tool}.json#input_schema` });
+    return deny(
+      'argument_schema',
+      'POLICY.ARGUMENTS_INVALID',
+      `The arguments do not match the schema of ${req.tool}: ${violations.map((v) => `${v.path} ${v.message}`).join('; ')}.`,
+      [
+        'Fix the arguments listed in violations.',
+        `The schema is published at /schema/${req.tool}.json.`,
+      ],
+      { violations, rule: `tools/${req.tool}.json#input_schema` },
+    );
   }
   ex.pass('argument_schema', 'No schema violation.', `tools/${req.tool}.json#input_schema`);
 
   // forbidden_fields
   const forbidden = findForbiddenField(req.arguments, policy.forbidden);
   if (forbidden) {
-    return deny('forbidden_fields', 'POLICY.FORBIDDEN_FIELD', `The arguments contain the forbidden field ${forbidden}.`, ['Remove the field: credentials are injected by the gateway, never sent by agents.'], { rule: `${policy.file}#forbidden_fields` });
+    return deny(
+      'forbidden_fields',
+      'POLICY.FORBIDDEN_FIELD',
+      `The arguments contain the forbidden field ${forbidden}.`,
+      ['Remove the field: credentials are injected by the gateway, never sent by agents.'],
+      { rule: `${policy.file}#forbidden_fields` },
+    );
   }
-  ex.pass('forbidden_fields', 'No forbidden field in the arguments.', `${policy.file}#forbidden_fields`);
+  ex.pass(
+    'forbidden_fields',
+    'No forbidden field in the arguments.',
+    `${policy.file}#forbidden_fields`,
+  );
 
   // tenant_access (seed 003 row-level security)
   const tenantField = tool.definition.tenant_field;
@@ -179,13 +275,31 @@ export function evaluate(input: EvaluationInput): Decision {
     const named = tenantsNamed(req.arguments, tenantField);
     const granted = agent?.tenants ?? new Set<string>();
     if (!named) {
-      return deny('tenant_access', 'POLICY.TENANT_NOT_GRANTED', `${req.tool} is tenant-scoped: the call must name its tenant in ${tenantField}.`, [`Add ${tenantField} with a tenant granted to ${req.agent_id}.`], { rule: `tools/${req.tool}.json#tenant_field` });
+      return deny(
+        'tenant_access',
+        'POLICY.TENANT_NOT_GRANTED',
+        `${req.tool} is tenant-scoped: the call must name its tenant in ${tenantField}.`,
+        [`Add ${tenantField} with a tenant granted to ${req.agent_id}.`],
+        { rule: `tools/${req.tool}.json#tenant_field` },
+      );
     }
     const refused = granted.has('*') ? [] : named.filter((t) => !granted.has(t));
     if (refused.length > 0) {
-      return deny('tenant_access', 'POLICY.TENANT_NOT_GRANTED', `${req.agent_id} has no access to tenant ${refused.join(', ')}.`, [`Request access to the tenant, or use one of: ${[...granted].join(', ') || 'none granted'}.`], { rule: `${keys.file}#models.${req.agent_id}.tenants` });
+      return deny(
+        'tenant_access',
+        'POLICY.TENANT_NOT_GRANTED',
+        `${req.agent_id} has no access to tenant ${refused.join(', ')}.`,
+        [
+          `Request access to the tenant, or use one of: ${[...granted].join(', ') || 'none granted'}.`,
+        ],
+        { rule: `${keys.file}#models.${req.agent_id}.tenants` },
+      );
     }
-    ex.pass('tenant_access', `Tenant ${named.join(', ')} is granted to ${req.agent_id}.`, `${keys.file}#models.${req.agent_id}.tenants`);
+    ex.pass(
+      'tenant_access',
+      `Tenant ${named.join(', ')} is granted to ${req.agent_id}.`,
+      `${keys.file}#models.${req.agent_id}.tenants`,
+    );
   } else {
     ex.skip('tenant_access', 'the tool is not tenant-scoped');
   }
@@ -193,9 +307,19 @@ export function evaluate(input: EvaluationInput): Decision {
   // pii_permission (seed 003)
   if (tool.definition.pii) {
     if (!agent?.permissions.has('PII_READ')) {
-      return deny('pii_permission', 'POLICY.PII_NOT_GRANTED', `${req.tool} returns personal data and ${req.agent_id} lacks the PII_READ permission.`, ['Request the PII_READ permission from an administrator.'], { rule: `${keys.file}#models.${req.agent_id}.permissions` });
+      return deny(
+        'pii_permission',
+        'POLICY.PII_NOT_GRANTED',
+        `${req.tool} returns personal data and ${req.agent_id} lacks the PII_READ permission.`,
+        ['Request the PII_READ permission from an administrator.'],
+        { rule: `${keys.file}#models.${req.agent_id}.permissions` },
+      );
     }
-    ex.pass('pii_permission', `${req.agent_id} holds PII_READ.`, `${keys.file}#models.${req.agent_id}.permissions`);
+    ex.pass(
+      'pii_permission',
+      `${req.agent_id} holds PII_READ.`,
+      `${keys.file}#models.${req.agent_id}.permissions`,
+    );
   } else {
     ex.skip('pii_permission', 'the tool returns no personal data');
   }
@@ -203,22 +327,50 @@ export function evaluate(input: EvaluationInput): Decision {
   // complexity (seed 003)
   const c = complexityOf(req.arguments, policy.policy.complexity);
   if (c.score > policy.policy.complexity.max_score) {
-    return deny('complexity', 'POLICY.TOO_COMPLEX', `The arguments score ${c.score} for complexity (${c.chars} chars, ${c.fields} fields, depth ${c.depth}); the limit is ${policy.policy.complexity.max_score}.`, ['Simplify the query: fewer arguments, less nesting.', 'Split it into several simpler calls.'], { rule: `${policy.file}#complexity.max_score` });
+    return deny(
+      'complexity',
+      'POLICY.TOO_COMPLEX',
+      `The arguments score ${c.score} for complexity (${c.chars} chars, ${c.fields} fields, depth ${c.depth}); the limit is ${policy.policy.complexity.max_score}.`,
+      [
+        'Simplify the query: fewer arguments, less nesting.',
+        'Split it into several simpler calls.',
+      ],
+      { rule: `${policy.file}#complexity.max_score` },
+    );
   }
-  ex.pass('complexity', `Complexity ${c.score} is within ${policy.policy.complexity.max_score}.`, `${policy.file}#complexity`);
+  ex.pass(
+    'complexity',
+    `Complexity ${c.score} is within ${policy.policy.complexity.max_score}.`,
+    `${policy.file}#complexity`,
+  );
 
   // The contextual checks need the session; without it the gateway cannot know, so it denies.
   if (!session) {
-    return deny('session_limit', 'POLICY.DEPENDENCY_UNAVAILABLE', 'The session store (Redis) is unreachable, so the session rules cannot be checked and the call is denied.', ['Retry shortly; an operator should check Redis.']);
+    return deny(
+      'session_limit',
+      'POLICY.DEPENDENCY_UNAVAILABLE',
+      'The session store (Redis) is unreachable, so the session rules cannot be checked and the call is denied.',
+      ['Retry shortly; an operator should check Redis.'],
+    );
   }
   const cfile = policy.contextualFile ?? 'contextual_policies';
 
   // session_limit
   if (ctx.max_calls_per_session !== undefined) {
     if (session.calls > ctx.max_calls_per_session) {
-      return deny('session_limit', 'POLICY.SESSION_LIMIT', `The session has made ${session.calls - 1} calls; at most ${ctx.max_calls_per_session} are allowed.`, ['Start a new session for a new task.'], { rule: `${cfile}#max_calls_per_session` });
+      return deny(
+        'session_limit',
+        'POLICY.SESSION_LIMIT',
+        `The session has made ${session.calls - 1} calls; at most ${ctx.max_calls_per_session} are allowed.`,
+        ['Start a new session for a new task.'],
+        { rule: `${cfile}#max_calls_per_session` },
+      );
     }
-    ex.pass('session_limit', `Session call ${session.calls} of ${ctx.max_calls_per_session}.`, `${cfile}#max_calls_per_session`);
+    ex.pass(
+      'session_limit',
+      `Session call ${session.calls} of ${ctx.max_calls_per_session}.`,
+      `${cfile}#max_calls_per_session`,
+    );
   } else {
     ex.skip('session_limit', 'no session call limit');
   }
@@ -228,10 +380,21 @@ export function evaluate(input: EvaluationInput): Decision {
     if (s.deny.firstMatch(req.tool) < 0) continue;
     const earlier = session.history.find((t) => s.after.firstMatch(t) >= 0);
     if (earlier) {
-      return deny('forbidden_sequence', 'POLICY.FORBIDDEN_SEQUENCE', s.reason ?? `${req.tool} is not allowed after ${earlier} in the same session.`, ['Use a new session for this task, or ask an admin to review the sequence rule.'], { rule: s.ref });
+      return deny(
+        'forbidden_sequence',
+        'POLICY.FORBIDDEN_SEQUENCE',
+        s.reason ?? `${req.tool} is not allowed after ${earlier} in the same session.`,
+        ['Use a new session for this task, or ask an admin to review the sequence rule.'],
+        { rule: s.ref },
+      );
     }
   }
-  if (policy.sequences.length) ex.pass('forbidden_sequence', 'No forbidden tool sequence in the session.', `${cfile}#forbidden_sequences`);
+  if (policy.sequences.length)
+    ex.pass(
+      'forbidden_sequence',
+      'No forbidden tool sequence in the session.',
+      `${cfile}#forbidden_sequences`,
+    );
   else ex.skip('forbidden_sequence', 'no sequence rules');
 
   // time_window
@@ -243,7 +406,13 @@ export function evaluate(input: EvaluationInput): Decision {
     });
     if (!open) {
       const w = ctx.time_windows[policy.timeWindows.indexOf(windows[0]!)]!;
-      return deny('time_window', 'POLICY.OUTSIDE_TIME_WINDOW', `${req.tool} may only be called ${w.days.join(',')} ${w.from}-${w.to} ${w.timezone}.`, [`Retry inside the window (${w.from}-${w.to} ${w.timezone}).`], { rule: windows[0]!.ref });
+      return deny(
+        'time_window',
+        'POLICY.OUTSIDE_TIME_WINDOW',
+        `${req.tool} may only be called ${w.days.join(',')} ${w.from}-${w.to} ${w.timezone}.`,
+        [`Retry inside the window (${w.from}-${w.to} ${w.timezone}).`],
+        { rule: windows[0]!.ref },
+      );
     }
     ex.pass('time_window', `Inside the allowed time window.`, open.ref);
   } else {
@@ -252,21 +421,49 @@ export function evaluate(input: EvaluationInput): Decision {
 
   // suspicious_input
   if (phraseHit && ctx.suspicious_patterns.action === 'deny') {
-    return deny('suspicious_input', 'POLICY.SUSPICIOUS_INPUT', `The arguments contain the prompt-injection marker "${phraseHit.phrase}" at ${phraseHit.path}.`, ['Remove instructions aimed at the model from the tool arguments.'], { rule: `${cfile}#suspicious_patterns` });
+    return deny(
+      'suspicious_input',
+      'POLICY.SUSPICIOUS_INPUT',
+      `The arguments contain the prompt-injection marker "${phraseHit.phrase}" at ${phraseHit.path}.`,
+      ['Remove instructions aimed at the model from the tool arguments.'],
+      { rule: `${cfile}#suspicious_patterns` },
+    );
   }
-  if (phraseHit) ex.pass('suspicious_input', `Flagged: "${phraseHit.phrase}" at ${phraseHit.path} (raises the risk).`, `${cfile}#suspicious_patterns`);
-  else ex.pass('suspicious_input', 'Prompt does not contain suspicious patterns.', `${cfile}#suspicious_patterns`);
+  if (phraseHit)
+    ex.pass(
+      'suspicious_input',
+      `Flagged: "${phraseHit.phrase}" at ${phraseHit.path} (raises the risk).`,
+      `${cfile}#suspicious_patterns`,
+    );
+  else
+    ex.pass(
+      'suspicious_input',
+      'Prompt does not contain suspicious patterns.',
+      `${cfile}#suspicious_patterns`,
+    );
 
   // session_risk
   const level = `Session score: ${riskLevel(risk)} risk (${risk.toFixed(2)})${factors.length ? `: ${factors.join('; ')}` : ''}.`;
   if (ctx.risk.deny_at !== undefined && risk >= ctx.risk.deny_at) {
-    return deny('session_risk', 'POLICY.RISK_TOO_HIGH', `${level.slice(0, -1)}, at or above the deny threshold ${ctx.risk.deny_at}.`, ['Start a new session; an analyst can review this one.'], { rule: `${cfile}#risk.deny_at` });
+    return deny(
+      'session_risk',
+      'POLICY.RISK_TOO_HIGH',
+      `${level.slice(0, -1)}, at or above the deny threshold ${ctx.risk.deny_at}.`,
+      ['Start a new session; an analyst can review this one.'],
+      { rule: `${cfile}#risk.deny_at` },
+    );
   }
-  if (ctx.risk.approval_at !== undefined && risk >= ctx.risk.approval_at) approvals.push(`${cfile}#risk.approval_at (${ctx.risk.approval_at})`);
+  if (ctx.risk.approval_at !== undefined && risk >= ctx.risk.approval_at)
+    approvals.push(`${cfile}#risk.approval_at (${ctx.risk.approval_at})`);
   ex.pass('session_risk', level, `${cfile}#risk`);
 
-  if (tool.definition.requires_approval) approvals.unshift(`tools/${req.tool}.json#requires_approval`);
-  const decision = ex.allow(version, risk, `Allowed by allow_tools match: ${allowedBy.pattern} (${allowedBy.ref}).`);
+  if (tool.definition.requires_approval)
+    approvals.unshift(`tools/${req.tool}.json#requires_approval`);
+  const decision = ex.allow(
+    version,
+    risk,
+    `Allowed by allow_tools match: ${allowedBy.pattern} (${allowedBy.ref}).`,
+  );
   if (approvals.length) {
     decision.requires_approval = true;
     decision.reasoning.push(`Requires human approval: ${approvals.join(', ')}.`);

@@ -34,10 +34,22 @@ export class Explanation {
     code: ErrorCode,
     reason: string,
     suggestions: string[],
-    extra: { rule?: string; violations?: Violation[]; retryAfterMs?: number; version: string; remaining: string[] },
+    extra: {
+      rule?: string;
+      violations?: Violation[];
+      retryAfterMs?: number;
+      version: string;
+      remaining: string[];
+    },
   ): Decision {
-    this.trace.push({ check, outcome: 'fail', ...(extra.rule ? { rule: extra.rule } : {}), detail: reason });
-    for (const rest of extra.remaining) this.trace.push({ check: rest, outcome: 'skip', detail: `not evaluated: ${check} failed` });
+    this.trace.push({
+      check,
+      outcome: 'fail',
+      ...(extra.rule ? { rule: extra.rule } : {}),
+      detail: reason,
+    });
+    for (const rest of extra.remaining)
+      this.trace.push({ check: rest, outcome: 'skip', detail: `not evaluated: ${check} failed` });
     this.reasoning.push(reason);
     return {
       allowed: false,

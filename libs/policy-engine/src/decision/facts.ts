@@ -104,9 +104,13 @@ export class FactsStore {
     session: SessionKey,
     isWrite: boolean,
   ): Promise<DecisionFacts> {
-    const wanted: Limit[] = [{ scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent }];
-    if (req.user_id) wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
-    if (limits.tool) wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
+    const wanted: Limit[] = [
+      { scope: 'agent', key: `${req.project}:${req.agent_id}`, ...limits.agent },
+    ];
+    if (req.user_id)
+      wanted.push({ scope: 'user', key: `${req.project}:${req.user_id}`, ...limits.user });
+    if (limits.tool)
+      wanted.push({ scope: 'tool', key: `${req.project}:${req.tool}`, ...limits.tool });
     const s = sessionKey(session);
     const claim = req.claim;
     let reply: GatherReply;
@@ -132,15 +136,34 @@ export class FactsStore {
     } catch {
       return { limits: { kind: 'unavailable' }, session: null };
     }
-    if (reply[0] === 0) return { claim: { won: false, stored: (reply[1] as string | null) ?? null } };
-    const counted = wanted.map((w, i) => ({ ...w, used: reply[1 + 2 * i] as number, ttl: reply[2 + 2 * i] as number }));
+    if (reply[0] === 0)
+      return { claim: { won: false, stored: (reply[1] as string | null) ?? null } };
+    const counted = wanted.map((w, i) => ({
+      ...w,
+      used: reply[1 + 2 * i] as number,
+      ttl: reply[2 + 2 * i] as number,
+    }));
     const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
     const at = 1 + 2 * wanted.length;
     return {
       ...(claim ? { claim: { won: true, stored: null } } : {}),
       limits: over
-        ? { kind: 'limited', scope: over.scope, limit: over.limit, window_s: over.window_s, retryAfterMs: Math.max(1, over.ttl) }
-        : { kind: 'ok', used: counted.map((c) => ({ scope: c.scope, used: c.used, limit: c.limit, window_s: c.window_s })) },
+        ? {
+            kind: 'limited',
+            scope: over.scope,
+            limit: over.limit,
+            window_s: over.window_s,
+            retryAfterMs: Math.max(1, over.ttl),
+          }
+        : {
+            kind: 'ok',
+            used: counted.map((c) => ({
+              scope: c.scope,
+              used: c.used,
+              limit: c.limit,
+              window_s: c.window_s,
+            })),
+          },
       session: {
         history: reply[at] as string[],
         calls: reply[at + 1] as number,

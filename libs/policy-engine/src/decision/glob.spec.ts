@@ -36,11 +36,21 @@ describe('compileGlobs', () => {
     const piece = fc.constantFrom('*', '?', '.', 'a', 'b', 'cal', '_', '-', '[ab]');
     const pattern = fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join(''));
     // Only real tool names: dotted segments that start with a letter or digit.
-    const seg = fc.tuple(fc.constantFrom('a', 'b', 'cal', 'x'), fc.array(fc.constantFrom('a', 'b', '_', '-', 'x'), { maxLength: 3 })).map(([h, t]) => h + t.join(''));
+    const seg = fc
+      .tuple(
+        fc.constantFrom('a', 'b', 'cal', 'x'),
+        fc.array(fc.constantFrom('a', 'b', '_', '-', 'x'), { maxLength: 3 }),
+      )
+      .map(([h, t]) => h + t.join(''));
     const name = fc.array(seg, { minLength: 1, maxLength: 3 }).map((p) => p.join('.'));
     fc.assert(
       fc.property(pattern, name, (p, n) => {
-        const reference = picomatch(p, { dot: true, nonegate: true, noextglob: true, nobrace: true })(n);
+        const reference = picomatch(p, {
+          dot: true,
+          nonegate: true,
+          noextglob: true,
+          nobrace: true,
+        })(n);
         expect(compileGlobs([p]).firstMatch(n) === 0).toBe(reference);
       }),
       { numRuns: 2000 },

@@ -1,7 +1,14 @@
-import { contextualFileSchema, modelKeysFileSchema, policyFileSchema, projectsOf, type GatewayFiles } from '@sg/config';
+import {
+  contextualFileSchema,
+  modelKeysFileSchema,
+  policyFileSchema,
+  projectsOf,
+  type GatewayFiles,
+} from '@sg/config';
 import { compileProjects } from './compile.js';
 
-const policy = (allow: string[]) => policyFileSchema.parse({ rules: [{ model: '*', allow_tools: allow }] });
+const policy = (allow: string[]) =>
+  policyFileSchema.parse({ rules: [{ model: '*', allow_tools: allow }] });
 const keys = modelKeysFileSchema.parse({ models: {} });
 
 function files(over: Partial<Omit<GatewayFiles, 'projects'>>): GatewayFiles {
@@ -39,7 +46,16 @@ describe('compileProjects', () => {
   });
 
   it('shadows the live policy with a contextual preview alone', () => {
-    const out = compileProjects(files({ preview: { policies: new Map(), contextual: new Map([['default', contextualFileSchema.parse({ max_calls_per_session: 1 })]]) } }));
+    const out = compileProjects(
+      files({
+        preview: {
+          policies: new Map(),
+          contextual: new Map([
+            ['default', contextualFileSchema.parse({ max_calls_per_session: 1 })],
+          ]),
+        },
+      }),
+    );
     const shadow = out.shadow.get('default')!;
     expect(shadow.file).toBe('policies/default.yaml');
     expect(shadow.contextualFile).toBe('contextual_policies/default.preview.yaml');
@@ -50,7 +66,9 @@ describe('compileProjects', () => {
 describe('PolicyStore.snapshot', () => {
   const storeOf = async (f: GatewayFiles) => {
     const { PolicyStore } = await import('./policy-store.js');
-    return new PolicyStore({ register: (reload: (x: GatewayFiles) => () => void) => reload(f)() } as never);
+    return new PolicyStore({
+      register: (reload: (x: GatewayFiles) => () => void) => reload(f)(),
+    } as never);
   };
 
   it('uses the default shadow only for projects without files of their own', async () => {
@@ -83,6 +101,9 @@ describe('PolicyStore.snapshot', () => {
     expect(store.snapshot('unknown-project')).toBeNull();
     expect(store.snapshot('preview-only')).toBeNull();
     // An existing project still takes each missing kind from the default project.
-    expect(store.snapshot('keys-only')).toMatchObject({ policy: { file: 'policies/default.yaml' }, keys: { file: 'model_keys/keys-only.yaml' } });
+    expect(store.snapshot('keys-only')).toMatchObject({
+      policy: { file: 'policies/default.yaml' },
+      keys: { file: 'model_keys/keys-only.yaml' },
+    });
   });
 });

@@ -30,7 +30,11 @@ export class PolicyStore {
   }
 
   static compile(files: GatewayFiles): Active {
-    return { version: files.version, registry: compileRegistry(files.tools, files.dir), ...compileProjects(files) };
+    return {
+      version: files.version,
+      registry: compileRegistry(files.tools, files.dir),
+      ...compileProjects(files),
+    };
   }
 
   get version(): string {
@@ -48,6 +52,12 @@ export class PolicyStore {
     const policy = a.live.get(project);
     const keys = a.keys.get(project);
     if (!policy || !keys) return null;
-    return { version: a.version, registry: a.registry, policy, keys, shadow: a.shadow.get(project) };
+    return {
+      version: a.version,
+      registry: a.registry,
+      policy,
+      keys,
+      shadow: a.shadow.get(project),
+    };
   }
 }

@@ -18,25 +18,47 @@ export function closeObjectSchemas(schema: unknown): unknown {
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
-    setOwn(out, key, key === 'enum' || key === 'const' || key === 'default' || key === 'examples' ? value : closeObjectSchemas(value));
+    setOwn(
+      out,
+      key,
+      key === 'enum' || key === 'const' || key === 'default' || key === 'examples'
+        ? value
+        : closeObjectSchemas(value),
+    );
   }
-  const isObject = out.type === 'object' || (out.properties !== undefined && out.type === undefined);
-  if (isObject && out.additionalProperties === undefined && out.unevaluatedProperties === undefined) {
+  const isObject =
+    out.type === 'object' || (out.properties !== undefined && out.type === undefined);
+  if (
+    isObject &&
+    out.additionalProperties === undefined &&
+    out.unevaluatedProperties === undefined
+  ) {
     out.additionalProperties = false;
   }
   return out;
 }
 
 /** Compiles every tool's argument schema once; a schema ajv refuses makes the file invalid. */
-export function compileRegistry(tools: ReadonlyMap<string, ToolFile>, dir: string): Map<string, RegisteredTool> {
+export function compileRegistry(
+  tools: ReadonlyMap<string, ToolFile>,
+  dir: string,
+): Map<string, RegisteredTool> {
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
   addFormats.default(ajv);
   const out = new Map<string, RegisteredTool>();
   for (const [name, definition] of tools) {
     try {
-      out.set(name, { definition, validate: ajv.compile(closeObjectSchemas(definition.input_schema) as object) });
+      out.set(name, {
+        definition,
+        validate: ajv.compile(closeObjectSchemas(definition.input_schema) as object),
+      });
     } catch (err) {
-      throw new ConfigFileError(`${dir}/tools/${name}.json`, null, null, `input_schema: ${(err as Error).message}`);
+      throw new ConfigFileError(
+        `${dir}/tools/${name}.json`,
+        null,
+        null,
+        `input_schema: ${(err as Error).message}`,
+      );
     }
   }
   return out;

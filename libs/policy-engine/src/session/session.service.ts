@@ -24,11 +24,22 @@ export class SessionService implements OnApplicationShutdown {
   /** The snapshot a decision gets (FactsStore.gather), without counting anything (for re-checks). */
   async peek(key: SessionKey, isWrite: boolean): Promise<SessionSnapshot> {
     const k = sessionKey(key);
-    const res = await this.redis.multi().lrange(`${k}:history`, 0, HISTORY_LENGTH - 1).hmget(k, 'calls', 'writes', 'denials').exec();
+    const res = await this.redis
+      .multi()
+      .lrange(`${k}:history`, 0, HISTORY_LENGTH - 1)
+      .hmget(k, 'calls', 'writes', 'denials')
+      .exec();
     if (!res) throw new Error('session read was aborted');
     for (const [err] of res) if (err) throw err;
-    const [calls, writes, denials] = (res[1]![1] as Array<string | null>).map((v) => Number(v ?? 0));
-    return { history: res[0]![1] as string[], calls: calls! + 1, writes: writes! + (isWrite ? 1 : 0), denials: denials! };
+    const [calls, writes, denials] = (res[1]![1] as Array<string | null>).map((v) =>
+      Number(v ?? 0),
+    );
+    return {
+      history: res[0]![1] as string[],
+      calls: calls! + 1,
+      writes: writes! + (isWrite ? 1 : 0),
+      denials: denials!,
+    };
   }
 
   async recordDenial(key: SessionKey): Promise<void> {

@@ -16,7 +16,13 @@ import type { CompletedCall } from './signals.js';
 
 /** The answer's fields the detectors read: the call's arguments, decision and run are not parsed. */
 const completedSchema = eventEnvelopeSchema(
-  toolCallCompletedSchema.omit({ agent_version: true, user_id: true, arguments: true, decision: true, execution: true }),
+  toolCallCompletedSchema.omit({
+    agent_version: true,
+    user_id: true,
+    arguments: true,
+    decision: true,
+    execution: true,
+  }),
 );
 
 const BATCH = 100;

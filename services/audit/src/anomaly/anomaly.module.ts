@@ -9,5 +9,8 @@ import { WindowStore } from './window-store.js';
  * tools and agents, from gw.evt.toolcall.completed.v1 into the alerts table, the SIEM outbox
  * and gw.evt.alert.raised.v1. Uses PG and REDIS (StoreModule), NatsBus and ConfigSync.
  */
-@Module({ providers: [WindowStore, AlertStore, AnomalyService, AnomalyConsumer], exports: [AlertStore] })
+@Module({
+  providers: [WindowStore, AlertStore, AnomalyService, AnomalyConsumer],
+  exports: [AlertStore],
+})
 export class AnomalyModule {}

@@ -1,5 +1,15 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { ALERT_RAISED, AUDIT_CHECKPOINTS_SUBJECT, AUDIT_VERIFY_SUBJECT, GatewayError } from '@sg/contracts';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import {
+  ALERT_RAISED,
+  AUDIT_CHECKPOINTS_SUBJECT,
+  AUDIT_VERIFY_SUBJECT,
+  GatewayError,
+} from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
 import { AlertStore } from '../anomaly/alert-store.js';
@@ -7,7 +17,13 @@ import { chainBrokenAlert, chainBrokenAlertId } from '../anomaly/signals.js';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore } from '../store/event-store.js';
 import { PG } from '../store/pg.provider.js';
-import { CHECKPOINT_COLUMNS, checkpointOf, CheckpointSigner, publicKeyPem, type CheckpointRow } from './checkpoint-signer.js';
+import {
+  CHECKPOINT_COLUMNS,
+  checkpointOf,
+  CheckpointSigner,
+  publicKeyPem,
+  type CheckpointRow,
+} from './checkpoint-signer.js';
 import { decodeVerifyCursor } from '../query/cursor.js';
 import { verifyChain } from './verify.js';
 
@@ -35,29 +51,47 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly alerts: AlertStore,
   ) {
-    this.signer = env.AUDIT_SIGNING_KEY_FILE ? CheckpointSigner.fromFile(env.AUDIT_SIGNING_KEY_FILE) : null;
+    this.signer = env.AUDIT_SIGNING_KEY_FILE
+      ? CheckpointSigner.fromFile(env.AUDIT_SIGNING_KEY_FILE)
+      : null;
   }
 
   onApplicationBootstrap() {
-    if (this.signer) this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
-    else this.logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)');
+    if (this.signer)
+      this.logger.info({ key_id: this.signer.keyId }, 'audit checkpoints are signed');
+    else
+      this.logger.warn(
+        'AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoints are made (the hash chain is still kept)',
+      );
     // An append that finds a change has its alert raised at once, not at the next interval.
     this.store.onRewrite = () => {
       this.running = this.running
         .then(() => this.raiseRewrites())
-        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'chain_broken alert not raised yet; retried at the next interval'));
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { err: (err as Error).message },
+            'chain_broken alert not raised yet; retried at the next interval',
+          ),
+        );
     };
     this.timer = setInterval(() => {
       this.running = this.running
         .then(() => this.check())
-        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'audit chain check failed; retried at the next interval'))
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { err: (err as Error).message },
+            'audit chain check failed; retried at the next interval',
+          ),
+        )
         .then(() => this.checkpoint())
         .catch(() => undefined);
     }, this.env.AUDIT_CHECKPOINT_MS);
     this.timer.unref();
     this.health.register('checkpoints', async () => ({
       ok: true,
-      detail: this.signer ? (this.lastError ?? `signing with key ${this.signer.keyId}`) : 'disabled: set AUDIT_SIGNING_KEY_FILE',
+      detail: this.signer
+        ? (this.lastError ?? `signing with key ${this.signer.keyId}`)
+        : 'disabled: set AUDIT_SIGNING_KEY_FILE',
     }));
 
     this.bus.handle(AUDIT_VERIFY_SUBJECT, async ({ project, cursor }) => {
@@ -70,8 +104,14 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
           deadline: Date.now() + this.env.AUDIT_VERIFY_BUDGET_MS,
         });
       } catch (err) {
-        this.logger.error({ err: (err as Error).message, project }, 'audit verification failed to run');
-        throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry the verification later');
+        this.logger.error(
+          { err: (err as Error).message, project },
+          'audit verification failed to run',
+        );
+        throw new GatewayError(
+          'AUDIT.STORE_UNAVAILABLE',
+          'the audit store (PostgreSQL) is unavailable; retry the verification later',
+        );
       }
     });
 
@@ -83,7 +123,10 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
           [project, after_seq],
         );
       } catch {
-        throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry later');
+        throw new GatewayError(
+          'AUDIT.STORE_UNAVAILABLE',
+          'the audit store (PostgreSQL) is unavailable; retry later',
+        );
       }
       return {
         project,
@@ -112,15 +155,34 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
     for (const [project, found] of this.store.rewritten) {
       const build = (at: Date) => chainBrokenAlert(project, found, at);
       const alertId = chainBrokenAlertId(project, found);
-      const res = await this.alerts.raise({ project, type: 'chain_broken', key: String(found.chain_seq) }, alertId, 0, false, build);
+      const res = await this.alerts.raise(
+        { project, type: 'chain_broken', key: String(found.chain_seq) },
+        alertId,
+        0,
+        false,
+        build,
+      );
       if (this.store.rewritten.get(project) === found) this.store.rewritten.delete(project);
       if (!res.raised) continue;
       raised++;
-      this.logger.error({ alert_id: alertId, project, chain_seq: found.chain_seq }, `alert: ${res.alert.summary}`);
+      this.logger.error(
+        { alert_id: alertId, project, chain_seq: found.chain_seq },
+        `alert: ${res.alert.summary}`,
+      );
       // Stored and queued for the SIEM already; the event is for the trail and other listeners.
       await this.bus
-        .publishConfirmed(ALERT_RAISED, res.alert, { traceId: `alert-${alertId}`, project }, alertId)
-        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message, alert_id: alertId }, 'chain_broken alert not published; it is stored and queued for the SIEM'));
+        .publishConfirmed(
+          ALERT_RAISED,
+          res.alert,
+          { traceId: `alert-${alertId}`, project },
+          alertId,
+        )
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { err: (err as Error).message, alert_id: alertId },
+            'chain_broken alert not published; it is stored and queued for the SIEM',
+          ),
+        );
     }
     return raised;
   }
@@ -135,7 +197,12 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
       let signed = 0;
       for (const [project, head] of this.store.written) {
         if (this.signed.get(project) === head.chain_seq) continue;
-        const c = this.signer.sign({ project, chain_seq: head.chain_seq, hash: head.hash, created_at: now.toISOString() });
+        const c = this.signer.sign({
+          project,
+          chain_seq: head.chain_seq,
+          hash: head.hash,
+          created_at: now.toISOString(),
+        });
         const res = await this.pool.query(
           `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
@@ -148,7 +215,10 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
       return signed;
     } catch (err) {
       this.lastError = `last checkpoint failed: ${(err as Error).message}`;
-      this.logger.warn({ err: (err as Error).message }, 'audit checkpoint failed; retried at the next interval');
+      this.logger.warn(
+        { err: (err as Error).message },
+        'audit checkpoint failed; retried at the next interval',
+      );
       throw err;
     }
   }
@@ -159,6 +229,12 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
     this.store.onRewrite = undefined;
     await this.running;
     // A change an append found since the last interval is alerted on before the instance goes.
-    if (this.store.rewritten.size > 0) await this.raiseRewrites().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'chain_broken alerts not raised at shutdown'));
+    if (this.store.rewritten.size > 0)
+      await this.raiseRewrites().catch((err: unknown) =>
+        this.logger.error(
+          { err: (err as Error).message },
+          'chain_broken alerts not raised at shutdown',
+        ),
+      );
   }
 }

@@ -1,4 +1,11 @@
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Checkpoint } from '@sg/contracts';
 import { canonicalJson } from '@sg/runtime';
@@ -15,17 +22,33 @@ export interface CheckpointRow {
 export const CHECKPOINT_COLUMNS = 'chain_seq, hash, created_at, key_id, signature';
 
 export function checkpointOf(project: string, c: CheckpointRow): Checkpoint {
-  return { project, chain_seq: Number(c.chain_seq), hash: c.hash, created_at: c.created_at.toISOString(), key_id: c.key_id, signature: c.signature };
+  return {
+    project,
+    chain_seq: Number(c.chain_seq),
+    hash: c.hash,
+    created_at: c.created_at.toISOString(),
+    key_id: c.key_id,
+    signature: c.signature,
+  };
 }
 
 /** What a checkpoint's signature covers. */
 function signedText(c: Omit<Checkpoint, 'signature'>): string {
-  return canonicalJson({ project: c.project, chain_seq: c.chain_seq, hash: c.hash, created_at: c.created_at, key_id: c.key_id });
+  return canonicalJson({
+    project: c.project,
+    chain_seq: c.chain_seq,
+    hash: c.hash,
+    created_at: c.created_at,
+    key_id: c.key_id,
+  });
 }
 
 /** The first 16 hex digits of sha256 over the public key (SPKI DER): names the key in every checkpoint. */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function publicKeyPem(publicKey: KeyObject): string {
@@ -34,8 +57,11 @@ export function publicKeyPem(publicKey: KeyObject): string {
 
 /** Reads an Ed25519 public key from PEM (SPKI), or derives it from a private key PEM (PKCS#8). */
 export function loadPublicKey(pem: string): KeyObject {
-  const key = pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`the key is ${key.asymmetricKeyType}, not Ed25519`);
+  const key = pem.includes('PRIVATE KEY')
+    ? createPublicKey(createPrivateKey(pem))
+    : createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`the key is ${key.asymmetricKeyType}, not Ed25519`);
   return key;
 }
 
@@ -65,16 +91,23 @@ export class CheckpointSigner {
     try {
       key = createPrivateKey(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new Error(`AUDIT_SIGNING_KEY_FILE ${file}: cannot read a private key (${(err as Error).message}); create one with: openssl genpkey -algorithm ed25519 -out ${file}`);
+      throw new Error(
+        `AUDIT_SIGNING_KEY_FILE ${file}: cannot read a private key (${(err as Error).message}); create one with: openssl genpkey -algorithm ed25519 -out ${file}`,
+      );
     }
     if (key.asymmetricKeyType !== 'ed25519') {
-      throw new Error(`AUDIT_SIGNING_KEY_FILE ${file}: the key is ${key.asymmetricKeyType}; checkpoints need Ed25519 (openssl genpkey -algorithm ed25519)`);
+      throw new Error(
+        `AUDIT_SIGNING_KEY_FILE ${file}: the key is ${key.asymmetricKeyType}; checkpoints need Ed25519 (openssl genpkey -algorithm ed25519)`,
+      );
     }
     return new CheckpointSigner(key);
   }
 
   sign(c: Omit<Checkpoint, 'signature' | 'key_id'>): Checkpoint {
     const unsigned = { ...c, key_id: this.keyId };
-    return { ...unsigned, signature: sign(null, Buffer.from(signedText(unsigned)), this.privateKey).toString('base64') };
+    return {
+      ...unsigned,
+      signature: sign(null, Buffer.from(signedText(unsigned)), this.privateKey).toString('base64'),
+    };
   }
 }

@@ -28,5 +28,9 @@ export const GENESIS = '';
  */
 export function rowHash(row: Omit<ChainedRow, 'hash'>): string {
   const { prev_hash, ...content } = row;
-  return createHash('sha256').update(prev_hash).update('\n').update(canonicalJson(content)).digest('hex');
+  return createHash('sha256')
+    .update(prev_hash)
+    .update('\n')
+    .update(canonicalJson(content))
+    .digest('hex');
 }

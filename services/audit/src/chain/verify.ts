@@ -2,7 +2,13 @@ import type { KeyObject } from 'node:crypto';
 import type { Checkpoint, VerifyReport } from '@sg/contracts';
 import { withTransaction, type Pool } from '@sg/runtime';
 import { encodeVerifyCursor, type VerifyPosition } from '../query/cursor.js';
-import { CHECKPOINT_COLUMNS, checkpointOf, checkpointValid, keyIdOf, type CheckpointRow } from './checkpoint-signer.js';
+import {
+  CHECKPOINT_COLUMNS,
+  checkpointOf,
+  checkpointValid,
+  keyIdOf,
+  type CheckpointRow,
+} from './checkpoint-signer.js';
 import { GENESIS, rowHash, type ChainedRow } from './row-hash.js';
 
 const PAGE = 2000;
@@ -43,8 +49,20 @@ function fromDb(r: DbRow): ChainedRow {
 }
 
 function checkpointAt(project: string, r: DbRow): Checkpoint | null {
-  if (r.cp_hash === null || r.cp_created_at === null || r.cp_key_id === null || r.cp_signature === null) return null;
-  return checkpointOf(project, { chain_seq: r.chain_seq, hash: r.cp_hash, created_at: r.cp_created_at, key_id: r.cp_key_id, signature: r.cp_signature });
+  if (
+    r.cp_hash === null ||
+    r.cp_created_at === null ||
+    r.cp_key_id === null ||
+    r.cp_signature === null
+  )
+    return null;
+  return checkpointOf(project, {
+    chain_seq: r.chain_seq,
+    hash: r.cp_hash,
+    created_at: r.cp_created_at,
+    key_id: r.cp_key_id,
+    signature: r.cp_signature,
+  });
 }
 
 /** Checkpoints stored beyond a chain's last row, looked at once the walk reached it. */
@@ -70,9 +88,17 @@ type Mismatch = NonNullable<VerifyReport['first_mismatch']>;
  * names it, or at `opts.deadline` with a cursor: pieces chain on the hash of the last row checked,
  * so a walk in pieces checks what one walk does (each piece in its own snapshot).
  */
-export async function verifyChain(pool: Pool, project: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyChain(
+  pool: Pool,
+  project: string,
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
   // One snapshot: rows appended while the walk runs are neither seen nor mistaken for damage.
-  return withTransaction(pool, (client) => walk(client, project, opts), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return withTransaction(
+    pool,
+    (client) => walk(client, project, opts),
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  );
 }
 
 type Db = Pick<Pool, 'query'>;
@@ -89,7 +115,8 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   // when the walk reaches its row, so the work of a piece stays within its pages.
   const extra = new Map<number, Checkpoint[]>();
   for (const c of opts.extraCheckpoints ?? []) {
-    if (c.project === project && c.chain_seq > start.seq) extra.set(c.chain_seq, [...(extra.get(c.chain_seq) ?? []), c]);
+    if (c.project === project && c.chain_seq > start.seq)
+      extra.set(c.chain_seq, [...(extra.get(c.chain_seq) ?? []), c]);
   }
   /** The signed checkpoints at a row that can be trusted; a bad signature is noted, and the walk goes on to find a broken row before it. */
   const trusted = (list: readonly Checkpoint[]): Checkpoint[] => {
@@ -97,7 +124,11 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
     return list.filter((c) => {
       if (c.key_id !== key.id) return false;
       if (checkpointValid(c, key.publicKey)) return true;
-      note({ chain_seq: c.chain_seq, event_id: null, reason: `the checkpoint at chain_seq ${c.chain_seq} (${c.created_at}) does not verify with key ${c.key_id}: it was forged or altered` });
+      note({
+        chain_seq: c.chain_seq,
+        event_id: null,
+        reason: `the checkpoint at chain_seq ${c.chain_seq} (${c.created_at}) does not verify with key ${c.key_id}: it was forged or altered`,
+      });
       return false;
     });
   };
@@ -137,11 +168,19 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
       }
       const { hash, ...content } = row;
       if (rowHash(content) !== hash) {
-        breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq} does not match its hash: a column of this row was changed` });
+        breaks({
+          chain_seq: row.chain_seq,
+          event_id: row.event_id,
+          reason: `row ${row.chain_seq} does not match its hash: a column of this row was changed`,
+        });
         break;
       }
       if (row.prev_hash !== prevHash) {
-        breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq}'s prev_hash is not the hash of row ${row.chain_seq - 1}: the chain was rewritten or rows were inserted` });
+        breaks({
+          chain_seq: row.chain_seq,
+          event_id: row.event_id,
+          reason: `row ${row.chain_seq}'s prev_hash is not the hash of row ${row.chain_seq - 1}: the chain was rewritten or rows were inserted`,
+        });
         break;
       }
       const stored = checkpointAt(project, db);
@@ -149,7 +188,11 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
       for (const c of here.length > 0 ? trusted(here) : []) {
         checkpointsChecked++;
         if (c.hash !== hash) {
-          breaks({ chain_seq: row.chain_seq, event_id: row.event_id, reason: `row ${row.chain_seq} differs from the checkpoint signed at ${c.created_at}: the chain was rewritten at or before this row` });
+          breaks({
+            chain_seq: row.chain_seq,
+            event_id: row.event_id,
+            reason: `row ${row.chain_seq} differs from the checkpoint signed at ${c.created_at}: the chain was rewritten at or before this row`,
+          });
         }
       }
       if (broken) break;
@@ -167,13 +210,24 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   if (next) await next.catch(() => undefined);
 
   const lastSeq = expected - 1;
-  const head = await pool.query<{ chain_seq: string; hash: string }>('SELECT chain_seq, hash FROM audit_chain_heads WHERE project = $1', [project]);
+  const head = await pool.query<{ chain_seq: string; hash: string }>(
+    'SELECT chain_seq, hash FROM audit_chain_heads WHERE project = $1',
+    [project],
+  );
   const headSeq = head.rows[0] ? Number(head.rows[0].chain_seq) : 0;
   if (!broken && complete) {
     if (headSeq > lastSeq) {
-      note({ chain_seq: lastSeq + 1, event_id: null, reason: `rows ${lastSeq + 1} to ${headSeq} are missing: the chain head records ${headSeq} rows (rows were deleted from the end)` });
+      note({
+        chain_seq: lastSeq + 1,
+        event_id: null,
+        reason: `rows ${lastSeq + 1} to ${headSeq} are missing: the chain head records ${headSeq} rows (rows were deleted from the end)`,
+      });
     } else if (headSeq < lastSeq || (headSeq > 0 && head.rows[0]!.hash !== prevHash)) {
-      note({ chain_seq: lastSeq, event_id: null, reason: `the chain head (row ${headSeq}) does not match the last row ${lastSeq}: audit_chain_heads was changed` });
+      note({
+        chain_seq: lastSeq,
+        event_id: null,
+        reason: `the chain head (row ${headSeq}) does not match the last row ${lastSeq}: audit_chain_heads was changed`,
+      });
     }
     if (key) {
       // A trusted checkpoint beyond the last row: rows it covers were deleted.
@@ -181,9 +235,17 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
         `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${BEYOND}`,
         [project, lastSeq],
       );
-      const beyond = [...stored.rows.map((c) => checkpointOf(project, c)), ...[...extra.values()].flat().filter((c) => c.chain_seq > lastSeq)].sort((a, b) => a.chain_seq - b.chain_seq);
+      const beyond = [
+        ...stored.rows.map((c) => checkpointOf(project, c)),
+        ...[...extra.values()].flat().filter((c) => c.chain_seq > lastSeq),
+      ].sort((a, b) => a.chain_seq - b.chain_seq);
       const covering = trusted(beyond)[0];
-      if (covering) note({ chain_seq: covering.chain_seq, event_id: null, reason: `row ${covering.chain_seq} is missing although a signed checkpoint covers it: rows were deleted` });
+      if (covering)
+        note({
+          chain_seq: covering.chain_seq,
+          event_id: null,
+          reason: `row ${covering.chain_seq} is missing although a signed checkpoint covers it: rows were deleted`,
+        });
     }
     const extraFound = await extraRow(pool, project, lastSeq);
     if (extraFound) note(extraFound);
@@ -192,15 +254,21 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   let otherKey = 0;
   if (key) {
     const upTo = complete ? Number.MAX_SAFE_INTEGER : lastSeq;
-    const other = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 AND chain_seq <= $3 AND key_id <> $4', [project, start.seq, upTo, key.id]);
-    otherKey = Number(other.rows[0]?.n ?? 0) + [...extra.values()].flat().filter((c) => c.chain_seq <= upTo && c.key_id !== key.id).length;
+    const other = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 AND chain_seq <= $3 AND key_id <> $4',
+      [project, start.seq, upTo, key.id],
+    );
+    otherKey =
+      Number(other.rows[0]?.n ?? 0) +
+      [...extra.values()].flat().filter((c) => c.chain_seq <= upTo && c.key_id !== key.id).length;
   }
   const found = firstMismatch !== null;
   return {
     project,
     ok: complete && !found,
     complete: complete || found,
-    next_cursor: complete || found ? null : encodeVerifyCursor(project, { seq: lastSeq, hash: prevHash }),
+    next_cursor:
+      complete || found ? null : encodeVerifyCursor(project, { seq: lastSeq, hash: prevHash }),
     rows_checked: rowsChecked,
     from_seq: start.seq + 1,
     last_seq: lastSeq,
@@ -219,7 +287,10 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
  * Names the first such row.
  */
 async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mismatch | null> {
-  const counted = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_events WHERE project = $1', [project]);
+  const counted = await pool.query<{ n: string }>(
+    'SELECT count(*) AS n FROM audit_events WHERE project = $1',
+    [project],
+  );
   const n = Number(counted.rows[0]?.n ?? 0);
   if (n === lastSeq) return null;
   if (n < lastSeq) {
@@ -235,7 +306,11 @@ async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mis
       [project, lastSeq],
     );
     const seq = Number(gap.rows[0]?.seq ?? 1);
-    return { chain_seq: seq, event_id: null, reason: `row ${seq} is missing: it was deleted after an earlier piece of this verification checked it` };
+    return {
+      chain_seq: seq,
+      event_id: null,
+      reason: `row ${seq} is missing: it was deleted after an earlier piece of this verification checked it`,
+    };
   }
   const below = await pool.query<{ chain_seq: string; event_id: string }>(
     'SELECT chain_seq, event_id FROM audit_events WHERE project = $1 AND chain_seq < 1 ORDER BY chain_seq LIMIT 1',
@@ -243,14 +318,22 @@ async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mis
   );
   if (below.rows[0]) {
     const seq = Number(below.rows[0].chain_seq);
-    return { chain_seq: seq, event_id: below.rows[0].event_id, reason: `a row at chain_seq ${seq}, before the chain's first row, is not part of the chain: it was inserted` };
+    return {
+      chain_seq: seq,
+      event_id: below.rows[0].event_id,
+      reason: `a row at chain_seq ${seq}, before the chain's first row, is not part of the chain: it was inserted`,
+    };
   }
   const twice = await pool.query<{ chain_seq: string }>(
     'SELECT chain_seq FROM audit_events WHERE project = $1 GROUP BY chain_seq HAVING count(*) > 1 ORDER BY chain_seq LIMIT 1',
     [project],
   );
   if (twice.rows[0]) return repeatedRow(pool, project, Number(twice.rows[0].chain_seq));
-  return { chain_seq: lastSeq, event_id: null, reason: `the project holds more rows than its chain of ${lastSeq}: rows were inserted` };
+  return {
+    chain_seq: lastSeq,
+    event_id: null,
+    reason: `the project holds more rows than its chain of ${lastSeq}: rows were inserted`,
+  };
 }
 
 /** Two rows at chain_seq `seq`: names the one the chain does not link to (by the next row's prev_hash, or the head). */
@@ -263,11 +346,20 @@ async function repeatedRow(pool: Db, project: string, seq: number): Promise<Mism
     [project, seq],
   );
   const extra = rows.rows.find((r) => r.hash !== r.linked) ?? rows.rows[0];
-  return { chain_seq: seq, event_id: extra?.event_id ?? null, reason: `a second row at chain_seq ${seq} is not part of the chain: it was inserted` };
+  return {
+    chain_seq: seq,
+    event_id: extra?.event_id ?? null,
+    reason: `a second row at chain_seq ${seq} is not part of the chain: it was inserted`,
+  };
 }
 
 /** Row `seq` is not where it should be: find it by its link to the row before (its chain_seq or project changed), or report it deleted. */
-async function missingRow(pool: Db, project: string, seq: number, prevHash: string): Promise<Mismatch> {
+async function missingRow(
+  pool: Db,
+  project: string,
+  seq: number,
+  prevHash: string,
+): Promise<Mismatch> {
   const moved = await pool.query<{ project: string; chain_seq: string; event_id: string }>(
     `SELECT project, chain_seq, event_id FROM audit_events
       WHERE prev_hash = $1 AND NOT (prev_hash = '' AND chain_seq = 1) LIMIT 1`,
@@ -275,7 +367,11 @@ async function missingRow(pool: Db, project: string, seq: number, prevHash: stri
   );
   const m = moved.rows[0];
   if (m) {
-    return { chain_seq: seq, event_id: m.event_id, reason: `row ${seq} is now stored as project ${m.project} chain_seq ${m.chain_seq}: its chain_seq or project was changed` };
+    return {
+      chain_seq: seq,
+      event_id: m.event_id,
+      reason: `row ${seq} is now stored as project ${m.project} chain_seq ${m.chain_seq}: its chain_seq or project was changed`,
+    };
   }
   return { chain_seq: seq, event_id: null, reason: `row ${seq} is missing: it was deleted` };
 }

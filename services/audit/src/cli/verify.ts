@@ -17,7 +17,8 @@ import { loadPublicKey } from '../chain/checkpoint-signer.js';
 import { verifyChain } from '../chain/verify.js';
 import { loadVerifyCliEnv } from '../config/env.js';
 
-const USAGE = 'usage: audit-verify (--project <id> | --all) [--checkpoints <export.json>] [--public-key <ed25519.pem>]';
+const USAGE =
+  'usage: audit-verify (--project <id> | --all) [--checkpoints <export.json>] [--public-key <ed25519.pem>]';
 
 function fail(message: string): never {
   process.stderr.write(`audit-verify: ${message}\n${USAGE}\n`);
@@ -28,14 +29,22 @@ function readFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    return fail(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return fail(
+      `cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
 let args;
 try {
   args = parseArgs({
-    options: { project: { type: 'string' }, all: { type: 'boolean' }, checkpoints: { type: 'string' }, 'public-key': { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      project: { type: 'string' },
+      all: { type: 'boolean' },
+      checkpoints: { type: 'string' },
+      'public-key': { type: 'string' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   }).values;
 } catch (err) {
@@ -60,10 +69,15 @@ if (args.checkpoints) {
   try {
     json = JSON.parse(readFile(args.checkpoints, 'checkpoints export'));
   } catch (err) {
-    fail(`${args.checkpoints} is not JSON (${(err as Error).message}); save the answer of GET /api/audit/checkpoints`);
+    fail(
+      `${args.checkpoints} is not JSON (${(err as Error).message}); save the answer of GET /api/audit/checkpoints`,
+    );
   }
   const parsed = checkpointsExportSchema.safeParse(json);
-  if (!parsed.success) fail(`${args.checkpoints} is not a checkpoints export (GET /api/audit/checkpoints): ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    fail(
+      `${args.checkpoints} is not a checkpoints export (GET /api/audit/checkpoints): ${parsed.error.issues[0]?.message}`,
+    );
   exported = parsed.data;
 }
 
@@ -75,7 +89,10 @@ try {
 } catch (err) {
   fail(`the key is not an Ed25519 key: ${(err as Error).message}`);
 }
-if (!publicKey) process.stderr.write('audit-verify: no public key given: checkpoints are not checked (use --public-key)\n');
+if (!publicKey)
+  process.stderr.write(
+    'audit-verify: no public key given: checkpoints are not checked (use --public-key)\n',
+  );
 
 const pool = createPgPool(env.DATABASE_URL, env.DATABASE_SCHEMA, 2);
 let status = 0;
@@ -96,7 +113,10 @@ try {
       ].sort()
     : [args.project!];
   for (const project of projects) {
-    const report = await verifyChain(pool, project, { ...(publicKey ? { publicKey } : {}), extraCheckpoints: extra });
+    const report = await verifyChain(pool, project, {
+      ...(publicKey ? { publicKey } : {}),
+      extraCheckpoints: extra,
+    });
     process.stdout.write(`${JSON.stringify(report)}\n`);
     if (!report.ok) status = 1;
   }

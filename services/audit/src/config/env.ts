@@ -9,7 +9,10 @@ export const auditEnvSchema = baseEnvSchema
   .extend({
     HEALTH_PORT: envSchemas.port.default(8093),
     /** Durable consumer name; every audit instance shares it, so JetStream splits the work. */
-    AUDIT_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]+$/).default('audit'),
+    AUDIT_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('audit'),
     AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
     AUDIT_FLUSH_MS: z.coerce.number().int().min(1).max(5000).default(20),
 
@@ -24,7 +27,10 @@ export const auditEnvSchema = baseEnvSchema
     AUDIT_VERIFY_BUDGET_MS: z.coerce.number().int().min(100).max(50_000).default(20_000),
 
     /** Durable consumer of the anomaly detectors (shared by every audit instance). */
-    ANOMALY_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]+$/).default('anomaly'),
+    ANOMALY_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('anomaly'),
 
     /** SIEM webhook (seed 002). Alerts are POSTed there in SIEM_FORMAT. */
     SIEM_URL: optionalText.pipe(z.url().optional()),
@@ -32,7 +38,12 @@ export const auditEnvSchema = baseEnvSchema
     /** Splunk HEC token (sent as `Authorization: Splunk <token>`) or a bearer token for the webhook. Never logged. */
     SIEM_TOKEN: optionalText,
     /** CEF over syslog: udp://host:port or tcp://host:port. */
-    SIEM_SYSLOG_URL: optionalText.pipe(z.string().regex(/^(udp|tcp):\/\/[^/:]+:\d{1,5}$/, 'use udp://host:port or tcp://host:port').optional()),
+    SIEM_SYSLOG_URL: optionalText.pipe(
+      z
+        .string()
+        .regex(/^(udp|tcp):\/\/[^/:]+:\d{1,5}$/, 'use udp://host:port or tcp://host:port')
+        .optional(),
+    ),
     /** Outbox: first retry after SIEM_RETRY_BASE_MS, doubling up to SIEM_RETRY_MAX_MS. */
     SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
     SIEM_RETRY_MAX_MS: z.coerce.number().int().min(10).max(3_600_000).default(60_000),
@@ -41,7 +52,11 @@ export const auditEnvSchema = baseEnvSchema
   })
   .superRefine((e, ctx) => {
     if (e.SIEM_URL && e.SIEM_FORMAT === 'splunk_hec' && !e.SIEM_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SIEM_TOKEN'], message: 'SIEM_FORMAT=splunk_hec needs SIEM_TOKEN (the HEC token)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIEM_TOKEN'],
+        message: 'SIEM_FORMAT=splunk_hec needs SIEM_TOKEN (the HEC token)',
+      });
     }
   });
 export type AuditEnv = z.infer<typeof auditEnvSchema>;

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
@@ -68,7 +73,8 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   /** Writes what is buffered, AUDIT_BATCH_SIZE events per transaction. */
   private async flush(): Promise<void> {
     // Events keep arriving while a batch is written; they wait for the next one.
-    while (this.buffer.length > 0) await this.write(this.buffer.splice(0, this.env.AUDIT_BATCH_SIZE));
+    while (this.buffer.length > 0)
+      await this.write(this.buffer.splice(0, this.env.AUDIT_BATCH_SIZE));
   }
 
   /** Appends one batch, then acks; on a database error, naks for redelivery. */
@@ -87,7 +93,10 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       for (const m of good) m.ack();
     } catch (err) {
       if (!isDataError(err)) {
-        this.logger.error({ err: (err as Error).message, events: good.length }, 'audit insert failed; events will be redelivered');
+        this.logger.error(
+          { err: (err as Error).message, events: good.length },
+          'audit insert failed; events will be redelivered',
+        );
         for (const m of good) m.nak(1000);
         return;
       }
@@ -103,7 +112,10 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     } catch (err) {
       if (isDataError(err)) {
         // Redelivery cannot help; the event stays in the stream for an operator to inspect.
-        this.logger.error({ err: (err as Error).message, event_id: row.event_id, seq: m.seq }, 'event PostgreSQL cannot store; set aside');
+        this.logger.error(
+          { err: (err as Error).message, event_id: row.event_id, seq: m.seq },
+          'event PostgreSQL cannot store; set aside',
+        );
         m.term();
       } else {
         m.nak(1000);
@@ -120,7 +132,10 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     }
     if (!parsed?.success) {
       // A malformed event can never be stored; terminating it keeps it from blocking the rest.
-      this.logger.error({ subject: m.subject, seq: m.seq }, 'malformed event dropped from the audit consumer');
+      this.logger.error(
+        { subject: m.subject, seq: m.seq },
+        'malformed event dropped from the audit consumer',
+      );
       m.term();
       return null;
     }
@@ -128,10 +143,22 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     let data: unknown;
     try {
       const tool = (e.data as { tool?: unknown } | null)?.tool;
-      data = storableJson(redactEventData(e.data, auditMaskOptions(this.config.files, e.project, typeof tool === 'string' ? tool : undefined)));
+      data = storableJson(
+        redactEventData(
+          e.data,
+          auditMaskOptions(
+            this.config.files,
+            e.project,
+            typeof tool === 'string' ? tool : undefined,
+          ),
+        ),
+      );
     } catch (err) {
       // Only a value JSON cannot hold (it came through JSON, so this is not expected): never store it unmasked.
-      this.logger.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'event data cannot be masked; dropped from the audit consumer');
+      this.logger.error(
+        { subject: m.subject, seq: m.seq, err: (err as Error).message },
+        'event data cannot be masked; dropped from the audit consumer',
+      );
       m.term();
       return null;
     }

@@ -7,14 +7,27 @@ import { maskPii, type MaskOptions } from '@sg/redaction';
  * accountability even when it is an email address). Everything else (arguments, results,
  * reasons, nested values) is masked.
  */
-const IDENTITY_FIELDS = new Set(['agent_id', 'agent_version', 'user_id', 'session_id', 'request_id', 'tool', 'alert_id', 'approval_id', 'version', 'previous_version', 'instance']);
+const IDENTITY_FIELDS = new Set([
+  'agent_id',
+  'agent_version',
+  'user_id',
+  'session_id',
+  'request_id',
+  'tool',
+  'alert_id',
+  'approval_id',
+  'version',
+  'previous_version',
+  'instance',
+]);
 
 /**
  * Credential-like keys, redacted in every project besides the project's forbidden fields: the
  * normalised name (lower case, no `_`, `-` or spaces) contains one of these, or ends in `token`
  * (`auth_token`, `X-Auth-Token`, `apiToken`; not `max_tokens`).
  */
-export const CREDENTIAL_FIELD = /passw|passphrase|pwd|secret|apikey|accesskey|privatekey|credential|authorization|cookie|token$/;
+export const CREDENTIAL_FIELD =
+  /passw|passphrase|pwd|secret|apikey|accesskey|privatekey|credential|authorization|cookie|token$/;
 
 /**
  * The masking the audit applies before storage: the executor's detectors at the executor's level
@@ -41,5 +54,7 @@ export function redactEventData(data: unknown, opts: MaskOptions): unknown {
     entries.map(([key, value]) => (IDENTITY_FIELDS.has(key) ? null : value)),
     opts,
   ).value as unknown[];
-  return Object.fromEntries(entries.map(([key, value], i) => [key, IDENTITY_FIELDS.has(key) ? value : masked[i]]));
+  return Object.fromEntries(
+    entries.map(([key, value], i) => [key, IDENTITY_FIELDS.has(key) ? value : masked[i]]),
+  );
 }

@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type AlertsPage, type AlertsQuery, GatewayError, isEmptyTimeRange, type StoredAlert } from '@sg/contracts';
+import {
+  type AlertsPage,
+  type AlertsQuery,
+  GatewayError,
+  isEmptyTimeRange,
+  type StoredAlert,
+} from '@sg/contracts';
 import type { Pool } from '@sg/runtime';
 import { PG } from '../store/pg.provider.js';
 import { decodeCursor, encodeCursor, positionSql } from './cursor.js';
@@ -63,7 +69,9 @@ export class AlertsService {
       ALERTS_SQL(where.join(' AND ') || 'TRUE', p(query.limit + 1)),
       params,
     );
-    const page = pageOf(res.rows, query.limit, maxBytes, toStoredAlert, (r) => encodeCursor('alerts', { at: r.position, id: r.alert_id }));
+    const page = pageOf(res.rows, query.limit, maxBytes, toStoredAlert, (r) =>
+      encodeCursor('alerts', { at: r.position, id: r.alert_id }),
+    );
     return { alerts: page.items, next_cursor: page.next_cursor };
   }
 }

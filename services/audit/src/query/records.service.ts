@@ -82,7 +82,8 @@ type Bounded = { candidates: string };
 type Row = CallRow & { position: string } & Bounded;
 
 /** True when byteBounded() left rows out. */
-const cut = (rows: readonly Bounded[]) => rows.length > 0 && rows.length < Number(rows[0]!.candidates);
+const cut = (rows: readonly Bounded[]) =>
+  rows.length > 0 && rows.length < Number(rows[0]!.candidates);
 
 /** Audit records (one per call) and session traces, built from the stored events. */
 @Injectable()
@@ -97,7 +98,14 @@ export class RecordsService {
   async page(query: RecordsQuery, maxBytes: number): Promise<RecordsPage> {
     const after = query.cursor === undefined ? undefined : decodeCursor('records', query.cursor);
     const rows = await this.calls(query, 'ASC', query.limit + 1, maxBytes, after);
-    const page = pageOf(rows, query.limit, maxBytes, toAuditRecord, (r) => encodeCursor('records', { at: r.position, id: r.event_id }), cut(rows));
+    const page = pageOf(
+      rows,
+      query.limit,
+      maxBytes,
+      toAuditRecord,
+      (r) => encodeCursor('records', { at: r.position, id: r.event_id }),
+      cut(rows),
+    );
     return { records: page.items, next_cursor: page.next_cursor };
   }
 
@@ -139,7 +147,9 @@ export class RecordsService {
       await this.calls({ project, session_id: sessionId }, 'DESC', SESSION_CALLS, maxBytes)
     ).reverse();
     const traces = [...new Set(rows.map((r) => r.trace_id))];
-    const events = await this.pool.query<StoredEvent & Bounded & { occurred_at: Date; stream_seq: string }>(
+    const events = await this.pool.query<
+      StoredEvent & Bounded & { occurred_at: Date; stream_seq: string }
+    >(
       byteBounded(
         `SELECT event_id, subject, source, project, trace_id, occurred_at, stream_seq, data, octet_length(data::text) AS bytes
            FROM audit_events WHERE project = $1 AND trace_id = ANY($2::text[])
@@ -179,7 +189,8 @@ export class RecordsService {
       max_risk_score: Math.max(0, ...totals.rows.map((t) => t.max_risk ?? 0)),
       calls: keptCalls,
       events: keptEvents,
-      truncated: total > keptCalls.length || cut(events.rows) || events.rows.length > keptEvents.length,
+      truncated:
+        total > keptCalls.length || cut(events.rows) || events.rows.length > keptEvents.length,
     };
   }
 

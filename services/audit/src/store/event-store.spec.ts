@@ -7,14 +7,23 @@ describe('storableJson', () => {
   });
 
   it('replaces U+0000 and lone surrogate halves, in values and keys, at any depth, without touching the input', () => {
-    const data = { ok: 'fine', deep: [{ ['k\u0000']: 'a\u0000b', lone: 'x\uD800y', tail: '\uDC00', pair: '😀' }] };
+    const data = {
+      ok: 'fine',
+      deep: [{ ['k\u0000']: 'a\u0000b', lone: 'x\uD800y', tail: '\uDC00', pair: '😀' }],
+    };
     const copy = structuredClone(data);
-    expect(storableJson(data)).toEqual({ ok: 'fine', deep: [{ 'k\uFFFD': 'a\uFFFDb', lone: 'x\uFFFDy', tail: '\uFFFD', pair: '😀' }] });
+    expect(storableJson(data)).toEqual({
+      ok: 'fine',
+      deep: [{ 'k\uFFFD': 'a\uFFFDb', lone: 'x\uFFFDy', tail: '\uFFFD', pair: '😀' }],
+    });
     expect(data).toEqual(copy);
   });
 
   it('keeps a __proto__ key (as JSON.parse gives it) as data, also when the copy changes it', () => {
-    const data = JSON.parse('{"__proto__": {"cmd": "a\\u0000b"}, "note": "x\\u0000"}') as Record<string, unknown>;
+    const data = JSON.parse('{"__proto__": {"cmd": "a\\u0000b"}, "note": "x\\u0000"}') as Record<
+      string,
+      unknown
+    >;
     const stored = storableJson(data) as Record<string, unknown>;
     expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
     expect(JSON.stringify(stored)).toBe('{"__proto__":{"cmd":"a\uFFFDb"},"note":"x\uFFFD"}');

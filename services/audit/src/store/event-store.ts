@@ -17,7 +17,8 @@ export interface EventRow {
 }
 
 /** U+0000 and unpaired surrogate halves. */
-const UNSTORABLE_SOURCE = '\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
+const UNSTORABLE_SOURCE =
+  '\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
 const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
 
@@ -26,7 +27,8 @@ const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
  * its arguments) and no lone surrogate halves. The hash is computed over this form.
  */
 export function storableJson(value: unknown): unknown {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? value.replace(UNSTORABLE_ALL, '\uFFFD') : value;
+  if (typeof value === 'string')
+    return UNSTORABLE.test(value) ? value.replace(UNSTORABLE_ALL, '\uFFFD') : value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
@@ -54,7 +56,10 @@ export function storableJson(value: unknown): unknown {
 
 /** SQLSTATE class 22 (data exception): this row can never be stored as it is. */
 export function isDataError(err: unknown): boolean {
-  return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('22');
+  return (
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('22')
+  );
 }
 
 /**
@@ -66,7 +71,20 @@ const CHAIN_LOCKS = `SELECT pg_advisory_xact_lock(hashtextextended('audit_chain:
 const UNIQUE_VIOLATION = '23505';
 
 /** The columns of audit_events, in the order of APPEND's arrays. */
-const COLUMN_NAMES = ['project', 'chain_seq', 'event_id', 'subject', 'source', 'trace_id', 'occurred_at', 'stream_seq', 'data', 'stored_at', 'prev_hash', 'hash'] as const;
+const COLUMN_NAMES = [
+  'project',
+  'chain_seq',
+  'event_id',
+  'subject',
+  'source',
+  'trace_id',
+  'occurred_at',
+  'stream_seq',
+  'data',
+  'stored_at',
+  'prev_hash',
+  'hash',
+] as const;
 
 /** The rows (one array per column: one statement text whatever the batch size) and the moved heads. */
 const APPEND = `WITH appended AS (
@@ -115,14 +133,24 @@ export class EventStore implements OnApplicationShutdown {
    * at its position). Records what it finds in `rewritten`; returns the table's last row per
    * project, for an append to chain onto.
    */
-  async inspect(db: Pick<Pool, 'query'>, projects: readonly string[]): Promise<Map<string, { seq: number; hash: string }>> {
+  async inspect(
+    db: Pick<Pool, 'query'>,
+    projects: readonly string[],
+  ): Promise<Map<string, { seq: number; hash: string }>> {
     const mine = projects.flatMap((p) => {
       const w = this.written.get(p);
       return w ? [{ project: p, ...w }] : [];
     });
     const tails = new Map<string, { seq: number; hash: string }>();
     if (mine.length === 0) return tails;
-    const res = await db.query<{ project: string; row_hash: string | null; head_seq: string | null; head_hash: string | null; tail_seq: string | null; tail_hash: string | null }>(
+    const res = await db.query<{
+      project: string;
+      row_hash: string | null;
+      head_seq: string | null;
+      head_hash: string | null;
+      tail_seq: string | null;
+      tail_hash: string | null;
+    }>(
       `SELECT w.project, e.hash AS row_hash, h.chain_seq AS head_seq, h.hash AS head_hash, t.chain_seq AS tail_seq, t.hash AS tail_hash
          FROM unnest($1::text[], $2::bigint[]) AS w(project, chain_seq)
          LEFT JOIN audit_events e ON e.project = w.project AND e.chain_seq = w.chain_seq
@@ -136,9 +164,23 @@ export class EventStore implements OnApplicationShutdown {
       if (r?.tail_seq) tails.set(m.project, { seq: Number(r.tail_seq), hash: r.tail_hash! });
       const headSeq = r?.head_seq ? Number(r.head_seq) : null;
       if ((r?.row_hash ?? null) !== m.hash) {
-        this.rewritten.set(m.project, { what: 'row', chain_seq: m.chain_seq, computed: m.hash, found: r?.row_hash ?? null });
-      } else if (headSeq === null || headSeq < m.chain_seq || (headSeq === m.chain_seq && r!.head_hash !== m.hash)) {
-        this.rewritten.set(m.project, { what: 'head', chain_seq: m.chain_seq, computed: m.hash, found: headSeq === null ? null : `row ${headSeq}, hash ${r!.head_hash}` });
+        this.rewritten.set(m.project, {
+          what: 'row',
+          chain_seq: m.chain_seq,
+          computed: m.hash,
+          found: r?.row_hash ?? null,
+        });
+      } else if (
+        headSeq === null ||
+        headSeq < m.chain_seq ||
+        (headSeq === m.chain_seq && r!.head_hash !== m.hash)
+      ) {
+        this.rewritten.set(m.project, {
+          what: 'head',
+          chain_seq: m.chain_seq,
+          computed: m.hash,
+          found: headSeq === null ? null : `row ${headSeq}, hash ${r!.head_hash}`,
+        });
       }
     }
     return tails;
@@ -163,7 +205,11 @@ export class EventStore implements OnApplicationShutdown {
     }
   }
 
-  private async appendOnce(rows: readonly EventRow[], now: Date, skipStored: boolean): Promise<number> {
+  private async appendOnce(
+    rows: readonly EventRow[],
+    now: Date,
+    skipStored: boolean,
+  ): Promise<number> {
     if (rows.length === 0) return 0;
     let foundRewrite = false;
     const chained = await withTransaction(this.pool, async (client) => {
@@ -171,14 +217,19 @@ export class EventStore implements OnApplicationShutdown {
       await client.query(CHAIN_LOCKS, [projects]);
       const skip = new Set<string>();
       if (skipStored) {
-        const stored = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [rows.map((r) => r.event_id)]);
+        const stored = await client.query<{ event_id: string }>(
+          'SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])',
+          [rows.map((r) => r.event_id)],
+        );
         for (const r of stored.rows) skip.add(r.event_id);
       }
       const heads = await client.query<{ project: string; chain_seq: string; hash: string }>(
         'SELECT project, chain_seq, hash FROM audit_chain_heads WHERE project = ANY($1::text[])',
         [projects],
       );
-      const head = new Map(heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]));
+      const head = new Map(
+        heads.rows.map((h) => [h.project, { seq: Number(h.chain_seq), hash: h.hash }]),
+      );
       // A head at or behind the row this instance wrote last, other than that row as written, or
       // none at all: that row, the rows before it, or the head were changed (perhaps all together,
       // so that the chain looks whole). Never chain onto such a head, which would seal the change:
@@ -187,14 +238,22 @@ export class EventStore implements OnApplicationShutdown {
       const suspect = projects.filter((p) => {
         const mine = this.written.get(p);
         const h = head.get(p);
-        return mine !== undefined && (h === undefined || h.seq < mine.chain_seq || (h.seq === mine.chain_seq && h.hash !== mine.hash));
+        return (
+          mine !== undefined &&
+          (h === undefined ||
+            h.seq < mine.chain_seq ||
+            (h.seq === mine.chain_seq && h.hash !== mine.hash))
+        );
       });
       if (suspect.length > 0) {
         const tails = await this.inspect(client, suspect);
         for (const p of suspect) {
           const mine = this.written.get(p)!;
           const tail = tails.get(p);
-          head.set(p, tail && tail.seq > mine.chain_seq ? tail : { seq: mine.chain_seq, hash: mine.hash });
+          head.set(
+            p,
+            tail && tail.seq > mine.chain_seq ? tail : { seq: mine.chain_seq, hash: mine.hash },
+          );
         }
         foundRewrite = true;
       }
@@ -204,7 +263,13 @@ export class EventStore implements OnApplicationShutdown {
         if (skip.has(r.event_id)) continue;
         skip.add(r.event_id);
         const prev = head.get(r.project) ?? { seq: 0, hash: GENESIS };
-        const row = { ...r, data: canonicalJson(r.data), chain_seq: prev.seq + 1, stored_at: storedAt, prev_hash: prev.hash };
+        const row = {
+          ...r,
+          data: canonicalJson(r.data),
+          chain_seq: prev.seq + 1,
+          stored_at: storedAt,
+          prev_hash: prev.hash,
+        };
         const hash = rowHash(row);
         chained.push({ ...row, hash });
         head.set(r.project, { seq: row.chain_seq, hash });
@@ -233,7 +298,11 @@ export class EventStore implements OnApplicationShutdown {
          FROM audit_events WHERE trace_id = $1 ORDER BY stream_seq, occurred_at LIMIT 1000`,
       [traceId],
     );
-    return res.rows.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString(), stream_seq: Number(r.stream_seq) }));
+    return res.rows.map((r) => ({
+      ...r,
+      occurred_at: r.occurred_at.toISOString(),
+      stream_seq: Number(r.stream_seq),
+    }));
   }
 
   async onApplicationShutdown() {

@@ -9,7 +9,10 @@ export const REDIS = Symbol('AUDIT_REDIS');
 
 /** PostgreSQL (PG), Redis (REDIS) and the event store, for every part of the audit service. */
 @Global()
-@Module({ providers: [pgProvider, redisClientProvider(REDIS), EventStore], exports: [pgProvider, REDIS, EventStore] })
+@Module({
+  providers: [pgProvider, redisClientProvider(REDIS), EventStore],
+  exports: [pgProvider, REDIS, EventStore],
+})
 export class StoreModule implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 

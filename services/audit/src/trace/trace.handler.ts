@@ -17,10 +17,16 @@ export class TraceHandler implements OnModuleInit {
       try {
         events = await this.store.byTrace(trace_id);
       } catch {
-        throw new GatewayError('AUDIT.STORE_UNAVAILABLE', 'the audit store (PostgreSQL) is unavailable; retry later');
+        throw new GatewayError(
+          'AUDIT.STORE_UNAVAILABLE',
+          'the audit store (PostgreSQL) is unavailable; retry later',
+        );
       }
       if (events.length === 0) {
-        throw new GatewayError('AUDIT.TRACE_NOT_FOUND', `no events stored for trace ${trace_id} (events arrive within a second of the call)`);
+        throw new GatewayError(
+          'AUDIT.TRACE_NOT_FOUND',
+          `no events stored for trace ${trace_id} (events arrive within a second of the call)`,
+        );
       }
       return { trace_id, events };
     });

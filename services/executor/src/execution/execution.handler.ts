@@ -19,9 +19,15 @@ import { ExecutionService, round } from './execution.service.js';
 /** Results larger than this are left out of the recorded event (its size is recorded instead). */
 export const EVENT_RESULT_LIMIT_BYTES = 64 * 1024;
 
-export function resultForEvent(result: unknown): { result?: unknown; result_bytes: number; result_truncated: boolean } {
+export function resultForEvent(result: unknown): {
+  result?: unknown;
+  result_bytes: number;
+  result_truncated: boolean;
+} {
   const bytes = Buffer.byteLength(JSON.stringify(result ?? null));
-  return bytes <= EVENT_RESULT_LIMIT_BYTES ? { result, result_bytes: bytes, result_truncated: false } : { result_bytes: bytes, result_truncated: true };
+  return bytes <= EVENT_RESULT_LIMIT_BYTES
+    ? { result, result_bytes: bytes, result_truncated: false }
+    : { result_bytes: bytes, result_truncated: true };
 }
 
 /**
@@ -41,7 +47,9 @@ export class ExecutionHandler implements OnModuleInit {
   onModuleInit() {
     const room = this.bus.maxPayload - 16 * 1024;
     if (this.env.MAX_RESPONSE_BYTES > room) {
-      throw new Error(`MAX_RESPONSE_BYTES (${this.env.MAX_RESPONSE_BYTES}) must be at most ${room}: results travel in one NATS message (max_payload ${this.bus.maxPayload})`);
+      throw new Error(
+        `MAX_RESPONSE_BYTES (${this.env.MAX_RESPONSE_BYTES}) must be at most ${room}: results travel in one NATS message (max_payload ${this.bus.maxPayload})`,
+      );
     }
     this.bus.handle(EXECUTE_SUBJECT, (req, ctx) => this.run(req, ctx));
   }
@@ -53,24 +61,75 @@ export class ExecutionHandler implements OnModuleInit {
     try {
       const out = await this.execution.execute(req);
       answer = { ok: true, ...out };
-      execution = { status: 'ok', duration_ms: out.duration_ms, upstream_status: out.upstream_status, error_code: null, ...resultForEvent(out.result), ...(out.masking ? { masking: out.masking } : {}) };
+      execution = {
+        status: 'ok',
+        duration_ms: out.duration_ms,
+        upstream_status: out.upstream_status,
+        error_code: null,
+        ...resultForEvent(out.result),
+        ...(out.masking ? { masking: out.masking } : {}),
+      };
     } catch (err) {
       if (!(err instanceof GatewayError)) {
-        this.logger.error({ trace_id: ctx.traceId, tool: req.tool, err: (err as Error).message, class: (err as Error).name, stack: (err as Error).stack }, 'execution failed unexpectedly');
+        this.logger.error(
+          {
+            trace_id: ctx.traceId,
+            tool: req.tool,
+            err: (err as Error).message,
+            class: (err as Error).name,
+            stack: (err as Error).stack,
+          },
+          'execution failed unexpectedly',
+        );
       }
-      const error = err instanceof GatewayError ? err : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
-      const upstreamStatus = (error.details as { upstream_status?: number } | undefined)?.upstream_status ?? null;
+      const error =
+        err instanceof GatewayError
+          ? err
+          : new GatewayError(
+              'GATEWAY.INTERNAL',
+              'internal error; quote the trace_id to an operator',
+            );
+      const upstreamStatus =
+        (error.details as { upstream_status?: number } | undefined)?.upstream_status ?? null;
       const duration = round(performance.now() - started);
-      answer = { ok: false, error: error.toBody(), upstream_status: upstreamStatus, duration_ms: duration };
-      execution = { status: 'error', duration_ms: duration, upstream_status: upstreamStatus, error_code: error.code };
+      answer = {
+        ok: false,
+        error: error.toBody(),
+        upstream_status: upstreamStatus,
+        duration_ms: duration,
+      };
+      execution = {
+        status: 'error',
+        duration_ms: duration,
+        upstream_status: upstreamStatus,
+        error_code: error.code,
+      };
     }
     if (req.record) this.record(req, req.record, execution, answer, started, ctx);
-    else this.bus.publish(TOOLCALL_EXECUTED, { agent_id: req.agent_id, request_id: req.request_id, tool: req.tool, arguments: req.arguments, ...execution }, ctx);
+    else
+      this.bus.publish(
+        TOOLCALL_EXECUTED,
+        {
+          agent_id: req.agent_id,
+          request_id: req.request_id,
+          tool: req.tool,
+          arguments: req.arguments,
+          ...execution,
+        },
+        ctx,
+      );
     return answer;
   }
 
   /** The call's toolcall.completed, as the ingress would have recorded this answer. */
-  private record(req: ExecuteRequest, record: CallRecord, execution: Execution, answer: ExecuteResult, started: number, ctx: MessageContext) {
+  private record(
+    req: ExecuteRequest,
+    record: CallRecord,
+    execution: Execution,
+    answer: ExecuteResult,
+    started: number,
+    ctx: MessageContext,
+  ) {
     const status = answer.ok ? 200 : httpStatusOf(answer.error.code);
     this.bus.publish(
       TOOLCALL_COMPLETED,

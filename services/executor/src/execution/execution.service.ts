@@ -1,6 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { forProject, type ToolFile } from '@sg/config';
-import { type ExecuteRequest, type ExecuteResult, GatewayError, type MaskingReport } from '@sg/contracts';
+import {
+  type ExecuteRequest,
+  type ExecuteResult,
+  GatewayError,
+  type MaskingReport,
+} from '@sg/contracts';
 import { maskPii } from '@sg/redaction';
 import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
@@ -42,17 +47,31 @@ export class ExecutionService implements OnApplicationShutdown {
     if (upstream.type === 'mcp') {
       // Secrets in the registry's url, headers and stdio env are resolved here, never the agent's.
       const resolveAll = async (o: Record<string, string>) =>
-        Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, v]) => [k, await scope.resolve(v)] as const)));
+        Object.fromEntries(
+          await Promise.all(
+            Object.entries(o).map(async ([k, v]) => [k, await scope.resolve(v)] as const),
+          ),
+        );
       const resolved = {
         ...upstream,
-        url: upstream.url === undefined ? undefined : await scope.resolve(upstream.url, encodeURIComponent),
+        url:
+          upstream.url === undefined
+            ? undefined
+            : await scope.resolve(upstream.url, encodeURIComponent),
         headers: await resolveAll(upstream.headers),
         env: await resolveAll(upstream.env),
       };
       const answer = await this.resilience.run(req.tool, upstream, tool.idempotent, (ctx) =>
-        callMcpUpstream(req.tool, resolved, req.arguments, this.env.MAX_RESPONSE_BYTES, { signal: ctx.signal, scrubText: (t) => scope.scrubText(t) }),
+        callMcpUpstream(req.tool, resolved, req.arguments, this.env.MAX_RESPONSE_BYTES, {
+          signal: ctx.signal,
+          scrubText: (t) => scope.scrubText(t),
+        }),
       );
-      return { ...this.masked(req, tool, scope.scrub(answer.body)), upstream_status: answer.status, duration_ms: round(performance.now() - started) };
+      return {
+        ...this.masked(req, tool, scope.scrub(answer.body)),
+        upstream_status: answer.status,
+        duration_ms: round(performance.now() - started),
+      };
     }
     // Secrets are resolved once, before the breaker: a missing secret is not the upstream's fault.
     const prepared = await prepareHttpCall(upstream, req.arguments, scope);
@@ -67,10 +86,23 @@ export class ExecutionService implements OnApplicationShutdown {
   }
 
   /** PII masking of the result (seed 003): the tool's level, else the project's. Counts only in the report. */
-  private masked(req: ExecuteRequest, tool: ToolFile, result: unknown): { result: unknown; masking: MaskingReport } {
-    const level = tool.pii_masking.level ?? forProject(this.config.files.policies, req.project).pii_masking.level;
+  private masked(
+    req: ExecuteRequest,
+    tool: ToolFile,
+    result: unknown,
+  ): { result: unknown; masking: MaskingReport } {
+    const level =
+      tool.pii_masking.level ??
+      forProject(this.config.files.policies, req.project).pii_masking.level;
     const out = maskPii(result, { level, allowFields: tool.pii_masking.allow_fields });
-    return { result: out.value, masking: { level, masked: nonZero(out.report.masked), rejected: nonZero(out.report.rejected) } };
+    return {
+      result: out.value,
+      masking: {
+        level,
+        masked: nonZero(out.report.masked),
+        rejected: nonZero(out.report.rejected),
+      },
+    };
   }
 
   async onApplicationShutdown() {

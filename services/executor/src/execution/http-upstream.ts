@@ -116,7 +116,10 @@ export async function sendHttpCall(
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBytes) {
-        throw new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s upstream answered more than the ${maxBytes} bytes allowed`);
+        throw new GatewayError(
+          'EXECUTOR.UPSTREAM_ERROR',
+          `${tool}'s upstream answered more than the ${maxBytes} bytes allowed`,
+        );
       }
       chunks.push(chunk);
     }

@@ -2,11 +2,15 @@ import { mcpResultBody } from './mcp-upstream.js';
 
 describe('mcpResultBody', () => {
   it('prefers structuredContent', () => {
-    expect(mcpResultBody({ structuredContent: { a: 1 }, content: [{ type: 'text', text: 'ignored' }] })).toEqual({ a: 1 });
+    expect(
+      mcpResultBody({ structuredContent: { a: 1 }, content: [{ type: 'text', text: 'ignored' }] }),
+    ).toEqual({ a: 1 });
   });
 
   it('parses a single text item that is a JSON object or array, and keeps other text as is', () => {
-    expect(mcpResultBody({ content: [{ type: 'text', text: ' {"a":[1,2]} ' }] })).toEqual({ a: [1, 2] });
+    expect(mcpResultBody({ content: [{ type: 'text', text: ' {"a":[1,2]} ' }] })).toEqual({
+      a: [1, 2],
+    });
     expect(mcpResultBody({ content: [{ type: 'text', text: '[1]' }] })).toEqual([1]);
     expect(mcpResultBody({ content: [{ type: 'text', text: '42' }] })).toBe('42');
     expect(mcpResultBody({ content: [{ type: 'text', text: '{not json' }] })).toBe('{not json');

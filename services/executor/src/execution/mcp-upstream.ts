@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { McpUpstream } from '@sg/config';
 import { GatewayError } from '@sg/contracts';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { UpstreamAnswer } from './http-upstream.js';
-import { assertUpstreamAllowed, findSsrfRefusal, guardedLookup, ssrfRefused } from './ssrf-guard.js';
+import {
+  assertUpstreamAllowed,
+  findSsrfRefusal,
+  guardedLookup,
+  ssrfRefused,
+} from './ssrf-guard.js';
 
 export type { McpUpstream };
 
@@ -67,7 +75,11 @@ interface Slot {
 
 const clients = new Map<string, Slot>();
 /** Sockets whose every DNS answer is checked by the SSRF guard before connecting. */
-const guardedAgent = new Agent({ keepAliveTimeout: 10_000, connections: 128, connect: { lookup: guardedLookup } });
+const guardedAgent = new Agent({
+  keepAliveTimeout: 10_000,
+  connections: 128,
+  connect: { lookup: guardedLookup },
+});
 const openAgent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
 
 export interface McpCallOptions {
@@ -93,26 +105,41 @@ export async function callMcpUpstream(
   for (let attempt = 0; ; attempt++) {
     const { entry, fresh } = await connected(tool, upstream, deadline, maxBytes, signal);
     try {
-      result = await entry.client.callTool({ name, arguments: args }, undefined, { timeout: remaining(tool, upstream, deadline), signal });
+      result = await entry.client.callTool({ name, arguments: args }, undefined, {
+        timeout: remaining(tool, upstream, deadline),
+        signal,
+      });
       touch(upstream, entry);
       break;
     } catch (err) {
       const failure = mcpFailure(tool, upstream, err, entry, scrubText);
       // A timed-out call leaves the connection usable; a lost or broken one is replaced.
-      if (failure.code === 'EXECUTOR.UPSTREAM_UNREACHABLE' || err instanceof StreamableHTTPError || entry.oversized) drop(upstream, entry);
+      if (
+        failure.code === 'EXECUTOR.UPSTREAM_UNREACHABLE' ||
+        err instanceof StreamableHTTPError ||
+        entry.oversized
+      )
+        drop(upstream, entry);
       // A session the server forgot (it restarted): the call never ran, so one retry is safe.
-      if (!fresh && attempt === 0 && err instanceof StreamableHTTPError && err.code === 404) continue;
+      if (!fresh && attempt === 0 && err instanceof StreamableHTTPError && err.code === 404)
+        continue;
       throw failure;
     }
   }
   if (result.isError) {
     const text = truncate(scrubText(errorText(result.content)));
-    throw new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server reported an error: ${text || 'no details'}`);
+    throw new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server reported an error: ${text || 'no details'}`,
+    );
   }
   const body = mcpResultBody(result);
   const size = Buffer.byteLength(JSON.stringify(body) ?? 'null');
   if (size > maxBytes) {
-    throw new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server answered ${size} bytes, more than the ${maxBytes} allowed`);
+    throw new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server answered ${size} bytes, more than the ${maxBytes} allowed`,
+    );
   }
   return { status: 200, body };
 }
@@ -132,13 +159,17 @@ export async function listMcpTools(upstream: McpUpstream): Promise<McpToolInfo[]
   let cursor: string | undefined;
   try {
     do {
-      const page = await entry.client.listTools(cursor ? { cursor } : undefined, { timeout: remaining('tools/list', upstream, deadline) });
-      for (const t of page.tools) tools.push({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema });
+      const page = await entry.client.listTools(cursor ? { cursor } : undefined, {
+        timeout: remaining('tools/list', upstream, deadline),
+      });
+      for (const t of page.tools)
+        tools.push({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema });
       cursor = page.nextCursor;
     } while (cursor);
   } catch (err) {
     const failure = mcpFailure('tools/list', upstream, err, entry);
-    if (failure.code === 'EXECUTOR.UPSTREAM_UNREACHABLE' || err instanceof StreamableHTTPError) drop(upstream, entry);
+    if (failure.code === 'EXECUTOR.UPSTREAM_UNREACHABLE' || err instanceof StreamableHTTPError)
+      drop(upstream, entry);
     throw failure;
   }
   touch(upstream, entry);
@@ -177,7 +208,8 @@ function guard(tool: string, upstream: McpUpstream): void {
 }
 
 function keyOf(upstream: McpUpstream): string {
-  const sorted = (o: Record<string, string>) => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = (o: Record<string, string>) =>
+    Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const identity =
     upstream.transport === 'stdio'
       ? ['stdio', upstream.command, upstream.args, sorted(upstream.env)]
@@ -244,8 +276,18 @@ async function connect(upstream: McpUpstream, maxBytes: number): Promise<Entry> 
         })
       : new StreamableHTTPClientTransport(new URL(upstream.url!), {
           requestInit: { headers: upstream.headers, redirect: 'manual' },
-          fetch: cappedFetch(upstream.allow_link_local ? openAgent : guardedAgent, messageCap, entry, () => void client.close().catch(() => undefined)),
-          reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 },
+          fetch: cappedFetch(
+            upstream.allow_link_local ? openAgent : guardedAgent,
+            messageCap,
+            entry,
+            () => void client.close().catch(() => undefined),
+          ),
+          reconnectionOptions: {
+            maxRetries: 0,
+            initialReconnectionDelay: 1000,
+            maxReconnectionDelay: 1000,
+            reconnectionDelayGrowFactor: 1,
+          },
         });
   client.onerror = (err) => {
     if (/ReadBuffer exceeded/.test(err.message)) entry.oversized = true;
@@ -266,7 +308,10 @@ async function connect(upstream: McpUpstream, maxBytes: number): Promise<Entry> 
 /** fetch through `dispatcher`, whose POST answers (the replies to calls) fail past `cap` bytes. */
 function cappedFetch(dispatcher: Agent, cap: number, entry: Entry, abort: () => void) {
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const res = (await undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as Response;
+    const res = (await undiciFetch(url, {
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      dispatcher,
+    })) as unknown as Response;
     if (init?.method !== 'POST' || !res.body) return res;
     let seen = 0;
     const body = res.body.pipeThrough(
@@ -281,7 +326,11 @@ function cappedFetch(dispatcher: Agent, cap: number, entry: Entry, abort: () => 
         },
       }),
     );
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    return new Response(body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
   };
 }
 
@@ -305,31 +354,61 @@ function remaining(tool: string, upstream: McpUpstream, deadline: number): numbe
 }
 
 function timedOut(tool: string, upstream: McpUpstream): GatewayError {
-  return new GatewayError('EXECUTOR.UPSTREAM_TIMEOUT', `${tool}'s MCP server did not answer within ${upstream.timeout_ms} ms`);
+  return new GatewayError(
+    'EXECUTOR.UPSTREAM_TIMEOUT',
+    `${tool}'s MCP server did not answer within ${upstream.timeout_ms} ms`,
+  );
 }
 
-function mcpFailure(tool: string, upstream: McpUpstream, err: unknown, entry?: Entry, scrubText = (t: string) => t): GatewayError {
+function mcpFailure(
+  tool: string,
+  upstream: McpUpstream,
+  err: unknown,
+  entry?: Entry,
+  scrubText = (t: string) => t,
+): GatewayError {
   if (err instanceof GatewayError) return err;
   const refusal = findSsrfRefusal(err);
   if (refusal) return ssrfRefused(tool, refusal.host);
   if (entry?.oversized) {
-    return new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server sent a message larger than allowed`);
+    return new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server sent a message larger than allowed`,
+    );
   }
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) return timedOut(tool, upstream);
     if (err.code === ErrorCode.ConnectionClosed) {
-      return new GatewayError('EXECUTOR.UPSTREAM_UNREACHABLE', `${tool}'s MCP server closed the connection`);
+      return new GatewayError(
+        'EXECUTOR.UPSTREAM_UNREACHABLE',
+        `${tool}'s MCP server closed the connection`,
+      );
     }
     const text = scrubText(err.message.replace(/^MCP error -?\d+: /, ''));
-    return new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server answered error ${err.code}: ${truncate(text)}`, { mcp_error: err.code });
+    return new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server answered error ${err.code}: ${truncate(text)}`,
+      { mcp_error: err.code },
+    );
   }
   if (err instanceof StreamableHTTPError && err.code !== undefined && err.code > 0) {
-    return new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server answered HTTP ${err.code}`, { upstream_status: err.code });
+    return new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server answered HTTP ${err.code}`,
+      { upstream_status: err.code },
+    );
   }
   const e = err as Error & { code?: string; cause?: { code?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return timedOut(tool, upstream);
-  if (e?.name === 'ZodError') return new GatewayError('EXECUTOR.UPSTREAM_ERROR', `${tool}'s MCP server sent an invalid result`);
-  return new GatewayError('EXECUTOR.UPSTREAM_UNREACHABLE', `${tool}'s MCP server is unreachable (${e?.code ?? e?.cause?.code ?? 'connection failed'})`);
+  if (e?.name === 'ZodError')
+    return new GatewayError(
+      'EXECUTOR.UPSTREAM_ERROR',
+      `${tool}'s MCP server sent an invalid result`,
+    );
+  return new GatewayError(
+    'EXECUTOR.UPSTREAM_UNREACHABLE',
+    `${tool}'s MCP server is unreachable (${e?.code ?? e?.cause?.code ?? 'connection failed'})`,
+  );
 }
 
 interface ContentItem {
@@ -339,7 +418,11 @@ interface ContentItem {
 }
 
 /** The body of a successful tool result (the rules are in this file's header comment). */
-export function mcpResultBody(result: { structuredContent?: unknown; content?: unknown; toolResult?: unknown }): unknown {
+export function mcpResultBody(result: {
+  structuredContent?: unknown;
+  content?: unknown;
+  toolResult?: unknown;
+}): unknown {
   if (result.structuredContent !== undefined) return result.structuredContent;
   // Servers of protocol 2024-10-07 answered { toolResult } instead of content.
   if (!Array.isArray(result.content)) return result.toolResult ?? null;

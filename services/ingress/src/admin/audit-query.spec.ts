@@ -90,7 +90,11 @@ describe('parseRecordsQuery', () => {
     ['project=../etc', 'project', /project must be/],
     ['trace_id=short', 'trace_id', /trace_id must be 8-64 letters/],
     [`tool=${'x'.repeat(257)}`, 'tool', /tool must be 1-256 characters/],
-    ['agent_id=', 'agent_id', /agent_id is empty; give 1-256 characters, without U\+0000, or leave it out/],
+    [
+      'agent_id=',
+      'agent_id',
+      /agent_id is empty; give 1-256 characters, without U\+0000, or leave it out/,
+    ],
     ['from=2026-05-02&to=2026-05-01', 'from', /from must be earlier than to/],
     ['from=2026-05-01&to=2026-05-01', 'from', /earlier than to/],
   ])(
@@ -233,7 +237,10 @@ describe('parseVerifyQuery and parseCheckpointsQuery', () => {
   });
 
   it('pass a verification cursor on to the audit service', () => {
-    expect(parseVerifyQuery(q('project=acme&cursor=abc_-1'))).toEqual({ project: 'acme', cursor: 'abc_-1' });
+    expect(parseVerifyQuery(q('project=acme&cursor=abc_-1'))).toEqual({
+      project: 'acme',
+      cursor: 'abc_-1',
+    });
     const err = errorOf(() => parseVerifyQuery(q('project=acme&cursor=')));
     expect(err.code).toBe('AUDIT.INVALID_CURSOR');
   });

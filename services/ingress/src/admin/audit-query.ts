@@ -29,7 +29,8 @@ const isoDateTime = z.iso.datetime({ offset: true });
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** PostgreSQL text cannot hold U+0000, and the trail stores it as U+FFFD: such a filter could never match. */
-export const validText = (v: string, max: number): boolean => v.length <= max && !v.includes('\u0000');
+export const validText = (v: string, max: number): boolean =>
+  v.length <= max && !v.includes('\u0000');
 const text = (max: number): ParamSpec => ({
   expected: `1-${max} characters, without U+0000`,
   parse: (v) => (validText(v, max) ? v : undefined),
@@ -150,7 +151,9 @@ function parseParams(
     if (!params.has(name))
       issues.push({ param: name, message: `${name} is required: ${PARAMS[name].expected}` });
   }
-  if (isEmptyTimeRange({ from: out.from as string | undefined, to: out.to as string | undefined })) {
+  if (
+    isEmptyTimeRange({ from: out.from as string | undefined, to: out.to as string | undefined })
+  ) {
     issues.push({ param: 'from', message: 'from must be earlier than to' });
   }
   if (issues.length > 0) {
@@ -187,7 +190,10 @@ export function parseAlertsQuery(params: URLSearchParams): AlertsQuery {
 
 /** GET /api/audit/verify */
 export function parseVerifyQuery(params: URLSearchParams): { project: string; cursor?: string } {
-  return parseParams(params, ['project', 'cursor'], ['project']) as { project: string; cursor?: string };
+  return parseParams(params, ['project', 'cursor'], ['project']) as {
+    project: string;
+    cursor?: string;
+  };
 }
 
 /** GET /api/audit/checkpoints */

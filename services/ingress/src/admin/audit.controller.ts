@@ -78,7 +78,10 @@ export class AuditController {
       parseSessionQuery(params);
       if (ctx.projectError) throw ctx.projectError;
       if (!validText(sid, 256))
-        throw new GatewayError('AUDIT.INVALID_QUERY', 'a session id is 1-256 characters, without U+0000');
+        throw new GatewayError(
+          'AUDIT.INVALID_QUERY',
+          'a session id is 1-256 characters, without U+0000',
+        );
       return this.bus.request(
         AUDIT_SESSION_SUBJECT,
         { project: ctx.project, session_id: sid },

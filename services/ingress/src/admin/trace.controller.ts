@@ -18,12 +18,19 @@ export class TraceController {
   ) {}
 
   @Get(':trace_id')
-  async trace(@Param('trace_id') traceId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+  async trace(
+    @Param('trace_id') traceId: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
       requireAdmin(this.env.ADMIN_API_KEY, req.headers);
       if (!TRACE_ID_PATTERN.test(traceId)) {
-        throw new GatewayError('REQUEST.INVALID_TRACE_ID', 'a trace id is 8-64 letters, digits, _ or -');
+        throw new GatewayError(
+          'REQUEST.INVALID_TRACE_ID',
+          'a trace id is 8-64 letters, digits, _ or -',
+        );
       }
       const result = await this.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx);
       return reply.status(200).send(result);

@@ -1,5 +1,14 @@
 import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { APPROVAL_COMPLETE_SUBJECT, APPROVAL_GET_SUBJECT, APPROVAL_RESOLVE_SUBJECT, callOutcome, GatewayError, httpStatusOf, TOOLCALL_COMPLETED, type ErrorCode } from '@sg/contracts';
+import {
+  APPROVAL_COMPLETE_SUBJECT,
+  APPROVAL_GET_SUBJECT,
+  APPROVAL_RESOLVE_SUBJECT,
+  callOutcome,
+  GatewayError,
+  httpStatusOf,
+  TOOLCALL_COMPLETED,
+  type ErrorCode,
+} from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -35,39 +44,81 @@ export class ApprovalsController {
       requireAdmin(this.env.ADMIN_API_KEY, req.headers);
       const parsed = approveBodySchema.safeParse(body);
       if (!parsed.success) {
-        throw new GatewayError('REQUEST.INVALID_BODY', `send {"approval_id": "<uuid>", "approved": true|false}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+        throw new GatewayError(
+          'REQUEST.INVALID_BODY',
+          `send {"approval_id": "<uuid>", "approved": true|false}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+        );
       }
       const { approval_id, approved } = parsed.data;
-      const resolution = await this.bus.request(APPROVAL_RESOLVE_SUBJECT, { approval_id, approved, approver: 'admin' }, ctx);
+      const resolution = await this.bus.request(
+        APPROVAL_RESOLVE_SUBJECT,
+        { approval_id, approved, approver: 'admin' },
+        ctx,
+      );
       // The approved run belongs to the original call's trace.
-      const callCtx = { ...ctx, traceId: resolution.approval.trace_id, project: resolution.approval.project };
+      const callCtx = {
+        ...ctx,
+        traceId: resolution.approval.trace_id,
+        project: resolution.approval.project,
+      };
       if (!resolution.call) {
         const status = resolution.approval.status === 'denied' ? 403 : 200;
-        return reply.status(status).header('x-trace-id', ctx.traceId).send({
-          approval_id,
-          status: resolution.approval.status,
-          ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}),
-          ...(status === 403 ? { error: { code: resolution.decision?.code ?? 'POLICY.TOOL_NOT_ALLOWED', message: `the policy now denies this call: ${resolution.decision?.reason ?? ''}` } } : {}),
-          trace_id: ctx.traceId,
-        });
+        return reply
+          .status(status)
+          .header('x-trace-id', ctx.traceId)
+          .send({
+            approval_id,
+            status: resolution.approval.status,
+            ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}),
+            ...(status === 403
+              ? {
+                  error: {
+                    code: resolution.decision?.code ?? 'POLICY.TOOL_NOT_ALLOWED',
+                    message: `the policy now denies this call: ${resolution.decision?.reason ?? ''}`,
+                  },
+                }
+              : {}),
+            trace_id: ctx.traceId,
+          });
       }
       const { channel, ...call } = resolution.call;
       const decision = resolution.decision;
-      if (!decision) throw new GatewayError('GATEWAY.INTERNAL', 'the approval was resolved without its re-check; quote the trace_id to an operator');
-      let outcome: { http_status: number; result?: unknown; error?: { code: ErrorCode; message: string } };
+      if (!decision)
+        throw new GatewayError(
+          'GATEWAY.INTERNAL',
+          'the approval was resolved without its re-check; quote the trace_id to an operator',
+        );
+      let outcome: {
+        http_status: number;
+        result?: unknown;
+        error?: { code: ErrorCode; message: string };
+      };
       const started = performance.now();
       // The approved run is the call's second answer: its own audit record, under the call's
       // trace, with the re-check's decision it was let through on. The executor records it
       // (ADR 0011); only a run without an answer is recorded here.
-      const record = { audit_id: randomUUID(), channel, agent_version: null, user_id: call.user_id ?? null, decision, elapsed_ms: 0 };
+      const record = {
+        audit_id: randomUUID(),
+        channel,
+        agent_version: null,
+        user_id: call.user_id ?? null,
+        decision,
+        elapsed_ms: 0,
+      };
       try {
         const run = await this.toolCalls.execute({ ...call, record }, callCtx);
         outcome = run.ok
           ? { http_status: 200, result: run.result }
-          : { http_status: httpStatusOf(run.error.code), error: { code: run.error.code, message: run.error.message } };
+          : {
+              http_status: httpStatusOf(run.error.code),
+              error: { code: run.error.code, message: run.error.message },
+            };
       } catch (err) {
         const a = errorAnswer(err, ctx.traceId);
-        outcome = { http_status: a.status, error: a.body.error as { code: ErrorCode; message: string } };
+        outcome = {
+          http_status: a.status,
+          error: a.body.error as { code: ErrorCode; message: string },
+        };
         this.bus.publish(
           TOOLCALL_COMPLETED,
           {
@@ -88,11 +139,21 @@ export class ApprovalsController {
           callCtx,
         );
       }
-      const view = await this.bus.request(APPROVAL_COMPLETE_SUBJECT, { approval_id, status: outcome.error ? 'failed' : 'executed', outcome }, callCtx);
+      const view = await this.bus.request(
+        APPROVAL_COMPLETE_SUBJECT,
+        { approval_id, status: outcome.error ? 'failed' : 'executed', outcome },
+        callCtx,
+      );
       return reply
         .status(outcome.error ? outcome.http_status : 200)
         .header('x-trace-id', ctx.traceId)
-        .send({ approval_id, status: view.status, ...outcome, ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}), trace_id: ctx.traceId });
+        .send({
+          approval_id,
+          status: view.status,
+          ...outcome,
+          ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}),
+          trace_id: ctx.traceId,
+        });
     } catch (err) {
       const a = errorAnswer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);
@@ -111,9 +172,11 @@ export class ApprovalsController {
       } else {
         requireAdmin(this.env.ADMIN_API_KEY, req.headers);
       }
-      if (!uuid.safeParse(id).success) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id.slice(0, 64)}`);
+      if (!uuid.safeParse(id).success)
+        throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id.slice(0, 64)}`);
       const view = await this.bus.request(APPROVAL_GET_SUBJECT, { approval_id: id }, ctx);
-      if (agent && (view.agent_id !== agent.agentId || view.project !== agent.project)) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
+      if (agent && (view.agent_id !== agent.agentId || view.project !== agent.project))
+        throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
       return reply.status(200).header('x-trace-id', ctx.traceId).send(view);
     } catch (err) {
       const a = errorAnswer(err, ctx.traceId);

@@ -10,7 +10,9 @@ configDir.write('policies/acme.yaml', 'rules: []\n');
 const files = loadGatewayFiles(configDir.dir);
 configDir.remove();
 // ConfigSync hands each reloader the files and applies what it returns.
-const config = { register: (reload: (f: unknown) => () => void) => reload(files)() } as unknown as ConfigSync;
+const config = {
+  register: (reload: (f: unknown) => () => void) => reload(files)(),
+} as unknown as ConfigSync;
 const auth = new AgentAuthService(config);
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -24,16 +26,26 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('AgentAuthService', () => {
   it('accepts the key in X-API-Key or as a Bearer token', () => {
-    expect(auth.authenticate('default', { 'x-api-key': 'modelkey-abc123' })).toEqual({ agentId: 'gpt-4o', project: 'default' });
-    expect(auth.authenticate('default', { authorization: 'Bearer modelkey-abc123' }).agentId).toBe('gpt-4o');
+    expect(auth.authenticate('default', { 'x-api-key': 'modelkey-abc123' })).toEqual({
+      agentId: 'gpt-4o',
+      project: 'default',
+    });
+    expect(auth.authenticate('default', { authorization: 'Bearer modelkey-abc123' }).agentId).toBe(
+      'gpt-4o',
+    );
   });
 
   it('uses the default keys for a project without its own file', () => {
-    expect(auth.authenticate('acme', { 'x-api-key': 'modelkey-abc123' })).toEqual({ agentId: 'gpt-4o', project: 'acme' });
+    expect(auth.authenticate('acme', { 'x-api-key': 'modelkey-abc123' })).toEqual({
+      agentId: 'gpt-4o',
+      project: 'acme',
+    });
   });
 
   it('knows no key at all for a project that is not configured', () => {
-    expect(codeOf(() => auth.authenticate('invented', { 'x-api-key': 'modelkey-abc123' }))).toBe('AUTH.INVALID_KEY');
+    expect(codeOf(() => auth.authenticate('invented', { 'x-api-key': 'modelkey-abc123' }))).toBe(
+      'AUTH.INVALID_KEY',
+    );
   });
 
   it.each([

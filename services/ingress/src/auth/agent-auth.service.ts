@@ -48,12 +48,18 @@ export class AgentAuthService {
   authenticate(project: string, headers: HeaderBag): Principal {
     const key = presentedKey(headers);
     if (!key) {
-      throw new GatewayError('AUTH.MISSING_KEY', 'send your agent key in the X-API-Key header or as Authorization: Bearer <key>');
+      throw new GatewayError(
+        'AUTH.MISSING_KEY',
+        'send your agent key in the X-API-Key header or as Authorization: Bearer <key>',
+      );
     }
     const entries = this.keys.get(project) ?? [];
     const agentId = matchKey(key, entries);
     if (agentId === null) {
-      throw new GatewayError('AUTH.INVALID_KEY', `the key is not valid for project ${project}; check the key and the X-Project-ID header`);
+      throw new GatewayError(
+        'AUTH.INVALID_KEY',
+        `the key is not valid for project ${project}; check the key and the X-Project-ID header`,
+      );
     }
     return { agentId, project };
   }

@@ -8,7 +8,10 @@ export function sha256(value: string): Buffer {
  * Finds which digest `presented` hashes to, in time that does not depend on where (or
  * whether) it matches: every entry is compared, always over 32 bytes.
  */
-export function matchKey<T>(presented: string, entries: ReadonlyArray<{ digest: Buffer; value: T }>): T | null {
+export function matchKey<T>(
+  presented: string,
+  entries: ReadonlyArray<{ digest: Buffer; value: T }>,
+): T | null {
   const digest = sha256(presented);
   let found: T | null = null;
   for (const entry of entries) {

@@ -26,6 +26,11 @@ export class GatewayHealthController {
       }),
     );
     const ok = reports.every((r) => r.status === 'ok');
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services: reports satisfies Array<HealthReport | object> });
+    return reply
+      .status(ok ? 200 : 503)
+      .send({
+        status: ok ? 'ok' : 'degraded',
+        services: reports satisfies Array<HealthReport | object>,
+      });
   }
 }

@@ -4,7 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { errorAnswer, fromFastifyError } from './error-answer.js';
 
-const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = { '/api/tools/call': 'rest', '/mcp/toolcall': 'mcp' };
+const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = {
+  '/api/tools/call': 'rest',
+  '/mcp/toolcall': 'mcp',
+};
 
 /**
  * Errors raised before a controller runs (body parsing, size, unknown route) get the
@@ -19,9 +22,18 @@ class GatewayErrorFilter implements ExceptionFilter {
     const req = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     // Nest wraps Fastify's own errors in an HttpException; their code is on the cause.
-    const raw = exception as { code?: string; statusCode?: number; message: string; cause?: { code?: string } };
+    const raw = exception as {
+      code?: string;
+      statusCode?: number;
+      message: string;
+      cause?: { code?: string };
+    };
     const status = exception instanceof HttpException ? exception.getStatus() : raw.statusCode;
-    const error = fromFastifyError({ code: raw.code ?? raw.cause?.code, statusCode: status, message: raw.message });
+    const error = fromFastifyError({
+      code: raw.code ?? raw.cause?.code,
+      statusCode: status,
+      message: raw.message,
+    });
     const channel = TOOL_CALL_ROUTES[req.url.split('?')[0] ?? ''];
     const answer =
       channel && req.method === 'POST'

@@ -3,10 +3,16 @@ import { errorAnswer, fromFastifyError } from './error-answer.js';
 
 describe('fromFastifyError', () => {
   it.each([
-    [{ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400, message: 'x' }, 'REQUEST.INVALID_JSON'],
+    [
+      { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400, message: 'x' },
+      'REQUEST.INVALID_JSON',
+    ],
     [{ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'x' }, 'REQUEST.TOO_LARGE'],
     [{ statusCode: 413, message: 'x' }, 'REQUEST.TOO_LARGE'],
-    [{ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, message: 'x' }, 'REQUEST.UNSUPPORTED_MEDIA_TYPE'],
+    [
+      { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, message: 'x' },
+      'REQUEST.UNSUPPORTED_MEDIA_TYPE',
+    ],
     [{ statusCode: 404, message: 'x' }, 'REQUEST.NOT_FOUND'],
     [{ message: 'TypeError: cannot read x of undefined' }, 'GATEWAY.INTERNAL'],
   ])('maps %o to %s', (err, code) => {
@@ -23,6 +29,9 @@ describe('errorAnswer', () => {
 
   it('keeps code and message of a GatewayError', () => {
     const answer = errorAnswer(new GatewayError('AUTH.INVALID_KEY', 'bad key'), 'trace-1');
-    expect(answer).toMatchObject({ status: 401, body: { error: { code: 'AUTH.INVALID_KEY', message: 'bad key' }, trace_id: 'trace-1' } });
+    expect(answer).toMatchObject({
+      status: 401,
+      body: { error: { code: 'AUTH.INVALID_KEY', message: 'bad key' }, trace_id: 'trace-1' },
+    });
   });
 });

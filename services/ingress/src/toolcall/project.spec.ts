@@ -29,14 +29,21 @@ describe('resolveProject', () => {
 
   it('never runs a request under a project that is not configured', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/), fc.constantFrom('acme', 'default')), (header) => {
-        const { project, error } = resolveProject(header, configured);
-        expect(configured.has(project)).toBe(true);
-        // Used as asked only when it exists; otherwise refused (an empty header means default).
-        if (error === null) expect(project).toBe(header === '' ? 'default' : header);
-        else expect(project).toBe('default');
-        expect(error === null).toBe(header === '' || configured.has(header));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 70 }),
+          fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+          fc.constantFrom('acme', 'default'),
+        ),
+        (header) => {
+          const { project, error } = resolveProject(header, configured);
+          expect(configured.has(project)).toBe(true);
+          // Used as asked only when it exists; otherwise refused (an empty header means default).
+          if (error === null) expect(project).toBe(header === '' ? 'default' : header);
+          else expect(project).toBe('default');
+          expect(error === null).toBe(header === '' || configured.has(header));
+        },
+      ),
     );
   });
 });

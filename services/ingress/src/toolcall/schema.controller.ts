@@ -23,13 +23,21 @@ export class SchemaController {
       this.auth.authenticate(ctx.project, req.headers);
       const tool = this.config.files.tools.get(file.replace(/\.json$/, ''));
       if (!file.endsWith('.json') || !tool) {
-        throw new GatewayError('REQUEST.NOT_FOUND', `no tool schema ${file}; ask for /schema/<tool>.json with a registered tool name`);
+        throw new GatewayError(
+          'REQUEST.NOT_FOUND',
+          `no tool schema ${file}; ask for /schema/<tool>.json with a registered tool name`,
+        );
       }
       return reply
         .status(200)
         .header('content-type', 'application/schema+json')
         .header('x-trace-id', ctx.traceId)
-        .send({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: tool.name, description: tool.description, ...tool.input_schema });
+        .send({
+          $schema: 'https://json-schema.org/draft/2020-12/schema',
+          title: tool.name,
+          description: tool.description,
+          ...tool.input_schema,
+        });
     } catch (err) {
       const answer = errorAnswer(err, ctx.traceId);
       return reply.status(answer.status).headers(answer.headers).send(answer.body);

@@ -19,7 +19,11 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
-import { IdempotencyService, type Claim, type PreparedClaim } from '../idempotency/idempotency.service.js';
+import {
+  IdempotencyService,
+  type Claim,
+  type PreparedClaim,
+} from '../idempotency/idempotency.service.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 import { resolveProject } from './project.js';
 
@@ -70,8 +74,14 @@ export class ToolCallService {
 
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
   contextOf(headers: HeaderBag): RequestContext {
-    const traceId = traceIdFrom(first(headers[HttpHeaders.traceId]), first(headers[HttpHeaders.traceparent]));
-    const { project, error } = resolveProject(first(headers[HttpHeaders.projectId]), this.config.files.projects);
+    const traceId = traceIdFrom(
+      first(headers[HttpHeaders.traceId]),
+      first(headers[HttpHeaders.traceparent]),
+    );
+    const { project, error } = resolveProject(
+      first(headers[HttpHeaders.projectId]),
+      this.config.files.projects,
+    );
     return { traceId, traceparent: traceparentFor(traceId), project, projectError: error };
   }
 
@@ -93,27 +103,54 @@ export class ToolCallService {
       principal = this.auth.authenticate(ctx.project, headers);
       call = this.normalize(channel, headers, body);
       if (call.agentId !== principal.agentId) {
-        throw new GatewayError('AUTH.IDENTITY_MISMATCH', `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`);
+        throw new GatewayError(
+          'AUTH.IDENTITY_MISMATCH',
+          `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`,
+        );
       }
-      const request = { project: ctx.project, agent_id: call.agentId, ...(call.userId ? { user_id: call.userId } : {}), session_id: call.sessionId, request_id: call.requestId, tool: call.tool, arguments: call.arguments };
-      prepared = call.clientRequestId ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call) : null;
+      const request = {
+        project: ctx.project,
+        agent_id: call.agentId,
+        ...(call.userId ? { user_id: call.userId } : {}),
+        session_id: call.sessionId,
+        request_id: call.requestId,
+        tool: call.tool,
+        arguments: call.arguments,
+      };
+      prepared = call.clientRequestId
+        ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call)
+        : null;
       // Decided here, in-process (ADR 0011); the decision takes the request_id's claim before it
       // counts anything (ADR 0010). Without `taken` the store was unreachable or the decision
       // failed: a denial, and the claim is dropped below.
-      const { claim: taken, ...decided } = await this.decisions.decide({ ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) }, ctx);
+      const { claim: taken, ...decided } = await this.decisions.decide(
+        { ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) },
+        ctx,
+      );
       if (prepared && taken) claim = this.idempotency.settle(prepared, taken);
       if (claim?.kind === 'replay') {
         // The first answer again, audited as its own event: audit_id is this replay's, replay_of the first's.
         const first = claim.answer;
         const body = { ...first.body, audit_id: auditId, replay_of: first.body.audit_id };
-        return this.finish(channel, ctx, auditId, started, { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, { principal, call, decision: null });
+        return this.finish(
+          channel,
+          ctx,
+          auditId,
+          started,
+          { ...first, body, headers: { ...first.headers, 'idempotent-replayed': 'true' } },
+          { principal, call, decision: null },
+        );
       }
       decision = decided;
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
         // Nothing runs until a person approves this very call (tool, arguments, agent, project).
-        const approval = await this.bus.request(APPROVAL_CREATE_SUBJECT, { call: { ...request, channel }, policy_version: decision.policy_version }, ctx);
+        const approval = await this.bus.request(
+          APPROVAL_CREATE_SUBJECT,
+          { call: { ...request, channel }, policy_version: decision.policy_version },
+          ctx,
+        );
         answer = {
           status: 202,
           headers: { location: `/api/approvals/${approval.approval_id}` },
@@ -132,7 +169,14 @@ export class ToolCallService {
       } else {
         reachedExecutor = true;
         // The executor records the call under auditId before it answers (ADR 0011).
-        const record = { audit_id: auditId, channel, agent_version: call.agentVersion, user_id: call.userId ?? null, decision, elapsed_ms: performance.now() - started };
+        const record = {
+          audit_id: auditId,
+          channel,
+          agent_version: call.agentVersion,
+          user_id: call.userId ?? null,
+          decision,
+          elapsed_ms: performance.now() - started,
+        };
         let run: ExecuteResult;
         try {
           run = await this.execute({ ...request, record }, ctx);
@@ -147,7 +191,19 @@ export class ToolCallService {
         }
         recordedByExecutor = true;
         answer = run.ok
-          ? { status: 200, headers: {}, body: { success: true, allowed: true, result: run.result, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: ctx.traceId, audit_id: auditId } }
+          ? {
+              status: 200,
+              headers: {},
+              body: {
+                success: true,
+                allowed: true,
+                result: run.result,
+                decision: publicDecision(decision),
+                risk_score: decision.risk_score,
+                trace_id: ctx.traceId,
+                audit_id: auditId,
+              },
+            }
           : this.failed(GatewayError.fromBody(run.error), ctx.traceId, auditId, decision);
       }
     } catch (err) {
@@ -157,7 +213,15 @@ export class ToolCallService {
     // The decision may have taken the claim and not said so (an error after the script ran):
     // without this, retries would wait out the claim's TTL.
     else if (prepared && !claim) await this.idempotency.forget(prepared);
-    return this.finish(channel, ctx, auditId, started, answer, { principal, call, decision }, recordedByExecutor);
+    return this.finish(
+      channel,
+      ctx,
+      auditId,
+      started,
+      answer,
+      { principal, call, decision },
+      recordedByExecutor,
+    );
   }
 
   /**
@@ -166,7 +230,9 @@ export class ToolCallService {
    * gave no answer.
    */
   execute(request: ExecuteRequest, ctx: MessageContext): Promise<ExecuteResult> {
-    const timeout = (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) + this.env.EXECUTE_MARGIN_MS;
+    const timeout =
+      (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) +
+      this.env.EXECUTE_MARGIN_MS;
     return this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
   }
 
@@ -174,7 +240,14 @@ export class ToolCallService {
   reject(channel: Channel, headers: HeaderBag, error: GatewayError): HttpAnswer {
     const ctx = this.contextOf(headers);
     const auditId = randomUUID();
-    return this.finish(channel, ctx, auditId, performance.now(), this.failed(error, ctx.traceId, auditId, null), { principal: null, call: null, decision: null });
+    return this.finish(
+      channel,
+      ctx,
+      auditId,
+      performance.now(),
+      this.failed(error, ctx.traceId, auditId, null),
+      { principal: null, call: null, decision: null },
+    );
   }
 
   private finish(
@@ -204,7 +277,13 @@ export class ToolCallService {
         code,
         risk_score: decision?.risk_score ?? null,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        ...(call ? { agent_version: call.agentVersion, user_id: call.userId ?? null, arguments: call.arguments } : {}),
+        ...(call
+          ? {
+              agent_version: call.agentVersion,
+              user_id: call.userId ?? null,
+              arguments: call.arguments,
+            }
+          : {}),
         decision,
       },
       ctx,
@@ -216,36 +295,78 @@ export class ToolCallService {
   private normalize(channel: Channel, headers: HeaderBag, body: unknown): NormalizedCall {
     if (channel === 'rest') {
       const b = parseBody(toolCallEnvelopeSchema, body);
-      return { agentId: b.agent_id, agentVersion: b.agent_version, requestId: b.request_id, clientRequestId: true, sessionId: sessionFrom(headers) ?? 'default', userId: userFrom(headers), tool: b.tool, arguments: b.arguments };
+      return {
+        agentId: b.agent_id,
+        agentVersion: b.agent_version,
+        requestId: b.request_id,
+        clientRequestId: true,
+        sessionId: sessionFrom(headers) ?? 'default',
+        userId: userFrom(headers),
+        tool: b.tool,
+        arguments: b.arguments,
+      };
     }
     const b = parseBody(mcpToolCallSchema, body);
     const requestId = first(headers['x-request-id'])?.slice(0, 128);
-    return { agentId: b.model_id, agentVersion: null, requestId: requestId || randomUUID(), clientRequestId: Boolean(requestId), sessionId: b.session_id, userId: userFrom(headers), tool: b.tool, arguments: b.input };
+    return {
+      agentId: b.model_id,
+      agentVersion: null,
+      requestId: requestId || randomUUID(),
+      clientRequestId: Boolean(requestId),
+      sessionId: b.session_id,
+      userId: userFrom(headers),
+      tool: b.tool,
+      arguments: b.input,
+    };
   }
 
-  private denied(decision: Decision, project: string, traceId: string, auditId: string): HttpAnswer {
+  private denied(
+    decision: Decision,
+    project: string,
+    traceId: string,
+    auditId: string,
+  ): HttpAnswer {
     const code = decision.code ?? 'POLICY.TOOL_NOT_ALLOWED';
     // A decision refuses a project it has no policy for (a caller on the bus, or a reload in between): same answer as the ingress's own refusal.
     const details = code === 'REQUEST.UNKNOWN_PROJECT' ? { details: { project } } : {};
     const status = new GatewayError(code, decision.reason).httpStatus;
     const headers: Record<string, string> = {};
-    if (decision.retry_after_ms !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(decision.retry_after_ms / 1000)));
+    if (decision.retry_after_ms !== undefined)
+      headers['retry-after'] = String(Math.max(1, Math.ceil(decision.retry_after_ms / 1000)));
     return {
       status,
       headers,
-      body: { success: false, allowed: false, error: { code, message: decision.reason, ...details }, decision: publicDecision(decision), risk_score: decision.risk_score, trace_id: traceId, audit_id: auditId },
+      body: {
+        success: false,
+        allowed: false,
+        error: { code, message: decision.reason, ...details },
+        decision: publicDecision(decision),
+        risk_score: decision.risk_score,
+        trace_id: traceId,
+        audit_id: auditId,
+      },
     };
   }
 
-  private failed(err: unknown, traceId: string, auditId: string, decision: Decision | null): HttpAnswer {
-    const error = err instanceof GatewayError ? err : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
+  private failed(
+    err: unknown,
+    traceId: string,
+    auditId: string,
+    decision: Decision | null,
+  ): HttpAnswer {
+    const error =
+      err instanceof GatewayError
+        ? err
+        : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
     return {
       status: error.httpStatus,
       headers: {},
       body: {
         success: false,
         error: error.toBody(),
-        ...(decision ? { decision: publicDecision(decision), risk_score: decision.risk_score } : {}),
+        ...(decision
+          ? { decision: publicDecision(decision), risk_score: decision.risk_score }
+          : {}),
         trace_id: traceId,
         audit_id: auditId,
       },
@@ -270,13 +391,26 @@ function sessionFrom(headers: HeaderBag): string | undefined {
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    throw new GatewayError('REQUEST.UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json');
+    throw new GatewayError(
+      'REQUEST.UNSUPPORTED_MEDIA_TYPE',
+      'send the body as JSON with Content-Type: application/json',
+    );
   }
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatewayError('REQUEST.INVALID_BODY', 'send a JSON object with Content-Type: application/json');
+    throw new GatewayError(
+      'REQUEST.INVALID_BODY',
+      'send a JSON object with Content-Type: application/json',
+    );
   }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-  throw new GatewayError('REQUEST.INVALID_BODY', `invalid request body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+  const issues = result.error.issues.map((i) => ({
+    path: i.path.join('.') || '(body)',
+    message: i.message,
+  }));
+  throw new GatewayError(
+    'REQUEST.INVALID_BODY',
+    `invalid request body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    { issues },
+  );
 }

@@ -64,11 +64,27 @@ function toStored(r: Row): StoredApproval {
 export class ApprovalStore implements OnApplicationShutdown {
   constructor(@Inject(PG) private readonly pool: Pool) {}
 
-  async create(call: ApprovalCall, policyVersion: string, traceId: string, ttlS: number): Promise<StoredApproval> {
+  async create(
+    call: ApprovalCall,
+    policyVersion: string,
+    traceId: string,
+    ttlS: number,
+  ): Promise<StoredApproval> {
     const res = await this.pool.query<Row>(
       `INSERT INTO approvals (id, status, project, agent_id, tool, request_id, call, arguments_digest, policy_version, trace_id, expires_at)
        VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10)) RETURNING *`,
-      [randomUUID(), call.project, call.agent_id, call.tool, call.request_id, JSON.stringify(call), digestOf(call.arguments), policyVersion, traceId, ttlS],
+      [
+        randomUUID(),
+        call.project,
+        call.agent_id,
+        call.tool,
+        call.request_id,
+        JSON.stringify(call),
+        digestOf(call.arguments),
+        policyVersion,
+        traceId,
+        ttlS,
+      ],
     );
     return toStored(res.rows[0]!);
   }
@@ -79,7 +95,11 @@ export class ApprovalStore implements OnApplicationShutdown {
   }
 
   /** Moves a pending, unexpired approval to `to`; null when it is not pending any more. */
-  async resolvePending(id: string, to: 'approved' | 'rejected' | 'denied', approver: string): Promise<StoredApproval | null> {
+  async resolvePending(
+    id: string,
+    to: 'approved' | 'rejected' | 'denied',
+    approver: string,
+  ): Promise<StoredApproval | null> {
     const res = await this.pool.query<Row>(
       `UPDATE approvals SET status = $2, approver = $3, resolved_at = now()
         WHERE id = $1 AND status = 'pending' AND expires_at > now() RETURNING *`,
@@ -88,8 +108,15 @@ export class ApprovalStore implements OnApplicationShutdown {
     return res.rows[0] ? toStored(res.rows[0]) : null;
   }
 
-  async complete(id: string, to: 'executed' | 'failed', outcome: NonNullable<ApprovalView['outcome']>): Promise<StoredApproval | null> {
-    const res = await this.pool.query<Row>(`UPDATE approvals SET status = $2, outcome = $3 WHERE id = $1 AND status = 'approved' RETURNING *`, [id, to, JSON.stringify(outcome)]);
+  async complete(
+    id: string,
+    to: 'executed' | 'failed',
+    outcome: NonNullable<ApprovalView['outcome']>,
+  ): Promise<StoredApproval | null> {
+    const res = await this.pool.query<Row>(
+      `UPDATE approvals SET status = $2, outcome = $3 WHERE id = $1 AND status = 'approved' RETURNING *`,
+      [id, to, JSON.stringify(outcome)],
+    );
     return res.rows[0] ? toStored(res.rows[0]) : null;
   }
 

@@ -14,7 +14,11 @@ import type { PolicyEnv } from '../config/env.js';
 import { DecisionService } from '@sg/policy-engine';
 import { ApprovalStore, type StoredApproval } from './approval-store.js';
 
-const TRANSIENT = new Set<ErrorCode>(['POLICY.RATE_LIMITED', 'POLICY.DEPENDENCY_UNAVAILABLE', 'POLICY.EVALUATION_FAILED']);
+const TRANSIENT = new Set<ErrorCode>([
+  'POLICY.RATE_LIMITED',
+  'POLICY.DEPENDENCY_UNAVAILABLE',
+  'POLICY.EVALUATION_FAILED',
+]);
 
 /**
  * Human approval bound to the exact call (seed 004). Approving re-checks the current policy
@@ -42,11 +46,25 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
-  async create(call: ApprovalCall, policyVersion: string, ctx: MessageContext): Promise<ApprovalView> {
-    const a = await this.guard(() => this.store.create(call, policyVersion, ctx.traceId, this.env.APPROVAL_TTL_S));
+  async create(
+    call: ApprovalCall,
+    policyVersion: string,
+    ctx: MessageContext,
+  ): Promise<ApprovalView> {
+    const a = await this.guard(() =>
+      this.store.create(call, policyVersion, ctx.traceId, this.env.APPROVAL_TTL_S),
+    );
     this.bus.publish(
       APPROVAL_REQUESTED,
-      { approval_id: a.view.approval_id, agent_id: call.agent_id, tool: call.tool, request_id: call.request_id, arguments_digest: a.view.arguments_digest, policy_version: policyVersion, expires_at: a.view.expires_at },
+      {
+        approval_id: a.view.approval_id,
+        agent_id: call.agent_id,
+        tool: call.tool,
+        request_id: call.request_id,
+        arguments_digest: a.view.arguments_digest,
+        policy_version: policyVersion,
+        expires_at: a.view.expires_at,
+      },
       ctx,
     );
     return a.view;
@@ -59,49 +77,105 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     return a.view;
   }
 
-  async resolve(id: string, approved: boolean, approver: string, ctx: MessageContext): Promise<ApprovalResolution> {
+  async resolve(
+    id: string,
+    approved: boolean,
+    approver: string,
+    ctx: MessageContext,
+  ): Promise<ApprovalResolution> {
     await this.expireDue();
     const current = await this.guard(() => this.store.get(id));
     if (!current) throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
-    if (current.view.status === 'expired') throw new GatewayError('APPROVAL.EXPIRED', `approval ${id} expired at ${current.view.expires_at}; the agent must ask again`);
-    if (current.view.status !== 'pending') throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} is already ${current.view.status}`);
+    if (current.view.status === 'expired')
+      throw new GatewayError(
+        'APPROVAL.EXPIRED',
+        `approval ${id} expired at ${current.view.expires_at}; the agent must ask again`,
+      );
+    if (current.view.status !== 'pending')
+      throw new GatewayError(
+        'APPROVAL.NOT_PENDING',
+        `approval ${id} is already ${current.view.status}`,
+      );
     const callCtx = { ...ctx, traceId: current.traceId, project: current.call.project };
     if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
     // The policy may have changed since the request: it still applies.
     const decision = await this.decisions.recheck({ ...current.call });
     if (!decision.allowed && decision.code && TRANSIENT.has(decision.code)) {
       // A passing cause (a rate limit, Redis away) must not kill the approval: it stays pending.
-      throw new GatewayError(decision.code, `the policy re-check could not pass now (${decision.reason}); the approval stays pending, retry shortly`);
+      throw new GatewayError(
+        decision.code,
+        `the policy re-check could not pass now (${decision.reason}); the approval stays pending, retry shortly`,
+      );
     }
-    if (!decision.allowed) return { approval: await this.finish(id, 'denied', approver, callCtx), decision };
-    return { approval: await this.finish(id, 'approved', approver, callCtx), call: current.call, decision };
+    if (!decision.allowed)
+      return { approval: await this.finish(id, 'denied', approver, callCtx), decision };
+    return {
+      approval: await this.finish(id, 'approved', approver, callCtx),
+      call: current.call,
+      decision,
+    };
   }
 
-  async complete(id: string, status: 'executed' | 'failed', outcome: NonNullable<ApprovalView['outcome']>, ctx: MessageContext): Promise<ApprovalView> {
+  async complete(
+    id: string,
+    status: 'executed' | 'failed',
+    outcome: NonNullable<ApprovalView['outcome']>,
+    ctx: MessageContext,
+  ): Promise<ApprovalView> {
     const a = await this.guard(() => this.store.complete(id, status, outcome));
-    if (!a) throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} is not waiting for its execution`);
+    if (!a)
+      throw new GatewayError(
+        'APPROVAL.NOT_PENDING',
+        `approval ${id} is not waiting for its execution`,
+      );
     this.published(a, status, a.view.approver, { ...ctx, traceId: a.traceId });
     return a.view;
   }
 
-  private async finish(id: string, to: 'approved' | 'rejected' | 'denied', approver: string, ctx: MessageContext): Promise<ApprovalView> {
+  private async finish(
+    id: string,
+    to: 'approved' | 'rejected' | 'denied',
+    approver: string,
+    ctx: MessageContext,
+  ): Promise<ApprovalView> {
     const a = await this.guard(() => this.store.resolvePending(id, to, approver));
     // Another approver (or the expiry) got there first: only one resolution ever counts.
-    if (!a) throw new GatewayError('APPROVAL.NOT_PENDING', `approval ${id} was resolved by someone else or expired`);
+    if (!a)
+      throw new GatewayError(
+        'APPROVAL.NOT_PENDING',
+        `approval ${id} was resolved by someone else or expired`,
+      );
     this.published(a, to, approver, ctx);
     return a.view;
   }
 
   private async expireDue() {
     try {
-      for (const a of await this.store.expireDue()) this.published(a, 'expired', null, { traceId: a.traceId, project: a.call.project });
+      for (const a of await this.store.expireDue())
+        this.published(a, 'expired', null, { traceId: a.traceId, project: a.call.project });
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not expire approvals');
     }
   }
 
-  private published(a: StoredApproval, status: 'approved' | 'rejected' | 'expired' | 'denied' | 'executed' | 'failed', approver: string | null, ctx: MessageContext) {
-    this.bus.publish(APPROVAL_RESOLVED, { approval_id: a.view.approval_id, agent_id: a.view.agent_id, tool: a.view.tool, request_id: a.view.request_id, status, approver }, ctx);
+  private published(
+    a: StoredApproval,
+    status: 'approved' | 'rejected' | 'expired' | 'denied' | 'executed' | 'failed',
+    approver: string | null,
+    ctx: MessageContext,
+  ) {
+    this.bus.publish(
+      APPROVAL_RESOLVED,
+      {
+        approval_id: a.view.approval_id,
+        agent_id: a.view.agent_id,
+        tool: a.view.tool,
+        request_id: a.view.request_id,
+        status,
+        approver,
+      },
+      ctx,
+    );
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -110,7 +184,10 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       this.logger.error({ err: (err as Error).message }, 'approval store failed');
-      throw new GatewayError('APPROVAL.STORE_UNAVAILABLE', 'the approval store (PostgreSQL) is unavailable; retry later');
+      throw new GatewayError(
+        'APPROVAL.STORE_UNAVAILABLE',
+        'the approval store (PostgreSQL) is unavailable; retry later',
+      );
     }
   }
 }
