@@ -113,13 +113,11 @@ async function publishAll(iso, events) {
   const window = 1000;
   for (let i = 0; i < events.length; i += window) {
     await Promise.all(
-      events
-        .slice(i, i + window)
-        .map((e) =>
-          js.publish(`${iso.subjectPrefix}.${e.subject}`, JSON.stringify(e.body), {
-            msgID: e.body.event_id,
-          }),
-        ),
+      events.slice(i, i + window).map((e) =>
+        js.publish(`${iso.subjectPrefix}.${e.subject}`, JSON.stringify(e.body), {
+          msgID: e.body.event_id,
+        }),
+      ),
     );
   }
   await nc.close();

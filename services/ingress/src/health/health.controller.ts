@@ -26,11 +26,9 @@ export class GatewayHealthController {
       }),
     );
     const ok = reports.every((r) => r.status === 'ok');
-    return reply
-      .status(ok ? 200 : 503)
-      .send({
-        status: ok ? 'ok' : 'degraded',
-        services: reports satisfies Array<HealthReport | object>,
-      });
+    return reply.status(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'degraded',
+      services: reports satisfies Array<HealthReport | object>,
+    });
   }
 }
