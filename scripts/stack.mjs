@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeProblem } from './check-node.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVICES = ['policy', 'executor', 'audit', 'federation', 'analytics', 'ingress'];
@@ -50,6 +51,8 @@ function canConnect({ host, port }, timeoutMs = 1500) {
 
 /** Checks that NATS, Redis and PostgreSQL answer; returns one readable line per missing server. */
 export async function preflight(env) {
+  const tooOld = nodeProblem();
+  if (tooOld) return [tooOld];
   const servers = [
     {
       name: 'NATS (with JetStream)',
