@@ -69,4 +69,18 @@ export const postgresEnvSchema = z.object({
     .default('securegateway'),
 });
 
+/** Limits of a JSON request body on a public HTTP port (ingress, federation). */
+export const jsonBodyEnvSchema = z.object({
+  /** Arrays and objects inside each other. */
+  JSON_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  /** Object keys in the whole body. */
+  JSON_MAX_KEYS: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
+  /** Characters in one string, key or value. */
+  JSON_MAX_STRING: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .default(128 * 1024),
+});
+
 export const envSchemas = { port, bool };

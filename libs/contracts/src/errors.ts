@@ -9,6 +9,10 @@ export const ERROR_CODES = {
   'REQUEST.INVALID_JSON': 400,
   'REQUEST.UNSUPPORTED_MEDIA_TYPE': 415,
   'REQUEST.TOO_LARGE': 413,
+  /** JSON nested deeper than JSON_MAX_DEPTH, with more keys than JSON_MAX_KEYS, or a longer string than JSON_MAX_STRING. */
+  'REQUEST.JSON_TOO_DEEP': 400,
+  'REQUEST.JSON_TOO_MANY_KEYS': 400,
+  'REQUEST.JSON_STRING_TOO_LONG': 400,
   'REQUEST.NOT_FOUND': 404,
   'REQUEST.INVALID_PROJECT': 400,
   /** A well-formed X-Project-ID naming a project that has no config file: missing, not malformed. */

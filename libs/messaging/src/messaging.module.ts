@@ -9,6 +9,7 @@ import {
 import { healthSubject, type ServiceName } from '@sg/contracts';
 import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
 import { NatsBus } from './bus.js';
+import { BusClient } from './nest/bus.client.js';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, type ConfigSyncOptions } from './config-sync.js';
 
 export interface MessagingEnv {
@@ -62,11 +63,12 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
             return bus;
           },
         },
+        { provide: BusClient, inject: [NatsBus], useFactory: (bus: NatsBus) => new BusClient(bus) },
         ...(options.config
           ? [{ provide: CONFIG_SYNC_OPTIONS, useValue: options.config }, ConfigSync]
           : []),
       ],
-      exports: [NatsBus, ...(options.config ? [ConfigSync] : [])],
+      exports: [NatsBus, BusClient, ...(options.config ? [ConfigSync] : [])],
     };
   }
 

@@ -21,6 +21,8 @@ export interface RunServiceOptions<E extends ServiceEnv> {
   /** Extra Fastify options (body limit...). */
   fastify?: ConstructorParameters<typeof FastifyAdapter>[0];
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
+  /** Connects and starts the app's Nest microservice transports (the bus's handlers). */
+  microservices?: (app: INestApplication) => Promise<void>;
 }
 
 @Global()
@@ -64,6 +66,9 @@ export async function runService<E extends ServiceEnv>(
     );
     app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await opts.configure?.(app);
+    // Modules first (connections, config, handlers' checks), then the transports' handlers.
+    await app.init();
+    await opts.microservices?.(app);
     if (opts.port > 0) {
       await app.listen(opts.port, opts.env.HOST);
       logger.info(
@@ -71,7 +76,6 @@ export async function runService<E extends ServiceEnv>(
         `${opts.service} listening on http://${opts.env.HOST}:${opts.port}`,
       );
     } else {
-      await app.init();
       logger.info(`${opts.service} started`);
     }
     return app;

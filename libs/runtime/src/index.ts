@@ -8,3 +8,4 @@ export * from './bootstrap.js';
 export * from './postgres.provider.js';
 export * from './redis.provider.js';
 export * from './canonical.js';
+export * from './json-body.js';

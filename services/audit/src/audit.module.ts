@@ -1,14 +1,16 @@
 import { Module } from '@nestjs/common';
 import { AnomalyModule } from './anomaly/anomaly.module.js';
+import { ChainController } from './chain/chain.controller.js';
 import { ChainService } from './chain/chain.service.js';
 import { IngestService } from './ingest/ingest.service.js';
 import { QueryModule } from './query/query.module.js';
 import { SiemModule } from './siem/siem.module.js';
 import { StoreModule } from './store/store.module.js';
-import { TraceHandler } from './trace/trace.handler.js';
+import { TraceController } from './trace/trace.controller.js';
 
 @Module({
   imports: [StoreModule, SiemModule, AnomalyModule, QueryModule],
-  providers: [IngestService, TraceHandler, ChainService],
+  controllers: [TraceController, ChainController],
+  providers: [IngestService, ChainService],
 })
 export class AuditModule {}

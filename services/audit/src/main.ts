@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService } from '@sg/runtime';
 import { AuditModule } from './audit.module.js';
 import { loadAuditEnv } from './config/env.js';
@@ -9,6 +9,7 @@ await runService({
   service: 'audit',
   env,
   port: env.HEALTH_PORT,
+  microservices: startBusHandlers,
   imports: [
     MessagingModule.forRoot({
       service: 'audit',

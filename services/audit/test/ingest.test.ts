@@ -21,7 +21,7 @@ import { verifyChain } from '../src/chain/verify.js';
 import { IngestService } from '../src/ingest/ingest.service.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
 import { MIGRATIONS_DIR } from '../src/store/pg.provider.js';
-import { TraceHandler } from '../src/trace/trace.handler.js';
+import { TraceController } from '../src/trace/trace.controller.js';
 import { connectBus, startAuditModule } from './support.js';
 
 const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
@@ -154,7 +154,8 @@ async function startAudit(iso: Isolation, extraEnv: Record<string, string> = {})
   const audit = await startAuditModule(iso, {
     configDir: config.dir,
     env: extraEnv,
-    providers: [EventStore, IngestService, TraceHandler],
+    controllers: [TraceController],
+    providers: [EventStore, IngestService],
   });
   return { ...audit, store: audit.get(EventStore) };
 }

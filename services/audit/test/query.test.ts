@@ -18,7 +18,7 @@ import { createPgPool, type Pool } from '@sg/runtime';
 import { freePort, isolate, TEST_SERVERS, type Isolation } from '@sg/testing';
 import { AlertsService } from '../src/query/alerts.service.js';
 import { encodeCursor } from '../src/query/cursor.js';
-import { QueryHandler } from '../src/query/query.handler.js';
+import { QueryController } from '../src/query/query.controller.js';
 import { RecordsService, SESSION_CALLS } from '../src/query/records.service.js';
 import { connectBus, startAuditModule } from './support.js';
 
@@ -31,7 +31,8 @@ function startQueries(iso: Isolation, pool?: Pool) {
   return startAuditModule(iso, {
     requestTimeoutMs: 5000,
     pool,
-    providers: [RecordsService, AlertsService, QueryHandler],
+    controllers: [QueryController],
+    providers: [RecordsService, AlertsService],
   });
 }
 

@@ -1,7 +1,7 @@
-import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
+import type { INestApplicationContext, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { ServiceName } from '@sg/contracts';
-import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
+import { BusServer, CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
 import {
   createLogger,
   ENV,
@@ -41,6 +41,8 @@ export function connectBus(
 export interface AuditModuleOptions {
   /** The providers under test, beside the shared ones (ENV, LOGGER, HealthService, PG, NatsBus). */
   providers?: Provider[];
+  /** Bus controllers under test: Nest runs them on the bus transport, as in the service. */
+  controllers?: Type[];
   /** Modules under test; the shared providers are global, so they see them. */
   imports?: ModuleMetadata['imports'];
   /** Variables on top of the isolation's (and CONFIG_DIR). */
@@ -109,20 +111,30 @@ export async function startAuditModule(
     ...(opts.redis ? [redisClientProvider(REDIS)] : []),
   ];
   let moduleRef: TestingModule | undefined;
+  let app: INestApplicationContext | undefined;
   try {
     moduleRef = await Test.createTestingModule({
       imports: [
         { module: AuditTestInfra, global: true, providers: shared, exports: shared.map(tokenOf) },
         ...(opts.imports ?? []),
       ],
+      controllers: opts.controllers ?? [],
       providers: opts.providers ?? [],
     }).compile();
-    await moduleRef.init();
+    if (bus) {
+      const microservice = moduleRef.createNestMicroservice({ strategy: new BusServer(bus) });
+      app = microservice;
+      await microservice.listen();
+    } else {
+      app = moduleRef;
+      await moduleRef.init();
+    }
   } catch (err) {
-    await moduleRef?.close();
+    await (app ?? moduleRef)?.close();
     await bus?.close();
     throw err;
   }
+  const running = app;
   await bus?.nc.flush();
   const ref = moduleRef;
   const pool = ref.get<Pool>(PG);
@@ -133,7 +145,7 @@ export async function startAuditModule(
     pool,
     get: <T>(token: Type<T> | symbol) => ref.get<T>(token),
     async close() {
-      await ref.close();
+      await running.close();
       // Some providers end it on shutdown (EventStore); the others leave it to the owner.
       if (!pool.ending) await pool.end();
       if (opts.redis) ref.get<Redis>(REDIS).disconnect();

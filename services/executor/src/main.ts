@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService } from '@sg/runtime';
 import { loadExecutorEnv } from './config/env.js';
 import { ExecutionModule } from './execution/execution.module.js';
@@ -9,6 +9,7 @@ await runService({
   service: 'executor',
   env,
   port: env.HEALTH_PORT,
+  microservices: startBusHandlers,
   imports: [
     MessagingModule.forRoot({
       service: 'executor',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { INestMicroservice } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import {
   EXECUTE_SUBJECT,
   type EventEnvelope,
@@ -11,7 +12,7 @@ import {
   type ToolCallCompleted,
   type ToolCallExecuted,
 } from '@sg/contracts';
-import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
+import { BusClient, BusServer, CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
 import { httpUpstreamSchema, loadGatewayFiles } from '@sg/config';
 import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
 import {
@@ -25,7 +26,7 @@ import {
   type TestUpstream,
 } from '@sg/testing';
 import { loadExecutorEnv } from '../src/config/env.js';
-import { ExecutionHandler } from '../src/execution/execution.handler.js';
+import { ExecutionController } from '../src/execution/execution.controller.js';
 import { ExecutionService } from '../src/execution/execution.service.js';
 import { callHttpUpstream, type HttpUpstream } from '../src/execution/http-upstream.js';
 import { UpstreamResilience } from '../src/resilience/index.js';
@@ -321,14 +322,14 @@ describe('ExecutionService against a real HTTP upstream', () => {
 
 describe('gw.executor.execute.v1 over NATS', () => {
   const traceId = 'trace-exec-0001';
-  let moduleRef: TestingModule;
+  let app: INestMicroservice;
   let serverBus: NatsBus;
   let client: NatsBus;
   /** Request ids sent over NATS in this block, in order. */
   const sent: string[] = [];
   const send = (req: ExecuteRequest) => {
     sent.push(req.request_id);
-    return client.request(EXECUTE_SUBJECT, req, { traceId, project: 'default' });
+    return new BusClient(client).request(EXECUTE_SUBJECT, req, { traceId, project: 'default' });
   };
 
   /** Every event of `subject` in the isolated stream, in stream order. */
@@ -361,7 +362,8 @@ describe('gw.executor.execute.v1 over NATS', () => {
     serverBus = await NatsBus.connect({ ...opts, service: 'executor' });
     await serverBus.ensureStream();
     client = await NatsBus.connect({ ...opts, service: 'ingress' });
-    moduleRef = await Test.createTestingModule({
+    const moduleRef = await Test.createTestingModule({
+      controllers: [ExecutionController],
       providers: [
         { provide: ENV, useValue: loadExecutorEnv({ ...iso.env, CONFIG_DIR: config.dir }) },
         { provide: LOGGER, useValue: logger },
@@ -372,15 +374,16 @@ describe('gw.executor.execute.v1 over NATS', () => {
         { provide: SECRET_PROVIDER, useValue: new EnvSecretProvider({}) },
         UpstreamResilience,
         ExecutionService,
-        ExecutionHandler,
       ],
     }).compile();
-    await moduleRef.init();
+    // Nest runs the controller on the bus transport, as in the service.
+    app = moduleRef.createNestMicroservice({ strategy: new BusServer(serverBus) });
+    await app.listen();
     await serverBus.nc.flush();
   });
 
   afterAll(async () => {
-    await moduleRef?.close();
+    await app?.close();
     await client?.close();
     await serverBus?.close();
   });

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   type Decision,
   type ExecuteRequest,
-  type ExecuteResult,
   GatewayError,
   TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
@@ -15,7 +14,7 @@ import type { ConfigSync, MessageContext, NatsBus } from '@sg/messaging';
 import { createLogger } from '@sg/runtime';
 import { exampleConfigDir, type ConfigDir } from '@sg/testing';
 import { type ExecutorEnv, loadExecutorEnv, loadSecretEnv } from '../src/config/env.js';
-import { ExecutionHandler } from '../src/execution/execution.handler.js';
+import { ExecutionController } from '../src/execution/execution.controller.js';
 import { ExecutionService } from '../src/execution/execution.service.js';
 import type { HttpUpstream } from '../src/execution/http-upstream.js';
 import { findSsrfRefusal, guardedLookup, isBlockedAddress } from '../src/execution/ssrf-guard.js';
@@ -270,25 +269,25 @@ describe('secrets', () => {
     expectNoSecret(out);
   });
 
-  it('keeps secrets out of the recorded events and the answers (handler, with a recording bus)', async () => {
+  it('keeps secrets out of the recorded events and the answers (controller, with a recording bus)', async () => {
     const events: Array<{ subject: string; data: unknown }> = [];
-    let handler: ((req: ExecuteRequest, ctx: MessageContext) => Promise<ExecuteResult>) | undefined;
     const bus = {
       maxPayload: 1024 * 1024,
-      handle: (_subject: string, fn: typeof handler) => (handler = fn),
       publish: (subject: string, data: unknown) => events.push({ subject, data }),
     } as unknown as NatsBus;
-    new ExecutionHandler(
+    const controller = new ExecutionController(
       bus,
       newService(),
       env,
       createLogger('executor', { level: 'silent', pretty: false }),
-    ).onModuleInit();
+    );
+    controller.onModuleInit();
+    const handler = (req: ExecuteRequest, ctx: MessageContext) => controller.execute(req, ctx);
     const ctx = { traceId: 'trace-secret-1', project: 'default' } as MessageContext;
-    const answer = await handler!(call('secret.echo', { echo: 'me' }), ctx);
+    const answer = await handler(call('secret.echo', { echo: 'me' }), ctx);
     expect(answer.ok).toBe(true);
     expectNoSecret(answer);
-    const failed = await handler!(call('secret.missing'), ctx);
+    const failed = await handler(call('secret.missing'), ctx);
     expect(failed).toMatchObject({ ok: false, error: { code: 'EXECUTOR.SECRET_MISSING' } });
     expectNoSecret(failed);
     // With the caller's call record, the run is recorded inside the call's toolcall.completed.
@@ -300,7 +299,7 @@ describe('secrets', () => {
       decision: allowedDecision,
       elapsed_ms: 1.5,
     };
-    await handler!({ ...call('secret.echo', { echo: 'me' }), record }, ctx);
+    await handler({ ...call('secret.echo', { echo: 'me' }), record }, ctx);
     expect(events.map((e) => e.subject)).toEqual([
       TOOLCALL_EXECUTED,
       TOOLCALL_EXECUTED,

@@ -6,6 +6,7 @@ import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
 import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
+import { ErrorAnswers } from './http/error-answer.js';
 import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
@@ -20,6 +21,6 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     ApprovalsController,
     GatewayHealthController,
   ],
-  providers: [AgentAuthService, ToolCallService, IdempotencyService],
+  providers: [AgentAuthService, ToolCallService, IdempotencyService, ErrorAnswers],
 })
 export class IngressModule {}

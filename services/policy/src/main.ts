@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService } from '@sg/runtime';
 import { loadPolicyEnv } from './config/env.js';
 import { DecisionModule } from './decision/decision.module.js';
@@ -9,6 +9,7 @@ await runService({
   service: 'policy',
   env,
   port: env.HEALTH_PORT,
+  microservices: startBusHandlers,
   imports: [
     MessagingModule.forRoot({
       service: 'policy',

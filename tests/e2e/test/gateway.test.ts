@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { TEST_SERVERS, waitFor } from '@sg/testing';
 import {
   ADMIN_KEY,
@@ -188,6 +189,37 @@ describe('each refusal answers its status and code, and is audited', () => {
       413,
       'REQUEST.TOO_LARGE',
     ],
+    [
+      'a body nested 20,000 levels deep',
+      () => ({ body: '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000) }),
+      400,
+      'REQUEST.JSON_TOO_DEEP',
+    ],
+    [
+      'a body with more keys than JSON_MAX_KEYS',
+      () => ({
+        body: envelope({
+          arguments: Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, 1])),
+        }),
+      }),
+      400,
+      'REQUEST.JSON_TOO_MANY_KEYS',
+    ],
+    [
+      'a string longer than JSON_MAX_STRING',
+      () => ({ body: envelope({ arguments: { calendar_id: 'x'.repeat(140_000) } }) }),
+      400,
+      'REQUEST.JSON_STRING_TOO_LONG',
+    ],
+    ['a JSON string for a body', () => ({ body: '"x"' }), 400, 'REQUEST.INVALID_BODY'],
+    [
+      'a body with a __proto__ key',
+      () => ({ body: '{"agent_id":"gpt-4o","__proto__":{"admin":true}}' }),
+      400,
+      'REQUEST.INVALID_JSON',
+    ],
+    ['a JSON array for a body', () => ({ body: '[1]' }), 400, 'REQUEST.INVALID_BODY'],
+    ['JSON null for a body', () => ({ body: 'null' }), 400, 'REQUEST.INVALID_BODY'],
     [
       'a body that is not JSON at all',
       () => ({ body: 'hello', headers: { 'content-type': 'text/plain' } }),
@@ -379,6 +411,18 @@ describe('when a part is down (run last: they stop processes)', () => {
     expect(res.body.error.code).toBe('GATEWAY.SERVICE_UNAVAILABLE');
     expect(res.body.error.message).toMatch(/executor/);
     expect(Date.now() - started).toBeLessThan(5000);
+    // Every 5xx is in the ingress log under its trace id, with the error's class and stack.
+    const logged = await waitFor(
+      () =>
+        readFileSync(gw.logFile, 'utf8')
+          .split('\n')
+          .find((l) => l.includes(res.body.trace_id) && l.includes('answered 503')),
+      5000,
+      'the 503 in the ingress log',
+    );
+    expect(logged).toMatch(/"code":"GATEWAY.SERVICE_UNAVAILABLE"/);
+    expect(logged).toMatch(/"err_class":"UndeliveredError"/);
+    expect(logged).toMatch(/"stack":"\w*Error: the executor service/);
     // The call reached no executor, so nothing ran: a retry with its request_id is decided
     // again, not answered with the 503 for the next hour.
     const retry = await post(gw, '/api/tools/call', call, auth);

@@ -9,6 +9,7 @@ import {
   AUDIT_CHECKPOINTS_SUBJECT,
   AUDIT_VERIFY_SUBJECT,
   GatewayError,
+  type RequestOf,
 } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
@@ -93,48 +94,50 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
         ? (this.lastError ?? `signing with key ${this.signer.keyId}`)
         : 'disabled: set AUDIT_SIGNING_KEY_FILE',
     }));
+  }
 
-    this.bus.handle(AUDIT_VERIFY_SUBJECT, async ({ project, cursor }) => {
-      // A cursor that is not one of ours is the caller's mistake (400), not the store's.
-      const after = cursor === undefined ? undefined : decodeVerifyCursor(project, cursor);
-      try {
-        return await verifyChain(this.pool, project, {
-          ...(this.signer ? { publicKey: this.signer.publicKey } : {}),
-          ...(after ? { after } : {}),
-          deadline: Date.now() + this.env.AUDIT_VERIFY_BUDGET_MS,
-        });
-      } catch (err) {
-        this.logger.error(
-          { err: (err as Error).message, project },
-          'audit verification failed to run',
-        );
-        throw new GatewayError(
-          'AUDIT.STORE_UNAVAILABLE',
-          'the audit store (PostgreSQL) is unavailable; retry the verification later',
-        );
-      }
-    });
+  /** gw.audit.verify.v1: one piece of the project's chain, walked within the time budget. */
+  async verify({ project, cursor }: RequestOf<typeof AUDIT_VERIFY_SUBJECT>) {
+    // A cursor that is not one of ours is the caller's mistake (400), not the store's.
+    const after = cursor === undefined ? undefined : decodeVerifyCursor(project, cursor);
+    try {
+      return await verifyChain(this.pool, project, {
+        ...(this.signer ? { publicKey: this.signer.publicKey } : {}),
+        ...(after ? { after } : {}),
+        deadline: Date.now() + this.env.AUDIT_VERIFY_BUDGET_MS,
+      });
+    } catch (err) {
+      this.logger.error(
+        { err: (err as Error).message, project },
+        'audit verification failed to run',
+      );
+      throw new GatewayError(
+        'AUDIT.STORE_UNAVAILABLE',
+        'the audit store (PostgreSQL) is unavailable; retry the verification later',
+      );
+    }
+  }
 
-    this.bus.handle(AUDIT_CHECKPOINTS_SUBJECT, async ({ project, after_seq }) => {
-      let rows;
-      try {
-        rows = await this.pool.query<CheckpointRow>(
-          `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${EXPORT_PAGE}`,
-          [project, after_seq],
-        );
-      } catch {
-        throw new GatewayError(
-          'AUDIT.STORE_UNAVAILABLE',
-          'the audit store (PostgreSQL) is unavailable; retry later',
-        );
-      }
-      return {
-        project,
-        public_key: this.signer ? publicKeyPem(this.signer.publicKey) : null,
-        key_id: this.signer?.keyId ?? null,
-        checkpoints: rows.rows.map((c) => checkpointOf(project, c)),
-      };
-    });
+  /** gw.audit.checkpoints.v1: the signed checkpoints after a position, and the public key. */
+  async checkpoints({ project, after_seq }: RequestOf<typeof AUDIT_CHECKPOINTS_SUBJECT>) {
+    let rows;
+    try {
+      rows = await this.pool.query<CheckpointRow>(
+        `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT ${EXPORT_PAGE}`,
+        [project, after_seq],
+      );
+    } catch {
+      throw new GatewayError(
+        'AUDIT.STORE_UNAVAILABLE',
+        'the audit store (PostgreSQL) is unavailable; retry later',
+      );
+    }
+    return {
+      project,
+      public_key: this.signer ? publicKeyPem(this.signer.publicKey) : null,
+      key_id: this.signer?.keyId ?? null,
+      checkpoints: rows.rows.map((c) => checkpointOf(project, c)),
+    };
   }
 
   /**

@@ -3,10 +3,11 @@ import { ENV } from '@sg/runtime';
 import { type ExecutorEnv, loadSecretEnv } from '../config/env.js';
 import { UpstreamResilience } from '../resilience/index.js';
 import { createSecretProvider, SECRET_PROVIDER } from '../secrets/index.js';
-import { ExecutionHandler } from './execution.handler.js';
+import { ExecutionController } from './execution.controller.js';
 import { ExecutionService } from './execution.service.js';
 
 @Module({
+  controllers: [ExecutionController],
   providers: [
     {
       // Swap this provider for a vault-backed SecretProvider to use one.
@@ -20,7 +21,6 @@ import { ExecutionService } from './execution.service.js';
     },
     UpstreamResilience,
     ExecutionService,
-    ExecutionHandler,
   ],
 })
 export class ExecutionModule {}

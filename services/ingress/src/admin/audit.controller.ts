@@ -8,11 +8,11 @@ import {
   AUDIT_VERIFY_SUBJECT,
   GatewayError,
 } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { BusClient } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
-import { errorAnswer } from '../http/error-answer.js';
+import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
 import { requireAdmin } from './admin-key.js';
 import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
@@ -37,22 +37,23 @@ const VERIFY_TIMEOUT_MS = 60_000;
 @Controller()
 export class AuditController {
   constructor(
-    private readonly bus: NatsBus,
+    private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
     @Inject(ENV) private readonly env: IngressEnv,
   ) {}
 
   @Get('api/audit/records')
   records(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answer(req, reply, (params, ctx) =>
-      this.bus.request(AUDIT_RECORDS_SUBJECT, parseRecordsQuery(params), ctx),
+      this.client.request(AUDIT_RECORDS_SUBJECT, parseRecordsQuery(params), ctx),
     );
   }
 
   @Get('api/alerts')
   alerts(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answer(req, reply, (params, ctx) =>
-      this.bus.request(AUDIT_ALERTS_SUBJECT, parseAlertsQuery(params), ctx),
+      this.client.request(AUDIT_ALERTS_SUBJECT, parseAlertsQuery(params), ctx),
     );
   }
 
@@ -60,14 +61,14 @@ export class AuditController {
   @Get('api/audit/verify')
   verify(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answer(req, reply, (params, ctx) =>
-      this.bus.request(AUDIT_VERIFY_SUBJECT, parseVerifyQuery(params), ctx, VERIFY_TIMEOUT_MS),
+      this.client.request(AUDIT_VERIFY_SUBJECT, parseVerifyQuery(params), ctx, VERIFY_TIMEOUT_MS),
     );
   }
 
   @Get('api/audit/checkpoints')
   checkpoints(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answer(req, reply, (params, ctx) =>
-      this.bus.request(AUDIT_CHECKPOINTS_SUBJECT, parseCheckpointsQuery(params), ctx),
+      this.client.request(AUDIT_CHECKPOINTS_SUBJECT, parseCheckpointsQuery(params), ctx),
     );
   }
 
@@ -82,7 +83,7 @@ export class AuditController {
           'AUDIT.INVALID_QUERY',
           'a session id is 1-256 characters, without U+0000',
         );
-      return this.bus.request(
+      return this.client.request(
         AUDIT_SESSION_SUBJECT,
         { project: ctx.project, session_id: sid },
         ctx,
@@ -101,7 +102,7 @@ export class AuditController {
       requireAdmin(this.env.ADMIN_API_KEY, req.headers);
       const filter = parseExportQuery(searchParams(req.url));
       const page = (cursor?: string) =>
-        this.bus.request(
+        this.client.request(
           AUDIT_RECORDS_SUBJECT,
           { ...filter, limit: EXPORT_PAGE_SIZE, ...(cursor ? { cursor } : {}) },
           ctx,
@@ -141,7 +142,7 @@ export class AuditController {
   }
 
   private fail(reply: FastifyReply, err: unknown, traceId: string) {
-    const a = errorAnswer(err, traceId);
+    const a = this.errors.answer(err, traceId);
     return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }

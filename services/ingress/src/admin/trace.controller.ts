@@ -1,19 +1,20 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import { AUDIT_TRACE_SUBJECT, GatewayError, TRACE_ID_PATTERN } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { BusClient } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
-import { errorAnswer } from '../http/error-answer.js';
+import { ErrorAnswers } from '../http/error-answer.js';
 import { requireAdmin } from './admin-key.js';
 
 /** GET /api/trace/:trace_id: a call's events from every service, in order (admin key). */
 @Controller('api/trace')
 export class TraceController {
   constructor(
-    private readonly bus: NatsBus,
+    private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
     @Inject(ENV) private readonly env: IngressEnv,
   ) {}
 
@@ -32,10 +33,10 @@ export class TraceController {
           'a trace id is 8-64 letters, digits, _ or -',
         );
       }
-      const result = await this.bus.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx);
+      const result = await this.client.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx);
       return reply.status(200).send(result);
     } catch (err) {
-      const answer = errorAnswer(err, ctx.traceId);
+      const answer = this.errors.answer(err, ctx.traceId);
       return reply.status(answer.status).headers(answer.headers).send(answer.body);
     }
   }

@@ -9,7 +9,7 @@ import {
   TOOLCALL_COMPLETED,
   type ErrorCode,
 } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { BusClient, NatsBus } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { requireAdmin } from '../admin/admin-key.js';
 import { AgentAuthService } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
-import { errorAnswer } from '../http/error-answer.js';
+import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
 
 const approveBodySchema = z.strictObject({ approval_id: z.uuid(), approved: z.boolean() });
@@ -32,7 +32,9 @@ const uuid = z.uuid();
 export class ApprovalsController {
   constructor(
     private readonly bus: NatsBus,
+    private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
     private readonly auth: AgentAuthService,
     @Inject(ENV) private readonly env: IngressEnv,
   ) {}
@@ -50,7 +52,7 @@ export class ApprovalsController {
         );
       }
       const { approval_id, approved } = parsed.data;
-      const resolution = await this.bus.request(
+      const resolution = await this.client.request(
         APPROVAL_RESOLVE_SUBJECT,
         { approval_id, approved, approver: 'admin' },
         ctx,
@@ -114,7 +116,7 @@ export class ApprovalsController {
               error: { code: run.error.code, message: run.error.message },
             };
       } catch (err) {
-        const a = errorAnswer(err, ctx.traceId);
+        const a = this.errors.answer(err, ctx.traceId);
         outcome = {
           http_status: a.status,
           error: a.body.error as { code: ErrorCode; message: string },
@@ -139,7 +141,7 @@ export class ApprovalsController {
           callCtx,
         );
       }
-      const view = await this.bus.request(
+      const view = await this.client.request(
         APPROVAL_COMPLETE_SUBJECT,
         { approval_id, status: outcome.error ? 'failed' : 'executed', outcome },
         callCtx,
@@ -155,7 +157,7 @@ export class ApprovalsController {
           trace_id: ctx.traceId,
         });
     } catch (err) {
-      const a = errorAnswer(err, ctx.traceId);
+      const a = this.errors.answer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);
     }
   }
@@ -174,12 +176,12 @@ export class ApprovalsController {
       }
       if (!uuid.safeParse(id).success)
         throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id.slice(0, 64)}`);
-      const view = await this.bus.request(APPROVAL_GET_SUBJECT, { approval_id: id }, ctx);
+      const view = await this.client.request(APPROVAL_GET_SUBJECT, { approval_id: id }, ctx);
       if (agent && (view.agent_id !== agent.agentId || view.project !== agent.project))
         throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
       return reply.status(200).header('x-trace-id', ctx.traceId).send(view);
     } catch (err) {
-      const a = errorAnswer(err, ctx.traceId);
+      const a = this.errors.answer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);
     }
   }

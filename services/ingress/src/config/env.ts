@@ -1,27 +1,30 @@
-import { baseEnvSchema, envSchemas, parseEnv, redisEnvSchema } from '@sg/config';
+import { baseEnvSchema, envSchemas, jsonBodyEnvSchema, parseEnv, redisEnvSchema } from '@sg/config';
 import { z } from 'zod';
 
-export const ingressEnvSchema = baseEnvSchema.extend(redisEnvSchema.shape).extend({
-  /** A repeated request_id of the same agent within this window gets the first answer back. */
-  IDEMPOTENCY_WINDOW_S: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 86_400)
-    .default(3600),
-  PORT: envSchemas.port.default(8080),
-  /** Key for the admin API (X-Admin-Key). Unset: the admin API answers 503 AUTH.ADMIN_DISABLED. */
-  ADMIN_API_KEY: z.string().min(16, 'use at least 16 characters').optional(),
-  /** Largest request body; it must fit in one NATS message (max_payload) with its envelope. */
-  BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(50 * 1024 * 1024)
-    .default(256 * 1024),
-  /** Added to a tool's own timeout to bound the wait for the executor. */
-  EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-});
+export const ingressEnvSchema = baseEnvSchema
+  .extend(redisEnvSchema.shape)
+  .extend(jsonBodyEnvSchema.shape)
+  .extend({
+    /** A repeated request_id of the same agent within this window gets the first answer back. */
+    IDEMPOTENCY_WINDOW_S: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
+    PORT: envSchemas.port.default(8080),
+    /** Key for the admin API (X-Admin-Key). Unset: the admin API answers 503 AUTH.ADMIN_DISABLED. */
+    ADMIN_API_KEY: z.string().min(16, 'use at least 16 characters').optional(),
+    /** Largest request body; it must fit in one NATS message (max_payload) with its envelope. */
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(50 * 1024 * 1024)
+      .default(256 * 1024),
+    /** Added to a tool's own timeout to bound the wait for the executor. */
+    EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  });
 export type IngressEnv = z.infer<typeof ingressEnvSchema>;
 
 export function loadIngressEnv(env: NodeJS.ProcessEnv = process.env): IngressEnv {

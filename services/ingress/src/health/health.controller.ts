@@ -1,6 +1,6 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { GatewayError, type HealthReport, healthSubject, SERVICE_NAMES } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { BusClient } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 
@@ -8,7 +8,7 @@ import { ToolCallService } from '../toolcall/toolcall.service.js';
 @Controller('health')
 export class GatewayHealthController {
   constructor(
-    private readonly bus: NatsBus,
+    private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
   ) {}
 
@@ -18,7 +18,7 @@ export class GatewayHealthController {
     const reports = await Promise.all(
       SERVICE_NAMES.map(async (service) => {
         try {
-          return await this.bus.request(healthSubject(service), {}, ctx, 1000);
+          return await this.client.request(healthSubject(service), {}, ctx, 1000);
         } catch (err) {
           const message = err instanceof GatewayError ? err.message : 'no answer';
           return { service, status: 'down', detail: message } as const;

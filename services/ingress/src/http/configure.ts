@@ -1,8 +1,10 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ENV, useLimitedJson } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IngressEnv } from '../config/env.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
-import { errorAnswer, fromFastifyError } from './error-answer.js';
+import { ErrorAnswers, fromFastifyError } from './error-answer.js';
 
 const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = {
   '/api/tools/call': 'rest',
@@ -10,12 +12,16 @@ const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = {
 };
 
 /**
- * Errors raised before a controller runs (body parsing, size, unknown route) get the
- * gateway's codes too, and are audited when they hit a tool-call endpoint.
+ * Errors raised before a controller runs (body parsing, size, unknown route), and any a
+ * controller let escape, get the gateway's codes too, and are audited when they hit a
+ * tool-call endpoint.
  */
 @Catch()
 class GatewayErrorFilter implements ExceptionFilter {
-  constructor(private readonly toolCalls: ToolCallService) {}
+  constructor(
+    private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost) {
     const http = host.switchToHttp();
@@ -28,21 +34,31 @@ class GatewayErrorFilter implements ExceptionFilter {
       message: string;
       cause?: { code?: string };
     };
-    const status = exception instanceof HttpException ? exception.getStatus() : raw.statusCode;
-    const error = fromFastifyError({
-      code: raw.code ?? raw.cause?.code,
-      statusCode: status,
-      message: raw.message,
-    });
+    const known =
+      fromFastifyError(exception as typeof raw) ??
+      (exception instanceof HttpException || raw.cause
+        ? fromFastifyError({
+            code: raw.code ?? raw.cause?.code,
+            statusCode: exception instanceof HttpException ? exception.getStatus() : raw.statusCode,
+            message: raw.message,
+          })
+        : null);
+    const error = known ?? exception;
     const channel = TOOL_CALL_ROUTES[req.url.split('?')[0] ?? ''];
     const answer =
       channel && req.method === 'POST'
         ? this.toolCalls.reject(channel, req.headers, error)
-        : errorAnswer(error, this.toolCalls.contextOf(req.headers).traceId);
+        : this.errors.answer(error, this.toolCalls.contextOf(req.headers).traceId);
     void reply.status(answer.status).headers(answer.headers).send(answer.body);
   }
 }
 
 export function configureHttp(app: NestFastifyApplication) {
-  app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService)));
+  const env = app.get<IngressEnv>(ENV);
+  useLimitedJson(app, {
+    maxDepth: env.JSON_MAX_DEPTH,
+    maxKeys: env.JSON_MAX_KEYS,
+    maxString: env.JSON_MAX_STRING,
+  });
+  app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService), app.get(ErrorAnswers)));
 }

@@ -1,25 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
+import { LOGGER, type Logger } from '@sg/runtime';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
 
-/** The HTTP answer for any error: a stable code and a message, never a stack trace. */
-export function errorAnswer(err: unknown, traceId: string): HttpAnswer {
-  const error =
-    err instanceof GatewayError
-      ? err
-      : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
-  return {
-    status: error.httpStatus,
-    headers: { 'x-trace-id': traceId },
-    body: { success: false, error: error.toBody(), trace_id: traceId },
-  };
+const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
+
+/**
+ * Turns any error into the gateway's answer: a stable code and a message, never a stack
+ * trace. Every 5xx is logged here with its trace id, the error's class and its stack, so an
+ * operator handed a trace_id finds the cause.
+ */
+@Injectable()
+export class ErrorAnswers {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  /** The GatewayError an error is answered with. */
+  gatewayError(err: unknown, traceId: string): GatewayError {
+    if (err instanceof GatewayError) {
+      if (err.httpStatus >= 500) {
+        this.logger.warn(
+          { trace_id: traceId, code: err.code, err_class: errorClass(err), stack: err.stack },
+          `answered ${err.httpStatus} ${err.code}: ${err.message}`,
+        );
+      }
+      return err;
+    }
+    this.logger.error(
+      {
+        trace_id: traceId,
+        code: 'GATEWAY.INTERNAL',
+        err_class: errorClass(err),
+        err_message: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      },
+      'unexpected error, answered 500 GATEWAY.INTERNAL',
+    );
+    return new GatewayError('GATEWAY.INTERNAL', INTERNAL_MESSAGE);
+  }
+
+  answer(err: unknown, traceId: string): HttpAnswer {
+    const error = this.gatewayError(err, traceId);
+    return {
+      status: error.httpStatus,
+      headers: { 'x-trace-id': traceId },
+      body: { success: false, error: error.toBody(), trace_id: traceId },
+    };
+  }
 }
 
-/** Maps Fastify's own request errors (body parsing, size) to gateway codes. */
+function errorClass(err: unknown): string {
+  if (err instanceof Error) return err.constructor.name;
+  return err === null ? 'null' : typeof err;
+}
+
+/**
+ * Maps an error raised before a controller ran (body parsing, size, unknown route) to a
+ * gateway code. Our own JSON parser already throws GatewayErrors; Fastify's are told apart
+ * by their code or status.
+ */
 export function fromFastifyError(err: {
   code?: string;
   statusCode?: number;
   message: string;
-}): GatewayError {
+}): GatewayError | null {
+  if (err instanceof GatewayError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -55,6 +99,6 @@ export function fromFastifyError(err: {
       'send the body with Content-Type: application/json',
     );
   if (err.statusCode === 404)
-    return new GatewayError('REQUEST.NOT_FOUND', 'no such endpoint; see the README for the API');
-  return new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
+    return new GatewayError('REQUEST.NOT_FOUND', 'no such endpoint; see docs/api.md for the API');
+  return null;
 }

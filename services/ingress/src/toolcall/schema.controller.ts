@@ -3,7 +3,7 @@ import { GatewayError } from '@sg/contracts';
 import { ConfigSync } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AgentAuthService } from '../auth/agent-auth.service.js';
-import { errorAnswer } from '../http/error-answer.js';
+import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from './toolcall.service.js';
 
 /** GET /schema/:tool.json (seed 002): the JSON Schema a tool's arguments must match. Agent key required. */
@@ -12,6 +12,7 @@ export class SchemaController {
   constructor(
     private readonly auth: AgentAuthService,
     private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
     private readonly config: ConfigSync,
   ) {}
 
@@ -39,7 +40,7 @@ export class SchemaController {
           ...tool.input_schema,
         });
     } catch (err) {
-      const answer = errorAnswer(err, ctx.traceId);
+      const answer = this.errors.answer(err, ctx.traceId);
       return reply.status(answer.status).headers(answer.headers).send(answer.body);
     }
   }

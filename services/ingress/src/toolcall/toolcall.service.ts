@@ -12,13 +12,20 @@ import {
   HttpHeaders,
   TOOLCALL_COMPLETED,
 } from '@sg/contracts';
-import { ConfigSync, NatsBus, type MessageContext, UndeliveredError } from '@sg/messaging';
+import {
+  BusClient,
+  ConfigSync,
+  type MessageContext,
+  NatsBus,
+  UndeliveredError,
+} from '@sg/messaging';
 import { DecisionService } from '@sg/policy-engine';
 import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { ErrorAnswers } from '../http/error-answer.js';
 import {
   IdempotencyService,
   type Claim,
@@ -65,11 +72,13 @@ export function publicDecision(d: Decision) {
 export class ToolCallService {
   constructor(
     private readonly bus: NatsBus,
+    private readonly client: BusClient,
     private readonly auth: AgentAuthService,
     @Inject(ENV) private readonly env: IngressEnv,
     private readonly config: ConfigSync,
     private readonly idempotency: IdempotencyService,
     private readonly decisions: DecisionService,
+    private readonly errors: ErrorAnswers,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
@@ -146,7 +155,7 @@ export class ToolCallService {
         answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
         // Nothing runs until a person approves this very call (tool, arguments, agent, project).
-        const approval = await this.bus.request(
+        const approval = await this.client.request(
           APPROVAL_CREATE_SUBJECT,
           { call: { ...request, channel }, policy_version: decision.policy_version },
           ctx,
@@ -233,11 +242,11 @@ export class ToolCallService {
     const timeout =
       (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) +
       this.env.EXECUTE_MARGIN_MS;
-    return this.bus.request(EXECUTE_SUBJECT, request, ctx, timeout);
+    return this.client.request(EXECUTE_SUBJECT, request, ctx, timeout);
   }
 
   /** Answers a request that failed before the controller ran (bad JSON, too large), audited like any other. */
-  reject(channel: Channel, headers: HeaderBag, error: GatewayError): HttpAnswer {
+  reject(channel: Channel, headers: HeaderBag, error: unknown): HttpAnswer {
     const ctx = this.contextOf(headers);
     const auditId = randomUUID();
     return this.finish(
@@ -354,10 +363,7 @@ export class ToolCallService {
     auditId: string,
     decision: Decision | null,
   ): HttpAnswer {
-    const error =
-      err instanceof GatewayError
-        ? err
-        : new GatewayError('GATEWAY.INTERNAL', 'internal error; quote the trace_id to an operator');
+    const error = this.errors.gatewayError(err, traceId);
     return {
       status: error.httpStatus,
       headers: {},
@@ -390,16 +396,11 @@ function sessionFrom(headers: HeaderBag): string | undefined {
 }
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    throw new GatewayError(
-      'REQUEST.UNSUPPORTED_MEDIA_TYPE',
-      'send the body as JSON with Content-Type: application/json',
-    );
-  }
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
     throw new GatewayError(
       'REQUEST.INVALID_BODY',
-      'send a JSON object with Content-Type: application/json',
+      `the body is JSON ${got}; send a JSON object with Content-Type: application/json`,
     );
   }
   const result = schema.safeParse(body);

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { PolicyEngineModule } from '@sg/policy-engine';
-import { ApprovalHandler } from '../approvals/approval.handler.js';
+import { ApprovalController } from '../approvals/approval.controller.js';
 import { ApprovalService } from '../approvals/approval.service.js';
 import { ApprovalStore, pgProvider } from '../approvals/approval-store.js';
-import { DecisionHandler } from './decision.handler.js';
+import { DecisionController } from './decision.controller.js';
 
 @Module({
   imports: [PolicyEngineModule],
-  providers: [DecisionHandler, pgProvider, ApprovalStore, ApprovalService, ApprovalHandler],
+  controllers: [DecisionController, ApprovalController],
+  providers: [pgProvider, ApprovalStore, ApprovalService],
 })
 export class DecisionModule {}

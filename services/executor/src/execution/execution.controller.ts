@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, type OnModuleInit } from '@nestjs/common';
 import {
   callOutcome,
   type CallRecord,
@@ -11,7 +11,14 @@ import {
   TOOLCALL_COMPLETED,
   TOOLCALL_EXECUTED,
 } from '@sg/contracts';
-import { NatsBus, type MessageContext } from '@sg/messaging';
+import {
+  BusController,
+  Ctx,
+  Payload,
+  MessagePattern,
+  NatsBus,
+  type MessageContext,
+} from '@sg/messaging';
 import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
 import { ExecutionService, round } from './execution.service.js';
@@ -35,8 +42,8 @@ export function resultForEvent(result: unknown): {
  * answer, so a run is audited even if the caller dies meanwhile: with the caller's call record,
  * the call's one toolcall.completed (ADR 0011); without it, a toolcall.executed of the run.
  */
-@Injectable()
-export class ExecutionHandler implements OnModuleInit {
+@BusController()
+export class ExecutionController implements OnModuleInit {
   constructor(
     private readonly bus: NatsBus,
     private readonly execution: ExecutionService,
@@ -51,10 +58,13 @@ export class ExecutionHandler implements OnModuleInit {
         `MAX_RESPONSE_BYTES (${this.env.MAX_RESPONSE_BYTES}) must be at most ${room}: results travel in one NATS message (max_payload ${this.bus.maxPayload})`,
       );
     }
-    this.bus.handle(EXECUTE_SUBJECT, (req, ctx) => this.run(req, ctx));
   }
 
-  private async run(req: ExecuteRequest, ctx: MessageContext): Promise<ExecuteResult> {
+  @MessagePattern(EXECUTE_SUBJECT)
+  async execute(
+    @Payload() req: ExecuteRequest,
+    @Ctx() ctx: MessageContext,
+  ): Promise<ExecuteResult> {
     const started = performance.now();
     let answer: ExecuteResult;
     let execution: Execution;

@@ -1,11 +1,12 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import {
   AUDIT_ALERTS_SUBJECT,
   AUDIT_RECORDS_SUBJECT,
   AUDIT_SESSION_SUBJECT,
   GatewayError,
+  type RequestOf,
 } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { BusController, MessagePattern, NatsBus } from '@sg/messaging';
 import { LOGGER, type Logger } from '@sg/runtime';
 import { isDataError } from '../store/event-store.js';
 import { AlertsService } from './alerts.service.js';
@@ -15,33 +16,41 @@ import { RecordsService } from './records.service.js';
 const REPLY_HEADROOM = 16 * 1024;
 
 /** gw.audit.records.v1, gw.audit.session.v1, gw.audit.alerts.v1: parse, delegate, map errors. */
-@Injectable()
-export class QueryHandler implements OnModuleInit {
+@BusController()
+export class QueryController {
   constructor(
     private readonly bus: NatsBus,
-    private readonly records: RecordsService,
-    private readonly alerts: AlertsService,
+    private readonly recordsOf: RecordsService,
+    private readonly alertsOf: AlertsService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  onModuleInit() {
-    const maxBytes = () => this.bus.maxPayload - REPLY_HEADROOM;
-    this.bus.handle(AUDIT_RECORDS_SUBJECT, (query) =>
-      this.store(() => this.records.page(query, maxBytes())),
+  @MessagePattern(AUDIT_RECORDS_SUBJECT)
+  records(query: RequestOf<typeof AUDIT_RECORDS_SUBJECT>) {
+    return this.store(() => this.recordsOf.page(query, this.maxBytes()));
+  }
+
+  @MessagePattern(AUDIT_ALERTS_SUBJECT)
+  alerts(query: RequestOf<typeof AUDIT_ALERTS_SUBJECT>) {
+    return this.store(() => this.alertsOf.page(query, this.maxBytes()));
+  }
+
+  @MessagePattern(AUDIT_SESSION_SUBJECT)
+  async session({ project, session_id }: RequestOf<typeof AUDIT_SESSION_SUBJECT>) {
+    const trace = await this.store(() =>
+      this.recordsOf.session(project, session_id, this.maxBytes()),
     );
-    this.bus.handle(AUDIT_ALERTS_SUBJECT, (query) =>
-      this.store(() => this.alerts.page(query, maxBytes())),
-    );
-    this.bus.handle(AUDIT_SESSION_SUBJECT, async ({ project, session_id }) => {
-      const trace = await this.store(() => this.records.session(project, session_id, maxBytes()));
-      if (!trace) {
-        throw new GatewayError(
-          'AUDIT.SESSION_NOT_FOUND',
-          `no calls stored for session ${session_id} in project ${project}; check the session id and the X-Project-ID header`,
-        );
-      }
-      return trace;
-    });
+    if (!trace) {
+      throw new GatewayError(
+        'AUDIT.SESSION_NOT_FOUND',
+        `no calls stored for session ${session_id} in project ${project}; check the session id and the X-Project-ID header`,
+      );
+    }
+    return trace;
+  }
+
+  private maxBytes(): number {
+    return this.bus.maxPayload - REPLY_HEADROOM;
   }
 
   /** PostgreSQL failures become AUDIT.STORE_UNAVAILABLE (a value it refuses: AUDIT.INVALID_QUERY). */

@@ -1,0 +1,64 @@
+import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import type { RequestOf, RequestSubject, ResponseOf } from '@sg/contracts';
+import { lastValueFrom } from 'rxjs';
+import type { MessageContext, NatsBus } from '../bus.js';
+
+/** The data of a bus request packet: the payload, and what travels in its headers. */
+export interface BusRequest<S extends RequestSubject = RequestSubject> {
+  payload: RequestOf<S>;
+  ctx: MessageContext;
+  timeoutMs?: number;
+}
+
+/**
+ * Nest's ClientProxy on the typed bus. `request(subject, payload, ctx)` is typed by the
+ * contracts; `send` gives the same as an Observable. A failure is the GatewayError the bus
+ * raised (the code the handler answered, or the bus's own: unavailable, timeout).
+ */
+export class BusClient extends ClientProxy {
+  constructor(private readonly bus: NatsBus) {
+    super();
+  }
+
+  /** Asks `subject` and resolves to its validated response. */
+  request<S extends RequestSubject>(
+    subject: S,
+    payload: RequestOf<S>,
+    ctx: MessageContext,
+    timeoutMs?: number,
+  ): Promise<ResponseOf<S>> {
+    return lastValueFrom(
+      this.send<ResponseOf<S>, BusRequest<S>>(subject, { payload, ctx, timeoutMs }),
+    );
+  }
+
+  /** The bus is connected by MessagingModule before any client can be used. */
+  connect(): Promise<NatsBus> {
+    return Promise.resolve(this.bus);
+  }
+
+  /** The bus is drained by MessagingModule at shutdown. */
+  close(): void {}
+
+  unwrap<T>(): T {
+    return this.bus as T;
+  }
+
+  protected publish(
+    packet: ReadPacket<BusRequest>,
+    callback: (packet: WritePacket) => void,
+  ): () => void {
+    const { pattern, data } = packet;
+    this.bus.request(pattern as RequestSubject, data.payload, data.ctx, data.timeoutMs).then(
+      (response) => callback({ response, isDisposed: true }),
+      (err: unknown) => callback({ err, isDisposed: true }),
+    );
+    // A reply that arrives after the caller unsubscribed is dropped by the observer.
+    return () => undefined;
+  }
+
+  protected dispatchEvent(): Promise<never> {
+    // Events go to JetStream with their id and headers: NatsBus.publish.
+    return Promise.reject(new Error('publish events with NatsBus.publish'));
+  }
+}
