@@ -12,6 +12,8 @@ export interface Stack {
 }
 export declare function startStack(opts: {
   env: Record<string, string>;
+  /** Variables of one service only (its HEALTH_PORT, say), on top of env. */
+  serviceEnv?: Record<string, Record<string, string>>;
   services?: string[];
   upstream?: boolean;
   output?: (line: string) => void;

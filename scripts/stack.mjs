@@ -94,7 +94,8 @@ function pipeLines(stream, prefix, sink) {
 
 /**
  * Starts the processes and resolves once the ingress reports every service healthy.
- * opts: { env, services?, upstream?: boolean, output?: (line) => void, readyTimeoutMs? }
+ * opts: { env, serviceEnv?: { [service]: env }, services?, upstream?: boolean, output?: (line) => void,
+ *   readyTimeoutMs? }
  */
 export async function startStack(opts) {
   const env = { ...process.env, ...opts.env };
@@ -128,7 +129,7 @@ export async function startStack(opts) {
   for (const name of services) {
     const main = join(ROOT, 'services', name, 'dist', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
-    launch(name, main);
+    launch(name, main, opts.serviceEnv?.[name]);
   }
 
   const stop = async (signal = 'SIGTERM') => {

@@ -88,6 +88,8 @@ const ENVELOPE_HEADROOM = 8 * 1024;
  */
 export class NatsBus {
   private readonly pending = new Set<Promise<unknown>>();
+  /** Durable consumers this process reads with (their lag is a metric). */
+  readonly durables = new Set<string>();
   private lostEvents = 0;
   private readonly replies: ReplyInbox;
   private readonly turn = new Turn();
@@ -197,6 +199,7 @@ export class NatsBus {
     );
     if (exists) await jsm.consumers.update(this.streamName, config.durable_name, config);
     else await jsm.consumers.add(this.streamName, config);
+    this.durables.add(config.durable_name);
     return this.js.consumers.get(this.streamName, config.durable_name);
   }
 

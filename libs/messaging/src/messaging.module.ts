@@ -7,7 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { healthSubject, type ServiceName } from '@sg/contracts';
-import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
+import { ENV, HealthService, LOGGER, type Logger, Metrics } from '@sg/runtime';
 import { NatsBus } from './bus.js';
 import { BusClient } from './nest/bus.client.js';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, type ConfigSyncOptions } from './config-sync.js';
@@ -20,6 +20,8 @@ export interface MessagingEnv {
 }
 
 const BUS_OPTIONS = Symbol('BUS_OPTIONS');
+
+type SetLag = (labels: { consumer: string }, value: number) => void;
 
 interface ModuleOptions {
   service: ServiceName;
@@ -40,6 +42,7 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: NatsBus,
     private readonly health: HealthService,
     @Inject(BUS_OPTIONS) private readonly options: ModuleOptions,
+    private readonly metrics: Metrics,
   ) {}
 
   static forRoot(options: ModuleOptions): DynamicModule {
@@ -82,6 +85,36 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
       };
     });
     this.bus.handle(healthSubject(this.options.service), () => this.health.report());
+    this.recordConsumerLag();
+  }
+
+  /** The lag of this process's durable JetStream consumers, read when Prometheus scrapes. */
+  private recordConsumerLag() {
+    const bus = this.bus;
+    const read = async (field: 'num_pending' | 'num_ack_pending', set: SetLag) => {
+      if (bus.durables.size === 0 || bus.nc.isClosed()) return;
+      const jsm = await bus.jsm();
+      for (const consumer of bus.durables) {
+        const info = await jsm.consumers.info(bus.streamName, consumer).catch(() => null);
+        if (info) set({ consumer }, info[field]);
+      }
+    };
+    this.metrics.gauge({
+      name: 'sg_jetstream_consumer_pending_messages',
+      help: 'Events in the stream that a durable consumer has not been given yet',
+      labelNames: ['consumer'],
+      collect() {
+        return read('num_pending', (l, v) => this.set(l, v));
+      },
+    });
+    this.metrics.gauge({
+      name: 'sg_jetstream_consumer_ack_pending_messages',
+      help: 'Events given to a durable consumer and not acknowledged yet',
+      labelNames: ['consumer'],
+      collect() {
+        return read('num_ack_pending', (l, v) => this.set(l, v));
+      },
+    });
   }
 
   async onApplicationShutdown() {

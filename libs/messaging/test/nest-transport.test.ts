@@ -15,7 +15,7 @@ import {
   GatewayError,
   type RequestOf,
 } from '@sg/contracts';
-import { LOGGER } from '@sg/runtime';
+import { LOGGER, Metrics } from '@sg/runtime';
 import { isolate, TEST_SERVERS } from '@sg/testing';
 import { pino } from 'pino';
 import { map } from 'rxjs';
@@ -121,7 +121,7 @@ beforeAll(async () => {
   clientBus = await NatsBus.connect({ ...opts, service: 'ingress', requestTimeoutMs: 1000 });
   const moduleRef = await Test.createTestingModule({
     controllers: [TestController],
-    providers: [{ provide: LOGGER, useValue: logger }, TaggingInterceptor],
+    providers: [{ provide: LOGGER, useValue: logger }, Metrics, TaggingInterceptor],
   }).compile();
   app = moduleRef.createNestMicroservice({ strategy: new BusServer(serverBus) });
   await app.listen();
@@ -210,6 +210,27 @@ describe('the bus transport and client (Nest microservices)', () => {
         stack: expect.stringContaining('TypeError: db password is hunter2'),
       }),
     ]);
+  });
+
+  it('counts every answer by subject and code, and times it (sg_bus_requests_total)', async () => {
+    await client.request(DECIDE_SUBJECT, decideRequest, ctx);
+    await failure(client.request(DECIDE_SUBJECT, { ...decideRequest, tool: 'refused.tool' }, ctx));
+    await failure(client.request(DECIDE_SUBJECT, { ...decideRequest, tool: 'broken.tool' }, ctx));
+    const metrics = app.get(Metrics).registry;
+    const counts = (await metrics.getSingleMetric('sg_bus_requests_total')!.get()).values;
+    const count = (code: string) =>
+      counts.find((v) => v.labels.subject === DECIDE_SUBJECT && v.labels.code === code)?.value;
+    // The earlier tests' answers count too: at least one of each here, and the same totals below.
+    expect(count('ok')).toBeGreaterThanOrEqual(1);
+    expect(count('POLICY.TOOL_NOT_ALLOWED')).toBeGreaterThanOrEqual(1);
+    expect(count('GATEWAY.INTERNAL')).toBeGreaterThanOrEqual(1);
+    const text = await metrics.metrics();
+    const total = ['ok', 'POLICY.TOOL_NOT_ALLOWED', 'GATEWAY.INTERNAL']
+      .map((c) => count(c)!)
+      .reduce((a, b) => a + b);
+    expect(text).toContain(
+      `sg_bus_request_duration_seconds_count{subject="${DECIDE_SUBJECT}"} ${total}`,
+    );
   });
 
   it('tells a caller that no service answers the subject', async () => {

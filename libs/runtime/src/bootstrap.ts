@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ServiceName } from '@sg/contracts';
 import { HealthController, HealthService } from './health.js';
+import { Metrics, recordDependencyHealth, recordHttpMetrics } from './metrics.js';
 import { createLogger, NestPinoLogger, type Logger } from './logger.js';
 import { ENV, LOGGER } from './tokens.js';
 
@@ -31,15 +32,18 @@ class RuntimeModule {
   static forRoot(service: ServiceName, env: unknown, logger: Logger): DynamicModule {
     const health = new HealthService();
     health.service = service;
+    const metrics = new Metrics();
+    recordDependencyHealth(metrics, health);
     return {
       module: RuntimeModule,
       providers: [
         { provide: ENV, useValue: env },
         { provide: LOGGER, useValue: logger },
         { provide: HealthService, useValue: health },
+        { provide: Metrics, useValue: metrics },
       ],
       controllers: [HealthController],
-      exports: [ENV, LOGGER, HealthService],
+      exports: [ENV, LOGGER, HealthService, Metrics],
     };
   }
 }
@@ -65,6 +69,7 @@ export async function runService<E extends ServiceEnv>(
       { logger: new NestPinoLogger(logger), abortOnError: false },
     );
     app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
+    recordHttpMetrics(app, app.get(Metrics));
     await opts.configure?.(app);
     // Modules first (connections, config, handlers' checks), then the transports' handlers.
     await app.init();

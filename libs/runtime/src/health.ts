@@ -1,6 +1,7 @@
 import { Controller, Get, Injectable, Res } from '@nestjs/common';
 import type { HealthReport, ServiceName } from '@sg/contracts';
 import { hostname } from 'node:os';
+import { Metrics } from './metrics.js';
 
 export type HealthCheck = () => Promise<{ ok: boolean; detail?: string }>;
 
@@ -51,12 +52,23 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 interface ReplyLike {
   status(code: number): ReplyLike;
+  header(name: string, value: string): ReplyLike;
   send(body: unknown): unknown;
 }
 
 @Controller()
 export class HealthController {
-  constructor(private readonly health: HealthService) {}
+  constructor(
+    private readonly health: HealthService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Prometheus' text format, for a scraper on the health port (the public port on ingress). */
+  @Get('metrics')
+  async scrape(@Res() reply: ReplyLike) {
+    const body = await this.metrics.registry.metrics();
+    return reply.status(200).header('content-type', this.metrics.registry.contentType).send(body);
+  }
 
   @Get('healthz')
   async healthz(@Res() reply: ReplyLike) {

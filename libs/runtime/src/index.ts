@@ -9,3 +9,4 @@ export * from './postgres.provider.js';
 export * from './redis.provider.js';
 export * from './canonical.js';
 export * from './json-body.js';
+export * from './metrics.js';

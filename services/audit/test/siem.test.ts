@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { alertSchema, type Alert } from '@sg/contracts';
-import { HealthService, type Pool } from '@sg/runtime';
+import { HealthService, Metrics, type Pool } from '@sg/runtime';
 import { isolate, waitFor, type Isolation } from '@sg/testing';
 import { pino } from 'pino';
 import type { AuditEnv } from '../src/config/env.js';
@@ -181,6 +181,11 @@ async function startSender(
       const report = await audit.get(HealthService).report();
       return report.dependencies.siem!;
     },
+    /** A sink's value of a gauge, as Prometheus would scrape it. */
+    async gauge(name: string, sink: string) {
+      const metric = audit.get(Metrics).registry.getSingleMetric(name)!;
+      return (await metric.get()).values.find((v) => v.labels.sink === sink)?.value;
+    },
     close: audit.close,
   };
 }
@@ -306,6 +311,8 @@ describe('SIEM delivery to real receivers', () => {
     expect(await audit.sender.deliverDue()).toBe(0);
     expect(receiver.calls).toHaveLength(1);
     expect((await audit.health()).detail).toBe('webhook: all delivered');
+    expect(await audit.gauge('sg_siem_outbox_depth', 'webhook')).toBe(0);
+    expect(await audit.gauge('sg_siem_outbox_oldest_age_seconds', 'webhook')).toBe(0);
   });
 
   it('sends Splunk HEC events with Authorization: Splunk <token>', async () => {
@@ -541,6 +548,8 @@ describe('SIEM delivery to real receivers', () => {
     expect(health.detail).toMatch(
       /^webhook: 25 pending, oldest 6\d\d s, deliveries failing \(25 retrying; last error: HTTP 503: maintenance\)$/,
     );
+    expect(await audit.gauge('sg_siem_outbox_depth', 'webhook')).toBe(25);
+    expect(await audit.gauge('sg_siem_outbox_oldest_age_seconds', 'webhook')).toBeGreaterThan(600);
 
     // The SIEM is back: once the retries come due, it receives every alert, once.
     receiver.respond = () => ({ status: 200 });

@@ -7,6 +7,7 @@ import {
   ENV,
   HealthService,
   LOGGER,
+  Metrics,
   redisClientProvider,
   type Logger,
   type Pool,
@@ -39,7 +40,7 @@ export function connectBus(
 }
 
 export interface AuditModuleOptions {
-  /** The providers under test, beside the shared ones (ENV, LOGGER, HealthService, PG, NatsBus). */
+  /** The providers under test, beside the shared ones (ENV, LOGGER, HealthService, Metrics, PG, NatsBus). */
   providers?: Provider[];
   /** Bus controllers under test: Nest runs them on the bus transport, as in the service. */
   controllers?: Type[];
@@ -103,6 +104,7 @@ export async function startAuditModule(
     { provide: ENV, useValue: env },
     { provide: LOGGER, useValue: opts.logger ?? logger },
     HealthService,
+    Metrics,
     opts.pool ? { provide: PG, useValue: opts.pool } : pgProvider,
     ...(bus ? [{ provide: NatsBus, useValue: bus }] : []),
     ...(opts.configDir

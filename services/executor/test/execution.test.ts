@@ -14,7 +14,7 @@ import {
 } from '@sg/contracts';
 import { BusClient, BusServer, CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
 import { httpUpstreamSchema, loadGatewayFiles } from '@sg/config';
-import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
+import { createLogger, ENV, HealthService, LOGGER, Metrics } from '@sg/runtime';
 import {
   exampleConfigDir,
   freePort,
@@ -369,6 +369,7 @@ describe('gw.executor.execute.v1 over NATS', () => {
         { provide: LOGGER, useValue: logger },
         { provide: NatsBus, useValue: serverBus },
         HealthService,
+        Metrics,
         { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
         ConfigSync,
         { provide: SECRET_PROVIDER, useValue: new EnvSecretProvider({}) },

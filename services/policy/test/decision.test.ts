@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { CONFIG_SYNC_OPTIONS, ConfigSync, NatsBus } from '@sg/messaging';
-import { createLogger, ENV, HealthService, LOGGER } from '@sg/runtime';
+import { createLogger, ENV, HealthService, LOGGER, Metrics } from '@sg/runtime';
 import { exampleConfigDir, isolate, TEST_SERVERS, type ConfigDir } from '@sg/testing';
 import type { DecideRequest } from '@sg/contracts';
 import type { Redis } from 'ioredis';
@@ -40,6 +40,7 @@ async function decisionService(extraEnv: Record<string, string> = {}) {
       { provide: NatsBus, useValue: bus },
       { provide: CONFIG_SYNC_OPTIONS, useValue: { announce: false } },
       HealthService,
+      Metrics,
       ConfigSync,
       redisProvider,
       PolicyStore,

@@ -413,7 +413,7 @@ describe('when a part is down (run last: they stop processes)', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     // Every 5xx is in the ingress log under its trace id, with the error's class and stack.
     const logged = await waitFor(
-      () =>
+      async () =>
         readFileSync(gw.logFile, 'utf8')
           .split('\n')
           .find((l) => l.includes(res.body.trace_id) && l.includes('answered 503')),

@@ -32,7 +32,11 @@ export interface Gateway {
  * on free ports, in their own subject prefix, Redis prefix and database schema.
  */
 export async function startGateway(
-  opts: { env?: Record<string, string>; configure?: (c: ConfigDir) => void } = {},
+  opts: {
+    env?: Record<string, string>;
+    serviceEnv?: Record<string, Record<string, string>>;
+    configure?: (c: ConfigDir) => void;
+  } = {},
 ): Promise<Gateway> {
   const iso = isolate('e2e');
   const upstreamPort = await freePort();
@@ -53,6 +57,7 @@ export async function startGateway(
       LOG_PRETTY: 'false',
       ...opts.env,
     },
+    ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
     upstream: true,
     output: (line) => appendFileSync(logFile, line),
   });

@@ -1,14 +1,26 @@
-import { applyDecorators, Controller, type INestApplication, UseFilters } from '@nestjs/common';
+import {
+  applyDecorators,
+  Controller,
+  type INestApplication,
+  UseFilters,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NatsBus } from '../bus.js';
 import { BusErrorFilter } from './bus-error.filter.js';
+import { BusMetricsInterceptor } from './bus-metrics.interceptor.js';
 import { BusServer } from './bus.server.js';
 
 /**
  * A controller whose `@MessagePattern` methods answer on the bus, with the bus's
- * cross-cutting work applied once here: the error mapping (BusErrorFilter).
+ * cross-cutting work applied once here: the error mapping (BusErrorFilter) and the metrics
+ * (BusMetricsInterceptor).
  */
 export function BusController(): ClassDecorator {
-  return applyDecorators(Controller(), UseFilters(BusErrorFilter));
+  return applyDecorators(
+    Controller(),
+    UseFilters(BusErrorFilter),
+    UseInterceptors(BusMetricsInterceptor),
+  );
 }
 
 /**

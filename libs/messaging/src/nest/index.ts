@@ -4,3 +4,4 @@ export * from './bus.controller.js';
 export * from './bus-error.filter.js';
 export * from './bus.server.js';
 export * from './patterns.js';
+export * from './bus-metrics.interceptor.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_PROJECT, unknownProjectMessage } from '@sg/config';
 import { type DecideRequest, type Decision, SHADOW_EVALUATED } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
-import { LOGGER, type Logger } from '@sg/runtime';
+import { LOGGER, type Logger, Metrics } from '@sg/runtime';
 import type { CompiledPolicy } from '../registry/compile.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
@@ -17,15 +17,37 @@ import { FactsStore } from './facts.js';
  */
 @Injectable()
 export class DecisionService {
+  private readonly decided;
+
   constructor(
     private readonly store: PolicyStore,
     private readonly sessions: SessionService,
     private readonly facts: FactsStore,
     private readonly bus: NatsBus,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.decided = metrics.counter({
+      name: 'sg_decisions_total',
+      help: 'Policy decisions, by outcome (allowed, approval_required, denied) and code',
+      labelNames: ['outcome', 'code'],
+    });
+  }
 
   async decide(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
+    const decision = await this.decideOrDeny(req, ctx);
+    this.decided.inc({
+      outcome: !decision.allowed
+        ? 'denied'
+        : decision.requires_approval
+          ? 'approval_required'
+          : 'allowed',
+      code: decision.code ?? 'none',
+    });
+    return decision;
+  }
+
+  private async decideOrDeny(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
     try {
       const snap = this.store.snapshot(req.project);
       // Refused before anything is counted: an invented project must not get fresh limits or sessions.

@@ -8,7 +8,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@na
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
 import { ConfigSync, NatsBus } from '@sg/messaging';
-import { ENV, LOGGER, type Logger } from '@sg/runtime';
+import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore, isDataError, storableJson, type EventRow } from '../store/event-store.js';
@@ -28,6 +28,8 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   private buffer: JsMsg[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly batchSize;
+  private readonly insertLatency;
 
   constructor(
     private readonly bus: NatsBus,
@@ -35,7 +37,18 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly config: ConfigSync,
     @Inject(ENV) private readonly env: AuditEnv,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.batchSize = metrics.histogram({
+      name: 'sg_audit_batch_events',
+      help: 'Events per audit insert batch',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    });
+    this.insertLatency = metrics.histogram({
+      name: 'sg_audit_insert_duration_seconds',
+      help: 'Time to chain and insert one batch of audit events in PostgreSQL',
+    });
+  }
 
   async onApplicationBootstrap() {
     const consumer = await this.bus.durableConsumer({
@@ -89,7 +102,10 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       }
     }
     try {
+      const started = performance.now();
       await this.store.append(rows);
+      this.insertLatency.observe((performance.now() - started) / 1000);
+      this.batchSize.observe(rows.length);
       for (const m of good) m.ack();
     } catch (err) {
       if (!isDataError(err)) {

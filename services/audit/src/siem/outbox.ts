@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { alertSchema } from '@sg/contracts';
-import { ENV, HealthService, LOGGER, type Logger, type Pool } from '@sg/runtime';
+import { ENV, HealthService, LOGGER, type Logger, Metrics, type Pool } from '@sg/runtime';
 import { siemSinks, type AuditEnv, type SiemSink } from '../config/env.js';
 import { PG } from '../store/pg.provider.js';
 import { createSinks, type Delivery, type SinkClient } from './sinks.js';
@@ -68,6 +68,7 @@ export class SiemSender implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(ENV) private readonly env: AuditEnv,
     @Inject(LOGGER) private readonly logger: Logger,
     health: HealthService,
+    metrics: Metrics,
     @Optional() @Inject(SIEM_CLOCK) now?: () => Date,
   ) {
     this.now = now ?? (() => new Date());
@@ -75,6 +76,7 @@ export class SiemSender implements OnApplicationBootstrap, OnModuleDestroy {
     // Long enough for a few sends at SIEM_TIMEOUT_MS each; a crashed instance's rows wait this long.
     this.leaseMs = Math.max(30_000, 4 * env.SIEM_TIMEOUT_MS + LEASE_MARGIN_MS);
     health.register('siem', () => this.health());
+    this.recordOutbox(metrics);
   }
 
   onApplicationBootstrap() {
@@ -238,6 +240,57 @@ export class SiemSender implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** What each sink has not delivered yet: how many rows, how many failing, the oldest alert. */
+  private async pending(): Promise<PendingRow[]> {
+    const result = await this.pool.query<PendingRow>(
+      `SELECT o.sink, count(*)::int AS pending, count(*) FILTER (WHERE o.attempts > 0)::int AS failing,
+              min(a.raised_at) AS oldest,
+              (array_agg(o.last_error ORDER BY o.attempts DESC, o.id) FILTER (WHERE o.attempts > 0))[1] AS last_error
+         FROM siem_outbox o JOIN alerts a ON a.alert_id = o.alert_id
+        WHERE o.delivered_at IS NULL
+        GROUP BY o.sink ORDER BY o.sink`,
+    );
+    return result.rows;
+  }
+
+  /** sg_siem_outbox_depth and sg_siem_outbox_oldest_age_seconds, per sink, read on a scrape. */
+  private recordOutbox(metrics: Metrics) {
+    let read: Promise<PendingRow[] | null> | null = null;
+    // Both gauges are collected in one scrape: one query serves the two.
+    const rows = () => {
+      read ??= this.pending()
+        .catch(() => null)
+        .finally(() => setImmediate(() => (read = null)));
+      return read;
+    };
+    const sinks = () => siemSinks(this.env);
+    const now = () => this.now().getTime();
+    metrics.gauge({
+      name: 'sg_siem_outbox_depth',
+      help: 'Alerts not yet delivered to a SIEM sink',
+      labelNames: ['sink'],
+      async collect() {
+        const pending = await rows();
+        if (!pending) return;
+        for (const sink of sinks())
+          this.set({ sink }, pending.find((r) => r.sink === sink)?.pending ?? 0);
+      },
+    });
+    metrics.gauge({
+      name: 'sg_siem_outbox_oldest_age_seconds',
+      help: 'Age of the oldest alert not yet delivered to a SIEM sink (0 when none waits)',
+      labelNames: ['sink'],
+      async collect() {
+        const pending = await rows();
+        if (!pending) return;
+        for (const sink of sinks()) {
+          const oldest = pending.find((r) => r.sink === sink)?.oldest;
+          this.set({ sink }, oldest ? Math.max(0, (now() - oldest.getTime()) / 1000) : 0);
+        }
+      },
+    });
+  }
+
   /**
    * Always ok: a SIEM that is down must not take the audit service out of rotation (the alerts wait
    * in PostgreSQL). The detail says what is pending, how old, and whether deliveries are failing.
@@ -246,16 +299,7 @@ export class SiemSender implements OnApplicationBootstrap, OnModuleDestroy {
     const configured = siemSinks(this.env);
     let rows: PendingRow[];
     try {
-      rows = (
-        await this.pool.query<PendingRow>(
-          `SELECT o.sink, count(*)::int AS pending, count(*) FILTER (WHERE o.attempts > 0)::int AS failing,
-                  min(a.raised_at) AS oldest,
-                  (array_agg(o.last_error ORDER BY o.attempts DESC, o.id) FILTER (WHERE o.attempts > 0))[1] AS last_error
-             FROM siem_outbox o JOIN alerts a ON a.alert_id = o.alert_id
-            WHERE o.delivered_at IS NULL
-            GROUP BY o.sink ORDER BY o.sink`,
-        )
-      ).rows;
+      rows = await this.pending();
     } catch {
       return { ok: true, detail: 'cannot read the SIEM outbox (see the postgres check)' };
     }

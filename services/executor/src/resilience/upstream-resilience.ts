@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
+import { Metrics } from '@sg/runtime';
 import { type BreakerSettings, CircuitBreaker, type Outcome } from './circuit-breaker.js';
 import { ConcurrencyLimiter, SlotTimeoutError } from './concurrency-limiter.js';
 
@@ -61,9 +62,13 @@ export interface ResilienceOptions {
 }
 
 interface Guard {
+  tool: string;
   limiter: ConcurrencyLimiter;
   breaker: CircuitBreaker;
 }
+
+/** sg_upstream_breaker_state's values. */
+const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
 
 /**
  * Timeout, concurrency limit, circuit breaker and retries around any upstream call, per tool.
@@ -79,12 +84,32 @@ export class UpstreamResilience {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly classify: (err: unknown) => FailureClass;
+  private readonly latency: ReturnType<Metrics['histogram']> | undefined;
 
-  constructor(@Optional() @Inject(RESILIENCE_OPTIONS) options: ResilienceOptions | null = null) {
+  constructor(
+    @Optional() @Inject(RESILIENCE_OPTIONS) options: ResilienceOptions | null = null,
+    @Optional() metrics?: Metrics,
+  ) {
     options ??= {};
     this.backoffBaseMs = options.backoffBaseMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 1000;
     this.classify = options.classify ?? classifyFailure;
+    this.latency = metrics?.histogram({
+      name: 'sg_upstream_request_duration_seconds',
+      help: "Upstream calls by tool and outcome ('ok' or the error code), retries and waits included",
+      labelNames: ['tool', 'outcome'],
+    });
+    const guards = this.guards;
+    metrics?.gauge({
+      name: 'sg_upstream_breaker_state',
+      help: "Each tool's circuit breaker: 0 closed, 1 half-open, 2 open",
+      labelNames: ['tool'],
+      collect() {
+        this.reset();
+        // A tool whose settings changed has a guard per settings; the newest, set last, is live.
+        for (const g of guards.values()) this.set({ tool: g.tool }, BREAKER_STATE[g.breaker.state]);
+      },
+    });
   }
 
   /** The breaker of a tool with these settings (for health and tests). */
@@ -100,6 +125,25 @@ export class UpstreamResilience {
    * `idempotent` and only after a retryable failure, with exponential backoff and full jitter.
    */
   async run<T>(
+    toolName: string,
+    settings: ResilienceSettings,
+    idempotent: boolean,
+    attempt: (ctx: AttemptContext) => Promise<T>,
+  ): Promise<T> {
+    if (!this.latency) return this.guarded(toolName, settings, idempotent, attempt);
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.guarded(toolName, settings, idempotent, attempt);
+    } catch (err) {
+      outcome = err instanceof GatewayError ? err.code : 'error';
+      throw err;
+    } finally {
+      this.latency.observe({ tool: toolName, outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async guarded<T>(
     toolName: string,
     settings: ResilienceSettings,
     idempotent: boolean,
@@ -194,7 +238,9 @@ export class UpstreamResilience {
     ]);
     let guard = this.guards.get(key);
     if (!guard) {
+      // A Map keeps insertion order: a tool's newest guard is read last (its breaker gauge).
       guard = {
+        tool: toolName,
         limiter: new ConcurrencyLimiter(s.max_concurrency),
         breaker: new CircuitBreaker(s.circuit_breaker),
       };
