@@ -51,6 +51,24 @@ export const baseEnvSchema = z.object({
   EVENTS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** How long a NATS request may take before the caller answers 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
+  /**
+   * OpenTelemetry traces: `none` (the default) makes and sends no spans; `otlp` sends them to
+   * OTEL_EXPORTER_OTLP_ENDPOINT (read by the exporter), `console` prints them.
+   */
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
+  /** The standard samplers; unset: parent-based, 10 % of new traces. */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .optional(),
+  /** The ratio of the traceidratio samplers, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
 });
 
 export const redisEnvSchema = z.object({

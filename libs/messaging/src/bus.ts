@@ -34,15 +34,25 @@ import {
   type ResponseOf,
   type ServiceName,
 } from '@sg/contracts';
-import { traceparentFor, type Logger } from '@sg/runtime';
+import { context, type Context, extractContext, injectContext, type Logger } from '@sg/runtime';
 import { NoResponders, ReplyInbox, ReplyTimeout, Turn } from './reply-inbox.js';
 
 /** Who and what a message belongs to; travels in headers on every message. */
 export interface MessageContext {
   traceId: string;
   project: string;
-  traceparent?: string;
+  /** The OpenTelemetry context the message belongs to; its traceparent travels in the headers. */
+  otel?: Context;
 }
+
+/** W3C trace context in NATS headers. */
+export const natsHeaderSetter = {
+  set: (h: MsgHdrs, key: string, value: string) => h.set(key, value),
+};
+export const natsHeaderGetter = {
+  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
+  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
+};
 
 export interface BusOptions {
   url: string;
@@ -481,7 +491,7 @@ export class NatsBus {
   private headersFor(ctx: MessageContext): MsgHdrs {
     const h = natsHeaders();
     h.set(Headers.traceId, ctx.traceId);
-    h.set(Headers.traceparent, ctx.traceparent ?? traceparentFor(ctx.traceId));
+    injectContext(ctx.otel ?? context.active(), h, natsHeaderSetter);
     h.set(Headers.projectId, ctx.project);
     return h;
   }
@@ -525,7 +535,7 @@ function contextOf(h: MsgHdrs | undefined): MessageContext {
   return {
     traceId: h?.get(Headers.traceId) || 'unknown',
     project: h?.get(Headers.projectId) || 'default',
-    traceparent: h?.get(Headers.traceparent) || undefined,
+    otel: extractContext(h, natsHeaderGetter),
   };
 }
 

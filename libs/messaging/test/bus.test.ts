@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { DECIDE_SUBJECT, GatewayError, TOOLCALL_COMPLETED, type Decision } from '@sg/contracts';
-import { createLogger } from '@sg/runtime';
+import { context, createLogger, startTracing, trace } from '@sg/runtime';
 import { isolate, TEST_SERVERS, waitFor } from '@sg/testing';
 import { NatsBus } from '../src/index.js';
 
@@ -160,10 +160,14 @@ describe('request/handle', () => {
 });
 
 describe('publish', () => {
-  it('stores an event once in its stream even when published twice with the same id', async () => {
+  it('stores an event once in its stream even when published twice with the same id, with its trace context', async () => {
     await client.ensureStream();
-    const id = client.publish(TOOLCALL_COMPLETED, completed, ctx);
-    client.publish(TOOLCALL_COMPLETED, completed, ctx, id);
+    // The W3C propagator is registered at every service's start (startTracing).
+    startTracing('ingress', { OTEL_TRACES_EXPORTER: 'none' });
+    const span = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: 1 };
+    const traced = { ...ctx, otel: trace.setSpanContext(context.active(), span) };
+    const id = client.publish(TOOLCALL_COMPLETED, completed, traced);
+    client.publish(TOOLCALL_COMPLETED, completed, traced, id);
     const jsm = await jetstreamManager(client.nc);
     const info = await waitFor(async () => {
       const i = await jsm.streams.info(client.streamName);
@@ -175,7 +179,7 @@ describe('publish', () => {
     const msg = await jsm.streams.getMessage(client.streamName, { seq: 1 });
     expect(msg?.header.get('Nats-Msg-Id')).toBe(id);
     expect(msg?.header.get('x-trace-id')).toBe('trace-bus-0001');
-    expect(msg?.header.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(msg?.header.get('traceparent')).toBe(`00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`);
     expect(msg?.json()).toMatchObject({
       event_id: id,
       trace_id: 'trace-bus-0001',

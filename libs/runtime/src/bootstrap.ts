@@ -1,13 +1,22 @@
-import { type DynamicModule, Global, Module, type INestApplication } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type INestApplication,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ServiceName } from '@sg/contracts';
 import { HealthController, HealthService } from './health.js';
 import { Metrics, recordDependencyHealth, recordHttpMetrics } from './metrics.js';
+import { startTracing, type TracingEnv } from './tracing.js';
 import { createLogger, NestPinoLogger, type Logger } from './logger.js';
 import { ENV, LOGGER } from './tokens.js';
 
-export interface ServiceEnv {
+export interface ServiceEnv extends TracingEnv {
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
   HOST: string;
@@ -26,10 +35,27 @@ export interface RunServiceOptions<E extends ServiceEnv> {
   microservices?: (app: INestApplication) => Promise<void>;
 }
 
+const TRACING = Symbol('TRACING');
+type Tracing = ReturnType<typeof startTracing>;
+
+/** Sends the spans still buffered when the service stops. */
+@Injectable()
+class TracingShutdown implements OnApplicationShutdown {
+  constructor(@Inject(TRACING) private readonly tracing: Tracing) {}
+  onApplicationShutdown() {
+    return this.tracing.shutdown();
+  }
+}
+
 @Global()
 @Module({})
 class RuntimeModule {
-  static forRoot(service: ServiceName, env: unknown, logger: Logger): DynamicModule {
+  static forRoot(
+    service: ServiceName,
+    env: unknown,
+    logger: Logger,
+    tracing: Tracing,
+  ): DynamicModule {
     const health = new HealthService();
     health.service = service;
     const metrics = new Metrics();
@@ -41,6 +67,8 @@ class RuntimeModule {
         { provide: LOGGER, useValue: logger },
         { provide: HealthService, useValue: health },
         { provide: Metrics, useValue: metrics },
+        { provide: TRACING, useValue: tracing },
+        TracingShutdown,
       ],
       controllers: [HealthController],
       exports: [ENV, LOGGER, HealthService, Metrics],
@@ -55,6 +83,7 @@ class RuntimeModule {
 export async function runService<E extends ServiceEnv>(
   opts: RunServiceOptions<E>,
 ): Promise<INestApplication> {
+  const tracing = startTracing(opts.service, opts.env);
   const logger = createLogger(opts.service, {
     level: opts.env.LOG_LEVEL,
     pretty: opts.env.LOG_PRETTY,
@@ -63,7 +92,7 @@ export async function runService<E extends ServiceEnv>(
     const app = await NestFactory.create<NestFastifyApplication>(
       {
         module: class ServiceRoot {},
-        imports: [RuntimeModule.forRoot(opts.service, opts.env, logger), ...opts.imports],
+        imports: [RuntimeModule.forRoot(opts.service, opts.env, logger, tracing), ...opts.imports],
       },
       new FastifyAdapter({ logger: false, ...opts.fastify }),
       { logger: new NestPinoLogger(logger), abortOnError: false },

@@ -10,3 +10,5 @@ export * from './redis.provider.js';
 export * from './canonical.js';
 export * from './json-body.js';
 export * from './metrics.js';
+export * from './tracing.js';
+export * from './http-tracing.interceptor.js';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
 import { TRACE_ID_PATTERN } from '@sg/contracts';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
@@ -28,14 +29,10 @@ export function newSpanId(): string {
   return randomHex(8);
 }
 
-export function traceparentFor(traceId: string): string {
-  const w3cTraceId = /^[0-9a-f]{32}$/.test(traceId) ? traceId : newTraceId();
-  return `00-${w3cTraceId}-${newSpanId()}-01`;
-}
-
 /**
  * The trace id of an incoming request: the caller's X-Trace-Id if it is well formed, else the
- * trace id of its traceparent, else a new one. Malformed values are ignored, never echoed.
+ * trace id of its traceparent, else that of the request's span (which took a new one), else a
+ * new one. Malformed values are ignored, never echoed.
  */
 export function traceIdFrom(traceIdHeader: unknown, traceparentHeader: unknown): string {
   if (typeof traceIdHeader === 'string' && TRACE_ID_PATTERN.test(traceIdHeader))
@@ -44,5 +41,6 @@ export function traceIdFrom(traceIdHeader: unknown, traceparentHeader: unknown):
     const match = TRACEPARENT.exec(traceparentHeader);
     if (match && !/^0+$/.test(match[1]!)) return match[1]!;
   }
-  return newTraceId();
+  const active = trace.getActiveSpan()?.spanContext();
+  return active && trace.isSpanContextValid(active) ? active.traceId : newTraceId();
 }

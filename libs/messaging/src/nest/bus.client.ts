@@ -1,5 +1,6 @@
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import type { RequestOf, RequestSubject, ResponseOf } from '@sg/contracts';
+import { inSpan, SpanKind } from '@sg/runtime';
 import { lastValueFrom } from 'rxjs';
 import type { MessageContext, NatsBus } from '../bus.js';
 
@@ -27,8 +28,20 @@ export class BusClient extends ClientProxy {
     ctx: MessageContext,
     timeoutMs?: number,
   ): Promise<ResponseOf<S>> {
-    return lastValueFrom(
-      this.send<ResponseOf<S>, BusRequest<S>>(subject, { payload, ctx, timeoutMs }),
+    // A client span, child of the caller's; the handler's span is its child (traceparent).
+    return inSpan(
+      subject,
+      SpanKind.CLIENT,
+      { 'messaging.system': 'nats', 'messaging.destination.name': subject },
+      (otel) =>
+        lastValueFrom(
+          this.send<ResponseOf<S>, BusRequest<S>>(subject, {
+            payload,
+            ctx: { ...ctx, otel },
+            timeoutMs,
+          }),
+        ),
+      ctx.otel,
     );
   }
 

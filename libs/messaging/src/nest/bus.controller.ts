@@ -8,18 +8,20 @@ import {
 import { NatsBus } from '../bus.js';
 import { BusErrorFilter } from './bus-error.filter.js';
 import { BusMetricsInterceptor } from './bus-metrics.interceptor.js';
+import { BusTracingInterceptor } from './bus-tracing.interceptor.js';
 import { BusServer } from './bus.server.js';
 
 /**
  * A controller whose `@MessagePattern` methods answer on the bus, with the bus's
- * cross-cutting work applied once here: the error mapping (BusErrorFilter) and the metrics
- * (BusMetricsInterceptor).
+ * cross-cutting work applied once here: the error mapping (BusErrorFilter), the tracing
+ * (BusTracingInterceptor, outermost, so the metrics and the handler run inside its span) and the
+ * metrics (BusMetricsInterceptor).
  */
 export function BusController(): ClassDecorator {
   return applyDecorators(
     Controller(),
     UseFilters(BusErrorFilter),
-    UseInterceptors(BusMetricsInterceptor),
+    UseInterceptors(BusTracingInterceptor, BusMetricsInterceptor),
   );
 }
 

@@ -5,3 +5,4 @@ export * from './bus-error.filter.js';
 export * from './bus.server.js';
 export * from './patterns.js';
 export * from './bus-metrics.interceptor.js';
+export * from './bus-tracing.interceptor.js';

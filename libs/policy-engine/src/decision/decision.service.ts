@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_PROJECT, unknownProjectMessage } from '@sg/config';
 import { type DecideRequest, type Decision, SHADOW_EVALUATED } from '@sg/contracts';
 import { NatsBus, type MessageContext } from '@sg/messaging';
-import { LOGGER, type Logger, Metrics } from '@sg/runtime';
+import { inSpan, LOGGER, type Logger, Metrics, SpanKind } from '@sg/runtime';
 import type { CompiledPolicy } from '../registry/compile.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
@@ -35,7 +35,13 @@ export class DecisionService {
   }
 
   async decide(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
-    const decision = await this.decideOrDeny(req, ctx);
+    const decision = await inSpan(
+      'policy.decide',
+      SpanKind.INTERNAL,
+      { 'sg.tool': req.tool, 'sg.project': req.project },
+      () => this.decideOrDeny(req, ctx),
+      ctx?.otel,
+    );
     this.decided.inc({
       outcome: !decision.allowed
         ? 'denied'

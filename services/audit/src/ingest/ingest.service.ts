@@ -7,8 +7,17 @@ import {
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
-import { ConfigSync, NatsBus } from '@sg/messaging';
-import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
+import { ConfigSync, NatsBus, natsHeaderGetter } from '@sg/messaging';
+import {
+  ENV,
+  extractContext,
+  failSpan,
+  LOGGER,
+  type Logger,
+  Metrics,
+  SpanKind,
+  tracer,
+} from '@sg/runtime';
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore, isDataError, storableJson, type EventRow } from '../store/event-store.js';
@@ -101,6 +110,15 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
         good.push(m);
       }
     }
+    // Each event's span, a child of the span that published it (its traceparent), ends when the
+    // event is stored: the last span of a call's trace.
+    const spans = good.map((m) =>
+      tracer().startSpan(
+        `audit ingest ${this.bus.contractSubject(m.subject)}`,
+        { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'nats' } },
+        extractContext(m.headers, natsHeaderGetter),
+      ),
+    );
     try {
       const started = performance.now();
       await this.store.append(rows);
@@ -114,10 +132,13 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
           'audit insert failed; events will be redelivered',
         );
         for (const m of good) m.nak(1000);
+        for (const span of spans) failSpan(span, err);
         return;
       }
       // One row PostgreSQL refuses fails its whole batch: store the others one by one.
       for (let i = 0; i < rows.length; i++) await this.insertOne(rows[i]!, good[i]!);
+    } finally {
+      for (const span of spans) span.end();
     }
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
-import { Metrics } from '@sg/runtime';
+import { inSpan, Metrics, SpanKind } from '@sg/runtime';
 import { type BreakerSettings, CircuitBreaker, type Outcome } from './circuit-breaker.js';
 import { ConcurrencyLimiter, SlotTimeoutError } from './concurrency-limiter.js';
 
@@ -130,11 +130,16 @@ export class UpstreamResilience {
     idempotent: boolean,
     attempt: (ctx: AttemptContext) => Promise<T>,
   ): Promise<T> {
-    if (!this.latency) return this.guarded(toolName, settings, idempotent, attempt);
+    // The upstream's span: a child of the executor's handler span (the active one).
+    const call = () =>
+      inSpan(`upstream ${toolName}`, SpanKind.CLIENT, { 'sg.tool': toolName }, () =>
+        this.guarded(toolName, settings, idempotent, attempt),
+      );
+    if (!this.latency) return call();
     const started = performance.now();
     let outcome = 'ok';
     try {
-      return await this.guarded(toolName, settings, idempotent, attempt);
+      return await call();
     } catch (err) {
       outcome = err instanceof GatewayError ? err.code : 'error';
       throw err;

@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ENV, useLimitedJson } from '@sg/runtime';
+import { ENV, HttpTracingInterceptor, useLimitedJson } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
@@ -61,4 +61,5 @@ export function configureHttp(app: NestFastifyApplication) {
     maxString: env.JSON_MAX_STRING,
   });
   app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService), app.get(ErrorAnswers)));
+  app.useGlobalInterceptors(new HttpTracingInterceptor());
 }

@@ -20,7 +20,7 @@ import {
   UndeliveredError,
 } from '@sg/messaging';
 import { DecisionService } from '@sg/policy-engine';
-import { ENV, traceIdFrom, traceparentFor } from '@sg/runtime';
+import { context, ENV, traceIdFrom } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
@@ -91,7 +91,8 @@ export class ToolCallService {
       first(headers[HttpHeaders.projectId]),
       this.config.files.projects,
     );
-    return { traceId, traceparent: traceparentFor(traceId), project, projectError: error };
+    // The request's span is active here (HttpTracingInterceptor): the call's messages continue it.
+    return { traceId, otel: context.active(), project, projectError: error };
   }
 
   async handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
