@@ -24,6 +24,9 @@
 //
 // Settings (environment): BENCH_CONNECTIONS (20), BENCH_DURATION_S (10), BENCH_WARMUP_S (10),
 // BENCH_SEQUENTIAL_CALLS (2000), BENCH_SEQUENTIAL_WARMUP (200).
+// Tracing: the services get OTEL_TRACES_EXPORTER and OTEL_TRACES_SAMPLER(_ARG) from this
+// environment; with OTEL_TRACES_EXPORTER=otlp and no OTEL_EXPORTER_OTLP_ENDPOINT, the spans go to
+// a sink in this process that reads and drops them, so a run measures making and sending them.
 // NATS_URL, REDIS_URL, DATABASE_URL and AUDIT_CONSUMER are honoured as by the services.
 import autocannon from 'autocannon';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -43,6 +46,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join, relative } from 'node:path';
@@ -294,7 +298,26 @@ function stopChild(child) {
   });
 }
 
-async function cleanup({ stack, upstream, proxy, nc, tmpDir }) {
+/** An OTLP/HTTP endpoint that reads every export and drops it (as a collector's receiver would take it). */
+async function startOtlpSink() {
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+/** The tracing settings the services run with (issue 10), for the header and the results. */
+function tracingSettings() {
+  return {
+    exporter: process.env.OTEL_TRACES_EXPORTER ?? 'none',
+    sampler: process.env.OTEL_TRACES_SAMPLER ?? 'default (parent-based, 10 % of new traces)',
+    ...(process.env.OTEL_TRACES_SAMPLER_ARG ? { ratio: process.env.OTEL_TRACES_SAMPLER_ARG } : {}),
+  };
+}
+
+async function cleanup({ stack, upstream, proxy, nc, tmpDir, otlpSink }) {
   const problems = [];
   const attempt = async (what, fn) => {
     try {
@@ -307,6 +330,7 @@ async function cleanup({ stack, upstream, proxy, nc, tmpDir }) {
   if (stack) await attempt('stop the gateway', () => stack.stop());
   if (proxy) await attempt('stop the bare proxy', () => stopChild(proxy));
   if (upstream) await attempt('stop the upstream', () => stopChild(upstream));
+  if (otlpSink) otlpSink.close();
   await attempt(`delete JetStream stream ${isolation.streamName}`, async () => {
     const nc = await natsConnect({ servers: NATS_URL });
     try {
@@ -915,6 +939,10 @@ function printReport(
   out.push(
     `machine: ${machine.cpus} × ${machine.cpu_model}, ${machine.platform} ${machine.release}, node ${machine.node}`,
   );
+  const t = tracingSettings();
+  out.push(
+    `tracing: ${t.exporter === 'none' ? 'off' : `${t.exporter}, sampler ${t.sampler}${t.ratio ? ` ${t.ratio}` : ''}`}`,
+  );
   out.push('');
   out.push(
     table(
@@ -1128,7 +1156,14 @@ async function main() {
   }
 
   const [ingressPort, federationPort, upstreamPort, proxyPort] = await distinctFreePorts(4);
-  const resources = { stack: null, upstream: null, proxy: null, nc: null, tmpDir: null };
+  const resources = {
+    stack: null,
+    upstream: null,
+    proxy: null,
+    nc: null,
+    tmpDir: null,
+    otlpSink: null,
+  };
   const serviceLog = { shown: 0, suppressed: 0, last: [] };
   let exitCode = 0;
 
@@ -1180,6 +1215,10 @@ async function main() {
       LOG_LEVEL: 'warn',
       LOG_PRETTY: 'false',
     };
+    if (process.env.OTEL_TRACES_EXPORTER === 'otlp' && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+      resources.otlpSink = await startOtlpSink();
+      env.OTEL_EXPORTER_OTLP_ENDPOINT = resources.otlpSink.url;
+    }
     resources.stack = await startStack({
       env,
       upstream: false,
@@ -1481,6 +1520,7 @@ async function main() {
         denied_code: DENIED_CODE,
         denied_by_check: deniedBy,
         agent_id: AGENT_ID,
+        tracing: tracingSettings(),
       },
       machine: { ...machine, load_average_at_end: os.loadavg().map((x) => round(x, 2)) },
       git: gitInfo(),

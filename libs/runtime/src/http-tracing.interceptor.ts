@@ -8,7 +8,7 @@ import { context, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { finalize, Observable, tap } from 'rxjs';
 import { traceIdFrom } from './trace.js';
-import { extractContext, failSpan, startRequestSpan } from './tracing.js';
+import { extractContext, failSpan, startRequestSpan, tracingOn } from './tracing.js';
 
 const UNTRACED = new Set(['/healthz', '/metrics']);
 
@@ -33,7 +33,7 @@ export class HttpTracingInterceptor implements NestInterceptor {
     const req = http.getRequest<FastifyRequest>();
     const route = req.routeOptions.url ?? 'unmatched';
     // Probes and scrapes every few seconds would bury the calls' traces.
-    if (UNTRACED.has(route)) return next.handle();
+    if (!tracingOn() || UNTRACED.has(route)) return next.handle();
     const traceId = traceIdFrom(
       headerGetter.get(req.headers, 'x-trace-id'),
       headerGetter.get(req.headers, 'traceparent'),

@@ -61,16 +61,22 @@ class GatewayIds implements IdGenerator {
 }
 
 const ids = new GatewayIds();
+/** Whether spans are made (startTracing started the SDK); when not, the span helpers step aside. */
+let recording = false;
+
+export function tracingOn(): boolean {
+  return recording;
+}
 const W3C_TRACE_ID = /^[0-9a-f]{32}$/;
 
 /** The tracer of every SecureGateway span. */
 export const tracer = () => trace.getTracer('securegateway');
 
 /**
- * Starts OpenTelemetry for one service, first thing in its main. W3C trace context is always
- * propagated (in HTTP and NATS headers), also with tracing off; spans are made and exported
- * only when OTEL_TRACES_EXPORTER names an exporter. The OTLP exporter reads the standard
- * OTEL_EXPORTER_OTLP_* variables itself.
+ * Starts OpenTelemetry for one service, first thing in its main. Spans are made and exported
+ * only when OTEL_TRACES_EXPORTER names an exporter; off, the span helpers and interceptors step
+ * aside and cost nothing. The W3C propagator is registered either way, so a context given to a
+ * message travels in its headers. The OTLP exporter reads the OTEL_EXPORTER_OTLP_* variables.
  */
 export function startTracing(
   service: string,
@@ -92,7 +98,13 @@ export function startTracing(
     sampler: samplerOf(env),
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  recording = true;
+  return {
+    shutdown: async () => {
+      recording = false;
+      await sdk.shutdown();
+    },
+  };
 }
 
 /** The sampler the settings name, as the OTel specification defines the names. */
@@ -149,6 +161,7 @@ export async function inSpan<T>(
   fn: (ctx: Context) => Promise<T>,
   parent: Context = context.active(),
 ): Promise<T> {
+  if (!recording) return fn(parent);
   const span = tracer().startSpan(name, { kind, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   try {

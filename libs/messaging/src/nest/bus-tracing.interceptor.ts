@@ -4,7 +4,7 @@ import {
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
-import { context, failSpan, SpanKind, trace, tracer } from '@sg/runtime';
+import { context, failSpan, SpanKind, trace, tracer, tracingOn } from '@sg/runtime';
 import { finalize, Observable, tap } from 'rxjs';
 import type { BusContext } from './bus.context.js';
 
@@ -16,6 +16,8 @@ import type { BusContext } from './bus.context.js';
 @Injectable()
 export class BusTracingInterceptor implements NestInterceptor {
   intercept(execution: ExecutionContext, next: CallHandler): Observable<unknown> {
+    // Off (the default), the caller's context in BusContext.otel is passed on as it came.
+    if (!tracingOn()) return next.handle();
     const bus = execution.switchToRpc().getContext<BusContext>();
     const parent = bus.otel ?? context.active();
     const span = tracer().startSpan(
