@@ -34,7 +34,14 @@ import {
   type ResponseOf,
   type ServiceName,
 } from '@sg/contracts';
-import { context, type Context, extractContext, injectContext, type Logger } from '@sg/runtime';
+import {
+  context,
+  type Context,
+  extractContext,
+  injectContext,
+  type Logger,
+  tracingOn,
+} from '@sg/runtime';
 import { NoResponders, ReplyInbox, ReplyTimeout, Turn } from './reply-inbox.js';
 
 /** Who and what a message belongs to; travels in headers on every message. */
@@ -491,7 +498,7 @@ export class NatsBus {
   private headersFor(ctx: MessageContext): MsgHdrs {
     const h = natsHeaders();
     h.set(Headers.traceId, ctx.traceId);
-    injectContext(ctx.otel ?? context.active(), h, natsHeaderSetter);
+    if (tracingOn()) injectContext(ctx.otel ?? context.active(), h, natsHeaderSetter);
     h.set(Headers.projectId, ctx.project);
     return h;
   }
@@ -535,7 +542,7 @@ function contextOf(h: MsgHdrs | undefined): MessageContext {
   return {
     traceId: h?.get(Headers.traceId) || 'unknown',
     project: h?.get(Headers.projectId) || 'default',
-    otel: extractContext(h, natsHeaderGetter),
+    ...(tracingOn() ? { otel: extractContext(h, natsHeaderGetter) } : {}),
   };
 }
 

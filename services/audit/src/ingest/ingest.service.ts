@@ -17,6 +17,7 @@ import {
   Metrics,
   SpanKind,
   tracer,
+  tracingOn,
 } from '@sg/runtime';
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
@@ -112,7 +113,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     }
     // Each event's span, a child of the span that published it (its traceparent), ends when the
     // event is stored: the last span of a call's trace.
-    const spans = good.map((m) =>
+    const spans = (tracingOn() ? good : []).map((m) =>
       tracer().startSpan(
         `audit ingest ${this.bus.contractSubject(m.subject)}`,
         { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'nats' } },
