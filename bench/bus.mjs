@@ -4,6 +4,10 @@
 // process, alternately, so both see the same machine. Needs NATS (NATS_URL) and `npm run build`.
 //
 //   npx node bench/bus.mjs            (BENCH_BUS_REQUESTS=20000 per round, 5 rounds each, 20 in flight)
+//
+// BENCH_BUS_SAMPLER=always_on (or any OTEL_TRACES_SAMPLER value, or `default`) turns tracing on
+// for both: each request then makes a client and a server span, batched to an exporter that drops
+// them, so the figures include making, sampling and batching spans.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
@@ -17,6 +21,7 @@ import {
   NatsBus,
   Payload,
 } from '@sg/messaging';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { createLogger, LOGGER, Metrics, startTracing } from '@sg/runtime';
 
 const REQUESTS = Number(process.env.BENCH_BUS_REQUESTS ?? 20_000);
@@ -24,7 +29,16 @@ const ROUNDS = 5;
 const IN_FLIGHT = 20;
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const logger = createLogger('bench', { level: 'silent', pretty: false });
-startTracing('bench', { OTEL_TRACES_EXPORTER: 'none' });
+const SAMPLER = process.env.BENCH_BUS_SAMPLER;
+const dropSpans = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
+startTracing(
+  'bench',
+  {
+    OTEL_TRACES_EXPORTER: 'none',
+    ...(SAMPLER && SAMPLER !== 'default' ? { OTEL_TRACES_SAMPLER: SAMPLER } : {}),
+  },
+  SAMPLER ? [new BatchSpanProcessor({ exporter: dropSpans })] : undefined,
+);
 
 class Handler {
   trace(req) {
@@ -112,7 +126,9 @@ const line = (kind) => {
     .toFixed(1)
     .padStart(6)} µs CPU/request (this process: client and server)`;
 };
-console.log(`\n${ROUNDS} rounds of ${REQUESTS} requests each, ${IN_FLIGHT} in flight, medians:`);
+console.log(
+  `\n${ROUNDS} rounds of ${REQUESTS} requests each, ${IN_FLIGHT} in flight, tracing ${SAMPLER || 'off'}, medians:`,
+);
 console.log(line('bus'));
 console.log(line('nest'));
 const ratio = median(results.nest.map((r) => r.cpu_us)) / median(results.bus.map((r) => r.cpu_us));
