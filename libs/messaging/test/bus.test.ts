@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { DECIDE_SUBJECT, GatewayError, TOOLCALL_COMPLETED, type Decision } from '@sg/contracts';
+import { DECIDE_SUBJECT, GatewayError, TOOLCALL_COMPLETED } from '@sg/contracts';
 import { context, createLogger, startTracing, trace } from '@sg/runtime';
 import { isolate, TEST_SERVERS, waitFor } from '@sg/testing';
 import { NatsBus } from '../src/index.js';
+import { allow, decideRequest } from './fixtures.js';
 
 const iso = isolate('bus');
 const logger = createLogger('policy', { level: 'silent', pretty: false });
 const ctx = { traceId: 'trace-bus-0001', project: 'default' };
-const decideRequest = {
-  project: 'default',
-  agent_id: 'a',
-  session_id: 's',
-  request_id: 'r',
-  channel: 'rest' as const,
-  tool: 'calendar.list_events',
-  arguments: {},
-};
 const completed = {
   channel: 'rest' as const,
   agent_id: 'a',
@@ -28,17 +20,6 @@ const completed = {
   code: 'AUTH.INVALID_KEY' as const,
   risk_score: null,
   duration_ms: 1,
-};
-const allow: Decision = {
-  allowed: true,
-  code: null,
-  reason: 'ok',
-  rule_trace: [],
-  reasoning: [],
-  suggestions: [],
-  risk_score: 0,
-  requires_approval: false,
-  policy_version: 'v1',
 };
 
 let server: NatsBus;

@@ -24,35 +24,17 @@ import {
   type BusContext,
   BusController,
   BusServer,
+  Ctx,
   MessagePattern,
   NatsBus,
+  Payload,
 } from '../src/index.js';
-import { Ctx, Payload } from '@nestjs/microservices';
+import { allow, decideRequest } from './fixtures.js';
 
 const iso = isolate('nest');
 const lines: Array<Record<string, unknown>> = [];
 const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
 const ctx = { traceId: 'trace-nest-0001', project: 'default' };
-const allow: Decision = {
-  allowed: true,
-  code: null,
-  reason: 'ok',
-  rule_trace: [],
-  reasoning: [],
-  suggestions: [],
-  risk_score: 0,
-  requires_approval: false,
-  policy_version: 'v1',
-};
-const decideRequest: DecideRequest = {
-  project: 'default',
-  agent_id: 'a',
-  session_id: 's',
-  request_id: 'r',
-  channel: 'rest',
-  tool: 'calendar.list_events',
-  arguments: {},
-};
 
 /** Counts what passed through it and tags the answer's reason: proves Nest's pipeline runs. */
 @Injectable()
