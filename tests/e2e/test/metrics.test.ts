@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, waitFor } from '@sg/testing';
+import { ROOT } from '../../../scripts/stack.mjs';
 import { AGENT_KEY, envelope, post, startGateway, type Gateway } from './harness.js';
 
 /** One sample of Prometheus' text format: the metric's name, its labels and its value. */
@@ -128,5 +131,25 @@ describe('GET /metrics on every service', () => {
     const { samples } = await scrape(`http://127.0.0.1:${ports.policy}`);
     expect(value(samples, 'sg_dependency_up', { dependency: 'redis' })).toBe(1);
     expect(value(samples, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('the Grafana dashboard uses only metrics the services serve', async () => {
+    const served = new Set<string>();
+    // Every metric a service registered has a TYPE line, also while it has no sample yet (the
+    // SIEM gauges without a configured sink).
+    for (const url of [gw.url, ...Object.values(ports).map((p) => `http://127.0.0.1:${p}`)])
+      for (const [, name] of (await scrape(url)).text.matchAll(/^# TYPE (\S+) /gm))
+        served.add(name!);
+    const dashboard = readFileSync(
+      join(ROOT, 'deploy/grafana/securegateway-dashboard.json'),
+      'utf8',
+    );
+    const used = new Set(
+      [...dashboard.matchAll(/\b((?:sg|process|nodejs)_\w+)/g)].map((m) =>
+        m[1]!.replace(/_(bucket|count|sum)$/, ''),
+      ),
+    );
+    expect(used.size).toBeGreaterThan(10);
+    expect([...used].filter((name) => !served.has(name))).toEqual([]);
   });
 });
