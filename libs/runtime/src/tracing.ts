@@ -45,7 +45,7 @@ export interface TracingEnv {
 export const DEFAULT_SAMPLE_RATIO = 0.1;
 
 /**
- * Trace ids of new traces: the gateway's own trace id when one is waiting (`rootTraceId`), so
+ * Trace ids of new traces: the gateway's own trace id when one is waiting (`next`), so
  * the trace's id is the trace_id every answer, event and audit row carries.
  */
 class GatewayIds implements IdGenerator {
@@ -67,16 +67,18 @@ let recording = false;
 export function tracingOn(): boolean {
   return recording;
 }
+
 const W3C_TRACE_ID = /^[0-9a-f]{32}$/;
 
 /** The tracer of every SecureGateway span. */
 export const tracer = () => trace.getTracer('securegateway');
 
 /**
- * Starts OpenTelemetry for one service, first thing in its main. Spans are made and exported
- * only when OTEL_TRACES_EXPORTER names an exporter; off, the span helpers and interceptors step
- * aside and cost nothing. The W3C propagator is registered either way, so a context given to a
- * message travels in its headers. The OTLP exporter reads the OTEL_EXPORTER_OTLP_* variables.
+ * Starts OpenTelemetry for one service, first thing in its runService. Spans are made and
+ * exported only when OTEL_TRACES_EXPORTER names an exporter (or a test gives span processors);
+ * off, the span helpers, the interceptors and the NATS headers step aside: nothing is made,
+ * sent or propagated. The W3C propagator is registered either way. The OTLP exporter reads the
+ * OTEL_EXPORTER_OTLP_* variables itself.
  */
 export function startTracing(
   service: string,
