@@ -77,7 +77,8 @@ class RuntimeModule {
 }
 
 /**
- * Starts one service as its own Nest app: pino logs, health at GET /healthz, graceful
+ * Starts one service as its own Nest app: OpenTelemetry (off unless configured), pino logs,
+ * GET /healthz and GET /metrics, its microservice transports after its modules, graceful
  * shutdown on SIGINT/SIGTERM. A failure to start is one readable line and exit code 1.
  */
 export async function runService<E extends ServiceEnv>(
