@@ -148,6 +148,11 @@ export class NatsBus {
     return this.opts.prefix ? `${this.opts.prefix}_${EVENTS_STREAM}` : EVENTS_STREAM;
   }
 
+  /** False while the connection is down (between a disconnect and the reconnect). */
+  get reachable(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
+
   /** Largest message the server accepts (max_payload); requests, replies and events must fit. */
   get maxPayload(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;

@@ -92,7 +92,8 @@ export class MessagingModule implements OnModuleInit, OnApplicationShutdown {
   private recordConsumerLag() {
     const bus = this.bus;
     const read = async (field: 'num_pending' | 'num_ack_pending', set: SetLag) => {
-      if (bus.durables.size === 0 || bus.nc.isClosed()) return;
+      // While NATS is down a scrape answers at once, without the lag (sg_dependency_up says why).
+      if (bus.durables.size === 0 || !bus.reachable) return;
       const jsm = await bus.jsm();
       for (const consumer of bus.durables) {
         const info = await jsm.consumers.info(bus.streamName, consumer).catch(() => null);
