@@ -50,6 +50,20 @@ export function createLogger(service: string, opts: { level: string; pretty: boo
   );
 }
 
+/**
+ * How an exception is logged where it is caught: its class, message and stack. They go to the
+ * log only, never to a caller (which gets a code and a trace id).
+ */
+export function errorFields(err: unknown): {
+  err_class: string;
+  err_message: string;
+  stack?: string;
+} {
+  if (err instanceof Error)
+    return { err_class: err.constructor.name, err_message: err.message, stack: err.stack };
+  return { err_class: err === null ? 'null' : typeof err, err_message: String(err) };
+}
+
 /** Routes Nest's own messages (module init, routes) through pino. */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}

@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Catch, Inject, type RpcExceptionFilter } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
-import { LOGGER, type Logger } from '@sg/runtime';
+import { errorFields, LOGGER, type Logger } from '@sg/runtime';
 import { type Observable, throwError } from 'rxjs';
 import type { BusContext } from './bus.context.js';
 
@@ -21,9 +21,7 @@ export class BusErrorFilter implements RpcExceptionFilter<unknown> {
         trace_id: ctx.traceId,
         subject: ctx.subject,
         code: 'GATEWAY.INTERNAL',
-        err_class: exception instanceof Error ? exception.constructor.name : typeof exception,
-        err_message: exception instanceof Error ? exception.message : String(exception),
-        stack: exception instanceof Error ? exception.stack : undefined,
+        ...errorFields(exception),
       },
       `unexpected error in the ${ctx.subject} handler, answered GATEWAY.INTERNAL`,
     );

@@ -19,7 +19,7 @@ import {
   NatsBus,
   type MessageContext,
 } from '@sg/messaging';
-import { ENV, LOGGER, type Logger } from '@sg/runtime';
+import { ENV, errorFields, LOGGER, type Logger } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
 import { ExecutionService, round } from './execution.service.js';
 
@@ -85,9 +85,7 @@ export class ExecutionController implements OnModuleInit {
           {
             trace_id: ctx.traceId,
             tool: req.tool,
-            err: (err as Error).message,
-            class: (err as Error).name,
-            stack: (err as Error).stack,
+            ...errorFields(err),
           },
           'execution failed unexpectedly',
         );

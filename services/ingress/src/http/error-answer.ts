@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
-import { LOGGER, type Logger } from '@sg/runtime';
+import { errorFields, LOGGER, type Logger } from '@sg/runtime';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
 
 const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
@@ -19,20 +19,14 @@ export class ErrorAnswers {
     if (err instanceof GatewayError) {
       if (err.httpStatus >= 500) {
         this.logger.warn(
-          { trace_id: traceId, code: err.code, err_class: errorClass(err), stack: err.stack },
+          { trace_id: traceId, code: err.code, ...errorFields(err) },
           `answered ${err.httpStatus} ${err.code}: ${err.message}`,
         );
       }
       return err;
     }
     this.logger.error(
-      {
-        trace_id: traceId,
-        code: 'GATEWAY.INTERNAL',
-        err_class: errorClass(err),
-        err_message: err instanceof Error ? err.message : String(err),
-        stack: err instanceof Error ? err.stack : undefined,
-      },
+      { trace_id: traceId, code: 'GATEWAY.INTERNAL', ...errorFields(err) },
       'unexpected error, answered 500 GATEWAY.INTERNAL',
     );
     return new GatewayError('GATEWAY.INTERNAL', INTERNAL_MESSAGE);
@@ -46,11 +40,6 @@ export class ErrorAnswers {
       body: { success: false, error: error.toBody(), trace_id: traceId },
     };
   }
-}
-
-function errorClass(err: unknown): string {
-  if (err instanceof Error) return err.constructor.name;
-  return err === null ? 'null' : typeof err;
 }
 
 /**
