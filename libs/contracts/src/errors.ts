@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   'APPROVAL.NOT_FOUND': 404,
   'APPROVAL.NOT_PENDING': 409,
   'APPROVAL.EXPIRED': 410,
+  /** A person rejected the approval a call waited on (reported to an MCP client that calls again). */
+  'APPROVAL.REJECTED': 403,
   'APPROVAL.STORE_UNAVAILABLE': 503,
   'REQUEST.DUPLICATE_IN_PROGRESS': 409,
   'REQUEST.IDEMPOTENCY_CONFLICT': 409,
@@ -59,6 +61,19 @@ export const ERROR_CODES = {
   'MESSAGE.INVALID': 400,
   'MESSAGE.UNKNOWN_SUBJECT': 400,
   'MESSAGE.TOO_LARGE': 502,
+  /** MCP Streamable HTTP (`/mcp`): a request after initialize without its Mcp-Session-Id. */
+  'MCP.SESSION_REQUIRED': 400,
+  /** An Mcp-Session-Id the gateway does not know, or a session that was ended or expired. */
+  'MCP.SESSION_NOT_FOUND': 404,
+  /** The session was opened by another agent or project than the one whose key came with it. */
+  'MCP.SESSION_FORBIDDEN': 403,
+  'MCP.UNSUPPORTED_PROTOCOL_VERSION': 400,
+  /** An Origin (or, on a loopback bind, a Host) that is not allowed: DNS-rebinding protection. */
+  'MCP.ORIGIN_FORBIDDEN': 403,
+  /** The Accept header leaves out application/json or text/event-stream. */
+  'MCP.NOT_ACCEPTABLE': 406,
+  /** Redis, which holds the MCP sessions, cannot be reached. */
+  'MCP.SESSION_STORE_UNAVAILABLE': 503,
   'GATEWAY.SERVICE_UNAVAILABLE': 503,
   'GATEWAY.SERVICE_TIMEOUT': 503,
   'GATEWAY.INTERNAL': 500,

@@ -17,6 +17,8 @@ export const HttpHeaders = {
   sessionId: 'x-session-id',
   userId: 'x-user-id',
   traceparent: 'traceparent',
+  mcpSessionId: 'mcp-session-id',
+  mcpProtocolVersion: 'mcp-protocol-version',
 } as const;
 
 export const TRACE_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;

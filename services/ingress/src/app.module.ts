@@ -7,6 +7,10 @@ import { AgentAuthService } from './auth/agent-auth.service.js';
 import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { ErrorAnswers } from './http/error-answer.js';
+import { McpController } from './mcp/mcp.controller.js';
+import { McpService } from './mcp/mcp.service.js';
+import { McpSessions } from './mcp/mcp-sessions.js';
+import { McpStreams } from './mcp/mcp-streams.js';
 import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
@@ -20,7 +24,16 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     AuditController,
     ApprovalsController,
     GatewayHealthController,
+    McpController,
   ],
-  providers: [AgentAuthService, ToolCallService, IdempotencyService, ErrorAnswers],
+  providers: [
+    AgentAuthService,
+    ToolCallService,
+    IdempotencyService,
+    ErrorAnswers,
+    McpService,
+    McpSessions,
+    McpStreams,
+  ],
 })
 export class IngressModule {}

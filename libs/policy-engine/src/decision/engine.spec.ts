@@ -12,6 +12,7 @@ import {
   CHECKS,
   evaluate,
   type EvaluationInput,
+  listing,
   type LimitOutcome,
   type SessionSnapshot,
 } from './engine.js';
@@ -307,5 +308,48 @@ describe('evaluate: one row per rule kind', () => {
       { session: { ...FRESH, history: ['db.read_sensitive'] } },
     );
     expect(evaluate(inp)).toEqual(evaluate(inp));
+  });
+});
+
+describe('listing: what MCP tools/list shows', () => {
+  const STATIC = new Set(['tool_registry', 'key_scope', 'allow_tools', 'pii_permission']);
+  const agents = ['gpt-4o', 'reader', 'scoped', 'unknown-agent'];
+  const names = [...registry.keys(), 'ops.delete_all'];
+
+  it.each(agents)(
+    'hides from %s exactly the tools every call of it is denied at a static check',
+    (agent) => {
+      for (const name of names) {
+        const listed = listing(keys, policy, agent, name, registry.get(name));
+        const d = evaluate(input({ agent_id: agent, tool: name }));
+        const failed = d.rule_trace.find((t) => t.outcome === 'fail')?.check;
+        expect({ name, hidden: listed === null }).toEqual({
+          name,
+          hidden: failed !== undefined && STATIC.has(failed),
+        });
+      }
+    },
+  );
+
+  it('shows a reader only its role, and flags tools that ask for approval', () => {
+    const seen = names.filter((n) => listing(keys, policy, 'reader', n, registry.get(n)));
+    expect(seen).toEqual(['calendar.list_events']);
+    expect(listing(keys, policy, 'gpt-4o', 'ops.deploy', registry.get('ops.deploy'))).toEqual({
+      requires_approval: true,
+    });
+    expect(
+      listing(
+        keys,
+        policy,
+        'gpt-4o',
+        'calendar.create_event',
+        registry.get('calendar.create_event'),
+      ),
+    ).toEqual({ requires_approval: true });
+    expect(
+      listing(keys, policy, 'gpt-4o', 'calendar.list_events', registry.get('calendar.list_events')),
+    ).toEqual({ requires_approval: false });
+    // PII_READ is needed to see crm.lookup.
+    expect(listing(keys, policy, 'scoped', 'crm.lookup', registry.get('crm.lookup'))).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import type { DecideRequest, Decision, ErrorCode } from '@sg/contracts';
-import type { CompiledKeys, CompiledPolicy } from '../registry/compile.js';
+import type { CompiledAgent, CompiledKeys, CompiledPolicy } from '../registry/compile.js';
 import { violationsOf, type RegisteredTool } from '../registry/tool-registry.js';
 import { complexityOf, findForbiddenField, findPhrase, tenantsNamed } from './arguments.js';
 import { Explanation } from './explanation.js';
@@ -66,6 +66,77 @@ function after(check: Check): string[] {
 
 function riskLevel(score: number): string {
   return score < 0.3 ? 'low' : score < 0.6 ? 'medium' : 'high';
+}
+
+type RuleVerdict =
+  | { kind: 'denied' | 'allowed'; who: string; ref: string; pattern: string; approvals: string[] }
+  | { kind: 'unmatched' };
+
+/**
+ * The allow_tools check: the model's rules (or the `*` rules) and the agent's role rules for one
+ * tool. Any deny wins over every allow; `approvals` are the requires_approval globs that match.
+ */
+export function ruleVerdict(
+  policy: CompiledPolicy,
+  agentId: string,
+  agent: CompiledAgent | undefined,
+  tool: string,
+): RuleVerdict {
+  const applicable = [
+    ...(policy.rulesByModel.get(agentId) ?? policy.starRules).map((r) => ({
+      r,
+      who: `Model ${agentId}`,
+    })),
+    ...(agent?.role && policy.roles.has(agent.role)
+      ? [{ r: policy.roles.get(agent.role)!, who: `Role ${agent.role}` }]
+      : []),
+  ];
+  let allowedBy: { ref: string; pattern: string; who: string } | null = null;
+  const approvals: string[] = [];
+  for (const { r, who } of applicable) {
+    const d = r.deny.firstMatch(tool);
+    if (d >= 0)
+      return {
+        kind: 'denied',
+        who,
+        ref: `${r.ref}.deny_tools[${d}]`,
+        pattern: r.deny.patterns[d]!,
+        approvals: [],
+      };
+    const a = r.allow.firstMatch(tool);
+    if (a >= 0 && !allowedBy)
+      allowedBy = { ref: `${r.ref}.allow_tools[${a}]`, pattern: r.allow.patterns[a]!, who };
+    const q = r.approval.firstMatch(tool);
+    if (q >= 0) approvals.push(`${r.ref}.requires_approval[${q}] (${r.approval.patterns[q]})`);
+  }
+  return allowedBy ? { kind: 'allowed', ...allowedBy, approvals } : { kind: 'unmatched' };
+}
+
+function lacksPii(tool: RegisteredTool, agent: CompiledAgent | undefined): boolean {
+  return tool.definition.pii === true && !agent?.permissions.has('PII_READ');
+}
+
+/**
+ * Whether an agent may see a tool at all: the checks of `evaluate` that depend only on who calls
+ * which tool (tool_registry, key_scope, allow_tools, pii_permission), never on the arguments,
+ * the session, the rate limits or the time. A tool that fails one of them is denied on every
+ * call, so MCP's tools/list leaves it out (null); a listed tool can still be denied by the
+ * others. `requires_approval`: the tool or a rule always asks for a person's approval (the
+ * session's risk may ask too).
+ */
+export function listing(
+  keys: CompiledKeys,
+  policy: CompiledPolicy,
+  agentId: string,
+  name: string,
+  tool: RegisteredTool | undefined,
+): { requires_approval: boolean } | null {
+  if (!tool) return null;
+  const agent = keys.agents.get(agentId);
+  if (agent?.scope && agent.scope.firstMatch(name) < 0) return null;
+  const rules = ruleVerdict(policy, agentId, agent, name);
+  if (rules.kind !== 'allowed' || lacksPii(tool, agent)) return null;
+  return { requires_approval: tool.definition.requires_approval || rules.approvals.length > 0 };
 }
 
 /**
@@ -191,38 +262,18 @@ export function evaluate(input: EvaluationInput): Decision {
   }
 
   // allow_tools: model rules and the agent's role rules; any deny wins over every allow.
-  const applicable = [
-    ...(policy.rulesByModel.get(req.agent_id) ?? policy.starRules).map((r) => ({
-      r,
-      who: `Model ${req.agent_id}`,
-    })),
-    ...(agent?.role && policy.roles.has(agent.role)
-      ? [{ r: policy.roles.get(agent.role)!, who: `Role ${agent.role}` }]
-      : []),
-  ];
-  let allowedBy: { ref: string; pattern: string; who: string } | null = null;
-  for (const { r, who } of applicable) {
-    const d = r.deny.firstMatch(req.tool);
-    if (d >= 0) {
-      const ref = `${r.ref}.deny_tools[${d}]`;
-      return deny(
-        'allow_tools',
-        'POLICY.TOOL_NOT_ALLOWED',
-        `${who} is denied ${r.deny.patterns[d]}, which matches ${req.tool}.`,
-        [
-          'Use a tool this agent is allowed to call.',
-          `Deny rules win; an admin can change ${ref}.`,
-        ],
-        { rule: ref },
-      );
-    }
-    const a = r.allow.firstMatch(req.tool);
-    if (a >= 0 && !allowedBy)
-      allowedBy = { ref: `${r.ref}.allow_tools[${a}]`, pattern: r.allow.patterns[a]!, who };
-    const q = r.approval.firstMatch(req.tool);
-    if (q >= 0) approvals.push(`${r.ref}.requires_approval[${q}] (${r.approval.patterns[q]})`);
+  const rules = ruleVerdict(policy, req.agent_id, agent, req.tool);
+  if (rules.kind === 'denied') {
+    const { ref, pattern, who } = rules;
+    return deny(
+      'allow_tools',
+      'POLICY.TOOL_NOT_ALLOWED',
+      `${who} is denied ${pattern}, which matches ${req.tool}.`,
+      ['Use a tool this agent is allowed to call.', `Deny rules win; an admin can change ${ref}.`],
+      { rule: ref },
+    );
   }
-  if (!allowedBy) {
+  if (rules.kind === 'unmatched') {
     return deny(
       'allow_tools',
       'POLICY.TOOL_NOT_ALLOWED',
@@ -234,6 +285,8 @@ export function evaluate(input: EvaluationInput): Decision {
       { rule: `${policy.file}#rules` },
     );
   }
+  const allowedBy = rules;
+  approvals.push(...rules.approvals);
   ex.pass('allow_tools', `${allowedBy.who} is allowed to use ${allowedBy.pattern}.`, allowedBy.ref);
 
   // argument_schema
@@ -306,7 +359,7 @@ export function evaluate(input: EvaluationInput): Decision {
 
   // pii_permission (seed 003)
   if (tool.definition.pii) {
-    if (!agent?.permissions.has('PII_READ')) {
+    if (lacksPii(tool, agent)) {
       return deny(
         'pii_permission',
         'POLICY.PII_NOT_GRANTED',

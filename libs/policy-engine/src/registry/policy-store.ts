@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { GatewayFiles } from '@sg/config';
 import { ConfigSync } from '@sg/messaging';
 import { compileProjects, type CompiledKeys, type CompiledPolicy } from './compile.js';
+import { listing } from '../decision/engine.js';
 import { compileRegistry, type RegisteredTool } from './tool-registry.js';
 
 interface Active {
@@ -59,5 +60,21 @@ export class PolicyStore {
       keys,
       shadow: a.shadow.get(project),
     };
+  }
+
+  /**
+   * The tools an agent may see in a project (`listing`), in name order, with the version they
+   * were listed from; null for a project that is not configured.
+   */
+  listable(project: string, agentId: string) {
+    const s = this.snapshot(project);
+    if (!s) return null;
+    const tools: Array<{ name: string; tool: RegisteredTool; requires_approval: boolean }> = [];
+    for (const [name, tool] of s.registry) {
+      const listed = listing(s.keys, s.policy, agentId, name, tool);
+      if (listed) tools.push({ name, tool, ...listed });
+    }
+    tools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { version: s.version, tools };
   }
 }

@@ -22,6 +22,38 @@ export const ingressEnvSchema = baseEnvSchema
       .min(1024)
       .max(50 * 1024 * 1024)
       .default(256 * 1024),
+    /** An MCP session (`/mcp`) with no request for this long ends. */
+    MCP_SESSION_TTL_S: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(3600),
+    /**
+     * Browser origins allowed to call `/mcp`, comma-separated (`https://app.example.com`).
+     * Requests without an Origin (MCP clients that are not browsers) need no entry; on a
+     * loopback bind, loopback origins are allowed.
+     */
+    MCP_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform(
+        (s) =>
+          new Set(
+            s
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean),
+          ),
+      ),
+    /**
+     * Where a person approves a call: `{approval_id}` is replaced. MCP clients get this link
+     * (URL-mode elicitation, or in the pending answer).
+     */
+    APPROVAL_URL_TEMPLATE: z
+      .string()
+      .refine((s) => s.includes('{approval_id}'), 'must contain {approval_id}')
+      .optional(),
     /** Added to a tool's own timeout to bound the wait for the executor. */
     EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   });

@@ -1,14 +1,17 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ENV, HttpTracingInterceptor, useLimitedJson } from '@sg/runtime';
+import { type ErrorBody, GatewayError } from '@sg/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
+import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { ErrorAnswers, fromFastifyError } from './error-answer.js';
 
 const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = {
   '/api/tools/call': 'rest',
   '/mcp/toolcall': 'mcp',
+  '/mcp': 'mcp',
 };
 
 /**
@@ -44,11 +47,17 @@ class GatewayErrorFilter implements ExceptionFilter {
           })
         : null);
     const error = known ?? exception;
-    const channel = TOOL_CALL_ROUTES[req.url.split('?')[0] ?? ''];
+    const path = req.url.split('?')[0] ?? '';
+    const channel = TOOL_CALL_ROUTES[path];
     const answer =
       channel && req.method === 'POST'
         ? this.toolCalls.reject(channel, req.headers, error)
         : this.errors.answer(error, this.toolCalls.contextOf(req.headers).traceId);
+    if (path === '/mcp') {
+      const traceId = answer.headers['x-trace-id'] ?? String(answer.body.trace_id);
+      void refuse(reply, GatewayError.fromBody(answer.body.error as ErrorBody), traceId);
+      return;
+    }
     void reply.status(answer.status).headers(answer.headers).send(answer.body);
   }
 }

@@ -95,9 +95,35 @@ export class ToolCallService {
     return { traceId, otel: context.active(), project, projectError: error };
   }
 
-  async handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
-    const started = performance.now();
+  /** A call to a tool-call endpoint: the caller is authenticated from the headers, the call read from the body. */
+  handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
     const ctx = this.contextOf(headers);
+    return this.govern(channel, ctx, () => {
+      // Before the key is checked and before anything is published under the name.
+      if (ctx.projectError) throw ctx.projectError;
+      const principal = this.auth.authenticate(ctx.project, headers);
+      const call = this.normalize(channel, headers, body);
+      if (call.agentId !== principal.agentId) {
+        throw new GatewayError(
+          'AUTH.IDENTITY_MISMATCH',
+          `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`,
+        );
+      }
+      return { principal, call };
+    });
+  }
+
+  /**
+   * The governed path of one call: decision, approval, idempotency, execution, one audited
+   * answer. `admit` names the caller and the call (the MCP endpoint has authenticated its
+   * session already); an error it throws is the answer, audited like any other.
+   */
+  async govern(
+    channel: Channel,
+    ctx: MessageContext,
+    admit: () => { principal: Principal; call: NormalizedCall },
+  ): Promise<HttpAnswer> {
+    const started = performance.now();
     let auditId = randomUUID();
     let principal: Principal | null = null;
     let call: NormalizedCall | null = null;
@@ -108,16 +134,7 @@ export class ToolCallService {
     let reachedExecutor = false;
     let recordedByExecutor = false;
     try {
-      // Before the key is checked and before anything is published under the name.
-      if (ctx.projectError) throw ctx.projectError;
-      principal = this.auth.authenticate(ctx.project, headers);
-      call = this.normalize(channel, headers, body);
-      if (call.agentId !== principal.agentId) {
-        throw new GatewayError(
-          'AUTH.IDENTITY_MISMATCH',
-          `this key belongs to ${principal.agentId}; send ${channel === 'rest' ? 'agent_id' : 'model_id'} "${principal.agentId}" or use that agent's own key`,
-        );
-      }
+      ({ principal, call } = admit());
       const request = {
         project: ctx.project,
         agent_id: call.agentId,
@@ -247,8 +264,12 @@ export class ToolCallService {
   }
 
   /** Answers a request that failed before the controller ran (bad JSON, too large), audited like any other. */
-  reject(channel: Channel, headers: HeaderBag, error: unknown): HttpAnswer {
-    const ctx = this.contextOf(headers);
+  reject(
+    channel: Channel,
+    headers: HeaderBag,
+    error: unknown,
+    ctx: MessageContext = this.contextOf(headers),
+  ): HttpAnswer {
     const auditId = randomUUID();
     return this.finish(
       channel,
