@@ -133,7 +133,7 @@ describe('loadGatewayFiles', () => {
         join(dir, 'model_keys/default.yaml'),
         `models:\n  a:\n    key: abcdefghijklmnop\n    key_sha256: ${'a'.repeat(64)}\n`,
       );
-      expect(() => loadGatewayFiles(dir)).toThrow(/exactly one of key or key_sha256/);
+      expect(() => loadGatewayFiles(dir)).toThrow(/at most one of key or key_sha256/);
     });
   });
 });

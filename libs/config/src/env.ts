@@ -101,4 +101,43 @@ export const jsonBodyEnvSchema = z.object({
     .default(128 * 1024),
 });
 
+/** Where `{{secret:NAME}}` is looked up (executor: upstream secrets; ingress: agents' signing keys). */
+export const secretsEnvSchema = z.object({
+  /** Environment variables, or a directory of files. */
+  SECRETS_PROVIDER: z.enum(['env', 'dir']).default('env'),
+  /** env provider: secret NAME is the variable `<prefix>NAME`. */
+  SECRETS_ENV_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _ only')
+    .default('SECRET_'),
+  /** dir provider: one file per secret, named after it (as Kubernetes mounts a Secret). */
+  SECRETS_DIR: z.string().min(1).optional(),
+});
+
+/**
+ * The secrets the env provider may hand out: every `<prefix>NAME` variable, as NAME → value,
+ * read once at start. Kept apart from the service's env, which is injected everywhere as ENV.
+ */
+export function loadSecretEnv(
+  prefix: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(prefix) || value === undefined) continue;
+    const name = key.slice(prefix.length);
+    if (/^[A-Za-z0-9_]+$/.test(name)) out[name] = value;
+  }
+  return Object.freeze(out);
+}
+
+/** `.refine(...secretsDirRequired)` on a schema that extends secretsEnvSchema. */
+export const secretsDirRequired: [
+  (e: { SECRETS_PROVIDER: 'env' | 'dir'; SECRETS_DIR?: string | undefined }) => boolean,
+  { message: string; path: string[] },
+] = [
+  (e) => e.SECRETS_PROVIDER !== 'dir' || e.SECRETS_DIR !== undefined,
+  { message: 'SECRETS_PROVIDER=dir needs SECRETS_DIR', path: ['SECRETS_DIR'] },
+];
+
 export const envSchemas = { port, bool };

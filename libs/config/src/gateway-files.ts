@@ -7,34 +7,96 @@ import { ConfigFileError, parseConfigText } from './yaml-file.js';
 
 const globList = z.array(z.string().min(1).max(200));
 
+/** A key an agent signs its calls with (docs/signatures.md): exactly one of the two kinds. */
+export const signingKeySchema = z
+  .strictObject({
+    /** The `keyid` of the signature: unique within the file. */
+    key_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - (1-128)'),
+    /** hmac-sha256: the shared key, as a `{{secret:NAME}}` reference (never the key itself). */
+    hmac_secret: z
+      .string()
+      .regex(
+        /^\{\{secret:[A-Za-z0-9_]+\}\}$/,
+        'a {{secret:NAME}} reference: shared keys never sit in this file',
+      )
+      .optional(),
+    /** ed25519: the agent's public key, as an SPKI PEM or the base64 of its 32 bytes. */
+    ed25519_public_key: z.string().min(43).max(1000).optional(),
+  })
+  .refine((k) => (k.hmac_secret === undefined) !== (k.ed25519_public_key === undefined), {
+    message: 'set exactly one of hmac_secret or ed25519_public_key',
+  });
+export type SigningKey = z.infer<typeof signingKeySchema>;
+
 /** model_keys/<project>.yaml (seed 001): who may call, with which key, and what it is granted. */
-export const modelKeysFileSchema = z.strictObject({
-  models: z.record(
-    z.string().min(1).max(128),
-    z
-      .strictObject({
-        /** The key itself, as in the seeds. Prefer key_sha256 outside development. */
-        key: z.string().min(12, 'keys must be at least 12 characters').optional(),
-        /** Hex SHA-256 of the key, so the file holds no usable secret. */
-        key_sha256: z
-          .string()
-          .regex(/^[a-f0-9]{64}$/, '64 lower-case hex digits')
-          .optional(),
-        /** Optional scope of the key: globs of tools it may ever call, on top of the policy. */
-        tools: globList.optional(),
-        can_propose: z.boolean().default(false),
-        /** The agent's role (seed 004): the policy's roles section applies to it. */
-        role: z.string().min(1).max(64).optional(),
-        /** Tenants it may name in a tool's tenant field (seed 003 row-level security); "*" = all. */
-        tenants: z.array(z.string().min(1).max(128)).default([]),
-        /** Grants such as PII_READ (seed 003). */
-        permissions: z.array(z.enum(['PII_READ'])).default([]),
-      })
-      .refine((m) => (m.key === undefined) !== (m.key_sha256 === undefined), {
-        message: 'set exactly one of key or key_sha256',
-      }),
-  ),
-});
+export const modelKeysFileSchema = z
+  .strictObject({
+    models: z.record(
+      z.string().min(1).max(128),
+      z
+        .strictObject({
+          /** The key itself, as in the seeds. Prefer key_sha256 outside development. */
+          key: z.string().min(12, 'keys must be at least 12 characters').optional(),
+          /** Hex SHA-256 of the key, so the file holds no usable secret. */
+          key_sha256: z
+            .string()
+            .regex(/^[a-f0-9]{64}$/, '64 lower-case hex digits')
+            .optional(),
+          /** Keys the agent signs `POST /api/tools/call` with (HMAC-SHA256 or Ed25519). */
+          signing_keys: z.array(signingKeySchema).max(8).default([]),
+          /** Calls without a valid signature are refused (AUTH.SIGNATURE_REQUIRED). */
+          require_signature: z.boolean().default(false),
+          /** OAuth 2.1 bearer tokens of the configured issuer whose `sub` or `client_id` is this agent. */
+          oauth: z
+            .strictObject({
+              sub: z.string().min(1).max(256).optional(),
+              client_id: z.string().min(1).max(256).optional(),
+            })
+            .refine((o) => o.sub !== undefined || o.client_id !== undefined, {
+              message: 'set sub, client_id or both',
+            })
+            .optional(),
+          /** Optional scope of the key: globs of tools it may ever call, on top of the policy. */
+          tools: globList.optional(),
+          can_propose: z.boolean().default(false),
+          /** The agent's role (seed 004): the policy's roles section applies to it. */
+          role: z.string().min(1).max(64).optional(),
+          /** Tenants it may name in a tool's tenant field (seed 003 row-level security); "*" = all. */
+          tenants: z.array(z.string().min(1).max(128)).default([]),
+          /** Grants such as PII_READ (seed 003). */
+          permissions: z.array(z.enum(['PII_READ'])).default([]),
+        })
+        .refine((m) => m.key === undefined || m.key_sha256 === undefined, {
+          message: 'set at most one of key or key_sha256',
+        })
+        .refine(
+          (m) =>
+            m.key !== undefined ||
+            m.key_sha256 !== undefined ||
+            m.signing_keys.length > 0 ||
+            m.oauth !== undefined,
+          { message: 'give the agent a way in: key, key_sha256, signing_keys or oauth' },
+        )
+        .refine((m) => !m.require_signature || m.signing_keys.length > 0, {
+          message: 'require_signature needs at least one entry in signing_keys',
+        }),
+    ),
+  })
+  .superRefine((file, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [agent, m] of Object.entries(file.models)) {
+      for (const [i, k] of m.signing_keys.entries()) {
+        const other = seen.get(k.key_id);
+        if (other !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', agent, 'signing_keys', i, 'key_id'],
+            message: `key_id ${k.key_id} is also used by ${other}; key ids are unique in a file`,
+          });
+        seen.set(k.key_id, agent);
+      }
+    }
+  });
 export type ModelKeysFile = z.infer<typeof modelKeysFileSchema>;
 
 const toolRulesShape = {

@@ -23,6 +23,24 @@ export const ERROR_CODES = {
   'AUTH.IDENTITY_MISMATCH': 403,
   'AUTH.ADMIN_KEY_REQUIRED': 401,
   'AUTH.ADMIN_DISABLED': 503,
+  /** The agent's model_keys entry has require_signature and the call is not signed. */
+  'AUTH.SIGNATURE_REQUIRED': 401,
+  /** Signature or Signature-Input malformed, a required component or parameter not covered, a Content-Digest that does not match the body, or a signature that does not verify. */
+  'AUTH.SIGNATURE_INVALID': 401,
+  /** The signature's keyid names no signing key of the project. */
+  'AUTH.SIGNATURE_UNKNOWN_KEY': 401,
+  /** The signature's `created` is more than 300 s from the gateway's clock, or its `expires` has passed. */
+  'AUTH.SIGNATURE_EXPIRED': 401,
+  /** The signature's nonce was used before, within the window. */
+  'AUTH.NONCE_REPLAYED': 401,
+  /** Redis, where used nonces are kept, cannot be reached: signed calls are refused. */
+  'AUTH.NONCE_STORE_UNAVAILABLE': 503,
+  /** The shared key of an HMAC signing key (`{{secret:NAME}}`) is not in the secret store. */
+  'AUTH.SIGNING_KEY_UNAVAILABLE': 503,
+  /** An OAuth bearer token that does not verify (signature, issuer, audience, expiry) or maps to no agent. */
+  'AUTH.TOKEN_INVALID': 401,
+  /** The issuer's JWKS cannot be fetched: bearer tokens cannot be checked. */
+  'AUTH.TOKEN_ISSUER_UNAVAILABLE': 503,
   'POLICY.TOOL_NOT_REGISTERED': 403,
   'POLICY.TOOL_NOT_ALLOWED': 403,
   'POLICY.ARGUMENTS_INVALID': 400,

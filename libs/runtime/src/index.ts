@@ -12,3 +12,5 @@ export * from './json-body.js';
 export * from './metrics.js';
 export * from './tracing.js';
 export * from './http-tracing.interceptor.js';
+export * from './secrets.js';
+export * from './request-signing.js';

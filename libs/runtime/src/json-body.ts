@@ -60,6 +60,13 @@ function stringTooLong(length: number, limits: JsonLimits): GatewayError {
   );
 }
 
+const RAW_BODY = Symbol('rawBody');
+
+/** The body's bytes as received (a JSON request parsed by useLimitedJson); empty when it had none. */
+export function rawBodyOf(req: object): Buffer {
+  return (req as { [RAW_BODY]?: Buffer })[RAW_BODY] ?? Buffer.alloc(0);
+}
+
 /**
  * Makes JSON the one body type: Fastify's own parser (which refuses `__proto__` and
  * `constructor.prototype` keys), then the limits. Any JSON value parses, so a body that is
@@ -71,6 +78,8 @@ export function useLimitedJson(app: NestFastifyApplication, limits: JsonLimits):
   fastify.removeContentTypeParser('text/plain');
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser<RawServerDefault>('application/json', {}, (req, body, done) => {
+    // The bytes as they came, for what is computed over them (a signature's Content-Digest).
+    (req as { [RAW_BODY]?: Buffer })[RAW_BODY] = body as unknown as Buffer;
     // Fastify's parser takes the buffer as it takes a string (it checks length, then parses).
     parseJson(req, body as unknown as string, (err: Error | null, value?: unknown) => {
       if (err) return done(err, undefined);

@@ -30,7 +30,7 @@ import { ExecutionController } from '../src/execution/execution.controller.js';
 import { ExecutionService } from '../src/execution/execution.service.js';
 import { callHttpUpstream, type HttpUpstream } from '../src/execution/http-upstream.js';
 import { UpstreamResilience } from '../src/resilience/index.js';
-import { EnvSecretProvider, SECRET_PROVIDER } from '../src/secrets/index.js';
+import { EnvSecretProvider, SECRET_PROVIDER } from '@sg/runtime';
 
 const iso = isolate('exe');
 const logger = createLogger('executor', { level: 'silent', pretty: false });

@@ -11,20 +11,21 @@ import {
 } from '@sg/contracts';
 import { loadGatewayFiles } from '@sg/config';
 import type { ConfigSync, MessageContext, NatsBus } from '@sg/messaging';
-import { createLogger } from '@sg/runtime';
+import {
+  createLogger,
+  createSecretProvider,
+  DirectorySecretProvider,
+  EnvSecretProvider,
+  type SecretProvider,
+} from '@sg/runtime';
 import { exampleConfigDir, type ConfigDir } from '@sg/testing';
-import { type ExecutorEnv, loadExecutorEnv, loadSecretEnv } from '../src/config/env.js';
+import { loadSecretEnv } from '@sg/config';
+import { type ExecutorEnv, loadExecutorEnv } from '../src/config/env.js';
 import { ExecutionController } from '../src/execution/execution.controller.js';
 import { ExecutionService } from '../src/execution/execution.service.js';
 import type { HttpUpstream } from '../src/execution/http-upstream.js';
 import { findSsrfRefusal, guardedLookup, isBlockedAddress } from '../src/execution/ssrf-guard.js';
 import { UpstreamResilience } from '../src/resilience/index.js';
-import {
-  createSecretProvider,
-  DirectorySecretProvider,
-  EnvSecretProvider,
-  type SecretProvider,
-} from '../src/secrets/index.js';
 
 /** Secret values with characters that URL-encoding and base64 change. */
 const SECRETS = {
@@ -333,7 +334,10 @@ describe('secrets', () => {
   });
 
   it('reads secrets from a directory of files (Kubernetes style), trimming the newline and following rotation', async () => {
-    const provider = createSecretProvider({ SECRETS_PROVIDER: 'dir', SECRETS_DIR: secretDir }, {});
+    const provider = createSecretProvider(
+      { SECRETS_PROVIDER: 'dir', SECRETS_ENV_PREFIX: 'SECRET_', SECRETS_DIR: secretDir },
+      {},
+    );
     expect(provider).toBeInstanceOf(DirectorySecretProvider);
     const service = newService(provider);
     const out = await service.execute(call('dir.echo'));

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
 import { PolicyEngineModule } from '@sg/policy-engine';
+import { secretProviderProvider } from '@sg/runtime';
 import { AuditController } from './admin/audit.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
+import { OAuthTokens } from './auth/oauth.js';
+import { OAuthMetadataController } from './auth/oauth.controller.js';
 import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { ErrorAnswers } from './http/error-answer.js';
@@ -25,9 +28,12 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     ApprovalsController,
     GatewayHealthController,
     McpController,
+    OAuthMetadataController,
   ],
   providers: [
     AgentAuthService,
+    OAuthTokens,
+    secretProviderProvider,
     ToolCallService,
     IdempotencyService,
     ErrorAnswers,

@@ -11,7 +11,8 @@ import { ConfigSync } from '@sg/messaging';
 import { ENV } from '@sg/runtime';
 import type { ExecutorEnv } from '../config/env.js';
 import { UpstreamResilience } from '../resilience/index.js';
-import { SECRET_PROVIDER, type SecretProvider, SecretScope } from '../secrets/index.js';
+import { SECRET_PROVIDER, type SecretProvider } from '@sg/runtime';
+import { SecretScope } from '../secrets/index.js';
 import { prepareHttpCall, sendHttpCall } from './http-upstream.js';
 import { callMcpUpstream, closeMcpClients } from './mcp-upstream.js';
 

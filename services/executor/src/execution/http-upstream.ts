@@ -1,7 +1,8 @@
 import { GatewayError } from '@sg/contracts';
 import type { HttpUpstream } from '@sg/config';
 import { Agent, errors, request } from 'undici';
-import { type SecretProvider, SecretScope } from '../secrets/index.js';
+import type { SecretProvider } from '@sg/runtime';
+import { SecretScope } from '../secrets/index.js';
 import {
   assertUpstreamAllowed,
   findSsrfRefusal,

@@ -1,2 +1,1 @@
-export * from './secret-provider.js';
 export * from './secret-scope.js';

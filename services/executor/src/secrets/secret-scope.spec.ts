@@ -1,4 +1,4 @@
-import { EnvSecretProvider } from './secret-provider.js';
+import { EnvSecretProvider } from '@sg/runtime';
 import { SECRET_REDACTION, SecretScope } from './secret-scope.js';
 
 describe('SecretScope', () => {

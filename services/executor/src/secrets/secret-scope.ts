@@ -1,6 +1,6 @@
 import { GatewayError } from '@sg/contracts';
 import { setOwn } from '@sg/runtime';
-import type { SecretProvider } from './secret-provider.js';
+import type { SecretProvider } from '@sg/runtime';
 
 /** `{{secret:NAME}}`: how the registry refers to a secret. */
 export const SECRET_REF = /\{\{secret:([A-Za-z0-9_]+)\}\}/g;

@@ -15,7 +15,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { requireAdmin } from '../admin/admin-key.js';
-import { AgentAuthService } from '../auth/agent-auth.service.js';
+import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
@@ -170,7 +170,7 @@ export class ApprovalsController {
       let agent: { agentId: string; project: string } | null = null;
       if (req.headers['x-admin-key'] === undefined) {
         if (ctx.projectError) throw ctx.projectError;
-        agent = this.auth.authenticate(ctx.project, req.headers);
+        agent = await this.auth.authenticate(ctx.project, credentialsOf(req));
       } else {
         requireAdmin(this.env.ADMIN_API_KEY, req.headers);
       }

@@ -1,9 +1,19 @@
-import { baseEnvSchema, envSchemas, jsonBodyEnvSchema, parseEnv, redisEnvSchema } from '@sg/config';
+import {
+  baseEnvSchema,
+  envSchemas,
+  jsonBodyEnvSchema,
+  parseEnv,
+  redisEnvSchema,
+  secretsDirRequired,
+  secretsEnvSchema,
+} from '@sg/config';
 import { z } from 'zod';
 
 export const ingressEnvSchema = baseEnvSchema
   .extend(redisEnvSchema.shape)
   .extend(jsonBodyEnvSchema.shape)
+  // The shared keys of agents' HMAC signing keys (`hmac_secret: "{{secret:NAME}}"`).
+  .extend(secretsEnvSchema.shape)
   .extend({
     /** A repeated request_id of the same agent within this window gets the first answer back. */
     IDEMPOTENCY_WINDOW_S: z.coerce
@@ -54,9 +64,24 @@ export const ingressEnvSchema = baseEnvSchema
       .string()
       .refine((s) => s.includes('{approval_id}'), 'must contain {approval_id}')
       .optional(),
+    /** OAuth 2.1 bearer tokens (docs/authentication.md): the issuer (`iss`). Unset: tokens are not accepted. */
+    OAUTH_ISSUER: z.url().optional(),
+    /** The issuer's JSON Web Key Set. */
+    OAUTH_JWKS_URL: z.url().optional(),
+    /** This gateway's resource identifier: a token's `aud` must name it (RFC 8707, RFC 9728). */
+    OAUTH_AUDIENCE: z.url().optional(),
+    /** A scope every token must hold (space-separated `scope` claim); unset: none required. */
+    OAUTH_REQUIRED_SCOPE: z.string().min(1).max(128).optional(),
     /** Added to a tool's own timeout to bound the wait for the executor. */
     EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-  });
+  })
+  .refine(...secretsDirRequired)
+  .refine(
+    (e) =>
+      e.OAUTH_ISSUER === undefined ||
+      (e.OAUTH_JWKS_URL !== undefined && e.OAUTH_AUDIENCE !== undefined),
+    { message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and OAUTH_AUDIENCE', path: ['OAUTH_ISSUER'] },
+  );
 export type IngressEnv = z.infer<typeof ingressEnvSchema>;
 
 export function loadIngressEnv(env: NodeJS.ProcessEnv = process.env): IngressEnv {

@@ -55,7 +55,12 @@ class GatewayErrorFilter implements ExceptionFilter {
         : this.errors.answer(error, this.toolCalls.contextOf(req.headers).traceId);
     if (path === '/mcp') {
       const traceId = answer.headers['x-trace-id'] ?? String(answer.body.trace_id);
-      void refuse(reply, GatewayError.fromBody(answer.body.error as ErrorBody), traceId);
+      void refuse(
+        reply,
+        GatewayError.fromBody(answer.body.error as ErrorBody),
+        traceId,
+        answer.headers,
+      );
       return;
     }
     void reply.status(answer.status).headers(answer.headers).send(answer.body);

@@ -1,12 +1,14 @@
 import { GatewayError } from '@sg/contracts';
 import { pino } from 'pino';
+import { OAuthTokens } from '../auth/oauth.js';
+import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers, fromFastifyError } from './error-answer.js';
 
 /** ErrorAnswers with a logger whose lines are kept. */
 function withLog() {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-  return { errors: new ErrorAnswers(logger), lines };
+  return { errors: new ErrorAnswers(logger, new OAuthTokens({} as IngressEnv)), lines };
 }
 
 describe('fromFastifyError', () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
 import { errorFields, LOGGER, type Logger } from '@sg/runtime';
+import { OAuthTokens } from '../auth/oauth.js';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
 
 const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
@@ -12,7 +13,15 @@ const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
  */
 @Injectable()
 export class ErrorAnswers {
-  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly oauth: OAuthTokens,
+  ) {}
+
+  /** Headers an error's answer carries: a 401 says how to authenticate (WWW-Authenticate). */
+  headersFor(error: GatewayError): Record<string, string> {
+    return error.httpStatus === 401 ? { 'www-authenticate': this.oauth.challenge(error.code) } : {};
+  }
 
   /** The GatewayError an error is answered with. */
   gatewayError(err: unknown, traceId: string): GatewayError {
@@ -36,7 +45,7 @@ export class ErrorAnswers {
     const error = this.gatewayError(err, traceId);
     return {
       status: error.httpStatus,
-      headers: { 'x-trace-id': traceId },
+      headers: { ...this.headersFor(error), 'x-trace-id': traceId },
       body: { success: false, error: error.toBody(), trace_id: traceId },
     };
   }

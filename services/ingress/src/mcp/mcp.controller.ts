@@ -5,7 +5,7 @@ import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
+import { AgentAuthService, credentialsOf, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { type RequestContext, ToolCallService } from '../toolcall/toolcall.service.js';
@@ -57,7 +57,7 @@ export class McpController {
     const ctx = this.toolCalls.contextOf(req.headers);
     let opened: McpSession | null = null;
     try {
-      const principal = this.admit(req, ctx);
+      const principal = await this.admit(req, ctx);
       checkAccept(req.headers, 'POST');
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         throw new GatewayError(
@@ -93,7 +93,12 @@ export class McpController {
     } catch (err) {
       // Every refused message is audited, as every answer of the tool-call endpoints is.
       const answer = this.toolCalls.reject('mcp', req.headers, err, ctx);
-      return refuse(reply, GatewayError.fromBody(answer.body.error as ErrorBody), ctx.traceId);
+      return refuse(
+        reply,
+        GatewayError.fromBody(answer.body.error as ErrorBody),
+        ctx.traceId,
+        answer.headers,
+      );
     }
   }
 
@@ -101,7 +106,7 @@ export class McpController {
   async stream(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      const principal = this.admit(req, ctx);
+      const principal = await this.admit(req, ctx);
       checkAccept(req.headers, 'GET');
       const session = await this.sessions.resume(sessionIdOf(req.headers), principal);
       const server = this.mcp.server(this.request(req, ctx, principal, session));
@@ -129,7 +134,8 @@ export class McpController {
         .header('x-trace-id', ctx.traceId)
         .send(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>));
     } catch (err) {
-      return refuse(reply, this.errors.gatewayError(err, ctx.traceId), ctx.traceId);
+      const error = this.errors.gatewayError(err, ctx.traceId);
+      return refuse(reply, error, ctx.traceId, this.errors.headersFor(error));
     }
   }
 
@@ -137,22 +143,23 @@ export class McpController {
   async end(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      const principal = this.admit(req, ctx);
+      const principal = await this.admit(req, ctx);
       const session = await this.sessions.resume(sessionIdOf(req.headers), principal);
       await this.sessions.end(session.id);
       await this.streams.end(session.id);
       return reply.status(204).header('x-trace-id', ctx.traceId).send();
     } catch (err) {
-      return refuse(reply, this.errors.gatewayError(err, ctx.traceId), ctx.traceId);
+      const error = this.errors.gatewayError(err, ctx.traceId);
+      return refuse(reply, error, ctx.traceId, this.errors.headersFor(error));
     }
   }
 
   /** Origin, protocol version, project and key: what every method checks first. */
-  private admit(req: FastifyRequest, ctx: RequestContext): Principal {
+  private admit(req: FastifyRequest, ctx: RequestContext): Promise<Principal> {
     checkOrigin(req.headers, { host: this.env.HOST, allowedOrigins: this.env.MCP_ALLOWED_ORIGINS });
     checkProtocolVersion(req.headers);
     if (ctx.projectError) throw ctx.projectError;
-    return this.auth.authenticate(ctx.project, req.headers);
+    return this.auth.authenticate(ctx.project, credentialsOf(req));
   }
 
   private request(
@@ -172,10 +179,14 @@ export class McpController {
 }
 
 /** A refusal before the SDK handled the message: the JSON-RPC error form, with the gateway's code. */
-export function refuse(reply: FastifyReply, error: GatewayError, traceId: string) {
-  if (error.httpStatus === 401)
-    void reply.header('www-authenticate', 'Bearer realm="securegateway"');
+export function refuse(
+  reply: FastifyReply,
+  error: GatewayError,
+  traceId: string,
+  headers: Record<string, string>,
+) {
   return reply
+    .headers(headers)
     .status(error.httpStatus)
     .header('x-trace-id', traceId)
     .send(jsonRpcError(error, traceId));

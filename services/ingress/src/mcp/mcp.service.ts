@@ -173,7 +173,7 @@ export class McpService {
     const headerUser = req.headers['x-user-id'];
     const userId =
       str(meta[META.userId]) ?? str(Array.isArray(headerUser) ? headerUser[0] : headerUser);
-    const answer = await this.toolCalls.govern('mcp', req.ctx, () => {
+    const answer = await this.toolCalls.govern('mcp', req.ctx, async () => {
       const tool = toolNameSchema.safeParse(params.name);
       if (!tool.success)
         throw new GatewayError(

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
 import { ConfigSync } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AgentAuthService } from '../auth/agent-auth.service.js';
+import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from './toolcall.service.js';
 
@@ -17,11 +17,15 @@ export class SchemaController {
   ) {}
 
   @Get(':file')
-  schema(@Param('file') file: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+  async schema(
+    @Param('file') file: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
       if (ctx.projectError) throw ctx.projectError;
-      this.auth.authenticate(ctx.project, req.headers);
+      await this.auth.authenticate(ctx.project, credentialsOf(req));
       const tool = this.config.files.tools.get(file.replace(/\.json$/, ''));
       if (!file.endsWith('.json') || !tool) {
         throw new GatewayError(

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { credentialsOf } from '../auth/agent-auth.service.js';
 import { ToolCallService, type HttpAnswer } from './toolcall.service.js';
 
 export function send(reply: FastifyReply, answer: HttpAnswer) {
@@ -14,13 +15,13 @@ export class ToolCallController {
   @Post('api/tools/call')
   @HttpCode(200)
   async restCall(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return send(reply, await this.toolCalls.handle('rest', req.headers, body));
+    return send(reply, await this.toolCalls.handle('rest', credentialsOf(req), body));
   }
 
   /** SecureGateway's own shape (seeds 000/001). */
   @Post('mcp/toolcall')
   @HttpCode(200)
   async mcpCall(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return send(reply, await this.toolCalls.handle('mcp', req.headers, body));
+    return send(reply, await this.toolCalls.handle('mcp', credentialsOf(req), body));
   }
 }

@@ -23,7 +23,7 @@ import { DecisionService } from '@sg/policy-engine';
 import { context, ENV, traceIdFrom } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { AgentAuthService, type Principal } from '../auth/agent-auth.service.js';
+import { AgentAuthService, type Credentials, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import {
@@ -95,13 +95,14 @@ export class ToolCallService {
     return { traceId, otel: context.active(), project, projectError: error };
   }
 
-  /** A call to a tool-call endpoint: the caller is authenticated from the headers, the call read from the body. */
-  handle(channel: Channel, headers: HeaderBag, body: unknown): Promise<HttpAnswer> {
+  /** A call to a tool-call endpoint: the caller is authenticated from the request, the call read from the body. */
+  handle(channel: Channel, req: Credentials, body: unknown): Promise<HttpAnswer> {
+    const headers = req.headers;
     const ctx = this.contextOf(headers);
-    return this.govern(channel, ctx, () => {
+    return this.govern(channel, ctx, async () => {
       // Before the key is checked and before anything is published under the name.
       if (ctx.projectError) throw ctx.projectError;
-      const principal = this.auth.authenticate(ctx.project, headers);
+      const principal = await this.auth.authenticate(ctx.project, req);
       const call = this.normalize(channel, headers, body);
       if (call.agentId !== principal.agentId) {
         throw new GatewayError(
@@ -121,7 +122,7 @@ export class ToolCallService {
   async govern(
     channel: Channel,
     ctx: MessageContext,
-    admit: () => { principal: Principal; call: NormalizedCall },
+    admit: () => Promise<{ principal: Principal; call: NormalizedCall }>,
   ): Promise<HttpAnswer> {
     const started = performance.now();
     let auditId = randomUUID();
@@ -134,7 +135,7 @@ export class ToolCallService {
     let reachedExecutor = false;
     let recordedByExecutor = false;
     try {
-      ({ principal, call } = admit());
+      ({ principal, call } = await admit());
       const request = {
         project: ctx.project,
         agent_id: call.agentId,
@@ -388,7 +389,7 @@ export class ToolCallService {
     const error = this.errors.gatewayError(err, traceId);
     return {
       status: error.httpStatus,
-      headers: {},
+      headers: this.errors.headersFor(error),
       body: {
         success: false,
         error: error.toBody(),

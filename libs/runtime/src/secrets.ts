@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadSecretEnv } from '@sg/config';
+import { ENV } from './tokens.js';
 
 /**
  * Where `{{secret:NAME}}` is looked up. An interface, so a vault (or any other store) can be
@@ -10,7 +12,7 @@ export interface SecretProvider {
   get(name: string): Promise<string | undefined>;
 }
 
-/** Nest token of the SecretProvider the executor uses. */
+/** Nest token of the SecretProvider (the executor's upstream secrets, the ingress's signing keys). */
 export const SECRET_PROVIDER = Symbol('SECRET_PROVIDER');
 
 /** A secret NAME: what `{{secret:NAME}}` may hold, and so what a provider is asked for. */
@@ -67,15 +69,34 @@ export class DirectorySecretProvider implements SecretProvider {
 
 export interface SecretProviderSettings {
   SECRETS_PROVIDER: 'env' | 'dir';
+  SECRETS_ENV_PREFIX: string;
   SECRETS_DIR?: string | undefined;
 }
 
-/** The provider the environment chooses; `secretEnv` is loadSecretEnv()'s snapshot. */
+/**
+ * The provider the environment chooses (secretsEnvSchema in @sg/config); `secretEnv` is
+ * loadSecretEnv()'s snapshot, used by the env provider.
+ */
 export function createSecretProvider(
   settings: SecretProviderSettings,
-  secretEnv: Readonly<Record<string, string>>,
+  secretEnv: Readonly<Record<string, string>> = loadSecretEnv(settings.SECRETS_ENV_PREFIX),
 ): SecretProvider {
   if (settings.SECRETS_PROVIDER === 'dir')
     return new DirectorySecretProvider(settings.SECRETS_DIR!);
   return new EnvSecretProvider(secretEnv);
 }
+
+/** `{{secret:NAME}}` as the whole of a value: NAME, else undefined. */
+export function secretReference(value: string): string | undefined {
+  return /^\{\{secret:([A-Za-z0-9_]+)\}\}$/.exec(value)?.[1];
+}
+
+/**
+ * The SecretProvider under SECRET_PROVIDER, chosen by the service's env (ENV). Swap this provider
+ * for a vault-backed SecretProvider to use one.
+ */
+export const secretProviderProvider = {
+  provide: SECRET_PROVIDER,
+  inject: [ENV],
+  useFactory: (env: SecretProviderSettings) => createSecretProvider(env),
+};
