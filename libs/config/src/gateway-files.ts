@@ -306,6 +306,12 @@ export const mcpUpstreamSchema = z
     message: 'streamable_http needs url; stdio needs command',
   });
 
+/**
+ * A tool that runs inside its own MCP server, governed there with the SDK (`@sg/sdk`
+ * governed()): the gateway decides and audits it, and never runs it.
+ */
+export const sdkUpstreamSchema = z.strictObject({ type: z.literal('sdk') });
+
 /** tools/<name>.json: the registry entry of one tool. A tool without one is denied. */
 export const toolFileSchema = z.strictObject({
   name: toolNameSchema,
@@ -328,7 +334,7 @@ export const toolFileSchema = z.strictObject({
       allow_fields: z.array(z.string().min(1).max(64)).default([]),
     })
     .prefault({}),
-  upstream: z.union([httpUpstreamSchema, mcpUpstreamSchema]),
+  upstream: z.union([httpUpstreamSchema, mcpUpstreamSchema, sdkUpstreamSchema]),
 });
 export type ToolFile = z.infer<typeof toolFileSchema>;
 export type HttpUpstream = z.infer<typeof httpUpstreamSchema>;

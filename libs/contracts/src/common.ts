@@ -21,5 +21,6 @@ export const projectIdSchema = z
 
 export const idSchema = z.string().min(1).max(128);
 export const argumentsSchema = z.record(z.string(), z.unknown());
-export const channelSchema = z.enum(['rest', 'mcp']);
+/** How a call came in: REST (/api/tools/call), MCP (/mcp/toolcall and /mcp), or the governed-tool SDK (/api/sdk/authorize). */
+export const channelSchema = z.enum(['rest', 'mcp', 'sdk']);
 export type Channel = z.infer<typeof channelSchema>;

@@ -14,6 +14,7 @@ import { McpController } from './mcp/mcp.controller.js';
 import { McpService } from './mcp/mcp.service.js';
 import { McpSessions } from './mcp/mcp-sessions.js';
 import { McpStreams } from './mcp/mcp-streams.js';
+import { SdkController } from './sdk/sdk.controller.js';
 import { SchemaController } from './toolcall/schema.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
@@ -29,6 +30,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     GatewayHealthController,
     McpController,
     OAuthMetadataController,
+    SdkController,
   ],
   providers: [
     AgentAuthService,

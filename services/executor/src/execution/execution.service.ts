@@ -43,6 +43,12 @@ export class ExecutionService implements OnApplicationShutdown {
       );
     }
     const upstream = tool.upstream;
+    if (upstream.type === 'sdk') {
+      throw new GatewayError(
+        'EXECUTOR.TOOL_UNAVAILABLE',
+        `${req.tool} runs inside its own MCP server (the governed-tool SDK); call it there`,
+      );
+    }
     const started = performance.now();
     const scope = new SecretScope(this.secrets);
     if (upstream.type === 'mcp') {

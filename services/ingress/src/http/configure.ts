@@ -1,14 +1,15 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ENV, HttpTracingInterceptor, useLimitedJson } from '@sg/runtime';
-import { type ErrorBody, GatewayError } from '@sg/contracts';
+import { type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { ErrorAnswers, fromFastifyError } from './error-answer.js';
 
-const TOOL_CALL_ROUTES: Record<string, 'rest' | 'mcp'> = {
+const TOOL_CALL_ROUTES: Record<string, Channel> = {
+  '/api/sdk/authorize': 'sdk',
   '/api/tools/call': 'rest',
   '/mcp/toolcall': 'mcp',
   '/mcp': 'mcp',

@@ -137,7 +137,9 @@ export class McpService {
    */
   toolsFor(session: McpSession): { tools: Tool[]; fingerprint: string } {
     const listed = this.policies.listable(session.project, session.agent_id);
-    const tools = (listed?.tools ?? []).map(({ name, tool, requires_approval }): Tool => {
+    // A tool governed in its own server (the SDK) is not run by the gateway: not listed here.
+    const runnable = (listed?.tools ?? []).filter((t) => t.tool.definition.upstream.type !== 'sdk');
+    const tools = runnable.map(({ name, tool, requires_approval }): Tool => {
       const d = tool.definition;
       return {
         name,

@@ -117,12 +117,15 @@ export class ToolCallService {
   /**
    * The governed path of one call: decision, approval, idempotency, execution, one audited
    * answer. `admit` names the caller and the call (the MCP endpoint has authenticated its
-   * session already); an error it throws is the answer, audited like any other.
+   * session already); an error it throws is the answer, audited like any other. With
+   * `authorizeOnly` an allowed call is not run: the answer says it is authorized (the SDK runs
+   * the tool in its own server and reports the run).
    */
   async govern(
     channel: Channel,
     ctx: MessageContext,
     admit: () => Promise<{ principal: Principal; call: NormalizedCall }>,
+    opts: { authorizeOnly?: boolean } = {},
   ): Promise<HttpAnswer> {
     const started = performance.now();
     let auditId = randomUUID();
@@ -194,6 +197,20 @@ export class ToolCallService {
             audit_id: auditId,
           },
         };
+      } else if (opts.authorizeOnly) {
+        answer = {
+          status: 200,
+          headers: {},
+          body: {
+            success: true,
+            allowed: true,
+            status: 'authorized',
+            decision: publicDecision(decision),
+            risk_score: decision.risk_score,
+            trace_id: ctx.traceId,
+            audit_id: auditId,
+          },
+        };
       } else {
         reachedExecutor = true;
         // The executor records the call under auditId before it answers (ADR 0011).
@@ -258,8 +275,9 @@ export class ToolCallService {
    * gave no answer.
    */
   execute(request: ExecuteRequest, ctx: MessageContext): Promise<ExecuteResult> {
+    const upstream = this.config.files.tools.get(request.tool)?.upstream;
     const timeout =
-      (this.config.files.tools.get(request.tool)?.upstream.timeout_ms ?? 30_000) +
+      (upstream && 'timeout_ms' in upstream ? upstream.timeout_ms : 30_000) +
       this.env.EXECUTE_MARGIN_MS;
     return this.client.request(EXECUTE_SUBJECT, request, ctx, timeout);
   }
