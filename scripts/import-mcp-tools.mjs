@@ -17,7 +17,7 @@
 //   --force                   overwrite existing files (default: skip them)
 //   --dry-run                 print what would be written, write nothing
 //
-// Needs the built config library: npx nx run config:build
+// Needs the built config and runtime libraries: npx nx run-many -t build -p config runtime
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,10 +60,14 @@ if (Boolean(opts.url) === Boolean(opts.stdio)) fail('give exactly one of --url o
 if (!opts.out) fail('--out DIR is required');
 
 let toolFileSchema;
+let mcpToolPin;
 try {
   ({ toolFileSchema } = await import('@sg/config'));
+  ({ mcpToolPin } = await import('@sg/runtime'));
 } catch (err) {
-  fail(`cannot load @sg/config (${err.message}); build it first: npx nx run config:build`);
+  fail(
+    `cannot load @sg/config and @sg/runtime (${err.message}); build them first: npx nx run-many -t build -p config runtime`,
+  );
 }
 
 function headers(list, flag) {
@@ -159,7 +163,12 @@ for (const t of tools) {
     // failure), every other tool counts as a write. Review before use.
     writes: !readOnly,
     idempotent: readOnly,
-    upstream: { ...upstreamBase, ...(name !== t.name ? { remote_tool: t.name } : {}) },
+    upstream: {
+      ...upstreamBase,
+      ...(name !== t.name ? { remote_tool: t.name } : {}),
+      // The tool as advertised now: if the server changes it later, calls are refused.
+      pin_sha256: mcpToolPin({ description: t.description, inputSchema: t.inputSchema }),
+    },
   };
   const parsed = toolFileSchema.safeParse(entry);
   if (!parsed.success) {

@@ -300,6 +300,15 @@ export const mcpUpstreamSchema = z
     env: z.record(z.string(), z.string()).default({}),
     /** The tool's name on the server, when it differs from the registry name. */
     remote_tool: z.string().min(1).optional(),
+    /**
+     * The tool as reviewed: sha256 of its description and input schema as the server advertised
+     * them (`mcpToolPin`, written by import-mcp-tools). When the server later advertises
+     * anything else, calls are refused (EXECUTOR.TOOL_PIN_MISMATCH) and an alert is raised.
+     */
+    pin_sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, '64 lower-case hex digits')
+      .optional(),
     ...resilienceShape,
   })
   .refine((u) => (u.transport === 'stdio' ? Boolean(u.command) : Boolean(u.url)), {

@@ -63,6 +63,8 @@ export const ERROR_CODES = {
   'EXECUTOR.SECRET_MISSING': 503,
   'EXECUTOR.CIRCUIT_OPEN': 503,
   'EXECUTOR.SSRF_REFUSED': 403,
+  /** The MCP server now advertises another description or schema for a pinned tool (or no longer advertises it): refused until an admin reviews it and pins it again. */
+  'EXECUTOR.TOOL_PIN_MISMATCH': 409,
   'AUDIT.TRACE_NOT_FOUND': 404,
   'APPROVAL.NOT_FOUND': 404,
   'APPROVAL.NOT_PENDING': 409,

@@ -79,3 +79,15 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
     });
   else target[key] = value;
 }
+
+/**
+ * The pin of an MCP tool as a server advertises it: sha256 of the canonical JSON of its
+ * description and input schema. The registry keeps it (`upstream.pin_sha256`); a server that
+ * later advertises another description or schema for the tool (a "rug pull") no longer matches.
+ */
+export function mcpToolPin(tool: {
+  description?: string | undefined;
+  inputSchema: unknown;
+}): string {
+  return digestOf({ description: tool.description ?? '', input_schema: tool.inputSchema });
+}

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startUpstream, waitFor, type TestUpstream } from '@sg/testing';
 import { ROOT } from '../../../scripts/stack.mjs';
-import { envelope, post, startGateway, type Gateway } from './harness.js';
+import { ADMIN_KEY, envelope, get, post, startGateway, type Gateway } from './harness.js';
 
 // The executor end to end: a real MCP server (examples/mcp-server, written with the MCP SDK)
 // reached with an injected secret, and the protections a caller sees as status codes.
@@ -58,6 +58,11 @@ beforeAll(async () => {
       );
       c.write('tools/notes.search.json', mcpTool('notes.search'));
       c.write('tools/notes.slow.json', mcpTool('notes.slow', { timeout_ms: 300 }));
+      // Pinned to a description and schema the server does not advertise (a changed server).
+      c.write(
+        'tools/notes.pinned.json',
+        mcpTool('notes.pinned', { remote_tool: 'notes.search', pin_sha256: 'c'.repeat(64) }),
+      );
       c.write('tools/notes.unauthorized.json', {
         ...mcpTool('notes.unauthorized', { remote_tool: 'notes.search' }),
         upstream: {
@@ -205,4 +210,21 @@ it('leaves no secret value in PostgreSQL or in any service log', async () => {
   }
   const all = await gw.db.query('SELECT count(*)::int AS n FROM audit_events');
   expect(all.rows[0].n).toBeGreaterThan(10);
+});
+
+it('refuses a pinned MCP tool whose server advertises something else, and raises tool_drift', async () => {
+  const res = await call('notes.pinned', { query: 'x' });
+  expect(res.status).toBe(409);
+  expect(res.body.error.code).toBe('EXECUTOR.TOOL_PIN_MISMATCH');
+  expect(res.body.error.message).toMatch(/import-mcp-tools/);
+  const alert = await waitFor(
+    async () => {
+      const listed = await get(gw, '/api/alerts?type=tool_drift', { 'X-Admin-Key': ADMIN_KEY });
+      return listed.body.alerts?.[0] as Record<string, unknown> | undefined;
+    },
+    15_000,
+    'the tool_drift alert',
+  );
+  expect(alert).toMatchObject({ type: 'tool_drift', severity: 'high', tool: 'notes.pinned' });
+  expect(alert.trace_ids).toContain(res.body.trace_id);
 });

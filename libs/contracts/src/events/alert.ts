@@ -11,6 +11,8 @@ export const ALERT_TYPES = [
   'new_tool',
   'new_agent',
   'chain_broken',
+  /** An MCP server changed a pinned tool's description or schema (EXECUTOR.TOOL_PIN_MISMATCH). */
+  'tool_drift',
 ] as const;
 export const alertTypeSchema = z.enum(ALERT_TYPES);
 export type AlertType = z.infer<typeof alertTypeSchema>;

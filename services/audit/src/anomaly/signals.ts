@@ -20,7 +20,10 @@ export interface CompletedCall {
  * raise the alert. `threshold` is what the alert reports (risk_at for high-risk sessions).
  */
 export interface WindowSignal {
-  type: Extract<AlertType, 'denial_spike' | 'rate_limit_storm' | 'high_risk_session'>;
+  type: Extract<
+    AlertType,
+    'denial_spike' | 'rate_limit_storm' | 'high_risk_session' | 'tool_drift'
+  >;
   key: string;
   need: number;
   window_s: number;
@@ -42,6 +45,7 @@ export const SEVERITY: Record<AlertType, AlertSeverity> = {
   new_tool: 'low',
   new_agent: 'low',
   chain_broken: 'critical',
+  tool_drift: 'high',
 };
 
 const RATE_LIMITED = 'POLICY.RATE_LIMITED';
@@ -89,6 +93,16 @@ export function windowSignals(call: CompletedCall, cfg: AnomalyConfig): WindowSi
       need: 1,
       window_s: cfg.cooldown_s,
       threshold: cfg.high_risk_session.risk_at,
+    });
+  }
+  // Always on: a pinned tool that changed is refused, and someone must review it.
+  if (d.code === 'EXECUTOR.TOOL_PIN_MISMATCH' && d.tool !== null) {
+    out.push({
+      type: 'tool_drift',
+      key: boundedKey(d.tool),
+      need: 1,
+      window_s: cfg.cooldown_s,
+      threshold: 1,
     });
   }
   return out;
@@ -162,8 +176,10 @@ export interface AlertFacts {
 export function windowAlert(call: CompletedCall, s: WindowSignal, f: AlertFacts): Alert {
   const d = call.data;
   const session = s.type === 'high_risk_session';
-  const summary =
-    s.type === 'denial_spike'
+  const drift = s.type === 'tool_drift';
+  const summary = drift
+    ? `the MCP server of tool ${d.tool} advertises another description or input schema than the one pinned in the registry (a possible rug pull); ${f.count} call(s) refused within ${s.window_s} s. Review the server, then run import-mcp-tools again`
+    : s.type === 'denial_spike'
       ? `${f.count} denied calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
       : s.type === 'rate_limit_storm'
         ? `${f.count} rate-limited calls within ${s.window_s} s in project ${call.project} (alert at ${s.need})`
@@ -174,7 +190,7 @@ export function windowAlert(call: CompletedCall, s: WindowSignal, f: AlertFacts)
     // Spikes and storms are about the project: naming the agent of the last call would mislead.
     agent_id: session ? d.agent_id : null,
     session_id: session ? d.session_id : null,
-    tool: session ? d.tool : null,
+    tool: session || drift ? d.tool : null,
   });
 }
 

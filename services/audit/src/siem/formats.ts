@@ -16,6 +16,7 @@ export const ALERT_NAMES: Record<AlertType, string> = {
   new_tool: 'new tool',
   new_agent: 'new agent',
   chain_broken: 'audit chain broken',
+  tool_drift: 'tool drift',
 };
 
 /** The `json` webhook body: the alert as published, plus seed 002's `alert` name (`count` is already a field). */
@@ -49,6 +50,7 @@ const OCSF_ANALYTIC: Record<AlertType, { type_id: number; type: string }> = {
   new_tool: { type_id: 2, type: 'Behavioral' },
   new_agent: { type_id: 2, type: 'Behavioral' },
   chain_broken: { type_id: 1, type: 'Rule' },
+  tool_drift: { type_id: 1, type: 'Rule' },
 };
 
 /** An OCSF 1.1.0 Detection Finding (class 2004, category 2 Findings, activity 1 Create). */

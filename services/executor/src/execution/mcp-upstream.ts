@@ -5,9 +5,14 @@ import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { McpUpstream } from '@sg/config';
 import { GatewayError } from '@sg/contracts';
+import { mcpToolPin } from '@sg/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { UpstreamAnswer } from './http-upstream.js';
 import {
@@ -65,7 +70,12 @@ interface Entry {
   /** Set when the server sent a message larger than the transport accepts. */
   oversized: boolean;
   idle?: NodeJS.Timeout;
+  /** The pins of the tools the server advertises (mcpToolPin), as last listed. */
+  advertised?: { at: number; pins: Promise<Map<string, string>> };
 }
+
+/** How long a listing of the server's tools is trusted for the pin check (a list_changed notification ends it at once). */
+export const PIN_LISTING_MS = 30_000;
 
 interface Slot {
   pending: Promise<Entry>;
@@ -105,6 +115,7 @@ export async function callMcpUpstream(
   for (let attempt = 0; ; attempt++) {
     const { entry, fresh } = await connected(tool, upstream, deadline, maxBytes, signal);
     try {
+      if (upstream.pin_sha256) await checkPin(tool, name, upstream, entry, deadline);
       result = await entry.client.callTool({ name, arguments: args }, undefined, {
         timeout: remaining(tool, upstream, deadline),
         signal,
@@ -155,25 +166,69 @@ export async function listMcpTools(upstream: McpUpstream): Promise<McpToolInfo[]
   guard('tools/list', upstream);
   const deadline = Date.now() + upstream.timeout_ms;
   const { entry } = await connected('tools/list', upstream, deadline, 8 * 1024 * 1024);
-  const tools: McpToolInfo[] = [];
-  let cursor: string | undefined;
   try {
-    do {
-      const page = await entry.client.listTools(cursor ? { cursor } : undefined, {
-        timeout: remaining('tools/list', upstream, deadline),
-      });
-      for (const t of page.tools)
-        tools.push({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema });
-      cursor = page.nextCursor;
-    } while (cursor);
+    const tools = await allTools(entry, 'tools/list', upstream, deadline);
+    touch(upstream, entry);
+    return tools;
   } catch (err) {
     const failure = mcpFailure('tools/list', upstream, err, entry);
     if (failure.code === 'EXECUTOR.UPSTREAM_UNREACHABLE' || err instanceof StreamableHTTPError)
       drop(upstream, entry);
     throw failure;
   }
-  touch(upstream, entry);
+}
+
+async function allTools(
+  entry: Entry,
+  tool: string,
+  upstream: McpUpstream,
+  deadline: number,
+): Promise<McpToolInfo[]> {
+  const tools: McpToolInfo[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await entry.client.listTools(cursor ? { cursor } : undefined, {
+      timeout: remaining(tool, upstream, deadline),
+    });
+    for (const t of page.tools)
+      tools.push({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema });
+    cursor = page.nextCursor;
+  } while (cursor);
   return tools;
+}
+
+/**
+ * Refuses a call to a pinned tool whose server now advertises another description or schema
+ * for it, or no longer advertises it (a "rug pull": what the model reads changed after review).
+ * The listing is shared by the calls of one connection for PIN_LISTING_MS, and dropped when the
+ * server sends notifications/tools/list_changed.
+ */
+async function checkPin(
+  tool: string,
+  name: string,
+  upstream: McpUpstream,
+  entry: Entry,
+  deadline: number,
+): Promise<void> {
+  if (!entry.advertised || Date.now() - entry.advertised.at > PIN_LISTING_MS) {
+    const pins = allTools(entry, tool, upstream, deadline).then(
+      (tools) => new Map(tools.map((t) => [t.name, mcpToolPin(t)])),
+    );
+    entry.advertised = { at: Date.now(), pins };
+    // A failed listing is not kept: the next call lists again.
+    pins.catch(() => {
+      if (entry.advertised?.pins === pins) entry.advertised = undefined;
+    });
+  }
+  const advertised = (await entry.advertised.pins).get(name);
+  if (advertised === upstream.pin_sha256) return;
+  throw new GatewayError(
+    'EXECUTOR.TOOL_PIN_MISMATCH',
+    advertised === undefined
+      ? `${tool}'s MCP server no longer advertises the tool; calls are refused until an admin reviews the server and runs import-mcp-tools again`
+      : `${tool}'s MCP server now advertises a different description or input schema than the one reviewed (pin_sha256); calls are refused until an admin reviews the change and runs import-mcp-tools again`,
+    { advertised_sha256: advertised ?? null },
+  );
 }
 
 /** Closes every MCP client (and so ends every stdio server). Call on shutdown. */
@@ -289,6 +344,10 @@ async function connect(upstream: McpUpstream, maxBytes: number): Promise<Entry> 
             reconnectionDelayGrowFactor: 1,
           },
         });
+  // The server changed its tools: the pin check lists them again.
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    entry.advertised = undefined;
+  });
   client.onerror = (err) => {
     if (/ReadBuffer exceeded/.test(err.message)) entry.oversized = true;
   };
