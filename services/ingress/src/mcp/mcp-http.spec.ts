@@ -33,10 +33,11 @@ describe('checkOrigin', () => {
   });
 });
 
-it('accepts the two protocol versions of /mcp, or none', () => {
+it('accepts the protocol versions of /mcp, or none', () => {
   expect(checkProtocolVersion({})).toBeUndefined();
   expect(checkProtocolVersion({ 'mcp-protocol-version': '2025-06-18' })).toBe('2025-06-18');
-  expect(code(() => checkProtocolVersion({ 'mcp-protocol-version': '2025-03-26' }))).toBe(
+  expect(checkProtocolVersion({ 'mcp-protocol-version': '2025-03-26' })).toBe('2025-03-26');
+  expect(code(() => checkProtocolVersion({ 'mcp-protocol-version': '2024-11-05' }))).toBe(
     'MCP.UNSUPPORTED_PROTOCOL_VERSION',
   );
 });
@@ -89,5 +90,13 @@ describe('results', () => {
       'SecureGateway refused the call (POLICY.RATE_LIMITED): Agent a exceeded 5 calls in 60 s.\nSuggestions:\n- Retry after 3 s.\ntrace_id: t-1',
     );
     expect(r.structuredContent).toMatchObject({ error: { code: 'POLICY.RATE_LIMITED' } });
+  });
+
+  it('says the tool failed, not that the gateway refused, when the run failed', () => {
+    const r = errorResult({
+      ...body,
+      error: { code: 'EXECUTOR.UPSTREAM_TIMEOUT', message: 'no answer within 5000 ms' },
+    });
+    expect((r.content[0] as { text: string }).text).toMatch(/^The tool call failed \(EXECUTOR/);
   });
 });

@@ -2,8 +2,11 @@ import { GatewayError, HttpHeaders } from '@sg/contracts';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
-/** The MCP revisions `/mcp` speaks; initialize settles on the client's if it is one of them, else the first. */
-export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18'] as const;
+/**
+ * The MCP revisions `/mcp` speaks; initialize settles on the client's if it is one of them, else
+ * the first. 2025-03-26 is kept for clients that still speak it (without its JSON-RPC batches).
+ */
+export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
 
 /** An Mcp-Session-Id as the spec allows it: visible ASCII (0x21–0x7E). Ours are UUIDs. */
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;

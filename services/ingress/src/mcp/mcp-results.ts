@@ -53,7 +53,7 @@ export function successResult(result: unknown, body: Record<string, unknown>): C
 }
 
 /**
- * A call the gateway did not run, or that failed: an `isError` result, so the model reads why and
+ * A call the gateway did not run, or whose run failed: an `isError` result, so the model reads why and
  * can choose another way (MCP: errors of a tool call are results, not protocol errors). The text
  * says the code, the reason, the suggestions and the trace id; structuredContent holds the same
  * fields as the REST answer (`error`, `decision`, `trace_id`, `audit_id`).
@@ -61,7 +61,13 @@ export function successResult(result: unknown, body: Record<string, unknown>): C
 export function errorResult(body: Record<string, unknown>): CallToolResult {
   const error = body.error as ErrorBody;
   const decision = body.decision as { suggestions?: string[] } | undefined;
-  const lines = [`SecureGateway refused the call (${error.code}): ${error.message}`];
+  // The gateway refused it, or let it through and the tool failed: the model should know which.
+  const ran = error.code.startsWith('EXECUTOR.') && error.code !== 'EXECUTOR.TOOL_PIN_MISMATCH';
+  const lines = [
+    ran
+      ? `The tool call failed (${error.code}): ${error.message}`
+      : `SecureGateway refused the call (${error.code}): ${error.message}`,
+  ];
   const suggestions = decision?.suggestions ?? [];
   if (suggestions.length) lines.push('Suggestions:', ...suggestions.map((s) => `- ${s}`));
   lines.push(`trace_id: ${String(body.trace_id)}`);
