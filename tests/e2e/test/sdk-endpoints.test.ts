@@ -1,5 +1,6 @@
 // The governed-tool SDK's endpoints (/api/sdk/authorize and /api/sdk/complete) over plain HTTP,
 // through the real processes: what libs/sdk relies on.
+import { waitFor } from '@sg/testing';
 import { ADMIN_KEY, AGENT_KEY, auditRows, post, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
@@ -61,7 +62,17 @@ it('authorizes an allowed call without running it, and records its run once', as
   );
   expect(again.status).toBe(404);
   expect(again.body.error.code).toBe('SDK.GRANT_NOT_FOUND');
-  const rows = await auditRows(gw, trace_id, 2);
+  // The first call of the agent and the tool also raises first-seen alerts under this trace.
+  const rows = await waitFor(
+    async () => {
+      const calls = (await auditRows(gw, trace_id, 1)).filter((r) =>
+        r.subject.includes('toolcall'),
+      );
+      return calls.length >= 2 ? calls : undefined;
+    },
+    15_000,
+    'the call and its run in the trail',
+  );
   expect(rows.map((r) => r.subject).sort()).toEqual([
     'gw.evt.toolcall.completed.v1',
     'gw.evt.toolcall.executed.v1',
@@ -75,6 +86,23 @@ it('authorizes an allowed call without running it, and records its run once', as
     status: 'ok',
     tool: 'crm.lookup',
   });
+});
+
+it('gives a replayed authorization (same request_id) no grant, so the tool cannot run twice', async () => {
+  const body = {
+    tool: 'crm.lookup',
+    arguments: { tenant_id: 'acme' },
+    request_id: `sdk-once-${Date.now()}`,
+  };
+  const first = await post(gw, '/api/sdk/authorize', body, agent);
+  const again = await post(gw, '/api/sdk/authorize', body, agent);
+  expect(again.status).toBe(200);
+  expect(again.headers.get('idempotent-replayed')).toBe('true');
+  expect(again.body.replay_of).toBe(first.body.audit_id);
+  const report = (audit_id: string) =>
+    post(gw, '/api/sdk/complete', { audit_id, status: 'ok', duration_ms: 1 }, agent);
+  expect((await report(again.body.audit_id)).body.error.code).toBe('SDK.GRANT_NOT_FOUND');
+  expect((await report(first.body.audit_id)).status).toBe(202);
 });
 
 it('denies like the REST route: a tenant not granted, with the failing check', async () => {

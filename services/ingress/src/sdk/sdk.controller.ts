@@ -130,7 +130,10 @@ export class SdkController {
       },
       { authorizeOnly: true },
     );
-    if (answer.status === 200 && answer.body.status === 'authorized' && grant) {
+    // A replayed authorization (the same request_id again) gets no grant: its tool ran, or may
+    // have, under the first one, and must not run twice.
+    const replayed = answer.headers['idempotent-replayed'] === 'true';
+    if (answer.status === 200 && answer.body.status === 'authorized' && grant && !replayed) {
       try {
         await this.redis.set(
           `sdk:grant:${String(answer.body.audit_id)}`,
