@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 // The low-level Server (marked deprecated in favour of McpServer): a gateway's tool list is built per caller, which McpServer's registry cannot express.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -39,6 +40,12 @@ import { McpSessions, type McpSession } from './mcp-sessions.js';
 
 export const SERVER_INFO = { name: 'securegateway', version: '0.1.0' };
 const CAPABILITIES = { tools: { listChanged: true } };
+/**
+ * One validator for every per-request Server: without it each `new Server` builds its own Ajv
+ * (bench/README.md, "MCP front door": about 10 % of the ingress's CPU under load). This server
+ * never validates with it (it sends no elicitation), so sharing it is safe.
+ */
+const VALIDATOR = new AjvJsonSchemaValidator();
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -75,7 +82,10 @@ export class McpService {
 
   /** `opened` gets the session an initialize request opened, before the answer leaves. */
   server(req: McpRequest, opened?: (session: McpSession) => void): Server {
-    const server = new Server(SERVER_INFO, { capabilities: CAPABILITIES });
+    const server = new Server(SERVER_INFO, {
+      capabilities: CAPABILITIES,
+      jsonSchemaValidator: VALIDATOR,
+    });
     server.setRequestHandler(InitializeRequestSchema, ({ params }) =>
       this.guarded(req, async () => {
         const asked = params.protocolVersion;
