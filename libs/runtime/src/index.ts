@@ -14,3 +14,4 @@ export * from './tracing.js';
 export * from './http-tracing.interceptor.js';
 export * from './secrets.js';
 export * from './request-signing.js';
+export * from './resilience/index.js';

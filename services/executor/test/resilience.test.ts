@@ -1,12 +1,11 @@
 import { GatewayError } from '@sg/contracts';
 import {
   CircuitBreaker,
-  classifyFailure,
   ConcurrencyLimiter,
   SlotTimeoutError,
-  UpstreamResilience,
   type ResilienceSettings,
-} from '../src/resilience/index.js';
+} from '@sg/runtime';
+import { classifyFailure, UpstreamResilience } from '../src/resilience/index.js';
 
 const settings = (over: Partial<ResilienceSettings> = {}): ResilienceSettings => ({
   timeout_ms: 1000,

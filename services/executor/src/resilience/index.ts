@@ -1,3 +1,1 @@
-export * from './circuit-breaker.js';
-export * from './concurrency-limiter.js';
 export * from './upstream-resilience.js';
