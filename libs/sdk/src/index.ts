@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './gateway.js';
+export * from './governed.js';
