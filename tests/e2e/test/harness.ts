@@ -155,6 +155,23 @@ export function auditRows(gw: Gateway, traceId: string, count: number): Promise<
   );
 }
 
+/**
+ * The call's own rows (`toolcall.*` events), without the alerts that may share its trace, once
+ * at least `count` have arrived.
+ */
+export async function callRows(gw: Gateway, traceId: string, count: number): Promise<AuditRow[]> {
+  return waitFor(
+    async () => {
+      const calls = (await auditRows(gw, traceId, 1)).filter((r) =>
+        r.subject.startsWith('gw.evt.toolcall.'),
+      );
+      return calls.length >= count ? calls : undefined;
+    },
+    15_000,
+    `${count} toolcall rows for trace ${traceId}`,
+  );
+}
+
 /** The upstream URL a tool file in the config dir points at (the example upstream of this gateway). */
 export function toolUpstreamUrl(config: ConfigDir, tool = 'calendar.list_events'): string {
   const file = JSON.parse(readFileSync(join(config.dir, 'tools', `${tool}.json`), 'utf8')) as {

@@ -1,7 +1,6 @@
 // The governed-tool SDK's endpoints (/api/sdk/authorize and /api/sdk/complete) over plain HTTP,
 // through the real processes: what libs/sdk relies on.
-import { waitFor } from '@sg/testing';
-import { ADMIN_KEY, AGENT_KEY, auditRows, post, startGateway, type Gateway } from './harness.js';
+import { ADMIN_KEY, AGENT_KEY, callRows, post, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
 const agent = { 'X-API-Key': AGENT_KEY };
@@ -63,16 +62,7 @@ it('authorizes an allowed call without running it, and records its run once', as
   expect(again.status).toBe(404);
   expect(again.body.error.code).toBe('SDK.GRANT_NOT_FOUND');
   // The first call of the agent and the tool also raises first-seen alerts under this trace.
-  const rows = await waitFor(
-    async () => {
-      const calls = (await auditRows(gw, trace_id, 1)).filter((r) =>
-        r.subject.includes('toolcall'),
-      );
-      return calls.length >= 2 ? calls : undefined;
-    },
-    15_000,
-    'the call and its run in the trail',
-  );
+  const rows = await callRows(gw, trace_id, 2);
   expect(rows.map((r) => r.subject).sort()).toEqual([
     'gw.evt.toolcall.completed.v1',
     'gw.evt.toolcall.executed.v1',

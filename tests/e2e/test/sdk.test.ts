@@ -8,9 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { waitFor } from '@sg/testing';
 import { ROOT } from '../../../scripts/stack.mjs';
-import { auditRows, startGateway, type Gateway } from './harness.js';
+import { auditRows, callRows, startGateway, type Gateway } from './harness.js';
 
 const EXAMPLE = join(ROOT, 'examples/governed-mcp-server');
 const SERVER_KEY = 'governed-server-key-01';
@@ -85,14 +84,7 @@ it('runs an allowed call in its own server, masked, and audits the decision and 
   });
   expect(text(res)).not.toContain('jane.doe');
   const traceId = res._meta?.['securegateway/trace_id'] as string;
-  const rows = await waitFor(
-    async () => {
-      const calls = (await auditRows(gw, traceId, 1)).filter((r) => r.subject.includes('toolcall'));
-      return calls.length >= 2 ? calls : undefined;
-    },
-    15_000,
-    'the decision and the run in the trail',
-  );
+  const rows = await callRows(gw, traceId, 2);
   const completed = rows.find((r) => r.subject === 'gw.evt.toolcall.completed.v1')!;
   const executed = rows.find((r) => r.subject === 'gw.evt.toolcall.executed.v1')!;
   expect(completed.data).toMatchObject({
