@@ -135,6 +135,61 @@ describe('loadGatewayFiles', () => {
       );
       expect(() => loadGatewayFiles(dir)).toThrow(/at most one of key or key_sha256/);
     });
+
+    it('has no peers without trusted_peers.yaml, and reads them with their defaults', () => {
+      expect(loadGatewayFiles(dir).peers).toBeNull();
+      const before = loadGatewayFiles(dir).version;
+      writeFileSync(
+        join(dir, 'trusted_peers.yaml'),
+        'self: gw-a\npeers:\n  gw-b:\n    url: http://127.0.0.1:9094/forward\n    key_id: a-b\n    key: "{{secret:PEER_B}}"\n    allow: { tools: ["calendar.*"] }\n',
+      );
+      const files = loadGatewayFiles(dir);
+      expect(files.version).not.toBe(before);
+      expect(files.peers).toMatchObject({
+        self: 'gw-a',
+        max_hops: 2,
+        peers: {
+          'gw-b': {
+            key_id: 'a-b',
+            allow: { tools: ['calendar.*'], projects: ['default'] },
+            timeout_ms: 5000,
+            retries: 0,
+            legacy_gateway_key: false,
+          },
+        },
+      });
+    });
+
+    it.each([
+      [
+        'self as a peer',
+        'self: gw-a\npeers:\n  gw-a: { url: "http://127.0.0.1:1/forward", key_id: k, key: "{{secret:K}}" }\n',
+        /not its own peer/,
+      ],
+      [
+        'a shared key id',
+        'self: gw-a\npeers:\n  gw-b: { url: "http://x/forward", key_id: k, key: "{{secret:K}}" }\n  gw-c: { url: "http://y/forward", key_id: k, key: "{{secret:L}}" }\n',
+        /also gw-b's/,
+      ],
+      [
+        'no key',
+        'self: gw-a\npeers:\n  gw-b: { url: "http://x/forward", key_id: k }\n',
+        /exactly one of key/,
+      ],
+      [
+        'an Ed25519 peer without signing',
+        `self: gw-a\npeers:\n  gw-b: { url: "http://x/forward", key_id: k, public_key: "${'A'.repeat(44)}" }\n`,
+        /set signing/,
+      ],
+      [
+        'a peer id with capitals',
+        'self: gw-a\npeers:\n  GW-B: { url: "http://x/forward", key_id: k, key: "{{secret:K}}" }\n',
+        /lower-case/,
+      ],
+    ])('refuses trusted_peers.yaml with %s', (_name, text, message) => {
+      writeFileSync(join(dir, 'trusted_peers.yaml'), text);
+      expect(() => loadGatewayFiles(dir)).toThrow(message);
+    });
   });
 });
 

@@ -3,22 +3,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PROJECT_ID_PATTERN, toolNameSchema } from '@sg/contracts';
 import { z } from 'zod';
+import { globList, keyIdSchema, resilienceShape, SECRET_REFERENCE } from './primitives.js';
+import { type TrustedPeersFile, trustedPeersFileSchema } from './trusted-peers.js';
 import { ConfigFileError, parseConfigText } from './yaml-file.js';
-
-const globList = z.array(z.string().min(1).max(200));
 
 /** A key an agent signs its calls with (docs/signatures.md): exactly one of the two kinds. */
 export const signingKeySchema = z
   .strictObject({
     /** The `keyid` of the signature: unique within the file. */
-    key_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - (1-128)'),
+    key_id: keyIdSchema,
     /** hmac-sha256: the shared key, as a `{{secret:NAME}}` reference (never the key itself). */
     hmac_secret: z
       .string()
-      .regex(
-        /^\{\{secret:[A-Za-z0-9_]+\}\}$/,
-        'a {{secret:NAME}} reference: shared keys never sit in this file',
-      )
+      .regex(SECRET_REFERENCE, 'a {{secret:NAME}} reference: shared keys never sit in this file')
       .optional(),
     /** ed25519: the agent's public key, as an SPKI PEM or the base64 of its 32 bytes. */
     ed25519_public_key: z.string().min(43).max(1000).optional(),
@@ -245,27 +242,6 @@ export const contextualFileSchema = z.strictObject({
 });
 export type ContextualFile = z.infer<typeof contextualFileSchema>;
 
-/** How every upstream is protected, whatever its transport. */
-const resilienceShape = {
-  timeout_ms: z.number().int().min(1).max(120_000).default(5000),
-  /** Calls in flight at once from one executor; more wait for a slot until their timeout. */
-  max_concurrency: z.number().int().min(1).max(10_000).default(64),
-  /** Retries after a failure, only for tools marked idempotent. */
-  retries: z.number().int().min(0).max(5).default(2),
-  /** Consecutive failures that open the breaker, and how long it stays open. */
-  circuit_breaker: z
-    .strictObject({
-      failure_threshold: z.number().int().min(1).max(1000).default(5),
-      reset_after_ms: z.number().int().min(100).max(600_000).default(30_000),
-    })
-    .prefault({}),
-  /**
-   * Link-local and cloud-metadata addresses are refused unless this is true (so are the
-   * unspecified addresses 0.0.0.0 and ::). Loopback and private (RFC 1918) ranges are allowed.
-   */
-  allow_link_local: z.boolean().default(false),
-};
-
 /** `{{secret:NAME}}` may appear in url, headers and arguments; it is resolved at execution. */
 export const httpUpstreamSchema = z.strictObject({
   type: z.literal('http'),
@@ -369,6 +345,8 @@ export interface GatewayFiles {
   modelKeys: ReadonlyMap<string, ModelKeysFile>;
   /** Per project; may be empty (no contextual rules). */
   contextual: ReadonlyMap<string, ContextualFile>;
+  /** trusted_peers.yaml (federation); null when the directory has none: federation is off. */
+  peers: TrustedPeersFile | null;
   /** Shadow (preview) files: `<project>.preview.yaml`, evaluated beside the live ones. */
   preview: {
     policies: ReadonlyMap<string, PolicyFile>;
@@ -461,6 +439,15 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       tools.set(tool.name, tool);
     }
   }
+  let peers: TrustedPeersFile | null = null;
+  for (const name of ['trusted_peers.yaml', 'trusted_peers.yml']) {
+    const file = join(dir, name);
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    hash.update(name).update(text);
+    peers = parseConfigText(file, text, trustedPeersFileSchema);
+    break;
+  }
   const projects = projectsOf({ policies, modelKeys, contextual });
   return {
     dir,
@@ -470,6 +457,7 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
     policies,
     modelKeys,
     contextual,
+    peers,
     preview,
   };
 }

@@ -3,3 +3,5 @@ export * from './yaml-file.js';
 export * from './gateway-files.js';
 export * from './dir-signature.js';
 export * from './json-schemas.js';
+export * from './primitives.js';
+export * from './trusted-peers.js';

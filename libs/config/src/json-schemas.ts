@@ -5,6 +5,7 @@ import {
   policyFileSchema,
   toolFileSchema,
 } from './gateway-files.js';
+import { trustedPeersFileSchema } from './trusted-peers.js';
 
 /**
  * JSON Schemas of the config files, for editors (yaml-language-server, VS Code). Generated
@@ -32,6 +33,11 @@ export function configJsonSchemas(): Record<string, object> {
       contextualFileSchema,
       'SecureGateway contextual_policies/<project>.yaml',
       'Rules on a session’s history: limits, sequences, time windows, risk, injection markers.',
+    ),
+    'trusted_peers.schema.json': of(
+      trustedPeersFileSchema,
+      'SecureGateway trusted_peers.yaml',
+      'This gateway’s id among its peers, and each trusted peer: URL, key, what it may call here.',
     ),
     'tool.schema.json': of(
       toolFileSchema,

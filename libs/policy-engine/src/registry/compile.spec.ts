@@ -19,6 +19,7 @@ function files(over: Partial<Omit<GatewayFiles, 'projects'>>): GatewayFiles {
     policies: new Map([['default', policy(['a.*'])]]),
     modelKeys: new Map([['default', keys]]),
     contextual: new Map(),
+    peers: null,
     preview: { policies: new Map(), contextual: new Map() },
     ...over,
   };
