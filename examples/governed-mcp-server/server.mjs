@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { governed } from '@sg/sdk';
+import { GatewayClient, governed } from '@sg/sdk';
 import { z } from 'zod';
 
 const CUSTOMERS = {
@@ -51,26 +51,31 @@ export function governedServer(gateway) {
       if (!c || c.tenant_id !== tenant_id) return { found: false };
       return { found: true, ...c };
     },
-    { requiresPii: true, sensitivity: 'standard', ...(gateway ? { gateway } : {}) },
+    { requiresPii: true, sensitivity: 'standard', gateway },
   );
+  // The tenant may also come in the request's _meta (securegateway/tenant_id): the SDK has the
+  // gateway check it as the tenant_id argument, and hands it to the handler in ctx.
   governed(
     server,
     'customers.count',
     {
       description: 'How many customers a tenant has.',
-      inputSchema: { tenant_id: z.string() },
+      inputSchema: { tenant_id: z.string().optional() },
     },
-    async ({ tenant_id }) => ({
-      tenant_id,
-      customers: Object.values(CUSTOMERS).filter((c) => c.tenant_id === tenant_id).length,
+    async (_args, ctx) => ({
+      tenant_id: ctx.tenant_id,
+      customers: Object.values(CUSTOMERS).filter((c) => c.tenant_id === ctx.tenant_id).length,
     }),
-    gateway ? { gateway } : {},
+    { gateway },
   );
   return server;
 }
 
 /** Serves the governed tools over Streamable HTTP (stateless: one server per POST). */
 export function listen({ port, host = '127.0.0.1', gateway } = {}) {
+  // One client for every request; made now, so that a missing SG_GATEWAY_URL or SG_API_KEY
+  // stops the server at start rather than failing its first call.
+  const client = new GatewayClient(gateway);
   const http = createServer(async (req, res) => {
     if (req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -80,7 +85,7 @@ export function listen({ port, host = '127.0.0.1', gateway } = {}) {
       res.writeHead(405, { 'content-type': 'application/json' });
       return res.end('{"error":"POST /mcp"}');
     }
-    const server = governedServer(gateway);
+    const server = governedServer(client);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();

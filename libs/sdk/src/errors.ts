@@ -2,7 +2,7 @@
 export interface Refusal {
   /** The gateway's stable code: POLICY.*, AUTH.*, APPROVAL_REQUIRED, GATEWAY.SERVICE_UNAVAILABLE… */
   code: string;
-  /** The check that failed (rate_limit, tenant_access, pii_permission, complexity, …), `requires_approval`, or `gateway`. */
+  /** The check that failed (rate_limit, tenant_access, pii_permission, complexity, …), `requires_approval`, `authentication`, `request` (a user id the SDK cannot send), or `gateway` (it could not decide). */
   failed_policy: string;
   reason: string;
   suggestions: string[];

@@ -18,6 +18,16 @@ export interface Grant {
   audit_id: string;
   trace_id: string;
   risk_score: number | null;
+  /** The end user the call was decided for (X-User-Id), sent again with the report. */
+  user_id: string;
+}
+
+/** One run of an authorized call, as the handler left it (its result already masked). */
+export interface Run {
+  status: 'ok' | 'error';
+  duration_ms: number;
+  result?: unknown;
+  error?: string;
 }
 
 interface Decision {
@@ -31,9 +41,16 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
+/** The gateway keeps a run's result up to this size, and only the size of a larger one. */
+const RESULT_MAX_BYTES = 64 * 1024;
+/** The longest error message /api/sdk/complete takes. */
+const ERROR_MAX_CHARS = 2000;
+/** Before the report's one retry: long enough for a restarting ingress, short for the caller. */
+const RETRY_DELAY_MS = 200;
+
 /**
- * The two calls the SDK makes to the ingress (docs/api.md): `authorize` before the tool runs,
- * `complete` after. Every failure to reach the gateway is a refusal: a tool never runs without
+ * The two calls the SDK makes to the ingress: `authorize` before the tool runs, `complete`
+ * after. Every failure to get the gateway's decision is a refusal: a tool never runs without
  * the gateway's yes.
  */
 export class GatewayClient {
@@ -43,18 +60,20 @@ export class GatewayClient {
   private readonly timeoutMs: number;
 
   constructor(options: GatewayOptions = {}) {
-    const env = gatewayFromEnv();
-    const url = options.url ?? env.url;
-    const apiKey = options.apiKey ?? env.apiKey;
+    const needsEnv = !options.url || !options.apiKey || options.project === undefined;
+    const env = needsEnv ? gatewayFromEnv() : undefined;
+    const url = options.url || env?.url;
+    const apiKey = options.apiKey || env?.apiKey;
     if (!url) throw new Error('@sg/sdk: set the gateway URL (option url, or SG_GATEWAY_URL)');
+    if (!URL.canParse(url)) throw new Error('@sg/sdk: the gateway URL is not a URL');
     if (!apiKey) throw new Error('@sg/sdk: set the agent key (option apiKey, or SG_API_KEY)');
-    this.url = url.replace(/\/$/, '');
+    this.url = url.replace(/\/+$/, '');
     this.apiKey = apiKey;
-    this.project = options.project ?? env.project;
+    this.project = options.project ?? env?.project;
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
 
-  /** The gateway's decision on one call; throws MCPSecurityError unless it is allowed to run now. */
+  /** The gateway's decision on one call; throws MCPSecurityError unless it may run now. */
   async authorize(call: {
     tool: string;
     arguments: Record<string, unknown>;
@@ -67,7 +86,8 @@ export class GatewayClient {
       {
         tool: call.tool,
         arguments: call.arguments,
-        ...(call.sessionId ? { session_id: call.sessionId } : {}),
+        // The gateway takes ids up to 128 characters; a longer MCP session id is left out.
+        ...(call.sessionId && call.sessionId.length <= 128 ? { session_id: call.sessionId } : {}),
         requires_pii: call.requiresPii,
       },
       { 'x-user-id': call.userId },
@@ -79,18 +99,33 @@ export class GatewayClient {
         audit_id: b.audit_id,
         trace_id: traceId ?? '',
         risk_score: typeof b.risk_score === 'number' ? b.risk_score : null,
+        user_id: call.userId,
       };
-    const decision = (b.decision ?? {}) as Decision;
-    if (answer.status === 202)
+    if (answer.status === 202) {
+      const approvalId = String(b.approval_id);
       throw new MCPSecurityError({
         code: 'APPROVAL_REQUIRED',
         failed_policy: 'requires_approval',
-        reason: `this call needs a person's approval first (approval ${String(b.approval_id)}, until ${String(b.expires_at)})`,
-        suggestions: ['Ask an approver to approve it, then call again.'],
+        reason: `this call needs a person's approval first: approval ${approvalId}, open until ${String(b.expires_at)}`,
+        suggestions: [
+          `Ask an approver to approve ${approvalId}; this server cannot run the call once it is approved, so call again then.`,
+        ],
         trace_id: traceId,
-        approval_id: String(b.approval_id),
+        approval_id: approvalId,
       });
+    }
     const error = (b.error ?? {}) as { code?: string; message?: string };
+    const decision = (b.decision ?? {}) as Decision;
+    if (answer.status >= 500)
+      throw new MCPSecurityError({
+        code: 'GATEWAY.SERVICE_UNAVAILABLE',
+        failed_policy: 'gateway',
+        reason: `the gateway could not decide (${answer.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message}` : ''}), so the call is refused`,
+        suggestions: decision.suggestions?.length
+          ? decision.suggestions
+          : ['Retry shortly; if it goes on, an operator should check the gateway.'],
+        trace_id: traceId,
+      });
     throw new MCPSecurityError({
       code: error.code ?? `HTTP_${answer.status}`,
       failed_policy:
@@ -103,24 +138,26 @@ export class GatewayClient {
   }
 
   /**
-   * Reports the run of an authorized call, once. Tried twice; a report that still fails is
-   * returned as an Error (the decision is already audited; the run's record is what is lost).
+   * Reports the run of an authorized call. Tried twice; a report that still fails is returned as
+   * an Error for the caller to log (the decision is audited already: what is lost is the run's
+   * record). Never throws.
    */
-  async complete(
-    grant: Grant,
-    run: { status: 'ok' | 'error'; duration_ms: number; result?: unknown; error?: string },
-  ): Promise<Error | null> {
+  async complete(grant: Grant, run: Run): Promise<Error | null> {
+    const body = { audit_id: grant.audit_id, ...fitForReport(run) };
+    const headers = { 'x-trace-id': grant.trace_id, 'x-user-id': grant.user_id };
     let last: Error | null = null;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
       try {
-        const answer = await this.post(
-          '/api/sdk/complete',
-          { audit_id: grant.audit_id, ...run },
-          { 'x-trace-id': grant.trace_id },
-        );
+        const answer = await this.post('/api/sdk/complete', body, headers);
         if (answer.status === 202) return null;
-        const code = (answer.body.error as { code?: string } | undefined)?.code;
-        last = new Error(`the gateway refused the run's report: ${answer.status} ${code ?? ''}`);
+        const code = (answer.body.error as { code?: string } | undefined)?.code ?? '';
+        // A first attempt that timed out may have been recorded: the grant is then used up.
+        const maybeRecorded =
+          attempt > 1 && code === 'SDK.GRANT_NOT_FOUND' ? ' (the first attempt may have been)' : '';
+        last = new Error(
+          `the gateway did not record the run: ${answer.status} ${code}${maybeRecorded}`,
+        );
         if (answer.status < 500) return last;
       } catch (err) {
         last = err as Error;
@@ -148,28 +185,47 @@ export class GatewayClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw unreachable(err);
+      throw unavailable(err, 'cannot be reached');
     }
-    let parsed: Record<string, unknown>;
     try {
-      parsed = (await res.json()) as Record<string, unknown>;
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     } catch (err) {
-      throw unreachable(err);
+      throw unavailable(err, `answered ${res.status} without a readable JSON body`);
     }
-    return { status: res.status, body: parsed };
   }
 }
 
 /** The gateway could not be asked: the tool does not run (fail closed). */
-function unreachable(err: unknown): MCPSecurityError {
+function unavailable(err: unknown, what: string): MCPSecurityError {
   const timeout = (err as Error).name === 'TimeoutError';
   return new MCPSecurityError({
     code: 'GATEWAY.SERVICE_UNAVAILABLE',
     failed_policy: 'gateway',
-    reason: timeout
-      ? 'the gateway did not answer in time, so the call is refused'
-      : 'the gateway cannot be reached, so the call is refused',
-    suggestions: ['Retry shortly; an operator should check the gateway.'],
+    reason: `the gateway ${timeout ? 'did not answer in time' : what}, so the call is refused`,
+    suggestions: ['Retry shortly; if it goes on, an operator should check the gateway.'],
     trace_id: null,
   });
+}
+
+/**
+ * The run as the gateway takes it: an error message of at most 2000 characters, and a result
+ * larger than the gateway keeps replaced by its size, so that the report itself is not refused
+ * for its size (413) and the run goes unrecorded.
+ */
+function fitForReport(run: Run): Run {
+  const fitted: Run = { ...run };
+  if (fitted.error !== undefined && fitted.error.length > ERROR_MAX_CHARS)
+    fitted.error = `${fitted.error.slice(0, ERROR_MAX_CHARS - 1)}…`;
+  if (!('result' in fitted)) return fitted;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(fitted.result);
+  } catch {
+    // A BigInt or a cycle: the run is still recorded, without its result.
+    fitted.result = { result_not_sent: true, reason: 'not serializable as JSON' };
+    return fitted;
+  }
+  const bytes = Buffer.byteLength(text ?? 'null');
+  if (bytes > RESULT_MAX_BYTES) fitted.result = { result_not_sent: true, result_bytes: bytes };
+  return fitted;
 }

@@ -4,29 +4,24 @@ import type {
   ZodRawShapeCompat,
 } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolResult,
-  ServerNotification,
-  ServerRequest,
-  ToolAnnotations,
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
+  type ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { maskPii } from '@sg/redaction';
+import { callContext, decidedArguments, META, type CallContext } from './context.js';
 import { MCPSecurityError } from './errors.js';
-import { GatewayClient, type GatewayOptions } from './gateway.js';
+import { GatewayClient, type GatewayOptions, type Grant, type Run } from './gateway.js';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** `_meta` keys a client may send on tools/call (as on the gateway's own `/mcp`). */
-export const META = {
-  userId: 'securegateway/user_id',
-  tenantId: 'securegateway/tenant_id',
-  traceId: 'securegateway/trace_id',
-  auditId: 'securegateway/audit_id',
-} as const;
-
-/** Who the call is for, and under which trace it is recorded: the handler's second argument. */
 export interface GovernedContext {
   user_id: string;
+  /** The tenant the gateway checked (when the registry entry names `tenant_field: tenant_id`). */
   tenant_id: string | null;
   trace_id: string;
   /** The MCP request's own context (signal, session id, _meta…). */
@@ -50,95 +45,125 @@ export interface ToolConfig<Shape extends ZodRawShapeCompat> {
   _meta?: Record<string, unknown>;
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 && v.length <= 128 ? v : undefined;
-}
+export type Handler<Args> = (args: Args, ctx: GovernedContext) => unknown;
 
-/**
- * Seed 003's order: the call's arguments (`user_id`, `tenant_id`), then the MCP request's
- * metadata (`securegateway/user_id`, `securegateway/tenant_id`), then `default_user` and no
- * tenant.
- */
-export function callContext(
-  args: Record<string, unknown>,
-  meta: Record<string, unknown> | undefined,
-): { user_id: string; tenant_id: string | null } {
-  return {
-    user_id: str(args.user_id) ?? str(meta?.[META.userId]) ?? 'default_user',
-    tenant_id: str(args.tenant_id) ?? str(meta?.[META.tenantId]) ?? null,
-  };
-}
+/** A governed call's end: refused (no grant, the handler did not run), ran, or failed. */
+type Outcome =
+  | { kind: 'refused'; refusal: MCPSecurityError }
+  | { kind: 'ran'; grant: Grant; result: unknown }
+  | { kind: 'failed'; grant: Grant; error: unknown; message: string };
 
-/**
- * The governed form of a handler: asks the gateway, runs the handler only when allowed, masks
- * its result, reports the run. Throws MCPSecurityError on a refusal (the handler did not run);
- * a handler's own error is reported and thrown on. For use outside McpServer; `governed()`
- * registers it.
- */
-export function governedHandler<Args extends Record<string, unknown>>(
+function runner<Args extends Record<string, unknown>>(
   name: string,
-  handler: (args: Args, ctx: GovernedContext) => unknown,
-  options: GovernedOptions = {},
-): (args: Args, extra: Extra) => Promise<{ result: unknown; trace_id: string; audit_id: string }> {
+  handler: Handler<Args>,
+  options: GovernedOptions,
+): (args: Args, extra: Extra) => Promise<Outcome> {
   const gateway =
     options.gateway instanceof GatewayClient ? options.gateway : new GatewayClient(options.gateway);
   const level = options.sensitivity ?? 'standard';
+  const report = async (grant: Grant, run: Run) => {
+    const failed = await gateway.complete(grant, run);
+    if (failed)
+      console.error(
+        `@sg/sdk: ${name}: the run of trace ${grant.trace_id} is not recorded (its decision is): ${failed.message}`,
+      );
+  };
   return async (args, extra) => {
-    const who = callContext(args, extra._meta as Record<string, unknown> | undefined);
-    const grant = await gateway.authorize({
-      tool: name,
-      arguments: args,
-      userId: who.user_id,
-      sessionId: extra.sessionId,
-      requiresPii: options.requiresPii === true,
-    });
-    const started = performance.now();
-    let result: unknown;
+    let grant: Grant;
+    let who: CallContext;
     try {
-      result = await handler(args, { ...who, trace_id: grant.trace_id, extra });
-    } catch (err) {
-      const report = await gateway.complete(grant, {
-        status: 'error',
-        duration_ms: performance.now() - started,
-        error: err instanceof Error ? err.message : String(err),
+      who = callContext(args, extra._meta as Record<string, unknown> | undefined);
+      grant = await gateway.authorize({
+        tool: name,
+        arguments: decidedArguments(args, who),
+        userId: who.user_id,
+        sessionId: extra.sessionId,
+        requiresPii: options.requiresPii === true,
       });
-      if (report) console.error(`@sg/sdk: ${name}: run not recorded: ${report.message}`);
+    } catch (err) {
+      if (err instanceof MCPSecurityError) return { kind: 'refused', refusal: err };
       throw err;
     }
-    const masked = maskPii(result, { level }).value;
-    const report = await gateway.complete(grant, {
-      status: 'ok',
-      duration_ms: performance.now() - started,
-      result: masked,
-    });
-    if (report) console.error(`@sg/sdk: ${name}: run not recorded: ${report.message}`);
-    return { result: masked, trace_id: grant.trace_id, audit_id: grant.audit_id };
+    const started = performance.now();
+    try {
+      const raw = await handler(args, { ...who, trace_id: grant.trace_id, extra });
+      const result = maskPii(raw, { level }).value;
+      await report(grant, { status: 'ok', duration_ms: performance.now() - started, result });
+      return { kind: 'ran', grant, result };
+    } catch (error) {
+      // The handler's message may quote the data it worked on: masked like its result.
+      const text = error instanceof Error ? error.message : String(error);
+      const message = maskPii(text, { level }).value as string;
+      await report(grant, {
+        status: 'error',
+        duration_ms: performance.now() - started,
+        error: message,
+      });
+      return { kind: 'failed', grant, error, message };
+    }
   };
 }
 
 /**
- * Registers `name` on `server` as a governed tool (seed 003's `@governed_mcp_tool`). Each call
- * is decided by the gateway's policy first; the handler's result is masked and recorded. The
- * client gets the result as text (JSON) and, for an object, as structuredContent, with the trace
- * id in `_meta`. A refusal is an `isError` result saying the code, the reason, the suggestions
- * and the trace id, with the same fields as structuredContent: the model reads why, as with the
- * gateway's own `/mcp`.
+ * The governed form of a handler, for use outside McpServer (`governed()` registers it): asks
+ * the gateway, runs the handler only when allowed, masks its result, reports the run. Throws
+ * MCPSecurityError on a refusal (the handler did not run); a handler's own error is reported
+ * and thrown on as it was.
  */
-export function governed<Shape extends ZodRawShapeCompat>(
-  server: McpServer,
+export function governedHandler<Args extends Record<string, unknown>>(
   name: string,
-  config: ToolConfig<Shape>,
-  handler: (args: ShapeOutput<Shape>, ctx: GovernedContext) => unknown,
+  handler: Handler<Args>,
   options: GovernedOptions = {},
-): RegisteredTool {
-  const run = governedHandler(
-    name,
-    handler as (args: Record<string, unknown>, ctx: GovernedContext) => unknown,
-    options,
-  );
-  const callback = async (args: Record<string, unknown>, extra: Extra): Promise<CallToolResult> => {
-    try {
-      const { result, trace_id, audit_id } = await run(args, extra);
+): (args: Args, extra: Extra) => Promise<{ result: unknown; trace_id: string; audit_id: string }> {
+  const run = runner(name, handler, options);
+  return async (args, extra) => {
+    const outcome = await run(args, extra);
+    if (outcome.kind === 'refused') throw outcome.refusal;
+    if (outcome.kind === 'failed') throw outcome.error;
+    return {
+      result: outcome.result,
+      trace_id: outcome.grant.trace_id,
+      audit_id: outcome.grant.audit_id,
+    };
+  };
+}
+
+const idsOf = (grant: Grant) => ({
+  [META.traceId]: grant.trace_id,
+  [META.auditId]: grant.audit_id,
+});
+
+/**
+ * What the MCP client gets. A refusal is an `isError` result, not a JSON-RPC error: the model
+ * reads the reason, the suggestions and the trace id and can choose another way (as with the
+ * gateway's own `/mcp`). A handler's error is an `isError` result too, as McpServer makes one,
+ * but with its message masked and the trace id.
+ */
+function toCallToolResult(outcome: Outcome): CallToolResult {
+  switch (outcome.kind) {
+    case 'refused': {
+      const err = outcome.refusal;
+      return {
+        isError: true,
+        content: [{ type: 'text', text: err.message }],
+        structuredContent: err.toJSON(),
+        ...(err.trace_id ? { _meta: { [META.traceId]: err.trace_id } } : {}),
+      };
+    }
+    case 'failed':
+      // McpServer passes this one on as a JSON-RPC error, as the client expects it.
+      if (
+        outcome.error instanceof McpError &&
+        outcome.error.code === ErrorCode.UrlElicitationRequired
+      )
+        throw outcome.error;
+      return {
+        isError: true,
+        content: [{ type: 'text', text: outcome.message }],
+        _meta: idsOf(outcome.grant),
+      };
+    case 'ran': {
+      const { result } = outcome;
       return {
         content: [
           {
@@ -149,19 +174,29 @@ export function governed<Shape extends ZodRawShapeCompat>(
         ...(typeof result === 'object' && result !== null && !Array.isArray(result)
           ? { structuredContent: result as Record<string, unknown> }
           : {}),
-        _meta: { [META.traceId]: trace_id, [META.auditId]: audit_id },
-      };
-    } catch (err) {
-      if (!(err instanceof MCPSecurityError)) throw err;
-      return {
-        isError: true,
-        content: [{ type: 'text', text: err.message }],
-        structuredContent: err.toJSON(),
-        ...(err.trace_id ? { _meta: { [META.traceId]: err.trace_id } } : {}),
+        _meta: idsOf(outcome.grant),
       };
     }
-  };
-  // Without an inputSchema the SDK calls the callback with `extra` alone.
+  }
+}
+
+/**
+ * Registers `name` on `server` as a governed tool (seed 003's `@governed_mcp_tool`). Each call
+ * is decided by the gateway's policy first; the handler's result is masked and its run
+ * recorded. The client gets the result as text (JSON) and, for an object, as structuredContent,
+ * with the trace and audit ids in `_meta`.
+ */
+export function governed<Shape extends ZodRawShapeCompat>(
+  server: McpServer,
+  name: string,
+  config: ToolConfig<Shape>,
+  handler: Handler<ShapeOutput<Shape>>,
+  options: GovernedOptions = {},
+): RegisteredTool {
+  const run = runner(name, handler as Handler<Record<string, unknown>>, options);
+  const callback = async (args: Record<string, unknown>, extra: Extra) =>
+    toCallToolResult(await run(args, extra));
+  // Without an inputSchema McpServer calls the callback with `extra` alone.
   const registered =
     config.inputSchema === undefined ? (extra: Extra) => callback({}, extra) : callback;
   return server.registerTool(

@@ -1,3 +1,4 @@
+export { callContext, META, type CallContext } from './context.js';
 export * from './errors.js';
 export * from './gateway.js';
 export * from './governed.js';

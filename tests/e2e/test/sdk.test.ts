@@ -129,3 +129,19 @@ it('refuses personal data to a server without PII_READ, and lets it call the oth
   })) as CallToolResult;
   expect(count.structuredContent).toEqual({ tenant_id: 'acme', customers: 1 });
 });
+
+it('has the gateway check a tenant sent in _meta, and gives the handler that tenant', async () => {
+  const client = await connect(SERVER_KEY);
+  const count = (tenant?: string) =>
+    client.callTool({
+      name: 'customers.count',
+      arguments: {},
+      ...(tenant ? { _meta: { 'securegateway/tenant_id': tenant } } : {}),
+    }) as Promise<CallToolResult>;
+  expect((await count('acme')).structuredContent).toEqual({ tenant_id: 'acme', customers: 1 });
+  expect((await count('globex')).structuredContent).toMatchObject({
+    error: { code: 'POLICY.TENANT_NOT_GRANTED' },
+    failed_policy: 'tenant_access',
+  });
+  expect((await count()).structuredContent).toMatchObject({ failed_policy: 'tenant_access' });
+});
