@@ -21,6 +21,6 @@ export const projectIdSchema = z
 
 export const idSchema = z.string().min(1).max(128);
 export const argumentsSchema = z.record(z.string(), z.unknown());
-/** How a call came in: REST (/api/tools/call), MCP (/mcp/toolcall and /mcp), or the governed-tool SDK (/api/sdk/authorize). */
-export const channelSchema = z.enum(['rest', 'mcp', 'sdk']);
+/** How a call came in: REST (/api/tools/call), MCP (/mcp/toolcall and /mcp), the governed-tool SDK (/api/sdk/authorize), or a peer gateway (/forward). */
+export const channelSchema = z.enum(['rest', 'mcp', 'sdk', 'federation']);
 export type Channel = z.infer<typeof channelSchema>;

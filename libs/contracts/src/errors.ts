@@ -98,6 +98,14 @@ export const ERROR_CODES = {
   'SDK.GRANT_NOT_FOUND': 404,
   /** /api/sdk/authorize: the registry entry does not match the governed tool (not `upstream.type: sdk`, or the tool says it returns personal data and the entry lacks `pii: true`). */
   'SDK.REGISTRY_MISMATCH': 409,
+  /** POST /forward: X-Gateway-Id names no peer of trusted_peers.yaml (or federation is off). */
+  'FEDERATION.UNKNOWN_PEER': 401,
+  /** POST /forward: the via chain already holds this gateway (a loop), or the call crossed more than max_hops gateways. */
+  'FEDERATION.LOOP_DETECTED': 508,
+  /** POST /forward: the peer may not call this tool, or not in this project (trusted_peers.yaml allow). */
+  'FEDERATION.NOT_ALLOWED': 403,
+  /** POST /forward: the peer sent more calls than its rate_limit in trusted_peers.yaml. */
+  'FEDERATION.RATE_LIMITED': 429,
   'GATEWAY.SERVICE_UNAVAILABLE': 503,
   'GATEWAY.SERVICE_TIMEOUT': 503,
   'GATEWAY.INTERNAL': 500,

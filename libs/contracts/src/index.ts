@@ -12,3 +12,4 @@ export * from './events/envelope.js';
 export * from './events/toolcall.js';
 export * from './events/policy.js';
 export * from './events/alert.js';
+export * from './federation/forward.js';

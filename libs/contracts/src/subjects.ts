@@ -53,6 +53,13 @@ import {
   approvalViewSchema,
 } from './policy/approval.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
+import {
+  FEDERATION_RECEIVED,
+  federationReceivedSchema,
+  governAnswerSchema,
+  governRequestSchema,
+  INGRESS_GOVERN_SUBJECT,
+} from './federation/forward.js';
 
 const health = { request: healthRequestSchema, response: healthReportSchema };
 
@@ -76,6 +83,7 @@ export const REQUESTS = {
     response: approvalResolutionSchema,
   },
   [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
+  [INGRESS_GOVERN_SUBJECT]: { request: governRequestSchema, response: governAnswerSchema },
   [healthSubject('ingress')]: health,
   [healthSubject('policy')]: health,
   [healthSubject('executor')]: health,
@@ -95,6 +103,7 @@ export const EVENTS = {
   [APPROVAL_REQUESTED]: approvalRequestedSchema,
   [APPROVAL_RESOLVED]: approvalResolvedSchema,
   [ALERT_RAISED]: alertRaisedSchema,
+  [FEDERATION_RECEIVED]: federationReceivedSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

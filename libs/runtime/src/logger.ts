@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { GatewayError } from '@sg/contracts';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -82,4 +83,28 @@ export class NestPinoLogger implements LoggerService {
   verbose(message: unknown, context?: string) {
     this.logger.trace({ context }, String(message));
   }
+}
+
+const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
+
+/**
+ * The GatewayError an error is answered with: a stable code and a message, never a stack trace.
+ * Every 5xx is logged here with its trace id, the error's class and its stack, so an operator
+ * handed a trace_id finds the cause.
+ */
+export function answerError(err: unknown, traceId: string, logger: Logger): GatewayError {
+  if (err instanceof GatewayError) {
+    if (err.httpStatus >= 500) {
+      logger.warn(
+        { trace_id: traceId, code: err.code, ...errorFields(err) },
+        `answered ${err.httpStatus} ${err.code}: ${err.message}`,
+      );
+    }
+    return err;
+  }
+  logger.error(
+    { trace_id: traceId, code: 'GATEWAY.INTERNAL', ...errorFields(err) },
+    'unexpected error, answered 500 GATEWAY.INTERNAL',
+  );
+  return new GatewayError('GATEWAY.INTERNAL', INTERNAL_MESSAGE);
 }

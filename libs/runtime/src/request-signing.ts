@@ -35,6 +35,30 @@ export interface NonceStore {
   claim(keyId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
 }
 
+/**
+ * Nonces in Redis: `SET <namespace>:<keyId>:<nonce> NX EX ttl`, shared by every instance. Redis
+ * away: AUTH.NONCE_STORE_UNAVAILABLE (503), and signed requests are refused.
+ */
+export function redisNonceStore(
+  redis: { set(key: string, value: string, ex: 'EX', ttl: number, nx: 'NX'): Promise<unknown> },
+  namespace: string,
+): NonceStore {
+  return {
+    async claim(keyId, nonce, ttlSeconds) {
+      try {
+        return (
+          (await redis.set(`${namespace}:${keyId}:${nonce}`, '1', 'EX', ttlSeconds, 'NX')) === 'OK'
+        );
+      } catch {
+        throw new GatewayError(
+          'AUTH.NONCE_STORE_UNAVAILABLE',
+          'the nonce store (Redis) cannot be reached, so signed requests are refused; retry shortly',
+        );
+      }
+    },
+  };
+}
+
 export interface SignedRequest {
   method: string;
   /** The path and query as received (`/api/tools/call`). */

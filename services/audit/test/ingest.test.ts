@@ -13,6 +13,7 @@ import {
   APPROVAL_REQUESTED,
   APPROVAL_RESOLVED,
   ALERT_RAISED,
+  FEDERATION_RECEIVED,
 } from '@sg/contracts';
 import type { MessageContext } from '@sg/messaging';
 import { createPgPool, migrate, type Pool } from '@sg/runtime';
@@ -132,6 +133,15 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     tool: null,
     trace_ids: ['trace-1'],
     raised_at: '2026-11-23T19:00:00.000Z',
+  },
+  [FEDERATION_RECEIVED]: {
+    peer: 'gw-a',
+    agent_id: 'gpt-4o',
+    tool: 'calendar.list_events',
+    request_id: 'req-1',
+    via: ['gw-a'],
+    hops: 1,
+    original_decision: { allowed: true, policy_version: 'v1' },
   },
 };
 

@@ -16,6 +16,7 @@ import { McpSessions } from './mcp/mcp-sessions.js';
 import { McpStreams } from './mcp/mcp-streams.js';
 import { SdkController } from './sdk/sdk.controller.js';
 import { SchemaController } from './toolcall/schema.controller.js';
+import { GovernController } from './toolcall/govern.controller.js';
 import { ToolCallController } from './toolcall/toolcall.controller.js';
 import { ToolCallService } from './toolcall/toolcall.service.js';
 
@@ -31,6 +32,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     McpController,
     OAuthMetadataController,
     SdkController,
+    GovernController,
   ],
   providers: [
     AgentAuthService,

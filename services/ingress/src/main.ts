@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService } from '@sg/runtime';
 import { IngressModule } from './app.module.js';
 import { loadIngressEnv } from './config/env.js';
@@ -20,4 +20,5 @@ await runService({
     IngressModule,
   ],
   configure: configureHttp,
+  microservices: startBusHandlers,
 });

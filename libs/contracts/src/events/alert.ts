@@ -13,6 +13,8 @@ export const ALERT_TYPES = [
   'chain_broken',
   /** An MCP server changed a pinned tool's description or schema (EXECUTOR.TOOL_PIN_MISMATCH). */
   'tool_drift',
+  /** A burst of refused peer-gateway calls (POST /forward answered 401: bad signatures, replays, unknown peers). */
+  'forged_peer_calls',
 ] as const;
 export const alertTypeSchema = z.enum(ALERT_TYPES);
 export type AlertType = z.infer<typeof alertTypeSchema>;

@@ -22,7 +22,7 @@ export interface CompletedCall {
 export interface WindowSignal {
   type: Extract<
     AlertType,
-    'denial_spike' | 'rate_limit_storm' | 'high_risk_session' | 'tool_drift'
+    'denial_spike' | 'rate_limit_storm' | 'high_risk_session' | 'tool_drift' | 'forged_peer_calls'
   >;
   key: string;
   need: number;
@@ -46,6 +46,7 @@ export const SEVERITY: Record<AlertType, AlertSeverity> = {
   new_agent: 'low',
   chain_broken: 'critical',
   tool_drift: 'high',
+  forged_peer_calls: 'high',
 };
 
 const RATE_LIMITED = 'POLICY.RATE_LIMITED';
@@ -93,6 +94,18 @@ export function windowSignals(call: CompletedCall, cfg: AnomalyConfig): WindowSi
       need: 1,
       window_s: cfg.cooldown_s,
       threshold: cfg.high_risk_session.risk_at,
+    });
+  }
+  // Peer gateways that fail authentication (/forward answered 401): counted as denials are,
+  // with the denial_spike thresholds, under its own type.
+  if (cfg.denial_spike.enabled && d.channel === 'federation' && d.http_status === 401) {
+    const c = cfg.denial_spike;
+    out.push({
+      type: 'forged_peer_calls',
+      key: call.project,
+      need: c.count,
+      window_s: c.window_s,
+      threshold: c.count,
     });
   }
   // Always on: a pinned tool that changed is refused, and someone must review it.

@@ -1,10 +1,35 @@
-import { baseEnvSchema, envSchemas, parseEnv } from '@sg/config';
-import type { z } from 'zod';
+import {
+  baseEnvSchema,
+  envSchemas,
+  jsonBodyEnvSchema,
+  parseEnv,
+  redisEnvSchema,
+  secretsDirRequired,
+  secretsEnvSchema,
+} from '@sg/config';
+import { z } from 'zod';
 
-export const federationEnvSchema = baseEnvSchema.extend({
-  /** The federation service's own HTTP port (peers will call POST /forward here). */
-  FEDERATION_PORT: envSchemas.port.default(8094),
-});
+export const federationEnvSchema = baseEnvSchema
+  .extend(redisEnvSchema.shape)
+  .extend(jsonBodyEnvSchema.shape)
+  // The peers' shared keys and this gateway's signing key (`{{secret:NAME}}` in trusted_peers.yaml).
+  .extend(secretsEnvSchema.shape)
+  .extend({
+    /** The federation service's own HTTP port: peers call POST /forward here. */
+    FEDERATION_PORT: envSchemas.port.default(8094),
+    /** Largest /forward body. */
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(10 * 1024 * 1024)
+      .default(256 * 1024),
+    /** Development only: lets trusted_peers.yaml hold a peer's key inline (warned about at every load). */
+    FEDERATION_ALLOW_INLINE_KEYS: envSchemas.bool.default(false),
+    /** Lets a peer's url be plain http to a host other than loopback (not for production). */
+    FEDERATION_ALLOW_HTTP: envSchemas.bool.default(false),
+  })
+  .refine(...secretsDirRequired);
 export type FederationEnv = z.infer<typeof federationEnvSchema>;
 
 export function loadFederationEnv(env: NodeJS.ProcessEnv = process.env): FederationEnv {

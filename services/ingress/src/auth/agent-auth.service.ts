@@ -7,6 +7,7 @@ import {
   ed25519PublicKey,
   isSigned,
   rawBodyOf,
+  redisNonceStore,
   type NonceStore,
   SECRET_PROVIDER,
   type SecretProvider,
@@ -77,18 +78,7 @@ export class AgentAuthService {
     @Inject(SECRET_PROVIDER) private readonly secrets: SecretProvider,
     @Inject(POLICY_REDIS) redis: Redis,
   ) {
-    this.nonces = {
-      claim: async (keyId, nonce, ttl) => {
-        try {
-          return (await redis.set(`sig:nonce:${keyId}:${nonce}`, '1', 'EX', ttl, 'NX')) === 'OK';
-        } catch {
-          throw new GatewayError(
-            'AUTH.NONCE_STORE_UNAVAILABLE',
-            'the nonce store (Redis) cannot be reached, so signed calls are refused; retry shortly',
-          );
-        }
-      },
-    };
+    this.nonces = redisNonceStore(redis, 'sig:nonce');
     config.register((files) => {
       const projects = AgentAuthService.compile(files);
       return () => {

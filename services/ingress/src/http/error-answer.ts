@@ -1,16 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
-import { errorFields, LOGGER, type Logger } from '@sg/runtime';
+import { answerError, LOGGER, type Logger } from '@sg/runtime';
 import { OAuthTokens } from '../auth/oauth.js';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
 
-const INTERNAL_MESSAGE = 'internal error; quote the trace_id to an operator';
-
-/**
- * Turns any error into the gateway's answer: a stable code and a message, never a stack
- * trace. Every 5xx is logged here with its trace id, the error's class and its stack, so an
- * operator handed a trace_id finds the cause.
- */
+/** Turns any error into the gateway's HTTP answer (answerError in @sg/runtime). */
 @Injectable()
 export class ErrorAnswers {
   constructor(
@@ -23,22 +17,9 @@ export class ErrorAnswers {
     return error.httpStatus === 401 ? { 'www-authenticate': this.oauth.challenge(error.code) } : {};
   }
 
-  /** The GatewayError an error is answered with. */
+  /** The GatewayError an error is answered with (5xx logged with the trace id). */
   gatewayError(err: unknown, traceId: string): GatewayError {
-    if (err instanceof GatewayError) {
-      if (err.httpStatus >= 500) {
-        this.logger.warn(
-          { trace_id: traceId, code: err.code, ...errorFields(err) },
-          `answered ${err.httpStatus} ${err.code}: ${err.message}`,
-        );
-      }
-      return err;
-    }
-    this.logger.error(
-      { trace_id: traceId, code: 'GATEWAY.INTERNAL', ...errorFields(err) },
-      'unexpected error, answered 500 GATEWAY.INTERNAL',
-    );
-    return new GatewayError('GATEWAY.INTERNAL', INTERNAL_MESSAGE);
+    return answerError(err, traceId, this.logger);
   }
 
   answer(err: unknown, traceId: string): HttpAnswer {

@@ -1,0 +1,62 @@
+import { ConfigFileError, loadGatewayFiles } from '@sg/config';
+import type { ConfigSync } from '@sg/messaging';
+import { EnvSecretProvider, type Logger } from '@sg/runtime';
+import { exampleConfigDir } from '@sg/testing';
+import type { FederationEnv } from '../config/env.js';
+import { Peers } from './peers.js';
+
+const warnings: string[] = [];
+const logger = { warn: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
+
+/** Peers over a config dir holding `peersYaml`, under these settings. */
+function peersOf(peersYaml: string, env: Partial<FederationEnv> = {}) {
+  const dir = exampleConfigDir('http://127.0.0.1:9');
+  dir.write('trusted_peers.yaml', peersYaml);
+  const files = loadGatewayFiles(dir.dir);
+  dir.remove();
+  const config = {
+    register: (r: (f: unknown) => () => void) => r(files)(),
+  } as unknown as ConfigSync;
+  return new Peers(
+    config,
+    { FEDERATION_ALLOW_HTTP: false, FEDERATION_ALLOW_INLINE_KEYS: false, ...env } as FederationEnv,
+    new EnvSecretProvider({ PEER_A: 'the-shared-key-of-a-and-b' }),
+    logger,
+  );
+}
+
+const peer = (url: string, key = '"{{secret:PEER_A}}"') =>
+  `self: gw-b\npeers:\n  gw-a:\n    url: ${url}\n    key_id: a-b\n    key: ${key}\n`;
+
+it('refuses plain http to a host other than loopback, unless FEDERATION_ALLOW_HTTP', () => {
+  expect(() => peersOf(peer('http://gw-a.example.com/forward'))).toThrow(ConfigFileError);
+  expect(() => peersOf(peer('http://gw-a.example.com/forward'))).toThrow(/use https/);
+  expect(peersOf(peer('https://gw-a.example.com/forward')).peer('gw-a').id).toBe('gw-a');
+  expect(peersOf(peer('http://127.0.0.1:8094/forward')).peer('gw-a').id).toBe('gw-a');
+  expect(
+    peersOf(peer('http://gw-a.example.com/forward'), { FEDERATION_ALLOW_HTTP: true }).peer('gw-a')
+      .id,
+  ).toBe('gw-a');
+});
+
+it('refuses an inline key unless FEDERATION_ALLOW_INLINE_KEYS, and warns when it is allowed', async () => {
+  const inline = peer('https://gw-a.example.com/forward', 'an-inline-shared-key-0001');
+  expect(() => peersOf(inline)).toThrow(/FEDERATION_ALLOW_INLINE_KEYS/);
+  const peers = peersOf(inline, { FEDERATION_ALLOW_INLINE_KEYS: true });
+  expect(warnings.some((w) => w.includes('inline'))).toBe(true);
+  expect(await peers.verificationKey(peers.peer('gw-a'), 'a-b')).toMatchObject({
+    alg: 'hmac-sha256',
+  });
+});
+
+it("checks a peer's signature with its own key only, resolved from the secret store", async () => {
+  const peers = peersOf(peer('https://gw-a.example.com/forward'));
+  const a = peers.peer('gw-a');
+  expect(await peers.verificationKey(a, 'a-b')).toEqual({
+    alg: 'hmac-sha256',
+    key: Buffer.from('the-shared-key-of-a-and-b'),
+  });
+  expect(await peers.verificationKey(a, 'c-b')).toBeNull();
+  expect(() => peers.peer('gw-x')).toThrow(/no trusted peer gw-x/);
+  expect(peers.self).toBe('gw-b');
+});

@@ -1,0 +1,153 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigFileError, type GatewayFiles, type TrustedPeer } from '@sg/config';
+import { GatewayError } from '@sg/contracts';
+import { ConfigSync } from '@sg/messaging';
+import { compileGlobs, type GlobList } from '@sg/policy-engine';
+import {
+  ed25519PublicKey,
+  ENV,
+  LOGGER,
+  type Logger,
+  SECRET_PROVIDER,
+  type SecretProvider,
+  secretReference,
+  type VerificationKey,
+} from '@sg/runtime';
+import type { FederationEnv } from '../config/env.js';
+
+/** A peer as the service uses it, compiled once per config version. */
+export interface Peer {
+  id: string;
+  config: TrustedPeer;
+  tools: GlobList;
+  projects: ReadonlySet<string>;
+}
+
+interface Directory {
+  self: string | null;
+  maxHops: number;
+  peers: Map<string, Peer>;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * trusted_peers.yaml as the service uses it: which peers exist, what each may call here, and the
+ * key of each pair. A file that breaks a rule of this deployment (a plain-http peer that is not
+ * loopback without FEDERATION_ALLOW_HTTP, an inline key without FEDERATION_ALLOW_INLINE_KEYS) is
+ * refused like a malformed one: the last good config stays.
+ */
+@Injectable()
+export class Peers {
+  private active: Directory = { self: null, maxHops: 2, peers: new Map() };
+
+  constructor(
+    config: ConfigSync,
+    @Inject(ENV) private readonly env: FederationEnv,
+    @Inject(SECRET_PROVIDER) private readonly secrets: SecretProvider,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    config.register((files) => {
+      const next = this.compile(files);
+      return () => {
+        this.active = next;
+      };
+    });
+  }
+
+  get self(): string | null {
+    return this.active.self;
+  }
+
+  get maxHops(): number {
+    return this.active.maxHops;
+  }
+
+  /** The peer a request names; FEDERATION.UNKNOWN_PEER for any other name (or with federation off). */
+  peer(id: string | undefined): Peer {
+    const peer = id === undefined ? undefined : this.active.peers.get(id);
+    if (!peer)
+      throw new GatewayError(
+        'FEDERATION.UNKNOWN_PEER',
+        id === undefined
+          ? 'send X-Gateway-Id: the id this gateway knows you by in its trusted_peers.yaml'
+          : `no trusted peer ${id.slice(0, 64)} here; an admin adds peers to trusted_peers.yaml`,
+      );
+    return peer;
+  }
+
+  /** The key a peer's signature is checked with: its own pair's key, and no other peer's. */
+  async verificationKey(peer: Peer, keyId: string): Promise<VerificationKey | null> {
+    if (keyId !== peer.config.key_id) return null;
+    if (peer.config.public_key !== undefined)
+      return { alg: 'ed25519', key: ed25519PublicKey(peer.config.public_key) };
+    const key = await this.sharedKey(peer);
+    return { alg: 'hmac-sha256', key: Buffer.from(key, 'utf8') };
+  }
+
+  private async sharedKey(peer: Peer): Promise<string> {
+    const value = peer.config.key!;
+    const name = secretReference(value);
+    if (name === undefined) return value; // inline: allowed in development only (checked at load)
+    const secret = await this.secrets.get(name);
+    if (secret === undefined)
+      throw new GatewayError(
+        'AUTH.SIGNING_KEY_UNAVAILABLE',
+        `the key of peer ${peer.id} is not in the secret store; an operator must provide it`,
+      );
+    return secret;
+  }
+
+  private compile(files: GatewayFiles): Directory {
+    const file = files.peers;
+    if (!file) return { self: null, maxHops: 2, peers: new Map() };
+    const where = `${files.dir}/trusted_peers.yaml`;
+    const peers = new Map<string, Peer>();
+    for (const [id, config] of Object.entries(file.peers)) {
+      const url = new URL(config.url);
+      if (
+        url.protocol === 'http:' &&
+        !LOOPBACK.has(url.hostname) &&
+        !this.env.FEDERATION_ALLOW_HTTP
+      )
+        throw new ConfigFileError(
+          where,
+          null,
+          null,
+          `peers.${id}.url: use https (plain http only to a loopback address, unless FEDERATION_ALLOW_HTTP is on)`,
+        );
+      if (config.key !== undefined && secretReference(config.key) === undefined) {
+        if (!this.env.FEDERATION_ALLOW_INLINE_KEYS)
+          throw new ConfigFileError(
+            where,
+            null,
+            null,
+            `peers.${id}.key: give the key as "{{secret:NAME}}"; an inline key needs FEDERATION_ALLOW_INLINE_KEYS (development only)`,
+          );
+        this.logger.warn(
+          { peer: id },
+          `peers.${id}.key is inline in trusted_peers.yaml (development only)`,
+        );
+      }
+      if (config.public_key !== undefined) {
+        try {
+          ed25519PublicKey(config.public_key);
+        } catch (err) {
+          throw new ConfigFileError(
+            where,
+            null,
+            null,
+            `peers.${id}.public_key: ${(err as Error).message}`,
+          );
+        }
+      }
+      peers.set(id, {
+        id,
+        config,
+        tools: compileGlobs(config.allow.tools),
+        projects: new Set(config.allow.projects),
+      });
+    }
+    return { self: file.self, maxHops: file.max_hops, peers };
+  }
+}
