@@ -1,13 +1,12 @@
-import { PROJECT_ID_PATTERN } from '@sg/contracts';
+import { GATEWAY_ID_PATTERN, PROJECT_ID_PATTERN } from '@sg/contracts';
 import { z } from 'zod';
 import { globList, keyIdSchema, resilienceShape, SECRET_REFERENCE } from './primitives.js';
 
 /** A gateway's id among its peers (`self`, the keys of `peers`, the entries of a via chain). */
-export const PEER_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-export const peerIdSchema = z
+const peerIdSchema = z
   .string()
   .regex(
-    PEER_ID_PATTERN,
+    GATEWAY_ID_PATTERN,
     'lower-case letters, digits, _ and - (1-63), starting with a letter or digit',
   );
 
@@ -78,7 +77,7 @@ export const trustedPeersFileSchema = z
   .superRefine((file, ctx) => {
     const seen = new Map<string, string>();
     for (const [id, p] of Object.entries(file.peers)) {
-      if (!PEER_ID_PATTERN.test(id))
+      if (!GATEWAY_ID_PATTERN.test(id))
         ctx.addIssue({
           code: 'custom',
           path: ['peers', id],

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { argumentsSchema, idSchema, PROJECT_ID_PATTERN, toolNameSchema } from '../common.js';
 
-/** A gateway's id among its peers (as in trusted_peers.yaml). */
-export const gatewayIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+/** A gateway's id among its peers (`self` and the peers of trusted_peers.yaml, a via chain). */
+export const GATEWAY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const gatewayIdSchema = z.string().regex(GATEWAY_ID_PATTERN);
 
 /** The header that names the sending gateway on `POST /forward`. */
 export const GATEWAY_ID_HEADER = 'x-gateway-id';
