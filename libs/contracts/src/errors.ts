@@ -94,7 +94,7 @@ export const ERROR_CODES = {
   'MCP.NOT_ACCEPTABLE': 406,
   /** Redis, which holds the MCP sessions, cannot be reached. */
   'MCP.SESSION_STORE_UNAVAILABLE': 503,
-  /** /api/sdk/complete: no authorization with this audit_id is waiting for its report (unknown, reported already, or older than 10 minutes). */
+  /** /api/sdk/complete: no open authorization with this audit_id (unknown, another agent's, or older than 10 minutes). */
   'SDK.GRANT_NOT_FOUND': 404,
   /** /api/sdk/authorize: the registry entry does not match the governed tool (not `upstream.type: sdk`, or the tool says it returns personal data and the entry lacks `pii: true`). */
   'SDK.REGISTRY_MISMATCH': 409,

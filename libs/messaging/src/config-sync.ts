@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ConfigFileError, dirSignature, loadGatewayFiles, type GatewayFiles } from '@sg/config';
 import { POLICY_CHANGED, policyChangedSchema } from '@sg/contracts';
-import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
+import { ENV, HealthService, LOGGER, type Logger, uuidFrom } from '@sg/runtime';
 import { NatsBus } from './bus.js';
 
 export interface ConfigSyncEnv {
@@ -133,10 +132,4 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown() {
     if (this.timer) clearInterval(this.timer);
   }
-}
-
-/** A UUID (version-4 layout) derived from a string, so equal inputs give equal ids. */
-function uuidFrom(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

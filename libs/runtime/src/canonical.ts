@@ -91,3 +91,12 @@ export function mcpToolPin(tool: {
 }): string {
   return digestOf({ description: tool.description ?? '', input_schema: tool.inputSchema });
 }
+
+/**
+ * A UUID (version-4 layout) derived from a string: equal inputs give equal ids, so an event
+ * published twice under it is stored once (JetStream's dedupe, the audit's unique event id).
+ */
+export function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -7,6 +7,7 @@ import {
   toolNameSchema,
 } from '@sg/contracts';
 import { ConfigSync, NatsBus } from '@sg/messaging';
+import { uuidFrom } from '@sg/runtime';
 import { POLICY_REDIS } from '@sg/policy-engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -63,7 +64,7 @@ function parse<T extends z.ZodType>(schema: T, body: unknown, shape: string): z.
  * /api/tools/call up to the decision (channel `sdk`, the same checks, approvals, idempotency
  * and audit record) for a tool whose registry entry says it runs in its own server
  * (`upstream.type: sdk`). `complete` records that server's run of an authorized call
- * (toolcall.executed), once.
+ * (toolcall.executed), once per grant: it may be sent again.
  */
 @Controller('api/sdk')
 export class SdkController {
@@ -169,7 +170,7 @@ export class SdkController {
       );
       let raw: string | null;
       try {
-        raw = await this.redis.getdel(`sdk:grant:${b.audit_id}`);
+        raw = await this.redis.get(`sdk:grant:${b.audit_id}`);
       } catch {
         throw new GatewayError(
           'POLICY.DEPENDENCY_UNAVAILABLE',
@@ -180,9 +181,11 @@ export class SdkController {
       if (!grant || grant.agent_id !== principal.agentId || grant.project !== principal.project)
         throw new GatewayError(
           'SDK.GRANT_NOT_FOUND',
-          `no authorization ${b.audit_id} of yours waits for its report (reported already, or older than ${GRANT_TTL_S} s)`,
+          `no authorization ${b.audit_id} of yours is open (unknown, or older than ${GRANT_TTL_S} s)`,
         );
       const size = Buffer.byteLength(JSON.stringify(b.result ?? null));
+      // One record per grant: a report sent again (its answer was lost) has the same event id,
+      // which JetStream and the audit store keep once; the first report's content wins.
       this.bus.publish(
         TOOLCALL_EXECUTED,
         {
@@ -202,6 +205,7 @@ export class SdkController {
         },
         // The run belongs to the authorized call's trace, whatever this request's own is.
         { ...ctx, traceId: grant.trace_id, project: grant.project },
+        uuidFrom(`sdk-run:${b.audit_id}`),
       );
       return reply
         .status(202)
