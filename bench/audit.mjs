@@ -12,9 +12,9 @@
 // Writes bench/results/audit-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -22,7 +22,15 @@ import pg from 'pg';
 import { isolate, TEST_SERVERS } from '@sg/testing';
 import { ROOT } from '../scripts/stack.mjs';
 import { verifyChain } from '../services/audit/dist/chain/verify.js';
-import { gitInfo, machineInfo, mulberry32 } from './lib.mjs';
+import {
+  displayPath,
+  gitInfo,
+  machineInfo,
+  mulberry32,
+  resultsFile,
+  round,
+  writeResults,
+} from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -246,8 +254,6 @@ async function plainInsert(db, schema, events) {
   return { events: events.length, total_s: round(s), events_per_s: Math.round(events.length / s) };
 }
 
-const round = (x) => Math.round(x * 100) / 100;
-
 // Checkpoints are signed as in production (every second here, so their cost is in the figures).
 const keyDir = mkdtempSync(join(tmpdir(), 'sg-bench-audit-'));
 const signingKey = join(keyDir, 'audit-signing.pem');
@@ -292,11 +298,9 @@ try {
     plain_insert: plain,
     runs,
   };
-  const dir = join(ROOT, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `audit-${results.timestamp.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`results: ${relative(process.cwd(), file) || file}\n`);
+  const file = resultsFile('audit', results.timestamp);
+  writeResults(file, results);
+  process.stdout.write(`results: ${displayPath(file)}\n`);
 } finally {
   await db.end();
   await iso.cleanup();

@@ -31,52 +31,60 @@
 import autocannon from 'autocannon';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Client } from 'undici';
-import { parseDocument } from 'yaml';
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
-import os from 'node:os';
 import { join, relative } from 'node:path';
-import { preflight, ROOT, startStack } from '../scripts/stack.mjs';
+import { ROOT } from '../scripts/stack.mjs';
 import { baselineFile, compare, readBaseline, TOLERANCE, writeBaseline } from './baseline.mjs';
-import { gitInfo, machineInfo, machineKey } from './lib.mjs';
+import {
+  AUDIT_CONSUMER,
+  auditBacklog,
+  benchIsolation,
+  cleanUp,
+  copyExampleConfig,
+  cpuPerCall,
+  DATABASE_URL,
+  describeMachine,
+  displayPath,
+  distinctFreePorts,
+  DRAIN_TIMEOUT_MS,
+  fmt,
+  gitInfo,
+  isolationCleanup,
+  latencySummary,
+  loadAverage,
+  loadSettings,
+  machineInfo,
+  machineKey,
+  minus,
+  NATS_URL,
+  onInterrupt,
+  recordedSettings,
+  resultsFile,
+  round,
+  runMain,
+  runThenCleanUp,
+  serverPids,
+  serversReachable,
+  serviceLogger,
+  signed,
+  sleep,
+  stackPids,
+  startIsolatedStack,
+  startServer,
+  stopChild,
+  table,
+  takeTurns,
+  ticksSampler,
+  waitDrained,
+  warnIfBusy,
+  writeResults,
+} from './lib.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
-
-function positiveInt(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`✗ ${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-    process.exit(2);
-  }
-  return n;
-}
-function nonNegativeInt(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`✗ ${name} must be a non-negative integer (got ${JSON.stringify(raw)})`);
-    process.exit(2);
-  }
-  return n;
-}
 
 const USAGE = 'usage: node bench/gateway.mjs [--check] [--record-baseline]';
 function parseArgs(argv) {
@@ -96,15 +104,16 @@ function parseArgs(argv) {
 }
 const FLAGS = parseArgs(process.argv.slice(2));
 
-const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 20);
+const SETTINGS = loadSettings();
+const {
+  CONNECTIONS,
+  DURATION_S,
+  WARMUP_S,
+  SEQUENTIAL_CALLS,
+  SEQUENTIAL_WARMUP,
+  SEQUENTIAL_SLICES,
+} = SETTINGS;
 const CONNECTIONS_TEXT = `${CONNECTIONS} connection${CONNECTIONS === 1 ? '' : 's'}`;
-const DURATION_S = positiveInt('BENCH_DURATION_S', 10);
-const WARMUP_S = nonNegativeInt('BENCH_WARMUP_S', 10);
-const SEQUENTIAL_CALLS = positiveInt('BENCH_SEQUENTIAL_CALLS', 2000);
-const SEQUENTIAL_WARMUP = nonNegativeInt('BENCH_SEQUENTIAL_WARMUP', 200);
-// The sequential calls of the three targets alternate in this many slices, so that other work
-// on the machine during those seconds affects all three alike instead of one of them.
-const SEQUENTIAL_SLICES = Math.min(5, SEQUENTIAL_CALLS);
 const TOOL = 'calendar.list_events';
 // examples/config: gpt-4o's key is scoped to calendar.* (model_keys) and its rule allows only
 // calendar.* (policies), so this registered tool is refused at key_scope, before any upstream.
@@ -112,12 +121,9 @@ const DENIED_TOOL = 'db.write_sensitive';
 const DENIED_CODE = 'POLICY.TOOL_NOT_ALLOWED';
 const AGENT_ID = 'gpt-4o';
 const AGENT_KEY = 'modelkey-abc123';
-const RATE_LIMIT = 100_000_000; // per agent per window: far above anything a run can send
-const SERVICE_LOG_LINES_SHOWN = 20;
 const COMPLETED_SUBJECT = 'gw.evt.toolcall.completed.v1';
 const EXECUTED_SUBJECT = 'gw.evt.toolcall.executed.v1';
 const LAG_SAMPLE_MS = 250;
-const DRAIN_TIMEOUT_MS = 60_000;
 
 /** The issue's targets. Missing one is shown, but does not fail the run (only failures do). */
 const TARGETS = {
@@ -157,77 +163,15 @@ const KEY_FIGURES = [
   { key: 'bare_proxy_ratio', label: 'gateway / bare proxy req/s', unit: '×', better: 'higher' },
 ];
 
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-// The services inherit this process's environment, so the audit service uses the same name.
-const AUDIT_CONSUMER = process.env.AUDIT_CONSUMER || 'audit';
-
-const runTag = `bench${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const isolation = {
-  subjectPrefix: runTag,
-  streamName: `${runTag}_GW_EVENTS`,
-  redisPrefix: `${runTag}:`,
-  schema: `bench_${runTag.slice('bench'.length)}`.toLowerCase(),
-};
+const isolation = benchIsolation();
+const { runTag } = isolation;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function distinctFreePorts(n) {
-  const ports = new Set();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
-
-/** Exact percentile (nearest rank) of an ascending array. */
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-/** Mean and exact percentiles (ms, 3 decimals) of response times; null where there are none. */
-function latencySummary(latencies) {
-  const sorted = Float64Array.from(latencies).sort();
-  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
-  return {
-    mean: round(mean, 3),
-    p50: round(percentile(sorted, 50), 3),
-    p90: round(percentile(sorted, 90), 3),
-    p99: round(percentile(sorted, 99), 3),
-    max: round(sorted.length ? sorted[sorted.length - 1] : null, 3),
-  };
-}
-
-const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const minus = (a, b) =>
-  a === null || a === undefined || b === null || b === undefined ? null : a - b;
-
 /** A copy of examples/config that points at our upstream and whose rate limit the load cannot reach. */
 function prepareConfig(upstreamPort) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'sg-bench-'));
-  const configDir = join(dir, 'config');
-  cpSync(join(ROOT, 'examples/config'), configDir, { recursive: true });
-
-  const policyFile = join(configDir, 'policies/default.yaml');
-  const policy = parseDocument(readFileSync(policyFile, 'utf8'));
-  if (!policy.hasIn(['rate_limits', 'agent', 'limit']))
-    throw new Error(`${policyFile} has no rate_limits.agent.limit`);
-  policy.setIn(['rate_limits', 'agent', 'limit'], RATE_LIMIT);
-  writeFileSync(policyFile, policy.toString());
+  const { dir, configDir } = copyExampleConfig('sg-bench-');
 
   const toolsDir = join(configDir, 'tools');
   let pointed = 0;
@@ -253,51 +197,6 @@ function prepareConfig(upstreamPort) {
   return { dir, configDir };
 }
 
-/** Starts a Node script that serves GET /health on `port`; resolves with the child once it answers. */
-function startServer({ label, script, env, port }) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    const onData = (chunk) => (log += chunk);
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.stderr.setEncoding('utf8').on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code, signal) =>
-      reject(new Error(`the ${label} exited during start (${code ?? signal}): ${log}`)),
-    );
-    const deadline = Date.now() + 10_000;
-    const poll = async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/health`, {
-          signal: AbortSignal.timeout(1000),
-        });
-        if (res.ok) return resolve(child);
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        return reject(new Error(`the ${label} did not answer on port ${port} within 10 s: ${log}`));
-      }
-      setTimeout(poll, 100);
-    };
-    poll();
-  });
-}
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => (clearTimeout(timer), resolve()));
-    child.kill('SIGTERM');
-  });
-}
-
 /** An OTLP/HTTP endpoint that reads every export and drops it (as a collector's receiver would take it). */
 async function startOtlpSink() {
   const server = createHttpServer((req, res) => {
@@ -317,63 +216,15 @@ function tracingSettings() {
   };
 }
 
-async function cleanup({ stack, upstream, proxy, nc, tmpDir, otlpSink }) {
-  const problems = [];
-  const attempt = async (what, fn) => {
-    try {
-      await fn();
-    } catch (err) {
-      problems.push(`${what}: ${err.message}`);
-    }
-  };
-  if (nc) await attempt('close the NATS connection', () => nc.close());
-  if (stack) await attempt('stop the gateway', () => stack.stop());
-  if (proxy) await attempt('stop the bare proxy', () => stopChild(proxy));
-  if (upstream) await attempt('stop the upstream', () => stopChild(upstream));
-  if (otlpSink) otlpSink.close();
-  await attempt(`delete JetStream stream ${isolation.streamName}`, async () => {
-    const nc = await natsConnect({ servers: NATS_URL });
-    try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.delete(isolation.streamName).catch((err) => {
-        if (!/stream not found/i.test(err.message)) throw err;
-      });
-    } finally {
-      await nc.close();
-    }
-  });
-  await attempt(`delete Redis keys ${isolation.redisPrefix}*`, async () => {
-    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(
-          cursor,
-          'MATCH',
-          `${isolation.redisPrefix}*`,
-          'COUNT',
-          1000,
-        );
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      redis.disconnect();
-    }
-  });
-  await attempt(`drop schema ${isolation.schema}`, async () => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${isolation.schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
-  });
-  if (tmpDir)
-    await attempt(`remove ${tmpDir}`, async () => rmSync(tmpDir, { recursive: true, force: true }));
-  return problems;
+function cleanup({ stack, upstream, proxy, nc, tmpDir, otlpSink }) {
+  return cleanUp([
+    nc && ['close the NATS connection', () => nc.close()],
+    stack && ['stop the gateway', () => stack.stop()],
+    proxy && ['stop the bare proxy', () => stopChild(proxy)],
+    upstream && ['stop the upstream', () => stopChild(upstream)],
+    otlpSink && ['close the OTLP sink', () => otlpSink.close()],
+    ...isolationCleanup(isolation, tmpDir),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,94 +305,23 @@ async function load({ label, url, headers, body, check, onAnswer, durationS }) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU per call: what each process spent, from /proc (user + system time). Unlike latency it
-// hardly depends on what else the machine is doing, so it shows where the cost of a call is.
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return 0;
-  }
-}
-
-function pidsOf(command) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === command) out.push(Number(entry));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-/**
- * A sampler of the CPU ticks of each group ({ name: () => pids }), per process id, read at each
- * call. Kept per pid because a group's processes change between samples (a PostgreSQL backend
- * of other work exits, another starts): a sum per group would then drop, even below zero.
- */
-function ticksSampler(groups) {
-  return () =>
-    Object.fromEntries(
-      Object.entries(groups()).map(([name, pids]) => [
-        name,
-        Object.fromEntries(pids.map((pid) => [pid, cpuTicks(pid)])),
-      ]),
-    );
-}
+// CPU per call (bench/lib.mjs reads it from /proc)
 
 /** Processes to account: the gateway's own, and the servers it uses (shared: other work shows). */
 function cpuSampler(stack, upstreamChild) {
   return ticksSampler(() => ({
-    ...Object.fromEntries([...stack.children].map(([name, child]) => [name, [child.pid]])),
+    ...stackPids(stack),
     upstream: [upstreamChild.pid],
-    'nats-server': pidsOf('nats-server'),
-    'redis-server': pidsOf('redis-server'),
-    postgres: pidsOf('postgres'),
+    ...serverPids(),
   }));
-}
-
-/**
- * Per group, the ticks its processes spent between the two samples: a process seen only in the
- * second one started in between, so all of its time counts; one that exited in between cannot
- * be read any more, and its time in the period is missing (only short-lived backends of other
- * work on the shared PostgreSQL, in practice).
- */
-function cpuPerCall(before, after, calls) {
-  const rows = Object.entries(after).map(([name, pids]) => {
-    const ticks = Object.entries(pids).reduce(
-      (n, [pid, t]) => n + Math.max(0, t - (before[name]?.[pid] ?? 0)),
-      0,
-    );
-    return [name, round((ticks * TICK_MS) / calls, 3)];
-  });
-  const total = round(
-    rows.reduce((n, [, ms]) => n + ms, 0),
-    3,
-  );
-  return { per_process_ms: Object.fromEntries(rows), total_ms: total };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Audit: does the audit service keep up with the load, and does every call get its record?
 
-/**
- * The audit service's durable consumer on the run's stream. Its backlog in events is what
- * JetStream holds for it: not delivered yet (num_pending) plus delivered and not acked yet
- * (num_ack_pending; the service acks a batch after its transaction commits).
- */
+/** The audit service's backlog on the run's stream: sampled during a load, or waited out. */
 function auditMonitor(jsm) {
-  const lag = async () => {
-    const ci = await jsm.consumers.info(isolation.streamName, AUDIT_CONSUMER);
-    return ci.num_pending + ci.num_ack_pending;
-  };
+  const lag = () => auditBacklog(jsm, isolation);
   return {
     lag,
     /** Samples the backlog every LAG_SAMPLE_MS until stop(), which resolves with the summary. */
@@ -582,34 +362,8 @@ function auditMonitor(jsm) {
         },
       };
     },
-    /**
-     * Resolves once the backlog is 0 on three polls in a row (100 ms apart: events are published
-     * without the caller waiting, so a call answered last may still be on its way to JetStream),
-     * with the seconds from `since` (a performance.now() time) to the first of those polls.
-     */
-    async waitDrained(since) {
-      const deadline = performance.now() + DRAIN_TIMEOUT_MS;
-      let zeros = 0;
-      let zeroAt = null;
-      let last = null;
-      while (!interrupted) {
-        const t = performance.now();
-        try {
-          last = await lag();
-        } catch (err) {
-          last = `error: ${err.message}`;
-        }
-        if (last === 0) {
-          if (zeros++ === 0) zeroAt = t;
-          if (zeros >= 3) return { drained: true, seconds: round((zeroAt - since) / 1000, 3) };
-        } else {
-          zeros = 0;
-        }
-        if (t > deadline) return { drained: false, seconds: null, backlog_at_timeout: last };
-        await sleep(100);
-      }
-      return { drained: false, seconds: null, interrupted: true };
-    },
+    /** Resolves once the backlog is gone (see waitDrained), or the timeout has passed. */
+    waitDrained: (since) => waitDrained(lag, since, () => interrupted),
   };
 }
 
@@ -764,20 +518,14 @@ async function sequential(targets) {
     else if (s.failures++ === 0) s.firstFailure = { status, body: text };
   };
   try {
-    process.stderr.write(
-      `… sequential: ${SEQUENTIAL_WARMUP} warm-up calls, then ${SEQUENTIAL_CALLS} measured, for each of ${targets.length}\n`,
-    );
-    const warmupConnects = [];
-    for (const s of state) {
-      for (let i = 0; i < SEQUENTIAL_WARMUP && !interrupted; i++) await one(s, false);
-      warmupConnects.push(s.connects);
-    }
-    for (let slice = 0; slice < SEQUENTIAL_SLICES && !interrupted; slice++) {
-      const n =
-        Math.floor((SEQUENTIAL_CALLS * (slice + 1)) / SEQUENTIAL_SLICES) -
-        Math.floor((SEQUENTIAL_CALLS * slice) / SEQUENTIAL_SLICES);
-      for (const s of state) for (let i = 0; i < n && !interrupted; i++) await one(s, true);
-    }
+    let warmupConnects = [];
+    await takeTurns(state, one, {
+      warmup: SEQUENTIAL_WARMUP,
+      calls: SEQUENTIAL_CALLS,
+      slices: SEQUENTIAL_SLICES,
+      stopped: () => interrupted,
+      warmedUp: () => (warmupConnects = state.map((s) => s.connects)),
+    });
     return Object.fromEntries(
       state.map((s, i) => {
         return [
@@ -804,30 +552,6 @@ async function sequential(targets) {
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-function table(rows, header) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
-      .join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-/** As table(), with every column left-aligned (for text columns). */
-function textTable(rows, header) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => String(c).padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const fmt = (x, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
-const signed = (x, digits = 2) =>
-  x === null || x === undefined ? 'n/a' : `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
 
 function summarize({ upstream, proxy, gateway, seq }) {
   const added = {
@@ -936,9 +660,7 @@ function printReport(
   out.push(
     `SecureGateway benchmark — ${CONNECTIONS_TEXT}, ${DURATION_S} s measured after ${WARMUP_S} s warm-up, tool ${TOOL}`,
   );
-  out.push(
-    `machine: ${machine.cpus} × ${machine.cpu_model}, ${machine.platform} ${machine.release}, node ${machine.node}`,
-  );
+  out.push(describeMachine(machine));
   const t = tracingSettings();
   out.push(
     `tracing: ${t.exporter === 'none' ? 'off' : `${t.exporter}, sampler ${t.sampler}${t.ratio ? ` ${t.ratio}` : ''}`}`,
@@ -1039,7 +761,7 @@ function printReport(
   out.push('');
   out.push('targets:');
   out.push(
-    textTable(
+    table(
       targets.map((t) => [
         t.target,
         t.measured,
@@ -1047,6 +769,7 @@ function printReport(
         t.met === null ? 'info' : t.met ? 'met' : 'NOT MET',
       ]),
       ['target', 'measured', 'goal', 'status'],
+      { leftAligned: true },
     ),
   );
   out.push('');
@@ -1072,7 +795,7 @@ function keyFigures(results) {
 function regressionCheck(results, resultsFile) {
   const key = machineKey();
   const file = baselineFile(key);
-  const shown = relative(process.cwd(), file) || file;
+  const shown = displayPath(file);
   const out = { machine_key: key, baseline_file: shown, compared: null, recorded: false };
   const baseline = FLAGS.check ? readBaseline(file) : null;
   if (FLAGS.check && !baseline) {
@@ -1137,23 +860,11 @@ function comparableSettings(s) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-// A closed stdout or stderr (e.g. `node bench/gateway.mjs | head`) must not kill the process
-// before it has stopped what it started and cleaned up.
-for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-
 async function main() {
-  const problems = await preflight({ NATS_URL, REDIS_URL, DATABASE_URL });
-  if (problems.length > 0) {
-    for (const p of problems) console.error(`✗ ${p}`);
-    return 1;
-  }
+  if (!(await serversReachable())) return 1;
 
   const machine = machineInfo();
-  if (machine.load_average_at_start[0] > machine.cpus * 0.5) {
-    process.stderr.write(
-      `! load average is ${machine.load_average_at_start[0]} on ${machine.cpus} CPUs: other work will skew the figures\n`,
-    );
-  }
+  warnIfBusy(machine);
 
   const [ingressPort, federationPort, upstreamPort, proxyPort] = await distinctFreePorts(4);
   const resources = {
@@ -1164,428 +875,390 @@ async function main() {
     tmpDir: null,
     otlpSink: null,
   };
-  const serviceLog = { shown: 0, suppressed: 0, last: [] };
+  onInterrupt(() => {
+    interrupted = true;
+    current?.stop();
+  });
+  return runThenCleanUp(
+    () => measure(machine, { ingressPort, federationPort, upstreamPort, proxyPort }, resources),
+    () => cleanup(resources),
+    () => interrupted,
+  );
+}
+
+/** Starts everything, loads, checks the audit trail, reports; returns the exit code. */
+async function measure(
+  machine,
+  { ingressPort, federationPort, upstreamPort, proxyPort },
+  resources,
+) {
+  const serviceLog = serviceLogger();
   let exitCode = 0;
 
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write('\ninterrupted: stopping and cleaning up…\n');
-    current?.stop();
+  const { dir, configDir } = prepareConfig(upstreamPort);
+  resources.tmpDir = dir;
+
+  resources.upstream = await startServer({
+    label: 'upstream',
+    script: join(ROOT, 'examples/upstream/server.mjs'),
+    env: { UPSTREAM_PORT: String(upstreamPort), UPSTREAM_HOST: '127.0.0.1' },
+    port: upstreamPort,
+  });
+  resources.proxy = await startServer({
+    label: 'bare proxy',
+    script: join(ROOT, 'bench/bare-proxy.mjs'),
+    env: {
+      BARE_PROXY_PORT: String(proxyPort),
+      BARE_PROXY_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+    },
+    port: proxyPort,
+  });
+  process.stderr.write(
+    `… upstream on 127.0.0.1:${upstreamPort}, bare proxy on 127.0.0.1:${proxyPort}; starting the gateway (prefix ${runTag})\n`,
+  );
+
+  const env = {};
+  if (process.env.OTEL_TRACES_EXPORTER === 'otlp' && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    resources.otlpSink = await startOtlpSink();
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = resources.otlpSink.url;
+  }
+  resources.stack = await startIsolatedStack({
+    isolation,
+    ports: { ingress: ingressPort, federation: federationPort },
+    configDir,
+    env,
+    log: serviceLog,
+  });
+  process.stderr.write(`… gateway ready at ${resources.stack.url}\n`);
+  if (interrupted) return 130;
+  resources.nc = await natsConnect({ servers: NATS_URL });
+  const audit = auditMonitor(await jetstreamManager(resources.nc));
+  await audit.lag(); // fails here, readably, if the audit service has no consumer on the stream
+
+  // Every gateway request of the run carries a request id `${runTag}-<n>`, so its record can
+  // be found in audit_events afterwards; every answer is counted, with its audit_id.
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}/tools/${TOOL}`;
+  const proxyUrl = `http://127.0.0.1:${proxyPort}/tools/${TOOL}`;
+  const gatewayUrl = `${resources.stack.url}/api/tools/call`;
+  const answers = answerLog();
+  let seq = 0;
+  const callBody = (tool, args) => () =>
+    JSON.stringify({
+      agent_id: AGENT_ID,
+      agent_version: '1.0.0',
+      request_id: `${runTag}-${++seq}`,
+      tool,
+      arguments: args,
+    });
+  const gatewayBody = callBody(TOOL, {});
+  const deniedBody = callBody(DENIED_TOOL, { table: 'bench', record: { n: 1 } });
+  const gatewayHeaders = { 'x-api-key': AGENT_KEY, 'content-type': 'application/json' };
+  // Its own session: a denial and a write tool raise a session's risk score, which must not
+  // change the decisions on the allowed calls (session "default").
+  const deniedHeaders = { ...gatewayHeaders, 'x-session-id': `${runTag}-denied` };
+  const isSuccess = (text) => {
+    try {
+      return JSON.parse(text).success === true;
+    } catch {
+      return false;
+    }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  /** The check that refused a call: a policy refusal (403 DENIED_CODE), not a rate limit. */
+  const denialCheck = (status, text) => {
+    if (status !== 403) return null;
+    try {
+      const body = JSON.parse(text);
+      if (body.allowed !== false || body.error?.code !== DENIED_CODE) return null;
+      const failed = body.decision?.rule_trace?.find((e) => e.outcome === 'fail')?.check;
+      return failed && failed !== 'rate_limit' ? failed : null;
+    } catch {
+      return null;
+    }
+  };
+  let deniedAnswers = 0;
+  const onDeniedAnswer = (status, text) => {
+    answers.record(status, text);
+    deniedAnswers++;
+  };
 
-  try {
-    const { dir, configDir } = prepareConfig(upstreamPort);
-    resources.tmpDir = dir;
-
-    resources.upstream = await startServer({
-      label: 'upstream',
-      script: join(ROOT, 'examples/upstream/server.mjs'),
-      env: { UPSTREAM_PORT: String(upstreamPort), UPSTREAM_HOST: '127.0.0.1' },
-      port: upstreamPort,
-    });
-    resources.proxy = await startServer({
-      label: 'bare proxy',
-      script: join(ROOT, 'bench/bare-proxy.mjs'),
-      env: {
-        BARE_PROXY_PORT: String(proxyPort),
-        BARE_PROXY_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
-      },
-      port: proxyPort,
-    });
-    process.stderr.write(
-      `… upstream on 127.0.0.1:${upstreamPort}, bare proxy on 127.0.0.1:${proxyPort}; starting the gateway (prefix ${runTag})\n`,
+  // One call each way before loading, so a misconfiguration fails fast with a readable answer.
+  const probe = async (body, headers, onAnswer) => {
+    const res = await fetch(gatewayUrl, { method: 'POST', headers, body: body() });
+    const text = await res.text();
+    onAnswer(res.status, text);
+    return { status: res.status, text };
+  };
+  const allowedProbe = await probe(gatewayBody, gatewayHeaders, answers.record);
+  if (allowedProbe.status !== 200 || !isSuccess(allowedProbe.text)) {
+    console.error(
+      `✗ the gateway refused a single call before any load: HTTP ${allowedProbe.status}\n${allowedProbe.text}`,
     );
+    return 1;
+  }
+  const deniedProbe = await probe(deniedBody, deniedHeaders, onDeniedAnswer);
+  const deniedBy = denialCheck(deniedProbe.status, deniedProbe.text);
+  if (!deniedBy) {
+    console.error(
+      `✗ a call of ${DENIED_TOOL} was not refused by the policy with 403 ${DENIED_CODE}: HTTP ${deniedProbe.status}\n${deniedProbe.text}`,
+    );
+    return 1;
+  }
 
-    const env = {
-      NODE_ENV: 'production',
-      PORT: String(ingressPort),
-      HOST: '127.0.0.1',
-      HEALTH_PORT: '0',
-      FEDERATION_PORT: String(federationPort),
-      CONFIG_DIR: configDir,
-      SUBJECT_PREFIX: isolation.subjectPrefix,
-      REDIS_PREFIX: isolation.redisPrefix,
-      DATABASE_SCHEMA: isolation.schema,
-      NATS_URL,
-      REDIS_URL,
-      DATABASE_URL,
-      LOG_LEVEL: 'warn',
-      LOG_PRETTY: 'false',
-    };
-    if (process.env.OTEL_TRACES_EXPORTER === 'otlp' && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
-      resources.otlpSink = await startOtlpSink();
-      env.OTEL_EXPORTER_OTLP_ENDPOINT = resources.otlpSink.url;
-    }
-    resources.stack = await startStack({
-      env,
-      upstream: false,
-      readyTimeoutMs: 60_000,
-      output: (line) => {
-        serviceLog.last.push(line);
-        if (serviceLog.last.length > 20) serviceLog.last.shift();
-        if (serviceLog.shown < SERVICE_LOG_LINES_SHOWN) {
-          serviceLog.shown++;
-          process.stderr.write(line);
-        } else {
-          serviceLog.suppressed++;
-        }
-      },
-    });
-    process.stderr.write(`… gateway ready at ${resources.stack.url}\n`);
-    if (interrupted) return 130;
-    resources.nc = await natsConnect({ servers: NATS_URL });
-    const audit = auditMonitor(await jetstreamManager(resources.nc));
-    await audit.lag(); // fails here, readably, if the audit service has no consumer on the stream
-
-    // Every gateway request of the run carries a request id `${runTag}-<n>`, so its record can
-    // be found in audit_events afterwards; every answer is counted, with its audit_id.
-    const upstreamUrl = `http://127.0.0.1:${upstreamPort}/tools/${TOOL}`;
-    const proxyUrl = `http://127.0.0.1:${proxyPort}/tools/${TOOL}`;
-    const gatewayUrl = `${resources.stack.url}/api/tools/call`;
-    const answers = answerLog();
-    let seq = 0;
-    const callBody = (tool, args) => () =>
-      JSON.stringify({
-        agent_id: AGENT_ID,
-        agent_version: '1.0.0',
-        request_id: `${runTag}-${++seq}`,
-        tool,
-        arguments: args,
-      });
-    const gatewayBody = callBody(TOOL, {});
-    const deniedBody = callBody(DENIED_TOOL, { table: 'bench', record: { n: 1 } });
-    const gatewayHeaders = { 'x-api-key': AGENT_KEY, 'content-type': 'application/json' };
-    // Its own session: a denial and a write tool raise a session's risk score, which must not
-    // change the decisions on the allowed calls (session "default").
-    const deniedHeaders = { ...gatewayHeaders, 'x-session-id': `${runTag}-denied` };
-    const isSuccess = (text) => {
-      try {
-        return JSON.parse(text).success === true;
-      } catch {
-        return false;
-      }
-    };
-    /** The check that refused a call: a policy refusal (403 DENIED_CODE), not a rate limit. */
-    const denialCheck = (status, text) => {
-      if (status !== 403) return null;
-      try {
-        const body = JSON.parse(text);
-        if (body.allowed !== false || body.error?.code !== DENIED_CODE) return null;
-        const failed = body.decision?.rule_trace?.find((e) => e.outcome === 'fail')?.check;
-        return failed && failed !== 'rate_limit' ? failed : null;
-      } catch {
-        return null;
-      }
-    };
-    let deniedAnswers = 0;
-    const onDeniedAnswer = (status, text) => {
-      answers.record(status, text);
-      deniedAnswers++;
-    };
-
-    // One call each way before loading, so a misconfiguration fails fast with a readable answer.
-    const probe = async (body, headers, onAnswer) => {
-      const res = await fetch(gatewayUrl, { method: 'POST', headers, body: body() });
-      const text = await res.text();
-      onAnswer(res.status, text);
-      return { status: res.status, text };
-    };
-    const allowedProbe = await probe(gatewayBody, gatewayHeaders, answers.record);
-    if (allowedProbe.status !== 200 || !isSuccess(allowedProbe.text)) {
-      console.error(
-        `✗ the gateway refused a single call before any load: HTTP ${allowedProbe.status}\n${allowedProbe.text}`,
-      );
-      return 1;
-    }
-    const deniedProbe = await probe(deniedBody, deniedHeaders, onDeniedAnswer);
-    const deniedBy = denialCheck(deniedProbe.status, deniedProbe.text);
-    if (!deniedBy) {
-      console.error(
-        `✗ a call of ${DENIED_TOOL} was not refused by the policy with 403 ${DENIED_CODE}: HTTP ${deniedProbe.status}\n${deniedProbe.text}`,
-      );
-      return 1;
-    }
-
-    const upstream = await phase({
-      label: 'upstream direct',
-      url: upstreamUrl,
+  const upstream = await phase({
+    label: 'upstream direct',
+    url: upstreamUrl,
+    headers: { 'content-type': 'application/json' },
+    body: () => '{}',
+    check: (text) => text.includes('"events"'),
+  });
+  if (interrupted) return 130;
+  const proxy = await phase(
+    {
+      label: 'bare proxy',
+      url: proxyUrl,
       headers: { 'content-type': 'application/json' },
       body: () => '{}',
       check: (text) => text.includes('"events"'),
-    });
-    if (interrupted) return 130;
-    const proxy = await phase(
-      {
-        label: 'bare proxy',
-        url: proxyUrl,
-        headers: { 'content-type': 'application/json' },
-        body: () => '{}',
-        check: (text) => text.includes('"events"'),
-      },
-      {
-        sample: ticksSampler(() => ({
-          'bare-proxy': [resources.proxy.pid],
-          upstream: [resources.upstream.pid],
-        })),
-      },
-    );
-    if (interrupted) return 130;
-    const gateway = await phase(
-      {
-        label: 'gateway',
-        url: gatewayUrl,
-        headers: gatewayHeaders,
-        body: gatewayBody,
-        check: isSuccess,
-        onAnswer: answers.record,
-      },
-      { sample: cpuSampler(resources.stack, resources.upstream), settleMs: 2000, audit },
-    );
-    if (interrupted) return 130;
+    },
+    {
+      sample: ticksSampler(() => ({
+        'bare-proxy': [resources.proxy.pid],
+        upstream: [resources.upstream.pid],
+      })),
+    },
+  );
+  if (interrupted) return 130;
+  const gateway = await phase(
+    {
+      label: 'gateway',
+      url: gatewayUrl,
+      headers: gatewayHeaders,
+      body: gatewayBody,
+      check: isSuccess,
+      onAnswer: answers.record,
+    },
+    { sample: cpuSampler(resources.stack, resources.upstream), settleMs: 2000, audit },
+  );
+  if (interrupted) return 130;
 
-    const seqResults = await sequential([
-      {
-        key: 'direct',
-        label: 'upstream direct',
-        origin: `http://127.0.0.1:${upstreamPort}`,
-        path: `/tools/${TOOL}`,
-        headers: { 'content-type': 'application/json' },
-        body: () => '{}',
-        check: (status, text) => status === 200 && text.includes('"events"'),
-      },
-      {
-        key: 'allowed',
-        label: 'gateway allowed',
-        origin: resources.stack.url,
-        path: '/api/tools/call',
-        headers: gatewayHeaders,
-        body: gatewayBody,
-        check: (status, text) => status === 200 && isSuccess(text),
-        onAnswer: answers.record,
-      },
-      {
-        key: 'denied',
-        label: `gateway denied (${DENIED_TOOL})`,
-        origin: resources.stack.url,
-        path: '/api/tools/call',
-        headers: deniedHeaders,
-        body: deniedBody,
-        check: (status, text) => denialCheck(status, text) === deniedBy,
-        onAnswer: onDeniedAnswer,
-      },
-    ]);
-    if (interrupted) return 130;
+  const seqResults = await sequential([
+    {
+      key: 'direct',
+      label: 'upstream direct',
+      origin: `http://127.0.0.1:${upstreamPort}`,
+      path: `/tools/${TOOL}`,
+      headers: { 'content-type': 'application/json' },
+      body: () => '{}',
+      check: (status, text) => status === 200 && text.includes('"events"'),
+    },
+    {
+      key: 'allowed',
+      label: 'gateway allowed',
+      origin: resources.stack.url,
+      path: '/api/tools/call',
+      headers: gatewayHeaders,
+      body: gatewayBody,
+      check: (status, text) => status === 200 && isSuccess(text),
+      onAnswer: answers.record,
+    },
+    {
+      key: 'denied',
+      label: `gateway denied (${DENIED_TOOL})`,
+      origin: resources.stack.url,
+      path: '/api/tools/call',
+      headers: deniedHeaders,
+      body: deniedBody,
+      check: (status, text) => denialCheck(status, text) === deniedBy,
+      onAnswer: onDeniedAnswer,
+    },
+  ]);
+  if (interrupted) return 130;
 
-    // Every event of the run stored, then: is every answer in PostgreSQL, and only once?
-    process.stderr.write('… waiting for the audit service to store every event\n');
-    const drainAtEnd = await audit.waitDrained(performance.now());
-    if (interrupted) return 130;
-    const db = new pg.Client({ connectionString: DATABASE_URL });
-    await db.connect();
-    let complete;
-    let lagSeconds;
-    try {
-      complete = await completeness(db, answers, deniedAnswers);
-      lagSeconds = await auditLagSeconds(db, gateway.measured.window);
-    } finally {
-      await db.end();
-    }
-    // Each autocannon run stops with up to one request in flight per connection: the gateway
-    // may store it, but its answer never arrives.
-    complete.in_flight_allowance = CONNECTIONS * (WARMUP_S > 0 ? 2 : 1);
-    complete.request_ids_issued = seq;
+  // Every event of the run stored, then: is every answer in PostgreSQL, and only once?
+  process.stderr.write('… waiting for the audit service to store every event\n');
+  const drainAtEnd = await audit.waitDrained(performance.now());
+  if (interrupted) return 130;
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  let complete;
+  let lagSeconds;
+  try {
+    complete = await completeness(db, answers, deniedAnswers);
+    lagSeconds = await auditLagSeconds(db, gateway.measured.window);
+  } finally {
+    await db.end();
+  }
+  // Each autocannon run stops with up to one request in flight per connection: the gateway
+  // may store it, but its answer never arrives.
+  complete.in_flight_allowance = CONNECTIONS * (WARMUP_S > 0 ? 2 : 1);
+  complete.request_ids_issued = seq;
 
-    const crashed = [...resources.stack.exits];
-    const auditSummary = {
-      consumer: AUDIT_CONSUMER,
-      stream: isolation.streamName,
-      lag_events_max: gateway.measured.audit_lag?.max_events ?? null,
-      lag_samples: gateway.measured.audit_lag?.samples ?? 0,
-      lag_seconds: { window: gateway.measured.window, ...lagSeconds },
-      drain_after_load: gateway.measured.audit_drain ?? { drained: false, seconds: null },
-      drain_at_end: drainAtEnd,
-    };
-    const summary = summarize({
+  const crashed = [...resources.stack.exits];
+  const auditSummary = {
+    consumer: AUDIT_CONSUMER,
+    stream: isolation.streamName,
+    lag_events_max: gateway.measured.audit_lag?.max_events ?? null,
+    lag_samples: gateway.measured.audit_lag?.samples ?? 0,
+    lag_seconds: { window: gateway.measured.window, ...lagSeconds },
+    drain_after_load: gateway.measured.audit_drain ?? { drained: false, seconds: null },
+    drain_at_end: drainAtEnd,
+  };
+  const summary = summarize({
+    upstream: upstream.measured,
+    proxy: proxy.measured,
+    gateway: gateway.measured,
+    seq: seqResults,
+  });
+  const targets = targetRows({
+    gateway: gateway.measured,
+    summary,
+    audit: auditSummary,
+    complete,
+  });
+  printReport(
+    {
       upstream: upstream.measured,
       proxy: proxy.measured,
       gateway: gateway.measured,
       seq: seqResults,
-    });
-    const targets = targetRows({
-      gateway: gateway.measured,
       summary,
       audit: auditSummary,
       complete,
-    });
-    printReport(
-      {
-        upstream: upstream.measured,
-        proxy: proxy.measured,
-        gateway: gateway.measured,
-        seq: seqResults,
-        summary,
-        audit: auditSummary,
-        complete,
-        targets,
-      },
-      machine,
-    );
-
-    // Failures: any measured request that did not succeed makes the figures meaningless, and a
-    // record missing or stored twice is a broken audit trail.
-    const failures = [];
-    for (const [name, r] of [
-      ['upstream direct', upstream.measured],
-      ['bare proxy', proxy.measured],
-      ['gateway', gateway.measured],
-    ]) {
-      if (r.non_2xx > 0)
-        failures.push(`${name}: ${r.non_2xx} non-2xx answers ${JSON.stringify(r.status_codes)}`);
-      if (r.errors > 0)
-        failures.push(
-          `${name}: ${r.errors} request errors (${r.timeouts} timeouts); first: ${r.first_error}`,
-        );
-      if (r.body_mismatches > 0)
-        failures.push(`${name}: ${r.body_mismatches} 2xx answers that are not the tool's result`);
-    }
-    for (const r of Object.values(seqResults)) {
-      if (r.failures > 0)
-        failures.push(
-          `sequential ${r.label}: ${r.failures} of ${r.calls} calls failed; first: ${JSON.stringify(r.first_failure)}`,
-        );
-    }
-    for (const e of crashed)
-      failures.push(`service ${e.name} exited during the run (code ${e.code ?? e.signal})`);
-    for (const [what, d] of [
-      ['after the gateway load', auditSummary.drain_after_load],
-      ['after the last call', drainAtEnd],
-    ]) {
-      if (!d.drained)
-        failures.push(
-          `the audit consumer did not drain within ${DRAIN_TIMEOUT_MS / 1000} s ${what} (backlog ${d.backlog_at_timeout ?? 'unknown'})`,
-        );
-    }
-    if (complete.missing > 0)
-      failures.push(
-        `${complete.missing} answers have no ${COMPLETED_SUBJECT} record (audit_id e.g. ${complete.missing_examples.join(', ')})`,
-      );
-    if (complete.stored < complete.answers)
-      failures.push(
-        `${complete.stored} records for ${complete.answers} answers: ${complete.answers - complete.stored} lost`,
-      );
-    if (complete.duplicates > 0)
-      failures.push(
-        `${complete.duplicates} duplicated records (${complete.stored} rows, ${complete.distinct_event_ids} event ids, ${complete.distinct_request_ids} request ids)`,
-      );
-    if (complete.stored_without_answer > complete.in_flight_allowance)
-      failures.push(
-        `${complete.stored_without_answer} records without an answer, more than the ${complete.in_flight_allowance} that can be in flight when the loads stop`,
-      );
-    if (complete.answers_without_audit_id > 0)
-      failures.push(
-        `${complete.answers_without_audit_id} gateway answers without an audit_id; first: ${JSON.stringify(answers.firstWithout)}`,
-      );
-    if (complete.denied_executed > 0)
-      failures.push(
-        `${complete.denied_executed} denied calls of ${DENIED_TOOL} reached the executor`,
-      );
-    for (const [name, w] of [
-      ['upstream direct', upstream.warmup],
-      ['bare proxy', proxy.warmup],
-      ['gateway', gateway.warmup],
-    ]) {
-      if (w && (w.non_2xx > 0 || w.errors > 0 || w.body_mismatches > 0)) {
-        process.stderr.write(
-          `! ${name} warm-up (not counted): ${w.non_2xx} non-2xx, ${w.errors} errors, ${w.body_mismatches} bad bodies\n`,
-        );
-      }
-    }
-
-    const results = {
-      benchmark: 'gateway',
-      timestamp: new Date().toISOString(),
-      run_tag: runTag,
-      settings: {
-        connections: CONNECTIONS,
-        duration_s: DURATION_S,
-        warmup_s: WARMUP_S,
-        sequential_calls: SEQUENTIAL_CALLS,
-        sequential_warmup: SEQUENTIAL_WARMUP,
-        sequential_slices: SEQUENTIAL_SLICES,
-        tool: TOOL,
-        denied_tool: DENIED_TOOL,
-        denied_code: DENIED_CODE,
-        denied_by_check: deniedBy,
-        agent_id: AGENT_ID,
-        tracing: tracingSettings(),
-      },
-      machine: { ...machine, load_average_at_end: os.loadavg().map((x) => round(x, 2)) },
-      git: gitInfo(),
-      upstream: upstream.measured,
-      bare_proxy: proxy.measured,
-      gateway: gateway.measured,
-      sequential: seqResults,
-      ...summary,
-      audit: auditSummary,
-      completeness: complete,
       targets,
-      warmup: { upstream: upstream.warmup, bare_proxy: proxy.warmup, gateway: gateway.warmup },
-      service_log_lines: serviceLog.shown + serviceLog.suppressed,
-      failures,
-      passed: failures.length === 0,
-    };
-    results.key_figures = keyFigures(results);
-    const resultsDir = join(ROOT, 'bench/results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `gateway-${results.timestamp.replace(/[:.]/g, '-')}.json`);
+    },
+    machine,
+  );
 
-    if (serviceLog.suppressed > 0) {
-      process.stderr.write(
-        `! the services logged ${serviceLog.shown + serviceLog.suppressed} lines at warn or above; the last ones:\n`,
+  // Failures: any measured request that did not succeed makes the figures meaningless, and a
+  // record missing or stored twice is a broken audit trail.
+  const failures = [];
+  for (const [name, r] of [
+    ['upstream direct', upstream.measured],
+    ['bare proxy', proxy.measured],
+    ['gateway', gateway.measured],
+  ]) {
+    if (r.non_2xx > 0)
+      failures.push(`${name}: ${r.non_2xx} non-2xx answers ${JSON.stringify(r.status_codes)}`);
+    if (r.errors > 0)
+      failures.push(
+        `${name}: ${r.errors} request errors (${r.timeouts} timeouts); first: ${r.first_error}`,
       );
-      for (const line of serviceLog.last) process.stderr.write(line);
-    }
-
-    if (failures.length > 0) {
-      console.error('\n✗ the benchmark is not valid: some requests failed or records are wrong');
-      for (const f of failures) console.error(`  - ${f}`);
-      const first = gateway.measured.first_failure ?? upstream.measured.first_failure;
-      if (first) console.error(`  first failed answer (HTTP ${first.status}):\n${first.body}`);
-      const mismatch = gateway.measured.first_mismatch ?? upstream.measured.first_mismatch;
-      if (mismatch && !first)
-        console.error(
-          `  first 2xx answer that is not the tool's result (HTTP ${mismatch.status}):\n${mismatch.body}`,
-        );
-      if (FLAGS.check || FLAGS.recordBaseline)
-        console.error(
-          '  (no baseline compared or recorded: the figures of a failed run mean nothing)',
-        );
-      exitCode = 1;
-    } else if (FLAGS.check || FLAGS.recordBaseline) {
-      results.regression = regressionCheck(results, file);
-      if (results.regression.regressed?.length > 0) {
-        console.error(
-          `\n✗ regression: ${results.regression.regressed.length} key figure(s) more than ${Math.round((1 - TOLERANCE) * 100)} % worse than this machine's baseline (see above)`,
-        );
-        exitCode = 3;
-      }
-    }
-
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(`results: ${relative(process.cwd(), file) || file}\n`);
-  } catch (err) {
-    console.error(`✗ ${err.message}`);
-    exitCode = 1;
-  } finally {
-    const problems = await cleanup(resources);
-    for (const p of problems) console.error(`! cleanup: could not ${p}`);
+    if (r.body_mismatches > 0)
+      failures.push(`${name}: ${r.body_mismatches} 2xx answers that are not the tool's result`);
   }
-  return interrupted ? 130 : exitCode;
+  for (const r of Object.values(seqResults)) {
+    if (r.failures > 0)
+      failures.push(
+        `sequential ${r.label}: ${r.failures} of ${r.calls} calls failed; first: ${JSON.stringify(r.first_failure)}`,
+      );
+  }
+  for (const e of crashed)
+    failures.push(`service ${e.name} exited during the run (code ${e.code ?? e.signal})`);
+  for (const [what, d] of [
+    ['after the gateway load', auditSummary.drain_after_load],
+    ['after the last call', drainAtEnd],
+  ]) {
+    if (!d.drained)
+      failures.push(
+        `the audit consumer did not drain within ${DRAIN_TIMEOUT_MS / 1000} s ${what} (backlog ${d.backlog_at_timeout ?? 'unknown'})`,
+      );
+  }
+  if (complete.missing > 0)
+    failures.push(
+      `${complete.missing} answers have no ${COMPLETED_SUBJECT} record (audit_id e.g. ${complete.missing_examples.join(', ')})`,
+    );
+  if (complete.stored < complete.answers)
+    failures.push(
+      `${complete.stored} records for ${complete.answers} answers: ${complete.answers - complete.stored} lost`,
+    );
+  if (complete.duplicates > 0)
+    failures.push(
+      `${complete.duplicates} duplicated records (${complete.stored} rows, ${complete.distinct_event_ids} event ids, ${complete.distinct_request_ids} request ids)`,
+    );
+  if (complete.stored_without_answer > complete.in_flight_allowance)
+    failures.push(
+      `${complete.stored_without_answer} records without an answer, more than the ${complete.in_flight_allowance} that can be in flight when the loads stop`,
+    );
+  if (complete.answers_without_audit_id > 0)
+    failures.push(
+      `${complete.answers_without_audit_id} gateway answers without an audit_id; first: ${JSON.stringify(answers.firstWithout)}`,
+    );
+  if (complete.denied_executed > 0)
+    failures.push(
+      `${complete.denied_executed} denied calls of ${DENIED_TOOL} reached the executor`,
+    );
+  for (const [name, w] of [
+    ['upstream direct', upstream.warmup],
+    ['bare proxy', proxy.warmup],
+    ['gateway', gateway.warmup],
+  ]) {
+    if (w && (w.non_2xx > 0 || w.errors > 0 || w.body_mismatches > 0)) {
+      process.stderr.write(
+        `! ${name} warm-up (not counted): ${w.non_2xx} non-2xx, ${w.errors} errors, ${w.body_mismatches} bad bodies\n`,
+      );
+    }
+  }
+
+  const results = {
+    benchmark: 'gateway',
+    timestamp: new Date().toISOString(),
+    run_tag: runTag,
+    settings: {
+      ...recordedSettings(SETTINGS, 'connections'),
+      tool: TOOL,
+      denied_tool: DENIED_TOOL,
+      denied_code: DENIED_CODE,
+      denied_by_check: deniedBy,
+      agent_id: AGENT_ID,
+      tracing: tracingSettings(),
+    },
+    machine: { ...machine, load_average_at_end: loadAverage() },
+    git: gitInfo(),
+    upstream: upstream.measured,
+    bare_proxy: proxy.measured,
+    gateway: gateway.measured,
+    sequential: seqResults,
+    ...summary,
+    audit: auditSummary,
+    completeness: complete,
+    targets,
+    warmup: { upstream: upstream.warmup, bare_proxy: proxy.warmup, gateway: gateway.warmup },
+    service_log_lines: serviceLog.lines(),
+    failures,
+    passed: failures.length === 0,
+  };
+  results.key_figures = keyFigures(results);
+  const file = resultsFile('gateway', results.timestamp);
+  serviceLog.printSuppressed();
+
+  if (failures.length > 0) {
+    console.error('\n✗ the benchmark is not valid: some requests failed or records are wrong');
+    for (const f of failures) console.error(`  - ${f}`);
+    const first = gateway.measured.first_failure ?? upstream.measured.first_failure;
+    if (first) console.error(`  first failed answer (HTTP ${first.status}):\n${first.body}`);
+    const mismatch = gateway.measured.first_mismatch ?? upstream.measured.first_mismatch;
+    if (mismatch && !first)
+      console.error(
+        `  first 2xx answer that is not the tool's result (HTTP ${mismatch.status}):\n${mismatch.body}`,
+      );
+    if (FLAGS.check || FLAGS.recordBaseline)
+      console.error(
+        '  (no baseline compared or recorded: the figures of a failed run mean nothing)',
+      );
+    exitCode = 1;
+  } else if (FLAGS.check || FLAGS.recordBaseline) {
+    results.regression = regressionCheck(results, file);
+    if (results.regression.regressed?.length > 0) {
+      console.error(
+        `\n✗ regression: ${results.regression.regressed.length} key figure(s) more than ${Math.round((1 - TOLERANCE) * 100)} % worse than this machine's baseline (see above)`,
+      );
+      exitCode = 3;
+    }
+  }
+
+  writeResults(file, results);
+  process.stdout.write(`results: ${displayPath(file)}\n`);
+  return exitCode;
 }
 
-process.exitCode = await main();
-// Stray handles (sockets of a stopped load run) must not keep the process alive.
-setTimeout(() => process.exit(process.exitCode), 200).unref();
+await runMain(main);

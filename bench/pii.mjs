@@ -14,29 +14,26 @@
 // Settings (environment): BENCH_CORPUS_MB (8), BENCH_PASSES (5, measured passes over the corpus
 // per level), BENCH_SEED_REPS (2000, timed calls of the 100-record case per level).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { maskPii } from '../libs/redaction/dist/index.js';
-import { gitInfo, machineInfo, mulberry32 } from './lib.mjs';
+import {
+  describeMachine,
+  displayPath,
+  gitInfo,
+  latencySummary,
+  loadAverage,
+  machineInfo,
+  mulberry32,
+  resultsFile,
+  round,
+  setting,
+  table,
+  warnIfBusy,
+  writeResults,
+} from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-function positiveNumber(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!(n > 0)) {
-    console.error(`✗ ${name} must be a positive number (got ${JSON.stringify(raw)})`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const CORPUS_MB = positiveNumber('BENCH_CORPUS_MB', 8);
-const PASSES = Math.round(positiveNumber('BENCH_PASSES', 5));
-const SEED_REPS = Math.round(positiveNumber('BENCH_SEED_REPS', 2000));
+const CORPUS_MB = setting('BENCH_CORPUS_MB', 8, { integer: false });
+const PASSES = Math.round(setting('BENCH_PASSES', 5, { integer: false }));
+const SEED_REPS = Math.round(setting('BENCH_SEED_REPS', 2000, { integer: false }));
 const WARMUP_PASSES = 2;
 const SEED_WARMUP = 200;
 const SEED_TARGET_MS = 100;
@@ -244,13 +241,8 @@ function makeData(seed) {
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits;
 const sum = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
 const nonZero = (counts) => Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}
 
 function throughput(corpus, bytes, level) {
   for (let i = 0; i < WARMUP_PASSES; i++) maskPii(corpus, { level });
@@ -284,42 +276,28 @@ function seedCase(records, level) {
     maskPii(records, { level });
     times[i] = performance.now() - t0;
   }
-  const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  times.sort((a, b) => a - b);
+  const ms = latencySummary(times);
   return {
     level,
     reps: SEED_REPS,
-    mean_ms: round(mean, 3),
-    p50_ms: round(percentile(times, 0.5), 3),
-    p99_ms: round(percentile(times, 0.99), 3),
-    max_ms: round(times[times.length - 1], 3),
+    mean_ms: ms.mean,
+    p50_ms: ms.p50,
+    p99_ms: ms.p99,
+    max_ms: ms.max,
     target_ms: SEED_TARGET_MS,
-    met: percentile(times, 0.99) < SEED_TARGET_MS,
+    met: ms.p99 < SEED_TARGET_MS,
   };
 }
 
-function printTable(head, rows) {
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells) =>
-    cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-}
+const printTable = (head, rows) => console.log(table(rows, head));
 
 // ---------------------------------------------------------------------------------------------
 // Main
 
 function main() {
   const machine = machineInfo();
-  console.log(
-    `machine: ${machine.cpus} × ${machine.cpu_model}, ${machine.platform} ${machine.release}, node ${machine.node}`,
-  );
-  if (machine.load_average_at_start[0] > machine.cpus * 0.5) {
-    console.log(
-      `! load average is ${machine.load_average_at_start[0]} on ${machine.cpus} CPUs: other work will skew the figures`,
-    );
-  }
+  console.log(describeMachine(machine));
+  warnIfBusy(machine, console.log);
 
   // The corpus: records until the JSON reaches the size asked for.
   const data = makeData(3);
@@ -421,13 +399,11 @@ function main() {
     },
     failures,
     git: gitInfo() ?? { commit: null, dirty: null },
-    machine: { ...machine, load_average_at_end: os.loadavg().map((x) => round(x, 2)) },
+    machine: { ...machine, load_average_at_end: loadAverage() },
   };
-  const resultsDir = join(ROOT, 'bench/results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `pii-${results.timestamp.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nresults: ${relative(process.cwd(), file) || file}`);
+  const file = resultsFile('pii', results.timestamp);
+  writeResults(file, results);
+  console.log(`\nresults: ${displayPath(file)}`);
   process.exit(failures.length === 0 ? 0 : 1);
 }
 

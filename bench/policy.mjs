@@ -23,16 +23,26 @@ import { loadGatewayFiles } from '@sg/config';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import v8 from 'node:v8';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { evaluate, CHECKS } from '../libs/policy-engine/dist/decision/engine.js';
 import { compileGlobs } from '../libs/policy-engine/dist/decision/glob.js';
 import { compileProjects } from '../libs/policy-engine/dist/registry/compile.js';
 import { compileRegistry } from '../libs/policy-engine/dist/registry/tool-registry.js';
-import { machineInfo, mulberry32 } from './lib.mjs';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+import {
+  describeMachine,
+  displayPath,
+  loadAverage,
+  machineInfo,
+  mulberry32,
+  percentile,
+  resultsFile,
+  round,
+  setting,
+  table,
+  warnIfBusy,
+  writeResults,
+} from './lib.mjs';
 
 // Node 20's V8 (11.3) aborts ("Fatal error … unreachable code" in
 // Deoptimizer::DoComputeBuiltinContinuation) when it deoptimizes the measuring loop after it has
@@ -43,23 +53,10 @@ v8.setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-function positiveNumber(name, fallback, integer) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) {
-    console.error(
-      `✗ ${name} must be a positive ${integer ? 'integer' : 'number'} (got ${JSON.stringify(raw)})`,
-    );
-    process.exit(2);
-  }
-  return n;
-}
-
-const DURATION_S = positiveNumber('BENCH_DURATION_S', 5, false);
-const WARMUP_S = positiveNumber('BENCH_WARMUP_S', 1, false);
-const RULES = positiveNumber('BENCH_RULES', 1000, true);
-const REQUESTS = positiveNumber('BENCH_REQUESTS', 10_000, true);
+const DURATION_S = setting('BENCH_DURATION_S', 5, { integer: false });
+const WARMUP_S = setting('BENCH_WARMUP_S', 1, { integer: false });
+const RULES = setting('BENCH_RULES', 1000);
+const REQUESTS = setting('BENCH_REQUESTS', 10_000);
 const SERVICES = 50;
 const OPS = 4; // tools svc<k>.op<j>: SERVICES × OPS registered tools
 const SLICES = 5; // each engine's measured time is split in slices, alternating between engines
@@ -287,14 +284,8 @@ class Samples {
   }
   percentiles() {
     const s = this.data.subarray(0, this.length).sort();
-    const at = (p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-    return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] };
+    return { p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] };
   }
-}
-
-function round(x, digits) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,12 +300,7 @@ function printTable(rows) {
     r.p99_us.toFixed(2),
     r.timed_calls.toLocaleString('en-US'),
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
-  const line = (cells) =>
-    cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const b of body) console.log(line(b));
+  console.log(table(body, head));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,11 +308,7 @@ function printTable(rows) {
 
 function main() {
   const machine = machineInfo();
-  if (machine.load_average_at_start[0] > machine.cpus * 0.5) {
-    console.log(
-      `! load average is ${machine.load_average_at_start[0]} on ${machine.cpus} CPUs: other work will skew the figures`,
-    );
-  }
+  warnIfBusy(machine, console.log);
 
   // 1. Our engine's inputs, loaded as the policy service loads them.
   const dir = mkdtempSync(join(os.tmpdir(), 'sg-bench-policy-'));
@@ -577,9 +559,7 @@ function main() {
   console.log(
     `timing one call adds about ${clockP50Us.toFixed(2)} µs (two clock reads) to p50/p99`,
   );
-  console.log(
-    `machine: ${machine.cpus} × ${machine.cpu_model}, ${machine.platform} ${machine.release}, node ${machine.node}`,
-  );
+  console.log(describeMachine(machine));
   console.log(
     'ours: all 14 checks with rule_trace and reasoning on every decision; rate limits and session are fixed inputs (no Redis).\n' +
       'cedar: policy set pre-parsed once; the request and its entities converted and parsed on every call; no schema.',
@@ -650,13 +630,11 @@ function main() {
       cedar: 'statefulIsAuthorized(): decision and the ids of the determining policies',
       not_measured: 'Redis (rate limits, session), NATS, HTTP, building the inputs',
     },
-    machine: { ...machine, load_average_at_end: os.loadavg().map((x) => round(x, 2)) },
+    machine: { ...machine, load_average_at_end: loadAverage() },
   };
-  const resultsDir = join(ROOT, 'bench/results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `policy-${results.timestamp.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`results: ${relative(process.cwd(), file) || file}`);
+  const file = resultsFile('policy', results.timestamp);
+  writeResults(file, results);
+  console.log(`results: ${displayPath(file)}`);
   if (disagreements > 0) {
     console.error(`✗ the engines disagree on ${disagreements} decision(s)`);
     process.exit(1);
