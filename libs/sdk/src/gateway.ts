@@ -152,12 +152,7 @@ export class GatewayClient {
         const answer = await this.post('/api/sdk/complete', body, headers);
         if (answer.status === 202) return null;
         const code = (answer.body.error as { code?: string } | undefined)?.code ?? '';
-        // A first attempt that timed out may have been recorded: the grant is then used up.
-        const maybeRecorded =
-          attempt > 1 && code === 'SDK.GRANT_NOT_FOUND' ? ' (the first attempt may have been)' : '';
-        last = new Error(
-          `the gateway did not record the run: ${answer.status} ${code}${maybeRecorded}`,
-        );
+        last = new Error(`the gateway did not record the run: ${answer.status} ${code}`);
         if (answer.status < 500) return last;
       } catch (err) {
         last = err as Error;
