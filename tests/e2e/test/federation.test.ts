@@ -194,6 +194,8 @@ it.each<[string, Forward, number, string]>([
   expect(res.body.error.code).toBe(code);
   const rows = await callRows(gw, traceId, 1);
   expect(rows[0]!.data).toMatchObject({ channel: 'federation', http_status: status, code });
+  // A request that did not prove its peer names no agent (no first-seen agent for a forger).
+  if (status === 401) expect(rows[0]!.data.agent_id).toBeNull();
 });
 
 it('refuses a replayed nonce', async () => {

@@ -70,9 +70,11 @@ export class ForwardController {
     const self = this.peers.self;
     let peer: Peer | null = null;
     let call: ForwardRequest | null = null;
+    let authenticated = false;
     try {
       peer = this.peers.peer(self === null ? undefined : header(req, GATEWAY_ID_HEADER));
       await this.authenticate(req, peer);
+      authenticated = true;
       call = this.parse(body);
       if (call.via.includes(self!))
         throw new GatewayError(
@@ -127,11 +129,12 @@ export class ForwardController {
       const error = answerError(err, traceId, this.logger);
       const auditId = randomUUID();
       // Refused before this gateway decided: audited here (the anomaly detectors count them).
+      // An agent is named only once its peer proved who it is: a forger names nobody.
       this.bus.publish(
         TOOLCALL_COMPLETED,
         {
           channel: 'federation',
-          agent_id: peer && call ? `${peer.id}/${call.agent_id}` : peer ? `${peer.id}/` : null,
+          agent_id: authenticated && peer && call ? `${peer.id}/${call.agent_id}` : null,
           session_id: null,
           request_id: call?.request_id ?? null,
           tool: call?.tool ?? null,
