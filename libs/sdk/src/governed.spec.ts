@@ -84,7 +84,12 @@ type Args = { customer_id: string; user_id?: string; tenant_id?: string };
 /** An McpServer with one governed tool, and a connected client. */
 async function serve(
   handler: (args: Args) => unknown,
-  { gatewayUrl = url, sensitivity = 'standard' as 'standard' | 'strict' } = {},
+  {
+    gatewayUrl = url,
+    sensitivity = 'standard' as 'standard' | 'strict',
+    // Generous, so a loaded machine does not turn a normal answer into a timeout.
+    timeoutMs = 5000,
+  } = {},
 ) {
   const server = new McpServer({ name: 'test', version: '1' });
   const calls: unknown[] = [];
@@ -106,7 +111,7 @@ async function serve(
     {
       requiresPii: true,
       sensitivity,
-      gateway: { url: gatewayUrl, apiKey: KEY, project: 'acme', timeoutMs: 300 },
+      gateway: { url: gatewayUrl, apiKey: KEY, project: 'acme', timeoutMs },
     },
   );
   const [a, b] = InMemoryTransport.createLinkedPair();
@@ -270,7 +275,11 @@ describe('fails closed: the handler does not run when the gateway cannot decide'
     ],
   ])('%s', async (_, gatewayUrl, reply, reason) => {
     if (reply) answers['/api/sdk/authorize'] = [reply];
-    const { call, calls } = await serve(() => 'never', gatewayUrl ? { gatewayUrl } : {});
+    // The stub answers the slow case after 1000 ms; only that case waits less than that.
+    const { call, calls } = await serve(() => 'never', {
+      ...(gatewayUrl ? { gatewayUrl } : {}),
+      ...(_ === 'too slow' ? { timeoutMs: 300 } : {}),
+    });
     const res = await call({ customer_id: 'c' });
     expect(res.isError).toBe(true);
     expect(res.structuredContent).toMatchObject({
