@@ -7,16 +7,14 @@ import {
 import { context, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { finalize, Observable, tap } from 'rxjs';
+import { headerOf } from './request-parts.js';
 import { traceIdFrom } from './trace.js';
 import { extractContext, failSpan, startRequestSpan, tracingOn } from './tracing.js';
 
 const UNTRACED = new Set(['/healthz', '/metrics']);
 
 const headerGetter = {
-  get: (h: FastifyRequest['headers'], key: string) => {
-    const v = h[key];
-    return Array.isArray(v) ? v[0] : v;
-  },
+  get: (h: FastifyRequest['headers'], key: string) => headerOf(h, key),
   keys: (h: FastifyRequest['headers']) => Object.keys(h),
 };
 

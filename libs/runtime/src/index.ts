@@ -15,3 +15,4 @@ export * from './http-tracing.interceptor.js';
 export * from './secrets.js';
 export * from './request-signing.js';
 export * from './resilience/index.js';
+export * from './request-parts.js';

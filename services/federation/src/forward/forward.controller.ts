@@ -14,8 +14,10 @@ import { BusClient, NatsBus } from '@sg/messaging';
 import {
   answerError,
   context,
+  headerOf,
   isSigned,
   LOGGER,
+  parseBody,
   type Logger,
   type NonceStore,
   rawBodyOf,
@@ -31,11 +33,6 @@ import { type Peer, Peers } from './peers.js';
 
 /** Longer than any tool may take (120 s) plus the decision: the ingress bounds the run itself. */
 const GOVERN_TIMEOUT_MS = 125_000;
-
-function header(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 /**
  * Inbound `POST /forward` (docs/federation.md): a trusted peer's call. In order: the peer
@@ -63,8 +60,8 @@ export class ForwardController {
   async forward(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     const started = performance.now();
     const traceId = traceIdFrom(
-      header(req, HttpHeaders.traceId),
-      header(req, HttpHeaders.traceparent),
+      headerOf(req.headers, HttpHeaders.traceId),
+      headerOf(req.headers, HttpHeaders.traceparent),
     );
     const ctx = { traceId, otel: context.active(), project: 'default' };
     const self = this.peers.self;
@@ -72,10 +69,10 @@ export class ForwardController {
     let call: ForwardRequest | null = null;
     let authenticated = false;
     try {
-      peer = this.peers.peer(self === null ? undefined : header(req, GATEWAY_ID_HEADER));
+      peer = this.peers.peer(self === null ? undefined : headerOf(req.headers, GATEWAY_ID_HEADER));
       await this.authenticate(req, peer);
       authenticated = true;
-      call = this.parse(body);
+      call = parseBody(forwardRequestSchema, body, 'invalid /forward body');
       if (call.via.includes(self!))
         throw new GatewayError(
           'FEDERATION.LOOP_DETECTED',
@@ -172,15 +169,6 @@ export class ForwardController {
       { headers: req.headers, method: req.method, url: req.url, body: rawBodyOf(req) },
       (keyId) => this.peers.verificationKey(peer, keyId),
       this.nonces,
-    );
-  }
-
-  private parse(body: unknown): ForwardRequest {
-    const r = forwardRequestSchema.safeParse(body);
-    if (r.success) return r.data;
-    throw new GatewayError(
-      'REQUEST.INVALID_BODY',
-      `invalid /forward body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
     );
   }
 

@@ -5,6 +5,8 @@ import { ConfigSync } from '@sg/messaging';
 import { POLICY_REDIS } from '@sg/policy-engine';
 import {
   ed25519PublicKey,
+  type HeaderBag,
+  headerOf,
   isSigned,
   rawBodyOf,
   redisNonceStore,
@@ -24,8 +26,6 @@ export interface Principal {
   agentId: string;
   project: string;
 }
-
-type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** What a request offers to prove who sent it. */
 export interface Credentials {
@@ -210,15 +210,10 @@ export class AgentAuthService {
   }
 }
 
-function header(headers: HeaderBag, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function presentedKey(headers: HeaderBag): string | undefined {
-  const apiKey = header(headers, HttpHeaders.apiKey)?.trim();
+  const apiKey = headerOf(headers, HttpHeaders.apiKey)?.trim();
   if (apiKey) return apiKey;
-  const auth = header(headers, HttpHeaders.authorization);
+  const auth = headerOf(headers, HttpHeaders.authorization);
   const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
   return match?.[1];
 }

@@ -1,6 +1,5 @@
 import { GatewayError, HttpHeaders } from '@sg/contracts';
-
-type HeaderBag = Record<string, string | string[] | undefined>;
+import { type HeaderBag, headerOf } from '@sg/runtime';
 
 /**
  * The MCP revisions `/mcp` speaks; initialize settles on the client's if it is one of them, else
@@ -12,11 +11,6 @@ export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] 
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
-function header(headers: HeaderBag, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 export function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase());
@@ -44,14 +38,14 @@ export function checkOrigin(
 ): void {
   const loopbackBind = isLoopback(bind.host);
   if (loopbackBind) {
-    const host = hostnameOf(header(headers, 'host') ?? '');
+    const host = hostnameOf(headerOf(headers, 'host') ?? '');
     if (!host || !isLoopback(host))
       throw new GatewayError(
         'MCP.ORIGIN_FORBIDDEN',
         'the gateway listens on a loopback address and this request names another Host; connect to it as localhost or 127.0.0.1',
       );
   }
-  const origin = header(headers, 'origin');
+  const origin = headerOf(headers, 'origin');
   if (origin === undefined || bind.allowedOrigins.has(origin)) return;
   let originHost: string | null = null;
   try {
@@ -68,7 +62,7 @@ export function checkOrigin(
 
 /** MCP-Protocol-Version, when sent, must be one `/mcp` speaks; absent, the session's own applies. */
 export function checkProtocolVersion(headers: HeaderBag): string | undefined {
-  const v = header(headers, HttpHeaders.mcpProtocolVersion);
+  const v = headerOf(headers, HttpHeaders.mcpProtocolVersion);
   if (v === undefined) return undefined;
   if (!(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(v))
     throw new GatewayError(
@@ -80,7 +74,7 @@ export function checkProtocolVersion(headers: HeaderBag): string | undefined {
 
 /** POST must accept JSON and an event stream; GET, the event stream (Streamable HTTP). */
 export function checkAccept(headers: HeaderBag, method: 'POST' | 'GET'): void {
-  const accept = header(headers, 'accept') ?? '';
+  const accept = headerOf(headers, 'accept') ?? '';
   const json = accept.includes('application/json') || accept.includes('*/*');
   const sse = accept.includes('text/event-stream') || accept.includes('*/*');
   if (method === 'GET' ? sse : json && sse) return;
@@ -94,7 +88,7 @@ export function checkAccept(headers: HeaderBag, method: 'POST' | 'GET'): void {
 
 /** The session a request names; a malformed id is no session of ours. */
 export function sessionIdOf(headers: HeaderBag): string {
-  const id = header(headers, HttpHeaders.mcpSessionId);
+  const id = headerOf(headers, HttpHeaders.mcpSessionId);
   if (id === undefined)
     throw new GatewayError(
       'MCP.SESSION_REQUIRED',

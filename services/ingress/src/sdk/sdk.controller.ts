@@ -7,7 +7,7 @@ import {
   toolNameSchema,
 } from '@sg/contracts';
 import { ConfigSync, NatsBus } from '@sg/messaging';
-import { uuidFrom } from '@sg/runtime';
+import { parseBody, uuidFrom } from '@sg/runtime';
 import { POLICY_REDIS } from '@sg/policy-engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { send } from '../toolcall/toolcall.controller.js';
-import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { ToolCallService, userFrom } from '../toolcall/toolcall.service.js';
 
 const authorizeSchema = z.strictObject({
   tool: toolNameSchema,
@@ -50,15 +50,6 @@ interface Grant {
   arguments: Record<string, unknown>;
 }
 
-function parse<T extends z.ZodType>(schema: T, body: unknown, shape: string): z.infer<T> {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  throw new GatewayError(
-    'REQUEST.INVALID_BODY',
-    `send ${shape}: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
-  );
-}
-
 /**
  * The governed-tool SDK's two calls (libs/sdk). `authorize` is the governed path of
  * /api/tools/call up to the decision (channel `sdk`, the same checks, approvals, idempotency
@@ -88,10 +79,10 @@ export class SdkController {
       async () => {
         if (ctx.projectError) throw ctx.projectError;
         const principal = await this.auth.authenticate(ctx.project, credentialsOf(req));
-        const b = parse(
+        const b = parseBody(
           authorizeSchema,
           body,
-          '{"tool", "arguments", "session_id"?, "request_id"?}',
+          'send {"tool", "arguments", "session_id"?, "request_id"?}',
         );
         const tool = this.config.files.tools.get(b.tool);
         if (tool && tool.upstream.type !== 'sdk')
@@ -104,8 +95,7 @@ export class SdkController {
             'SDK.REGISTRY_MISMATCH',
             `${b.tool} returns personal data but tools/${b.tool}.json lacks "pii": true, so callers without PII_READ would be let through; an admin must set it`,
           );
-        const user = req.headers['x-user-id'];
-        const userId = typeof user === 'string' && user.length <= 128 ? user : undefined;
+        const userId = userFrom(req.headers);
         const requestId = b.request_id ?? randomUUID();
         grant = {
           trace_id: ctx.traceId,
@@ -163,10 +153,10 @@ export class SdkController {
     try {
       if (ctx.projectError) throw ctx.projectError;
       const principal = await this.auth.authenticate(ctx.project, credentialsOf(req));
-      const b = parse(
+      const b = parseBody(
         completeSchema,
         body,
-        '{"audit_id", "status", "duration_ms", "result"?, "error"?}',
+        'send {"audit_id", "status", "duration_ms", "result"?, "error"?}',
       );
       let raw: string | null;
       try {

@@ -20,9 +20,8 @@ import {
   UndeliveredError,
 } from '@sg/messaging';
 import { DecisionService } from '@sg/policy-engine';
-import { context, ENV, traceIdFrom } from '@sg/runtime';
+import { context, ENV, type HeaderBag, headerOf, parseBody, traceIdFrom } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
 import { AgentAuthService, type Credentials, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
@@ -33,8 +32,6 @@ import {
 } from '../idempotency/idempotency.service.js';
 import { mcpToolCallSchema, type NormalizedCall, toolCallEnvelopeSchema } from './envelopes.js';
 import { resolveProject } from './project.js';
-
-type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** A request's trace and project; `project` is `default` when X-Project-ID is refused. */
 export type RequestContext = MessageContext & {
@@ -84,11 +81,11 @@ export class ToolCallService {
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
   contextOf(headers: HeaderBag): RequestContext {
     const traceId = traceIdFrom(
-      first(headers[HttpHeaders.traceId]),
-      first(headers[HttpHeaders.traceparent]),
+      headerOf(headers, HttpHeaders.traceId),
+      headerOf(headers, HttpHeaders.traceparent),
     );
     const { project, error } = resolveProject(
-      first(headers[HttpHeaders.projectId]),
+      headerOf(headers, HttpHeaders.projectId),
       this.config.files.projects,
     );
     // The request's span is active here (HttpTracingInterceptor): the call's messages continue it.
@@ -357,7 +354,7 @@ export class ToolCallService {
       };
     }
     const b = parseBody(mcpToolCallSchema, body);
-    const requestId = first(headers['x-request-id'])?.slice(0, 128);
+    const requestId = headerOf(headers, 'x-request-id')?.slice(0, 128);
     return {
       agentId: b.model_id,
       agentVersion: null,
@@ -421,38 +418,13 @@ export class ToolCallService {
   }
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 /** The end user the agent acts for (X-User-Id): per-user rate limits apply to it. */
-function userFrom(headers: HeaderBag): string | undefined {
-  const u = first(headers[HttpHeaders.userId]);
+export function userFrom(headers: HeaderBag): string | undefined {
+  const u = headerOf(headers, HttpHeaders.userId);
   return u && u.length <= 128 ? u : undefined;
 }
 
 function sessionFrom(headers: HeaderBag): string | undefined {
-  const s = first(headers[HttpHeaders.sessionId]);
+  const s = headerOf(headers, HttpHeaders.sessionId);
   return s && s.length <= 128 ? s : undefined;
-}
-
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
-    throw new GatewayError(
-      'REQUEST.INVALID_BODY',
-      `the body is JSON ${got}; send a JSON object with Content-Type: application/json`,
-    );
-  }
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({
-    path: i.path.join('.') || '(body)',
-    message: i.message,
-  }));
-  throw new GatewayError(
-    'REQUEST.INVALID_BODY',
-    `invalid request body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    { issues },
-  );
 }
