@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { ConfigSync } from '@sg/messaging';
-import { LOGGER, type Logger } from '@sg/runtime';
+import { digestOf, LOGGER, type Logger } from '@sg/runtime';
 import { McpService } from './mcp.service.js';
 import type { McpSession } from './mcp-sessions.js';
 
@@ -32,7 +32,7 @@ export class McpStreams {
   }
 
   add(session: McpSession, server: Server): () => void {
-    const stream = { session, server, fingerprint: this.mcp.toolsFor(session).fingerprint };
+    const stream = { session, server, fingerprint: this.fingerprint(session) };
     this.open.add(stream);
     return () => this.open.delete(stream);
   }
@@ -48,9 +48,14 @@ export class McpStreams {
     return this.open.size;
   }
 
+  /** Changes when the session's tool list does; computed for open streams only, not per tools/list. */
+  private fingerprint(session: McpSession): string {
+    return digestOf(this.mcp.toolsFor(session));
+  }
+
   private refresh(): void {
     for (const s of this.open) {
-      const { fingerprint } = this.mcp.toolsFor(s.session);
+      const fingerprint = this.fingerprint(s.session);
       if (fingerprint === s.fingerprint) continue;
       s.fingerprint = fingerprint;
       s.server.sendToolListChanged().catch((err: unknown) => {

@@ -21,12 +21,12 @@ import {
 } from '@sg/contracts';
 import { BusClient, type MessageContext } from '@sg/messaging';
 import { PolicyStore } from '@sg/policy-engine';
-import { digestOf, ENV } from '@sg/runtime';
+import { digestOf, ENV, type HeaderBag } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
-import { type HttpAnswer, ToolCallService } from '../toolcall/toolcall.service.js';
+import { type HttpAnswer, ToolCallService, userFrom } from '../toolcall/toolcall.service.js';
 import { MCP_PROTOCOL_VERSIONS } from './mcp-http.js';
 import {
   approvalElicitation,
@@ -46,8 +46,6 @@ const CAPABILITIES = { tools: { listChanged: true } };
  * never validates with it (it sends no elicitation), so sharing it is safe.
  */
 const VALIDATOR = new AjvJsonSchemaValidator();
-
-type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** One HTTP request to `/mcp`, its caller authenticated. */
 export interface McpRequest {
@@ -110,7 +108,7 @@ export class McpService {
       }),
     );
     server.setRequestHandler(ListToolsRequestSchema, () =>
-      this.guarded(req, async () => ({ tools: this.toolsFor(this.need(req.session)).tools })),
+      this.guarded(req, async () => ({ tools: this.toolsFor(this.need(req.session)) })),
     );
     server.setRequestHandler(CallToolRequestSchema, ({ params }) =>
       this.guarded(req, () => this.callTool(req, this.need(req.session), params)),
@@ -142,10 +140,9 @@ export class McpService {
 
   /**
    * Exactly the tools the session's agent may call (`listing`: the registry, its key's scope,
-   * the model's and its role's rules, PII_READ), each with its registry schema; `fingerprint`
-   * changes when the list does.
+   * the model's and its role's rules, PII_READ), each with its registry schema.
    */
-  toolsFor(session: McpSession): { tools: Tool[]; fingerprint: string } {
+  toolsFor(session: McpSession): Tool[] {
     const listed = this.policies.listable(session.project, session.agent_id);
     // A tool governed in its own server (the SDK) is not run by the gateway: not listed here.
     const runnable = (listed?.tools ?? []).filter((t) => t.tool.definition.upstream.type !== 'sdk');
@@ -158,7 +155,7 @@ export class McpService {
         ...(requires_approval ? { _meta: { [META.requiresApproval]: true } } : {}),
       };
     });
-    return { tools, fingerprint: digestOf(tools) };
+    return tools;
   }
 
   /**
@@ -182,9 +179,7 @@ export class McpService {
     }
     const meta = params._meta ?? {};
     const requestId = str(meta[META.requestId]);
-    const headerUser = req.headers['x-user-id'];
-    const userId =
-      str(meta[META.userId]) ?? str(Array.isArray(headerUser) ? headerUser[0] : headerUser);
+    const userId = str(meta[META.userId]) ?? userFrom(req.headers);
     const answer = await this.toolCalls.govern('mcp', req.ctx, async () => {
       const tool = toolNameSchema.safeParse(params.name);
       if (!tool.success)
