@@ -60,3 +60,19 @@ it("checks a peer's signature with its own key only, resolved from the secret st
   expect(() => peers.peer('gw-x')).toThrow(/no trusted peer gw-x/);
   expect(peers.self).toBe('gw-b');
 });
+
+it('checks an Ed25519 peer with its public key, parsed once at load, and refuses a malformed one', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pub = generateKeyPairSync('ed25519')
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .subarray(12)
+    .toString('base64');
+  const yaml = (key: string) =>
+    `self: gw-b\nsigning: { key_id: b-own, private_key: "{{secret:B_OWN}}" }\npeers:\n  gw-a:\n    url: https://gw-a.example.com/forward\n    key_id: a-b\n    public_key: "${key}"\n`;
+  const peers = peersOf(yaml(pub));
+  const a = peers.peer('gw-a');
+  const first = await peers.verificationKey(a, 'a-b');
+  expect(first).toMatchObject({ alg: 'ed25519' });
+  expect((await peers.verificationKey(a, 'a-b'))!.key).toBe(first!.key);
+  expect(() => peersOf(yaml('A'.repeat(44)))).toThrow(/public_key/);
+});

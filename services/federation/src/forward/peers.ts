@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigFileError, type GatewayFiles, type TrustedPeer } from '@sg/config';
 import { GatewayError } from '@sg/contracts';
@@ -21,6 +22,8 @@ export interface Peer {
   config: TrustedPeer;
   tools: GlobList;
   projects: ReadonlySet<string>;
+  /** An Ed25519 peer's public key, parsed once per config version. */
+  publicKey: KeyObject | null;
 }
 
 interface Directory {
@@ -79,8 +82,7 @@ export class Peers {
   /** The key a peer's signature is checked with: its own pair's key, and no other peer's. */
   async verificationKey(peer: Peer, keyId: string): Promise<VerificationKey | null> {
     if (keyId !== peer.config.key_id) return null;
-    if (peer.config.public_key !== undefined)
-      return { alg: 'ed25519', key: ed25519PublicKey(peer.config.public_key) };
+    if (peer.publicKey) return { alg: 'ed25519', key: peer.publicKey };
     const key = await this.sharedKey(peer);
     return { alg: 'hmac-sha256', key: Buffer.from(key, 'utf8') };
   }
@@ -129,9 +131,10 @@ export class Peers {
           `peers.${id}.key is inline in trusted_peers.yaml (development only)`,
         );
       }
+      let publicKey: KeyObject | null = null;
       if (config.public_key !== undefined) {
         try {
-          ed25519PublicKey(config.public_key);
+          publicKey = ed25519PublicKey(config.public_key);
         } catch (err) {
           throw new ConfigFileError(
             where,
@@ -146,6 +149,7 @@ export class Peers {
         config,
         tools: compileGlobs(config.allow.tools),
         projects: new Set(config.allow.projects),
+        publicKey,
       });
     }
     return { self: file.self, maxHops: file.max_hops, peers };
