@@ -55,6 +55,10 @@ export const trustedPeerSchema = z
   })
   .refine((p) => (p.key === undefined) !== (p.public_key === undefined), {
     message: 'set exactly one of key (HMAC) or public_key (Ed25519)',
+  })
+  .refine((p) => !p.legacy_gateway_key || p.key !== undefined, {
+    message: 'legacy_gateway_key sends the shared key itself: it needs key (HMAC), not public_key',
+    path: ['legacy_gateway_key'],
   });
 export type TrustedPeer = z.infer<typeof trustedPeerSchema>;
 

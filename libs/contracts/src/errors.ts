@@ -106,6 +106,24 @@ export const ERROR_CODES = {
   'FEDERATION.NOT_ALLOWED': 403,
   /** POST /forward: the peer sent more calls than its rate_limit in trusted_peers.yaml. */
   'FEDERATION.RATE_LIMITED': 429,
+  /** forward_to (or a `<peer_id>/<tool>` name) is not a peer id: a URL, a host, or malformed. Only peers of trusted_peers.yaml are reached. */
+  'FEDERATION.INVALID_TARGET': 400,
+  /** forward_to names no peer of this gateway's trusted_peers.yaml (or federation is off here). */
+  'FEDERATION.UNKNOWN_TARGET': 403,
+  /** The peer's catalogue (`GET /federation/tools`) does not offer this tool to this gateway. */
+  'FEDERATION.TOOL_NOT_OFFERED': 403,
+  /** The local policy asks for an approval of a peer's tool: approvals of forwarded calls are taken by the peer that runs the tool. */
+  'FEDERATION.APPROVAL_UNSUPPORTED': 403,
+  /** The peer could not be reached (connection refused or reset, DNS, TLS), or answered something that is not the protocol. */
+  'FEDERATION.PEER_UNREACHABLE': 502,
+  /** The peer gave no answer within its timeout_ms. */
+  'FEDERATION.PEER_TIMEOUT': 504,
+  /** The peer's circuit breaker is open after repeated failures, or the federation service is not running: nothing was sent. */
+  'FEDERATION.PEER_UNAVAILABLE': 503,
+  /** The peer refused this gateway itself (its signature, key or peer entry: 401); an operator must fix the pair's configuration. */
+  'FEDERATION.PEER_REJECTED': 502,
+  /** The peer failed (a 5xx of its own); its code is in details. */
+  'FEDERATION.PEER_ERROR': 502,
   'GATEWAY.SERVICE_UNAVAILABLE': 503,
   'GATEWAY.SERVICE_TIMEOUT': 503,
   'GATEWAY.INTERNAL': 500,

@@ -13,3 +13,4 @@ export * from './events/toolcall.js';
 export * from './events/policy.js';
 export * from './events/alert.js';
 export * from './federation/forward.js';
+export * from './federation/outbound.js';

@@ -60,6 +60,17 @@ import {
   governRequestSchema,
   INGRESS_GOVERN_SUBJECT,
 } from './federation/forward.js';
+import {
+  catalogueRequestSchema,
+  catalogueSchema,
+  FEDERATION_CATALOGUE_SUBJECT,
+  FEDERATION_FORWARD_SUBJECT,
+  FEDERATION_PEERS_SUBJECT,
+  outboundAnswerSchema,
+  outboundForwardSchema,
+  peersQuerySchema,
+  peersReportSchema,
+} from './federation/outbound.js';
 
 const health = { request: healthRequestSchema, response: healthReportSchema };
 
@@ -84,6 +95,9 @@ export const REQUESTS = {
   },
   [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
   [INGRESS_GOVERN_SUBJECT]: { request: governRequestSchema, response: governAnswerSchema },
+  [FEDERATION_FORWARD_SUBJECT]: { request: outboundForwardSchema, response: outboundAnswerSchema },
+  [FEDERATION_CATALOGUE_SUBJECT]: { request: catalogueRequestSchema, response: catalogueSchema },
+  [FEDERATION_PEERS_SUBJECT]: { request: peersQuerySchema, response: peersReportSchema },
   [healthSubject('ingress')]: health,
   [healthSubject('policy')]: health,
   [healthSubject('executor')]: health,

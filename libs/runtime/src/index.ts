@@ -16,3 +16,4 @@ export * from './secrets.js';
 export * from './request-signing.js';
 export * from './resilience/index.js';
 export * from './request-parts.js';
+export * from './read-capped.js';

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { GatewayError } from '@sg/contracts';
 import {
   createSigner,
@@ -82,6 +82,18 @@ export function ed25519PublicKey(text: string): KeyObject {
   // SPKI DER prefix of an Ed25519 key, then its 32 bytes.
   const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
+/** An Ed25519 private key from a PKCS#8 PEM or the base64 of its 32-byte seed. */
+export function ed25519PrivateKey(text: string): KeyObject {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN')) return createPrivateKey(trimmed);
+  const raw = Buffer.from(trimmed, 'base64');
+  if (raw.length !== 32)
+    throw new Error('an Ed25519 private key is a 32-byte seed (base64) or a PKCS#8 PEM');
+  // PKCS#8 DER prefix of an Ed25519 key, then its 32-byte seed.
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), raw]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 }
 
 function invalid(message: string): GatewayError {

@@ -1,15 +1,18 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService, useLimitedJson } from '@sg/runtime';
 import { loadFederationEnv } from './config/env.js';
 import { ForwardModule } from './forward/forward.module.js';
 
-// Inbound POST /forward from trusted peers (trusted_peers.yaml); see docs/federation.md.
+// Trusted peer gateways (trusted_peers.yaml; docs/federation.md): inbound POST /forward,
+// GET /federation/tools and /federation/ping on FEDERATION_PORT; outbound calls, catalogues and
+// peer health for the ingress over NATS.
 const env = loadFederationEnv();
 await runService({
   service: 'federation',
   env,
   port: env.FEDERATION_PORT,
+  microservices: startBusHandlers,
   fastify: { bodyLimit: env.BODY_LIMIT_BYTES },
   imports: [
     MessagingModule.forRoot({

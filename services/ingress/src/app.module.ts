@@ -2,11 +2,13 @@ import { Module } from '@nestjs/common';
 import { PolicyEngineModule } from '@sg/policy-engine';
 import { secretProviderProvider } from '@sg/runtime';
 import { AuditController } from './admin/audit.controller.js';
+import { PeersController } from './admin/peers.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
 import { OAuthTokens } from './auth/oauth.js';
 import { OAuthMetadataController } from './auth/oauth.controller.js';
+import { RemoteTools } from './federation/remote-tools.js';
 import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { ErrorAnswers } from './http/error-answer.js';
@@ -33,6 +35,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     OAuthMetadataController,
     SdkController,
     GovernController,
+    PeersController,
   ],
   providers: [
     AgentAuthService,
@@ -44,6 +47,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     McpService,
     McpSessions,
     McpStreams,
+    RemoteTools,
   ],
 })
 export class IngressModule {}

@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { argumentsSchema, idSchema, PROJECT_ID_PATTERN, toolNameSchema } from '../common.js';
-
-/** A gateway's id among its peers (`self` and the peers of trusted_peers.yaml, a via chain). */
-export const GATEWAY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-export const gatewayIdSchema = z.string().regex(GATEWAY_ID_PATTERN);
+import {
+  argumentsSchema,
+  callableToolNameSchema,
+  gatewayIdSchema,
+  idSchema,
+  PROJECT_ID_PATTERN,
+} from '../common.js';
 
 /** The header that names the sending gateway on `POST /forward`. */
 export const GATEWAY_ID_HEADER = 'x-gateway-id';
@@ -19,7 +21,8 @@ export const forwardRequestSchema = z.strictObject({
   session_id: idSchema,
   request_id: idSchema,
   user_id: idSchema.optional(),
-  tool: toolNameSchema,
+  /** A tool of this gateway, or (onward) one of its peers' as `<peer_id>/<tool>`. */
+  tool: callableToolNameSchema,
   arguments: argumentsSchema,
   /** The sending gateway's decision (seed 000's `original_decision`), recorded here as it came. */
   original_decision: z.record(z.string(), z.unknown()),
@@ -43,8 +46,11 @@ export const governRequestSchema = z.object({
   session_id: idSchema,
   request_id: idSchema,
   user_id: idSchema.optional(),
-  tool: toolNameSchema,
+  tool: callableToolNameSchema,
   arguments: argumentsSchema,
+  /** The gateways the call crossed and its hops: a call sent on to another peer carries them on. */
+  via: z.array(gatewayIdSchema).max(16),
+  hops: z.number().int().min(0).max(16),
 });
 export const governAnswerSchema = z.object({
   status: z.number().int(),

@@ -4,7 +4,7 @@ import {
   channelSchema,
   idSchema,
   projectIdSchema,
-  toolNameSchema,
+  callableToolNameSchema,
 } from '../common.js';
 import { errorCodeSchema } from '../errors.js';
 
@@ -34,7 +34,8 @@ export const decideRequestSchema = z.object({
   session_id: idSchema,
   request_id: idSchema,
   channel: channelSchema,
-  tool: toolNameSchema,
+  /** A local tool, or a peer's as `<peer_id>/<tool>` (decided here before it is forwarded). */
+  tool: callableToolNameSchema,
   arguments: argumentsSchema,
   claim: decideClaimSchema.optional(),
 });

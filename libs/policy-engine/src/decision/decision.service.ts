@@ -4,6 +4,7 @@ import { type DecideRequest, type Decision, SHADOW_EVALUATED } from '@sg/contrac
 import { NatsBus, type MessageContext } from '@sg/messaging';
 import { inSpan, LOGGER, type Logger, Metrics, SpanKind } from '@sg/runtime';
 import type { CompiledPolicy } from '../registry/compile.js';
+import type { RegisteredTool } from '../registry/tool-registry.js';
 import { PolicyStore } from '../registry/policy-store.js';
 import { SessionService } from '../session/session.service.js';
 import { CHECKS, evaluate, isWriteTool, type EvaluationInput } from './engine.js';
@@ -34,12 +35,20 @@ export class DecisionService {
     });
   }
 
-  async decide(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
+  /**
+   * `remote`: the peer's tool a `<peer>/<tool>` call names (from the peer's catalogue); the
+   * registry has no entry for it, and every check runs on this one.
+   */
+  async decide(
+    req: DecideRequest,
+    ctx?: MessageContext,
+    remote?: RegisteredTool,
+  ): Promise<Decision> {
     const decision = await inSpan(
       'policy.decide',
       SpanKind.INTERNAL,
       { 'sg.tool': req.tool, 'sg.project': req.project },
-      () => this.decideOrDeny(req, ctx),
+      () => this.decideOrDeny(req, ctx, remote),
       ctx?.otel,
     );
     this.decided.inc({
@@ -53,12 +62,16 @@ export class DecisionService {
     return decision;
   }
 
-  private async decideOrDeny(req: DecideRequest, ctx?: MessageContext): Promise<Decision> {
+  private async decideOrDeny(
+    req: DecideRequest,
+    ctx?: MessageContext,
+    remote?: RegisteredTool,
+  ): Promise<Decision> {
     try {
       const snap = this.store.snapshot(req.project);
       // Refused before anything is counted: an invented project must not get fresh limits or sessions.
       if (!snap) return unknownProject(req.project, this.store.version);
-      const tool = snap.registry.get(req.tool);
+      const tool = remote ?? snap.registry.get(req.tool);
       const key = { project: req.project, agentId: req.agent_id, sessionId: req.session_id };
       const facts = await this.facts.gather(
         req,

@@ -66,11 +66,16 @@ export class PolicyStore {
    * The tools an agent may see in a project (`listing`), in name order, with the version they
    * were listed from; null for a project that is not configured.
    */
-  listable(project: string, agentId: string) {
+  listable(
+    project: string,
+    agentId: string,
+    /** Peers' tools (`<peer>/<tool>`, from their catalogues), listed by the same rules. */
+    remote: Iterable<[string, RegisteredTool]> = [],
+  ) {
     const s = this.snapshot(project);
     if (!s) return null;
     const tools: Array<{ name: string; tool: RegisteredTool; requires_approval: boolean }> = [];
-    for (const [name, tool] of s.registry) {
+    for (const [name, tool] of [...s.registry, ...remote]) {
       const listed = listing(s.keys, s.policy, agentId, name, tool);
       if (listed) tools.push({ name, tool, ...listed });
     }

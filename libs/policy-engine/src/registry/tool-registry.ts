@@ -1,12 +1,23 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { Violation } from '@sg/contracts';
+import type { CatalogueTool, Violation } from '@sg/contracts';
 import { ConfigFileError, type ToolFile } from '@sg/config';
 import { setOwn } from '@sg/runtime';
 
+/** A tool as policy sees it: a registry entry, or a peer gateway's tool (from its catalogue). */
+export type ToolDefinition = Omit<ToolFile, 'upstream'> & {
+  upstream: ToolFile['upstream'] | { type: 'peer'; peer: string };
+};
+
 export interface RegisteredTool {
-  definition: ToolFile;
+  definition: ToolDefinition;
   validate: ValidateFunction;
+}
+
+function newAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  addFormats.default(ajv);
+  return ajv;
 }
 
 /**
@@ -43,8 +54,7 @@ export function compileRegistry(
   tools: ReadonlyMap<string, ToolFile>,
   dir: string,
 ): Map<string, RegisteredTool> {
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-  addFormats.default(ajv);
+  const ajv = newAjv();
   const out = new Map<string, RegisteredTool>();
   for (const [name, definition] of tools) {
     try {
@@ -62,6 +72,43 @@ export function compileRegistry(
     }
   }
   return out;
+}
+
+/**
+ * A peer's catalogue as tools of this gateway, named `<peer>/<tool>`: each schema compiled once
+ * (per catalogue), closed like the registry's. A schema that does not compile is left out, and
+ * its name returned in `refused`: a call to it is refused as not offered.
+ */
+export function compileCatalogue(
+  peer: string,
+  tools: readonly CatalogueTool[],
+): { tools: Map<string, RegisteredTool>; refused: string[] } {
+  const ajv = newAjv();
+  const out = new Map<string, RegisteredTool>();
+  const refused: string[] = [];
+  for (const t of tools) {
+    try {
+      out.set(`${peer}/${t.name}`, {
+        definition: {
+          name: `${peer}/${t.name}`,
+          description: t.description,
+          input_schema: t.input_schema,
+          // The peer asks its own approvers; this gateway's policy may still ask for one here.
+          requires_approval: false,
+          pii: t.pii,
+          ...(t.tenant_field ? { tenant_field: t.tenant_field } : {}),
+          writes: t.writes,
+          idempotent: t.idempotent,
+          pii_masking: { allow_fields: [] },
+          upstream: { type: 'peer', peer },
+        },
+        validate: ajv.compile(closeObjectSchemas(t.input_schema) as object),
+      });
+    } catch {
+      refused.push(t.name);
+    }
+  }
+  return { tools: out, refused };
 }
 
 export function violationsOf(errors: ErrorObject[] | null | undefined): Violation[] {

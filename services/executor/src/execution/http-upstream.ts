@@ -1,7 +1,7 @@
 import { GatewayError } from '@sg/contracts';
 import type { HttpUpstream } from '@sg/config';
 import { Agent, errors, request } from 'undici';
-import type { SecretProvider } from '@sg/runtime';
+import { readCapped, type SecretProvider } from '@sg/runtime';
 import { SecretScope } from '../secrets/index.js';
 import {
   assertUpstreamAllowed,
@@ -111,20 +111,16 @@ export async function sendHttpCall(
         `${tool}'s upstream answered ${declared} bytes, more than the ${maxBytes} allowed`,
       );
     }
-    // Counted while read: a chunked or unlabelled body never grows past the limit in memory.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        throw new GatewayError(
+    const bytes = await readCapped(
+      res.body,
+      maxBytes,
+      () =>
+        new GatewayError(
           'EXECUTOR.UPSTREAM_ERROR',
           `${tool}'s upstream answered more than the ${maxBytes} bytes allowed`,
-        );
-      }
-      chunks.push(chunk);
-    }
-    text = Buffer.concat(chunks).toString('utf8');
+        ),
+    );
+    text = bytes.toString('utf8');
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     throw upstreamFailure(tool, upstream, call, err);

@@ -1,76 +1,51 @@
 import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import {
-  callOutcome,
   FEDERATION_RECEIVED,
   type ForwardRequest,
   forwardRequestSchema,
   GATEWAY_ID_HEADER,
   GatewayError,
-  HttpHeaders,
   INGRESS_GOVERN_SUBJECT,
-  TOOLCALL_COMPLETED,
 } from '@sg/contracts';
 import { BusClient, NatsBus } from '@sg/messaging';
-import {
-  answerError,
-  context,
-  headerOf,
-  isSigned,
-  LOGGER,
-  parseBody,
-  type Logger,
-  type NonceStore,
-  rawBodyOf,
-  redisNonceStore,
-  traceIdFrom,
-  verifySignedRequest,
-} from '@sg/runtime';
+import { parseBody } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
-import { FEDERATION_REDIS } from './redis.js';
+import { Inbound } from './inbound.js';
 import { type Peer, Peers } from './peers.js';
+import { FEDERATION_REDIS } from './redis.js';
 
 /** Longer than any tool may take (120 s) plus the decision: the ingress bounds the run itself. */
 const GOVERN_TIMEOUT_MS = 125_000;
 
 /**
- * Inbound `POST /forward` (docs/federation.md): a trusted peer's call. In order: the peer
- * (X-Gateway-Id), its signature (RFC 9421, against that peer's key only; nonce in Redis), the
- * body, loops and hops, what trusted_peers.yaml lets the peer call here, its rate limit. Then
- * the call takes this gateway's own governed path (the ingress, over NATS) as agent
- * `<peer>/<agent>`: this gateway's policy is authoritative. Every refusal is audited.
+ * Inbound `POST /forward` (docs/federation.md): a trusted peer's call. In order: the peer and
+ * its signature (Inbound), the body, loops and hops, what trusted_peers.yaml lets the peer call
+ * here, its rate limit. Then the call takes this gateway's own governed path (the ingress, over
+ * NATS) as agent `<peer>/<agent>`: this gateway's policy is authoritative. Every refusal is
+ * audited.
  */
 @Controller()
 export class ForwardController {
-  private readonly nonces: NonceStore;
-
   constructor(
     private readonly peers: Peers,
+    private readonly inbound: Inbound,
     private readonly bus: NatsBus,
     private readonly client: BusClient,
     @Inject(FEDERATION_REDIS) private readonly redis: Redis,
-    @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    this.nonces = redisNonceStore(redis, 'fed:nonce');
-  }
+  ) {}
 
   @Post('forward')
   @HttpCode(200)
   async forward(@Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     const started = performance.now();
-    const traceId = traceIdFrom(
-      headerOf(req.headers, HttpHeaders.traceId),
-      headerOf(req.headers, HttpHeaders.traceparent),
-    );
-    const ctx = { traceId, otel: context.active(), project: 'default' };
+    const ctx = this.inbound.contextOf(req);
     const self = this.peers.self;
     let peer: Peer | null = null;
     let call: ForwardRequest | null = null;
     let authenticated = false;
     try {
-      peer = this.peers.peer(self === null ? undefined : headerOf(req.headers, GATEWAY_ID_HEADER));
-      await this.authenticate(req, peer);
+      peer = await this.inbound.authenticate(req);
       authenticated = true;
       call = parseBody(forwardRequestSchema, body, 'invalid /forward body');
       if (call.via.includes(self!))
@@ -114,62 +89,19 @@ export class ForwardController {
           ...(call.user_id ? { user_id: call.user_id } : {}),
           tool: call.tool,
           arguments: call.arguments,
+          via: call.via,
+          hops: call.hops,
         },
         project,
         GOVERN_TIMEOUT_MS,
       );
       return reply
         .status(answer.status)
-        .headers({ ...answer.headers, [GATEWAY_ID_HEADER]: self!, 'x-trace-id': traceId })
+        .headers({ ...answer.headers, [GATEWAY_ID_HEADER]: self!, 'x-trace-id': ctx.traceId })
         .send({ ...answer.body, gateway: self });
     } catch (err) {
-      const error = answerError(err, traceId, this.logger);
-      const auditId = randomUUID();
-      // Refused before this gateway decided: audited here (the anomaly detectors count them).
-      // An agent is named only once its peer proved who it is: a forger names nobody.
-      this.bus.publish(
-        TOOLCALL_COMPLETED,
-        {
-          channel: 'federation',
-          agent_id: authenticated && peer && call ? `${peer.id}/${call.agent_id}` : null,
-          session_id: null,
-          request_id: call?.request_id ?? null,
-          tool: call?.tool ?? null,
-          outcome: callOutcome(error.httpStatus, false),
-          http_status: error.httpStatus,
-          code: error.code,
-          risk_score: null,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
-          decision: null,
-        },
-        { ...ctx, project: call?.project ?? 'default' },
-        auditId,
-      );
-      return reply
-        .status(error.httpStatus)
-        .headers({ 'x-trace-id': traceId, ...(self ? { [GATEWAY_ID_HEADER]: self } : {}) })
-        .send({
-          success: false,
-          error: error.toBody(),
-          trace_id: traceId,
-          audit_id: auditId,
-          gateway: self,
-        });
+      return this.inbound.refuse(err, ctx, started, { peer, call, authenticated }, reply);
     }
-  }
-
-  /** The peer's signature over this request, with its own pair's key and no other. */
-  private async authenticate(req: FastifyRequest, peer: Peer): Promise<void> {
-    if (!isSigned(req.headers))
-      throw new GatewayError(
-        'AUTH.SIGNATURE_INVALID',
-        'sign /forward (RFC 9421 over @method, @path and content-digest, with created, nonce and keyid): see docs/federation.md',
-      );
-    await verifySignedRequest(
-      { headers: req.headers, method: req.method, url: req.url, body: rawBodyOf(req) },
-      (keyId) => this.peers.verificationKey(peer, keyId),
-      this.nonces,
-    );
   }
 
   private checkAllowed(peer: Peer, call: ForwardRequest): void {

@@ -5,6 +5,7 @@ import { GatewayError } from '@sg/contracts';
 import { ConfigSync } from '@sg/messaging';
 import { compileGlobs, type GlobList } from '@sg/policy-engine';
 import {
+  ed25519PrivateKey,
   ed25519PublicKey,
   ENV,
   LOGGER,
@@ -30,6 +31,15 @@ interface Directory {
   self: string | null;
   maxHops: number;
   peers: Map<string, Peer>;
+  /** This gateway's Ed25519 key (`signing`), for peers that verify with a public key. */
+  signing: { key_id: string; private_key: string } | null;
+}
+
+/** The key this gateway signs a request to a peer with. */
+export interface SigningKey {
+  keyId: string;
+  alg: 'hmac-sha256' | 'ed25519';
+  key: Buffer | KeyObject;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -42,7 +52,9 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
  */
 @Injectable()
 export class Peers {
-  private active: Directory = { self: null, maxHops: 2, peers: new Map() };
+  private active: Directory = { self: null, maxHops: 2, peers: new Map(), signing: null };
+  /** The last private key parsed, by its secret's text: parsed once, not per request. */
+  private privateKey: { text: string; key: KeyObject } | null = null;
 
   constructor(
     config: ConfigSync,
@@ -64,6 +76,62 @@ export class Peers {
 
   get maxHops(): number {
     return this.active.maxHops;
+  }
+
+  /** Every peer, in file order. */
+  list(): Peer[] {
+    return [...this.active.peers.values()];
+  }
+
+  /**
+   * The peer an outbound call names (forward_to, `<peer_id>/<tool>`): FEDERATION.UNKNOWN_TARGET
+   * for any other name, or with federation off.
+   */
+  target(id: string): Peer {
+    const peer = this.active.self === null ? undefined : this.active.peers.get(id);
+    if (!peer)
+      throw new GatewayError(
+        'FEDERATION.UNKNOWN_TARGET',
+        `no trusted peer ${id.slice(0, 64)} here; forward_to names a peer of trusted_peers.yaml`,
+      );
+    return peer;
+  }
+
+  /**
+   * The key this gateway signs with for a peer: the pair's shared key under the pair's key id,
+   * or this gateway's own Ed25519 key (`signing`) for a peer that verifies with a public key.
+   */
+  async signingKey(peer: Peer): Promise<SigningKey> {
+    if (!peer.publicKey)
+      return {
+        keyId: peer.config.key_id,
+        alg: 'hmac-sha256',
+        key: Buffer.from(await this.sharedKey(peer), 'utf8'),
+      };
+    const signing = this.active.signing!; // required by the schema when a peer has public_key
+    const name = secretReference(signing.private_key)!;
+    const text = await this.secrets.get(name);
+    if (text === undefined)
+      throw new GatewayError(
+        'AUTH.SIGNING_KEY_UNAVAILABLE',
+        `this gateway's signing key (${name}) is not in the secret store; an operator must provide it`,
+      );
+    if (this.privateKey?.text !== text) {
+      try {
+        this.privateKey = { text, key: ed25519PrivateKey(text) };
+      } catch {
+        throw new GatewayError(
+          'AUTH.SIGNING_KEY_UNAVAILABLE',
+          `this gateway's signing key (${name}) is not an Ed25519 private key (PKCS#8 PEM, or the base64 of its 32-byte seed)`,
+        );
+      }
+    }
+    return { keyId: signing.key_id, alg: 'ed25519', key: this.privateKey.key };
+  }
+
+  /** The pair's shared key, for the seed's X-Gateway-Key scheme (legacy_gateway_key peers only). */
+  legacyKey(peer: Peer): Promise<string> {
+    return this.sharedKey(peer);
   }
 
   /** The peer a request names; FEDERATION.UNKNOWN_PEER for any other name (or with federation off). */
@@ -102,7 +170,7 @@ export class Peers {
 
   private compile(files: GatewayFiles): Directory {
     const file = files.peers;
-    if (!file) return { self: null, maxHops: 2, peers: new Map() };
+    if (!file) return { self: null, maxHops: 2, peers: new Map(), signing: null };
     const where = `${files.dir}/trusted_peers.yaml`;
     const peers = new Map<string, Peer>();
     for (const [id, config] of Object.entries(file.peers)) {
@@ -152,6 +220,6 @@ export class Peers {
         publicKey,
       });
     }
-    return { self: file.self, maxHops: file.max_hops, peers };
+    return { self: file.self, maxHops: file.max_hops, peers, signing: file.signing ?? null };
   }
 }

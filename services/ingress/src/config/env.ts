@@ -73,6 +73,8 @@ export const ingressEnvSchema = baseEnvSchema
     /** A scope every token must hold (space-separated `scope` claim); unset: none required. */
     OAUTH_REQUIRED_SCOPE: z.string().min(1).max(128).optional(),
     /** Added to a tool's own timeout to bound the wait for the executor. */
+    /** How long a peer's catalogue (its tools and their schemas) is kept before it is fetched again. */
+    REMOTE_CATALOGUE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   })
   .refine(...secretsDirRequired)

@@ -17,14 +17,15 @@ import {
   APPROVAL_GET_SUBJECT,
   type ApprovalView,
   GatewayError,
-  toolNameSchema,
+  callableToolNameSchema,
 } from '@sg/contracts';
 import { BusClient, type MessageContext } from '@sg/messaging';
-import { PolicyStore } from '@sg/policy-engine';
+import { PolicyStore, type RegisteredTool } from '@sg/policy-engine';
 import { digestOf, ENV, type HeaderBag } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { RemoteTools } from '../federation/remote-tools.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { type HttpAnswer, ToolCallService, userFrom } from '../toolcall/toolcall.service.js';
 import { MCP_PROTOCOL_VERSIONS } from './mcp-http.js';
@@ -75,6 +76,7 @@ export class McpService {
     private readonly sessions: McpSessions,
     private readonly client: BusClient,
     private readonly errors: ErrorAnswers,
+    private readonly remoteTools: RemoteTools,
     @Inject(ENV) private readonly env: IngressEnv,
   ) {}
 
@@ -108,7 +110,11 @@ export class McpService {
       }),
     );
     server.setRequestHandler(ListToolsRequestSchema, () =>
-      this.guarded(req, async () => ({ tools: this.toolsFor(this.need(req.session)) })),
+      this.guarded(req, async () => {
+        const session = this.need(req.session);
+        const remote = await this.remoteTools.list(session.project, req.ctx);
+        return { tools: this.toolsFor(session, remote) };
+      }),
     );
     server.setRequestHandler(CallToolRequestSchema, ({ params }) =>
       this.guarded(req, () => this.callTool(req, this.need(req.session), params)),
@@ -140,10 +146,11 @@ export class McpService {
 
   /**
    * Exactly the tools the session's agent may call (`listing`: the registry, its key's scope,
-   * the model's and its role's rules, PII_READ), each with its registry schema.
+   * the model's and its role's rules, PII_READ), each with its registry schema; and, given
+   * `remote`, the peers' tools it may call (`<peer>/<tool>`, by the same rules).
    */
-  toolsFor(session: McpSession): Tool[] {
-    const listed = this.policies.listable(session.project, session.agent_id);
+  toolsFor(session: McpSession, remote: Array<[string, RegisteredTool]> = []): Tool[] {
+    const listed = this.policies.listable(session.project, session.agent_id, remote);
     // A tool governed in its own server (the SDK) is not run by the gateway: not listed here.
     const runnable = (listed?.tools ?? []).filter((t) => t.tool.definition.upstream.type !== 'sdk');
     const tools = runnable.map(({ name, tool, requires_approval }): Tool => {
@@ -181,7 +188,7 @@ export class McpService {
     const requestId = str(meta[META.requestId]);
     const userId = str(meta[META.userId]) ?? userFrom(req.headers);
     const answer = await this.toolCalls.govern('mcp', req.ctx, async () => {
-      const tool = toolNameSchema.safeParse(params.name);
+      const tool = callableToolNameSchema.safeParse(params.name);
       if (!tool.success)
         throw new GatewayError(
           'REQUEST.INVALID_BODY',

@@ -1,4 +1,4 @@
-import { argumentsSchema, idSchema, toolNameSchema } from '@sg/contracts';
+import { argumentsSchema, callableToolNameSchema, idSchema } from '@sg/contracts';
 import { z } from 'zod';
 
 /** POST /api/tools/call (seed 004's envelope). */
@@ -6,7 +6,7 @@ export const toolCallEnvelopeSchema = z.strictObject({
   agent_id: idSchema,
   agent_version: z.string().min(1).max(64),
   request_id: idSchema,
-  tool: toolNameSchema,
+  tool: callableToolNameSchema,
   arguments: argumentsSchema,
 });
 
@@ -14,7 +14,7 @@ export const toolCallEnvelopeSchema = z.strictObject({
 export const mcpToolCallSchema = z.strictObject({
   model_id: idSchema,
   session_id: idSchema,
-  tool: toolNameSchema,
+  tool: callableToolNameSchema,
   input: argumentsSchema.default({}),
 });
 
@@ -29,4 +29,7 @@ export interface NormalizedCall {
   userId: string | undefined;
   tool: string;
   arguments: Record<string, unknown>;
+  /** A peer's call (channel federation): the gateways it crossed, carried on if it is forwarded again. */
+  via?: string[];
+  hops?: number;
 }

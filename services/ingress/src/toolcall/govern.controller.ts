@@ -24,6 +24,8 @@ export class GovernController {
         userId: req.user_id,
         tool: req.tool,
         arguments: req.arguments,
+        via: req.via,
+        hops: req.hops,
       },
     }));
   }

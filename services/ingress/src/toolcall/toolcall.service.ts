@@ -5,6 +5,11 @@ import {
   type Decision,
   EXECUTE_SUBJECT,
   type ErrorBody,
+  FEDERATION_FORWARD_SUBJECT,
+  FORWARD_TO_HEADERS,
+  GATEWAY_ID_PATTERN,
+  type OutboundAnswer,
+  remoteToolOf,
   type ExecuteRequest,
   type ExecuteResult,
   GatewayError,
@@ -19,11 +24,12 @@ import {
   NatsBus,
   UndeliveredError,
 } from '@sg/messaging';
-import { DecisionService } from '@sg/policy-engine';
+import { DecisionService, type RegisteredTool } from '@sg/policy-engine';
 import { context, ENV, type HeaderBag, headerOf, parseBody, traceIdFrom } from '@sg/runtime';
 import { randomUUID } from 'node:crypto';
 import { AgentAuthService, type Credentials, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { RemoteTools } from '../federation/remote-tools.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import {
   IdempotencyService,
@@ -76,6 +82,7 @@ export class ToolCallService {
     private readonly idempotency: IdempotencyService,
     private readonly decisions: DecisionService,
     private readonly errors: ErrorAnswers,
+    private readonly remoteTools: RemoteTools,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
@@ -145,6 +152,11 @@ export class ToolCallService {
         tool: call.tool,
         arguments: call.arguments,
       };
+      // A peer's tool (`<peer>/<tool>`, or forward_to): its catalogue entry is what policy checks.
+      const remote = remoteToolOf(call.tool);
+      const remoteTool: RegisteredTool | undefined = remote
+        ? await this.remoteTools.get(ctx.project, remote.peer, remote.tool, ctx)
+        : undefined;
       prepared = call.clientRequestId
         ? this.idempotency.prepare(ctx.project, call.agentId, call.requestId, call)
         : null;
@@ -154,6 +166,7 @@ export class ToolCallService {
       const { claim: taken, ...decided } = await this.decisions.decide(
         { ...request, channel, ...(prepared ? { claim: prepared.decide } : {}) },
         ctx,
+        remoteTool,
       );
       if (prepared && taken) claim = this.idempotency.settle(prepared, taken);
       if (claim?.kind === 'replay') {
@@ -172,6 +185,41 @@ export class ToolCallService {
       decision = decided;
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
+      } else if (remote) {
+        if (decision.requires_approval || opts.authorizeOnly)
+          throw new GatewayError(
+            'FEDERATION.APPROVAL_UNSUPPORTED',
+            `this gateway's policy asks for an approval of ${call.tool}; a peer's tool is approved by the peer that runs it, so the call is not sent`,
+          );
+        // The peer may run the tool: a retry with the same request_id must not send it twice.
+        reachedExecutor = true;
+        let out: OutboundAnswer;
+        try {
+          out = await this.client.request(
+            FEDERATION_FORWARD_SUBJECT,
+            {
+              ...request,
+              peer: remote.peer,
+              tool: remote.tool,
+              original_decision: publicDecision(decision),
+              via: call.via ?? [],
+              hops: call.hops ?? 0,
+            },
+            ctx,
+            this.remoteTools.timeoutMs(remote.peer) + this.env.EXECUTE_MARGIN_MS,
+          );
+        } catch (err) {
+          if (err instanceof UndeliveredError) {
+            reachedExecutor = false;
+            throw new GatewayError(
+              'FEDERATION.PEER_UNAVAILABLE',
+              `the federation service is not running, so the call was not sent to ${remote.peer}`,
+              { peer: remote.peer },
+            );
+          }
+          throw err;
+        }
+        answer = this.forwarded(out, decision, ctx.traceId, auditId);
       } else if (decision.requires_approval) {
         // Nothing runs until a person approves this very call (tool, arguments, agent, project).
         const approval = await this.client.request(
@@ -340,6 +388,7 @@ export class ToolCallService {
   }
 
   private normalize(channel: Channel, headers: HeaderBag, body: unknown): NormalizedCall {
+    const peer = forwardTo(headers);
     if (channel === 'rest') {
       const b = parseBody(toolCallEnvelopeSchema, body);
       return {
@@ -349,7 +398,7 @@ export class ToolCallService {
         clientRequestId: true,
         sessionId: sessionFrom(headers) ?? 'default',
         userId: userFrom(headers),
-        tool: b.tool,
+        tool: qualified(b.tool, peer),
         arguments: b.arguments,
       };
     }
@@ -362,8 +411,42 @@ export class ToolCallService {
       clientRequestId: Boolean(requestId),
       sessionId: b.session_id,
       userId: userFrom(headers),
-      tool: b.tool,
+      tool: qualified(b.tool, peer),
       arguments: b.input,
+    };
+  }
+
+  /** A forwarded call's answer: the peer's decision and result under `remote_decision`. */
+  private forwarded(
+    out: OutboundAnswer,
+    decision: Decision,
+    traceId: string,
+    auditId: string,
+  ): HttpAnswer {
+    const remote = out.remote_decision;
+    const common = {
+      decision: publicDecision(decision),
+      remote_decision: remote,
+      risk_score: decision.risk_score,
+      trace_id: traceId,
+      audit_id: auditId,
+    };
+    if (remote.status === 'executed')
+      return {
+        status: 200,
+        headers: {},
+        body: { success: true, allowed: true, result: remote.result, ...common },
+      };
+    if (remote.status === 'pending_approval')
+      return {
+        status: 202,
+        headers: {},
+        body: { success: false, allowed: false, status: 'pending_approval', ...common },
+      };
+    return {
+      status: out.status,
+      headers: out.headers,
+      body: { success: false, allowed: false, error: out.error, ...common },
     };
   }
 
@@ -422,6 +505,35 @@ export class ToolCallService {
 export function userFrom(headers: HeaderBag): string | undefined {
   const u = headerOf(headers, HttpHeaders.userId);
   return u && u.length <= 128 ? u : undefined;
+}
+
+/**
+ * The peer a `forward_to` header names (seed 000), checked as a peer id: a URL, a host or
+ * anything else is refused here (FEDERATION.INVALID_TARGET), before anything is sent anywhere.
+ */
+function forwardTo(headers: HeaderBag): string | undefined {
+  let value: string | undefined;
+  for (const name of FORWARD_TO_HEADERS) value ??= headerOf(headers, name);
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (GATEWAY_ID_PATTERN.test(v)) return v;
+  throw new GatewayError(
+    'FEDERATION.INVALID_TARGET',
+    /[:/]/.test(v)
+      ? 'forward_to takes the id of a peer in trusted_peers.yaml, never a URL or an address'
+      : 'forward_to must be a peer id of trusted_peers.yaml: 1-63 lower-case letters, digits, _ and -',
+  );
+}
+
+/** The tool a call names, with forward_to: `<peer>/<tool>`. */
+function qualified(tool: string, peer: string | undefined): string {
+  if (peer === undefined) return tool;
+  if (remoteToolOf(tool))
+    throw new GatewayError(
+      'REQUEST.INVALID_BODY',
+      `with forward_to, name the tool as ${peer} knows it, without a peer: ${tool.slice(tool.indexOf('/') + 1)}`,
+    );
+  return `${peer}/${tool}`;
 }
 
 function sessionFrom(headers: HeaderBag): string | undefined {

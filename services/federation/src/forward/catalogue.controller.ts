@@ -1,0 +1,87 @@
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import type { ToolFile } from '@sg/config';
+import { type CatalogueTool, GatewayError, PROJECT_ID_PATTERN } from '@sg/contracts';
+import { ConfigSync } from '@sg/messaging';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Inbound } from './inbound.js';
+import { type Peer, Peers } from './peers.js';
+
+/**
+ * What a peer may ask besides calls, signed like them: `GET /federation/tools?project=` (the
+ * tools this gateway lets it call, with their schemas, so it can list them and check arguments
+ * before it forwards) and `GET /federation/ping` (its health probe).
+ */
+@Controller('federation')
+export class CatalogueController {
+  constructor(
+    private readonly peers: Peers,
+    private readonly inbound: Inbound,
+    private readonly config: ConfigSync,
+  ) {}
+
+  @Get('tools')
+  async tools(
+    @Req() req: FastifyRequest,
+    @Query('project') project: unknown,
+    @Res() reply: FastifyReply,
+  ) {
+    const started = performance.now();
+    const ctx = this.inbound.contextOf(req);
+    let peer: Peer | null = null;
+    try {
+      peer = await this.inbound.authenticate(req);
+      const name = project === undefined ? 'default' : project;
+      if (typeof name !== 'string' || !PROJECT_ID_PATTERN.test(name))
+        throw new GatewayError(
+          'REQUEST.INVALID_PROJECT',
+          'project must be a project id (1-63 lower-case letters, digits, _ or -)',
+        );
+      if (!peer.projects.has(name))
+        throw new GatewayError(
+          'FEDERATION.NOT_ALLOWED',
+          `peer ${peer.id} may not call into project ${name} here (trusted_peers.yaml allow.projects)`,
+        );
+      const tools: CatalogueTool[] = [];
+      for (const [toolName, tool] of this.config.files.tools) {
+        // A tool governed in its own server (the SDK) is never run by this gateway.
+        if (tool.upstream.type === 'sdk' || peer.tools.firstMatch(toolName) < 0) continue;
+        tools.push(catalogueEntry(tool));
+      }
+      tools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return reply
+        .header('x-trace-id', ctx.traceId)
+        .send({ gateway: this.peers.self, project: name, tools });
+    } catch (err) {
+      return this.inbound.refuse(err, ctx, started, { peer, authenticated: peer !== null }, reply);
+    }
+  }
+
+  @Get('ping')
+  async ping(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const started = performance.now();
+    const ctx = this.inbound.contextOf(req);
+    let peer: Peer | null = null;
+    try {
+      peer = await this.inbound.authenticate(req);
+      return reply
+        .header('x-trace-id', ctx.traceId)
+        .send({ gateway: this.peers.self, peer: peer.id, time: new Date().toISOString() });
+    } catch (err) {
+      return this.inbound.refuse(err, ctx, started, { peer, authenticated: peer !== null }, reply);
+    }
+  }
+}
+
+/** A registry entry as a peer sees it: what it needs to list and check a call, nothing of the upstream. */
+function catalogueEntry(t: ToolFile): CatalogueTool {
+  return {
+    name: t.name,
+    description: t.description,
+    input_schema: t.input_schema,
+    requires_approval: t.requires_approval,
+    pii: t.pii,
+    writes: t.writes,
+    idempotent: t.idempotent,
+    ...(t.tenant_field ? { tenant_field: t.tenant_field } : {}),
+  };
+}

@@ -1,0 +1,42 @@
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
+import { FEDERATION_PEERS_SUBJECT, GatewayError } from '@sg/contracts';
+import { BusClient, UndeliveredError } from '@sg/messaging';
+import { ENV } from '@sg/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IngressEnv } from '../config/env.js';
+import { ErrorAnswers } from '../http/error-answer.js';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { requireAdmin } from './admin-key.js';
+
+/** GET /api/federation/peers: the trusted peers and their health (the signed pings), admin key. */
+@Controller('api/federation')
+export class PeersController {
+  constructor(
+    private readonly client: BusClient,
+    private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
+    @Inject(ENV) private readonly env: IngressEnv,
+  ) {}
+
+  @Get('peers')
+  async peers(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      const report = await this.client
+        .request(FEDERATION_PEERS_SUBJECT, {}, ctx)
+        .catch((err: unknown) => {
+          throw err instanceof UndeliveredError
+            ? new GatewayError(
+                'GATEWAY.SERVICE_UNAVAILABLE',
+                'the federation service is not running; start it to see the peers',
+              )
+            : err;
+        });
+      return reply.status(200).send(report);
+    } catch (err) {
+      const answer = this.errors.answer(err, ctx.traceId);
+      return reply.status(answer.status).headers(answer.headers).send(answer.body);
+    }
+  }
+}
