@@ -15,15 +15,18 @@ export const toolNameSchema = z
 export const GATEWAY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const gatewayIdSchema = z.string().regex(GATEWAY_ID_PATTERN);
 
-/** A peer's tool as this gateway names it: `<peer_id>/<tool>`, e.g. `gw-b/calendar.list_events`. */
+/**
+ * A peer's tool as this gateway names it: `<peer_id>/<tool>`, e.g. `gw-b/calendar.list_events`.
+ * The tool may itself be one the peer reaches through its own peers (`gw-b/gw-c/calendar.list_events`).
+ */
 export const REMOTE_TOOL_PATTERN =
-  /^([a-z0-9][a-z0-9_-]{0,62})\/([A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9][A-Za-z0-9_-]*)*)$/;
+  /^([a-z0-9][a-z0-9_-]{0,62})\/((?:[a-z0-9][a-z0-9_-]{0,62}\/)*[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9][A-Za-z0-9_-]*)*)$/;
 
 /** A tool an agent may name: a local tool, or a peer's as `<peer_id>/<tool>`. */
 export const callableToolNameSchema = z
   .string()
   .min(1)
-  .max(192)
+  .max(256)
   .refine(
     (name) => TOOL_NAME_PATTERN.test(name) || REMOTE_TOOL_PATTERN.test(name),
     "use dotted segments of letters, digits, _ and -, e.g. calendar.list_events, or <peer_id>/<tool> for a peer gateway's tool",
@@ -31,7 +34,7 @@ export const callableToolNameSchema = z
 
 /** The peer and its tool of a `<peer_id>/<tool>` name; null for a local tool. */
 export function remoteToolOf(name: string): { peer: string; tool: string } | null {
-  const m = name.length <= 192 ? REMOTE_TOOL_PATTERN.exec(name) : null;
+  const m = name.length <= 256 ? REMOTE_TOOL_PATTERN.exec(name) : null;
   return m ? { peer: m[1]!, tool: m[2]! } : null;
 }
 

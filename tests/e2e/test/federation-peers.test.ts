@@ -66,7 +66,7 @@ beforeAll(async () => {
           [
             'rules:',
             '  - model: gpt-4o',
-            '    allow_tools: ["calendar.*", "gw-b/calendar.*", "gw-b/reports.*", "gw-b/slow.*", "gw-down/*"]',
+            '    allow_tools: ["calendar.*", "gw-b/calendar.*", "gw-b/reports.*", "gw-b/slow.*", "gw-b/gw-a/*", "gw-down/*"]',
             '  - model: gw-b/gpt-4o',
             '    allow_tools: ["calendar.*"]',
             '',
@@ -94,13 +94,14 @@ beforeAll(async () => {
             `    url: http://127.0.0.1:${fedA}/forward`,
             '    key_id: gw-a:gw-b',
             '    key: "{{secret:PAIR_AB}}"',
-            '    allow: { tools: ["calendar.*", "db.*", "reports.*", "slow.*"] }',
+            // gw-a/*: gw-b offers gw-a's own tools back to it, a loop that the via chain stops.
+            '    allow: { tools: ["calendar.*", "db.*", "reports.*", "slow.*", "gw-a/*"] }',
           ]),
         );
         // gw-b is authoritative for its tools: gw-a's agents may list events, not read reports.
         c.write(
           'policies/default.yaml',
-          'rules:\n  - model: gw-a/gpt-4o\n    allow_tools: ["calendar.*", "slow.*"]\n',
+          'rules:\n  - model: gw-a/gpt-4o\n    allow_tools: ["calendar.*", "slow.*", "gw-a/*"]\n',
         );
         registerTool(c, 'reports.weekly');
         const slow = `${slowTools.url}/slow/4000`;
@@ -291,7 +292,28 @@ it("answers 504 naming the peer when gw-b is slower than gw-a's timeout for it",
   expect(row!.data).toMatchObject({ http_status: 504, code: 'FEDERATION.PEER_TIMEOUT' });
 });
 
-it('stops a loop A→B→A at gw-a with its own code, audited there', async () => {
+it('stops a loop A→B→A at gw-b before it goes back, with its own code, audited there', async () => {
+  // gw-b's catalogue offers gw-a's tools back to gw-a (one level deep): gw-a sends the call to
+  // gw-b, gw-b would send it on to gw-a, whose id is already in the via chain.
+  const res = await call({ tool: 'gw-b/gw-a/calendar.list_events' });
+  expect(res.status).toBe(508);
+  expect(res.body.error.code).toBe('FEDERATION.LOOP_DETECTED');
+  expect(res.body.error.message).toMatch(/^gw-b: .*already crossed gw-a/);
+  expect(res.body.remote_decision).toMatchObject({ gateway: 'gw-b', http_status: 508 });
+  const [theirs] = await callRows(b, res.traceId, 1);
+  expect(theirs!.data).toMatchObject({
+    channel: 'federation',
+    agent_id: 'gw-a/gpt-4o',
+    tool: 'gw-a/calendar.list_events',
+    code: 'FEDERATION.LOOP_DETECTED',
+  });
+  // gw-a holds the agent's call only: nothing came back in.
+  await new Promise((r) => setTimeout(r, 500));
+  const mine = (await rowsAt(a, res.traceId)).filter((r) => r.subject.includes('toolcall'));
+  expect(mine.map((r) => r.data.channel)).toEqual(['rest']);
+});
+
+it('refuses at gw-a a call whose via chain already holds gw-a, with its own code, audited there', async () => {
   // What gw-b would send if it sent one of gw-a's calls back: gw-a is already in the via chain.
   const traceId = `fed2-loop-${randomUUID().slice(0, 8)}`;
   const url = `http://127.0.0.1:${fedA}/forward`;

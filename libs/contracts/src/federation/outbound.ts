@@ -5,7 +5,6 @@ import {
   gatewayIdSchema,
   idSchema,
   PROJECT_ID_PATTERN,
-  toolNameSchema,
 } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 
@@ -18,7 +17,8 @@ export const FORWARD_TO_HEADERS = ['forward_to', 'x-forward-to'] as const;
 
 /** One tool of a peer's catalogue (`GET /federation/tools`). */
 export const catalogueToolSchema = z.object({
-  name: toolNameSchema,
+  /** A tool of the peer, or one it reaches through its own peers (`<peer_id>/<tool>`). */
+  name: callableToolNameSchema,
   description: z.string().max(10_000).default(''),
   /** JSON Schema of the arguments, as the peer validates them. */
   input_schema: z.record(z.string(), z.unknown()),

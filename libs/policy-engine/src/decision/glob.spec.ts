@@ -66,4 +66,12 @@ describe('compileGlobs', () => {
       }),
     );
   });
+
+  it("lets * cross the '/' of a peer's tool, in the fast paths and in picomatch's alike", () => {
+    const remote = 'gw-b/calendar.list_events';
+    for (const p of ['*', 'gw-b/*', 'gw-?/*', '*/calendar.*', 'gw-b/cal?ndar.*', 'g*s'])
+      expect([p, compileGlobs([p]).firstMatch(remote)]).toEqual([p, 0]);
+    for (const p of ['calendar.*', 'gw-c/*', 'gw-?/db.*', '*/db.*'])
+      expect([p, compileGlobs([p]).firstMatch(remote)]).toEqual([p, -1]);
+  });
 });

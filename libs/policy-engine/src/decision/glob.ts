@@ -8,21 +8,24 @@ export interface GlobList {
 
 const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
 const OPTIONS = { dot: true, nonegate: true, noextglob: true, nobrace: true } as const;
+/** Stands in for '/' (of `<peer>/<tool>` names) so that picomatch's `*` crosses it like fnmatch's. */
+const SLASH = '\u0001';
 
 /** One pattern as the cheapest test that gives picomatch's answer for a tool name. */
 function matcherOf(pattern: string): (name: string) => boolean {
   if (!GLOB_CHARS.test(pattern)) return (name) => name === pattern;
   const prefix = pattern.slice(0, -1);
   if (pattern.endsWith('*') && !GLOB_CHARS.test(prefix)) {
-    // `calendar.*`: tool names never contain '/', so * is any run of characters.
+    // `calendar.*`, `gw-b/*`: * is any run of characters, '/' included.
     return prefix === '' ? () => true : (name) => name.startsWith(prefix);
   }
-  const re = picomatch.makeRe(pattern, OPTIONS);
-  return (name) => re.test(name);
+  const re = picomatch.makeRe(pattern.replaceAll('/', SLASH), OPTIONS);
+  return (name) => re.test(name.includes('/') ? name.replaceAll('/', SLASH) : name);
 }
 
 /**
- * Tool globs in the seeds' fnmatch style: `*` matches any run of characters (dots included),
+ * Tool globs in the seeds' fnmatch style: `*` matches any run of characters (dots and the '/'
+ * of a peer's `<peer>/<tool>` included),
  * `?` one character, `[abc]` a class. Compiled once per policy load.
  */
 export function compileGlobs(patterns: readonly string[]): GlobList {
