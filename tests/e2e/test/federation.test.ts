@@ -41,12 +41,13 @@ beforeAll(async () => {
           '    key_id: gw-c:gw-b',
           '    key: "{{secret:PEER_C}}"',
           '    allow: { tools: ["calendar.*"] }',
+          '    legacy_gateway_key: true',
           '',
         ].join('\n'),
       );
       c.write(
         'policies/default.yaml',
-        'rules:\n  - model: gw-a/gpt-4o\n    allow_tools: ["calendar.*"]\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n',
+        'rules:\n  - model: gw-a/gpt-4o\n    allow_tools: ["calendar.*"]\n  - model: gw-c/gpt-4o\n    allow_tools: ["calendar.*"]\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n',
       );
     },
   });
@@ -65,6 +66,8 @@ interface Forward {
   body?: Record<string, unknown>;
   traceId?: string;
   unsigned?: boolean;
+  /** The seed's X-Gateway-Key header. */
+  legacyKey?: string;
 }
 
 function forwardBody(over: Record<string, unknown> = {}) {
@@ -102,6 +105,7 @@ async function forward(o: Forward = {}): Promise<Answer> {
       'content-type': 'application/json',
       'x-gateway-id': o.from ?? 'gw-a',
       ...(o.traceId ? { 'x-trace-id': o.traceId } : {}),
+      ...(o.legacyKey ? { 'x-gateway-key': o.legacyKey } : {}),
       ...signed,
     },
     body,
@@ -198,6 +202,56 @@ it.each<[string, Forward, number, string]>([
   if (status === 401) expect(rows[0]!.data.agent_id).toBeNull();
 });
 
+it("accepts the seed's X-Gateway-Key only from a peer whose entry turns it on, and only its own key", async () => {
+  const body = forwardBody({ via: ['gw-c'] });
+  const ok = await forward({ from: 'gw-c', unsigned: true, legacyKey: C_KEY, body });
+  expect([ok.status, ok.body.success]).toEqual([200, true]);
+  const wrong = await forward({ from: 'gw-c', unsigned: true, legacyKey: A_KEY, body });
+  expect([wrong.status, wrong.body.error.code]).toEqual([401, 'AUTH.SIGNATURE_INVALID']);
+  // gw-a's entry leaves it off: its own key without a signature is refused.
+  const off = await forward({ unsigned: true, legacyKey: A_KEY });
+  expect([off.status, off.body.error.code]).toEqual([401, 'AUTH.SIGNATURE_INVALID']);
+});
+
+/** A signed GET on the federation port, as peer gw-a. */
+async function signedGet(path: string, o: { unsigned?: boolean } = {}): Promise<Answer> {
+  const url = new URL(path, forwardUrl).href;
+  const signed = o.unsigned
+    ? {}
+    : await signRequest(
+        { method: 'GET', url, body: '' },
+        { keyId: 'gw-a:gw-b', alg: 'hmac-sha256', key: A_KEY },
+        { nonce: randomUUID() },
+      );
+  const res = await fetch(url, { headers: { 'x-gateway-id': 'gw-a', ...signed } });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Answer['body'] };
+}
+
+it('answers a signed catalogue of the tools the peer may call here, with their schemas', async () => {
+  const res = await signedGet('/federation/tools?project=default');
+  expect(res.status).toBe(200);
+  expect(res.body.gateway).toBe('gw-b');
+  const names = (res.body.tools as Array<{ name: string }>).map((t) => t.name);
+  // allow.tools of gw-a: calendar.* and db.*; nothing else of the registry, no upstream details.
+  expect(names.length).toBeGreaterThan(0);
+  expect(names.every((n) => n.startsWith('calendar.') || n.startsWith('db.'))).toBe(true);
+  expect(names).toContain('calendar.list_events');
+  expect(JSON.stringify(res.body)).not.toContain('upstream');
+  expect(res.body.tools[0].input_schema).toMatchObject({ type: 'object' });
+  expect((await signedGet('/federation/tools?project=other')).body.error.code).toBe(
+    'FEDERATION.NOT_ALLOWED',
+  );
+  const unsigned = await signedGet('/federation/tools', { unsigned: true });
+  expect([unsigned.status, unsigned.body.error.code]).toEqual([401, 'AUTH.SIGNATURE_INVALID']);
+});
+
+it('answers a signed ping with its own id', async () => {
+  const res = await signedGet('/federation/ping');
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ gateway: 'gw-b', peer: 'gw-a' });
+  expect((await signedGet('/federation/ping', { unsigned: true })).status).toBe(401);
+});
+
 it('refuses a replayed nonce', async () => {
   const nonce = randomUUID();
   expect((await forward({ nonce })).status).toBe(200);
@@ -224,7 +278,10 @@ it('raises forged_peer_calls after a burst of refused peer calls', async () => {
 
 it('keeps the peers keys out of the logs and the database', async () => {
   const { readFileSync } = await import('node:fs');
-  expect(readFileSync(gw.logFile, 'utf8')).not.toContain(A_KEY);
   const dump = await gw.db.query<{ data: unknown }>('SELECT data FROM audit_events');
-  expect(JSON.stringify(dump.rows)).not.toContain(A_KEY);
+  // C_KEY crossed the wire itself (X-Gateway-Key) and still stands nowhere.
+  for (const key of [A_KEY, C_KEY]) {
+    expect(readFileSync(gw.logFile, 'utf8')).not.toContain(key);
+    expect(JSON.stringify(dump.rows)).not.toContain(key);
+  }
 });
