@@ -58,6 +58,7 @@ beforeAll(async () => {
             '    key_id: gw-a:gw-down',
             '    key: "{{secret:PAIR_AB}}"',
             '    timeout_ms: 1500',
+            '    circuit_breaker: { failure_threshold: 2, reset_after_ms: 60000 }',
           ]),
         );
         // gw-a's own policy decides first: gw-b's calendar and reports tools, and nothing else of it.
@@ -280,6 +281,21 @@ it('answers 502 naming the peer when the peer is down, at once', async () => {
   expect(row!.data).toMatchObject({ http_status: 502, code: 'FEDERATION.PEER_UNREACHABLE' });
 });
 
+it("opens a peer's circuit breaker after its failure_threshold, then answers 503 without calling it", async () => {
+  // The call above was gw-down's first failure; this one is its second, which opens the breaker.
+  const second = await call({ tool: 'gw-down/calendar.list_events' });
+  expect([second.status, second.body.error.code]).toEqual([502, 'FEDERATION.PEER_UNREACHABLE']);
+  const paused = await call({ tool: 'gw-down/calendar.list_events' });
+  expect(paused.status).toBe(503);
+  expect(paused.body.error).toMatchObject({
+    code: 'FEDERATION.PEER_UNAVAILABLE',
+    details: { peer: 'gw-down', retry_after_ms: expect.any(Number) },
+  });
+  expect(paused.body.error.message).toContain('gw-down');
+  const [row] = await callRows(a, paused.traceId, 1);
+  expect(row!.data).toMatchObject({ http_status: 503, code: 'FEDERATION.PEER_UNAVAILABLE' });
+});
+
 it("answers 504 naming the peer when gw-b is slower than gw-a's timeout for it", async () => {
   const started = Date.now();
   const res = await call({ tool: 'gw-b/slow.op' });
@@ -399,9 +415,24 @@ it("reports each peer's health from its signed pings", async () => {
     (report.body.peers as Array<Record<string, unknown>>).map((p) => [p.peer, p]),
   );
   expect(byId['gw-b']).toMatchObject({ state: 'up', latency_ms: expect.any(Number) });
-  expect(byId['gw-down']).toMatchObject({ state: 'down', error: expect.any(String) });
+  expect(byId['gw-down']).toMatchObject({
+    state: 'down',
+    breaker: 'open',
+    error: expect.any(String),
+  });
   const denied = await get(a, '/api/federation/peers');
   expect(denied.status).toBe(401);
+  // The same, and every call to a peer by outcome, in the federation service's metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${fedA}/metrics`)).text();
+  expect(metrics).toMatch(/^sg_peer_up\{peer="gw-b"\} 1$/m);
+  expect(metrics).toMatch(/^sg_peer_up\{peer="gw-down"\} 0$/m);
+  expect(metrics).toMatch(
+    /^sg_peer_request_duration_seconds_count\{peer="gw-b",outcome="ok"\} [1-9]/m,
+  );
+  expect(metrics).toMatch(
+    /^sg_peer_request_duration_seconds_count\{peer="gw-b",outcome="FEDERATION.PEER_TIMEOUT"\} 1$/m,
+  );
+  expect(metrics).toMatch(/^sg_peer_breaker_state\{peer="gw-b"\} 0$/m);
 });
 
 it("leaves the pair's key in neither gateway's logs nor database", async () => {
