@@ -1,12 +1,7 @@
 import { z } from 'zod';
-import {
-  argumentsSchema,
-  callableToolNameSchema,
-  gatewayIdSchema,
-  idSchema,
-  PROJECT_ID_PATTERN,
-} from '../common.js';
+import { callableToolNameSchema, gatewayIdSchema, PROJECT_ID_PATTERN } from '../common.js';
 import { errorBodySchema } from '../errors.js';
+import { forwardRequestSchema } from './forward.js';
 
 /**
  * The header that sends an allowed call to a trusted peer (seed 000's name). Its value is a peer
@@ -50,21 +45,12 @@ export const catalogueRequestSchema = z.object({
 /**
  * ingress → federation: send a call this gateway allowed to a trusted peer's `/forward`, signed.
  * `via` and `hops` are those of the call as it reached this gateway (empty and 0 for a local
- * agent's call); the federation service adds this gateway.
+ * agent's call); the federation service adds this gateway. The rest is the `/forward` body:
+ * `tool` as the peer names it, `original_decision` this gateway's decision.
  */
 export const FEDERATION_FORWARD_SUBJECT = 'gw.federation.forward.v1';
-export const outboundForwardSchema = z.object({
+export const outboundForwardSchema = forwardRequestSchema.extend({
   peer: gatewayIdSchema,
-  project: z.string().regex(PROJECT_ID_PATTERN),
-  agent_id: idSchema,
-  session_id: idSchema,
-  request_id: idSchema,
-  user_id: idSchema.optional(),
-  /** The tool as the peer names it. */
-  tool: callableToolNameSchema,
-  arguments: argumentsSchema,
-  /** This gateway's decision, sent as `original_decision`. */
-  original_decision: z.record(z.string(), z.unknown()),
   via: z.array(gatewayIdSchema).max(16).default([]),
   hops: z.number().int().min(0).max(16).default(0),
 });
