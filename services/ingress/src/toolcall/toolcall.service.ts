@@ -209,6 +209,8 @@ export class ToolCallService {
             this.remoteTools.timeoutMs(remote.peer) + this.env.EXECUTE_MARGIN_MS,
           );
         } catch (err) {
+          // Refused before anything was sent: a retry is decided and sent afresh.
+          if (err instanceof GatewayError && NOT_SENT.has(err.code)) reachedExecutor = false;
           if (err instanceof UndeliveredError) {
             reachedExecutor = false;
             throw new GatewayError(
@@ -500,6 +502,14 @@ export class ToolCallService {
     };
   }
 }
+
+/** Refusals of the federation service that sent nothing to the peer. */
+const NOT_SENT: ReadonlySet<string> = new Set([
+  'FEDERATION.PEER_UNAVAILABLE',
+  'FEDERATION.LOOP_DETECTED',
+  'FEDERATION.UNKNOWN_TARGET',
+  'AUTH.SIGNING_KEY_UNAVAILABLE',
+]);
 
 /** The end user the agent acts for (X-User-Id): per-user rate limits apply to it. */
 export function userFrom(headers: HeaderBag): string | undefined {
