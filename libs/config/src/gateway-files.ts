@@ -5,6 +5,7 @@ import { PROJECT_ID_PATTERN, toolNameSchema } from '@sg/contracts';
 import { z } from 'zod';
 import { globList, keyIdSchema, resilienceShape, SECRET_REFERENCE } from './primitives.js';
 import { type TrustedPeersFile, trustedPeersFileSchema } from './trusted-peers.js';
+import { type AdminsFile, adminsFileSchema } from './admins.js';
 import { ConfigFileError, parseConfigText } from './yaml-file.js';
 
 /** A key an agent signs its calls with (docs/signatures.md): exactly one of the two kinds. */
@@ -347,6 +348,8 @@ export interface GatewayFiles {
   contextual: ReadonlyMap<string, ContextualFile>;
   /** trusted_peers.yaml (federation); null when the directory has none: federation is off. */
   peers: TrustedPeersFile | null;
+  /** admins.yaml: the named admin principals; null when the directory has none (ADMIN_API_KEY only). */
+  admins: AdminsFile | null;
   /** Shadow (preview) files: `<project>.preview.yaml`, evaluated beside the live ones. */
   preview: {
     policies: ReadonlyMap<string, PolicyFile>;
@@ -439,15 +442,18 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
       tools.set(tool.name, tool);
     }
   }
-  let peers: TrustedPeersFile | null = null;
-  for (const name of ['trusted_peers.yaml', 'trusted_peers.yml']) {
-    const file = join(dir, name);
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8');
-    hash.update(name).update(text);
-    peers = parseConfigText(file, text, trustedPeersFileSchema);
-    break;
-  }
+  const optionalFile = <T>(names: string[], schema: z.ZodType<T>): T | null => {
+    for (const name of names) {
+      const file = join(dir, name);
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, 'utf8');
+      hash.update(name).update(text);
+      return parseConfigText(file, text, schema);
+    }
+    return null;
+  };
+  const peers = optionalFile(['trusted_peers.yaml', 'trusted_peers.yml'], trustedPeersFileSchema);
+  const admins = optionalFile(['admins.yaml', 'admins.yml'], adminsFileSchema);
   const projects = projectsOf({ policies, modelKeys, contextual });
   return {
     dir,
@@ -458,6 +464,7 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
     modelKeys,
     contextual,
     peers,
+    admins,
     preview,
   };
 }

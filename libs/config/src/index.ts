@@ -5,3 +5,4 @@ export * from './dir-signature.js';
 export * from './json-schemas.js';
 export * from './primitives.js';
 export * from './trusted-peers.js';
+export * from './admins.js';

@@ -6,6 +6,7 @@ import {
   toolFileSchema,
 } from './gateway-files.js';
 import { trustedPeersFileSchema } from './trusted-peers.js';
+import { adminsFileSchema } from './admins.js';
 
 /**
  * JSON Schemas of the config files, for editors (yaml-language-server, VS Code). Generated
@@ -38,6 +39,11 @@ export function configJsonSchemas(): Record<string, object> {
       trustedPeersFileSchema,
       'SecureGateway trusted_peers.yaml',
       'This gateway’s id among its peers, and each trusted peer: URL, key, what it may call here.',
+    ),
+    'admins.schema.json': of(
+      adminsFileSchema,
+      'SecureGateway admins.yaml',
+      'The named admin principals (hashed keys, roles), the OIDC role mapping, the four-eyes rule.',
     ),
     'tool.schema.json': of(
       toolFileSchema,

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   'AUTH.IDENTITY_MISMATCH': 403,
   'AUTH.ADMIN_KEY_REQUIRED': 401,
   'AUTH.ADMIN_DISABLED': 503,
+  /** The admin is known, but none of its roles may do this (docs/admins.md). */
+  'AUTH.ADMIN_ROLE_REQUIRED': 403,
   /** The agent's model_keys entry has require_signature and the call is not signed. */
   'AUTH.SIGNATURE_REQUIRED': 401,
   /** Signature or Signature-Input malformed, a required component or parameter not covered, a Content-Digest that does not match the body, or a signature that does not verify. */
@@ -71,6 +73,8 @@ export const ERROR_CODES = {
   'APPROVAL.EXPIRED': 410,
   /** A person rejected the approval a call waited on (reported to an MCP client that calls again). */
   'APPROVAL.REJECTED': 403,
+  /** Four-eyes (admins.yaml `four_eyes`): the principal who requested the call cannot approve it. */
+  'APPROVAL.FOUR_EYES': 403,
   'APPROVAL.STORE_UNAVAILABLE': 503,
   'REQUEST.DUPLICATE_IN_PROGRESS': 409,
   'REQUEST.IDEMPOTENCY_CONFLICT': 409,

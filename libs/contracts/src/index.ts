@@ -12,5 +12,6 @@ export * from './events/envelope.js';
 export * from './events/toolcall.js';
 export * from './events/policy.js';
 export * from './events/alert.js';
+export * from './events/admin.js';
 export * from './federation/forward.js';
 export * from './federation/outbound.js';

@@ -17,6 +17,7 @@ import {
   verifyQuerySchema,
   verifyReportSchema,
 } from './audit/query.js';
+import { ADMIN_ACTION, adminActionSchema } from './events/admin.js';
 import { ALERT_RAISED, alertRaisedSchema } from './events/alert.js';
 import {
   DECISION_MADE,
@@ -118,6 +119,7 @@ export const EVENTS = {
   [APPROVAL_RESOLVED]: approvalResolvedSchema,
   [ALERT_RAISED]: alertRaisedSchema,
   [FEDERATION_RECEIVED]: federationReceivedSchema,
+  [ADMIN_ACTION]: adminActionSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

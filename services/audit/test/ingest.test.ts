@@ -14,6 +14,7 @@ import {
   APPROVAL_RESOLVED,
   ALERT_RAISED,
   FEDERATION_RECEIVED,
+  ADMIN_ACTION,
 } from '@sg/contracts';
 import type { MessageContext } from '@sg/messaging';
 import { createPgPool, migrate, type Pool } from '@sg/runtime';
@@ -142,6 +143,16 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     via: ['gw-a'],
     hops: 1,
     original_decision: { allowed: true, policy_version: 'v1' },
+  },
+  [ADMIN_ACTION]: {
+    principal: 'alice@example.com',
+    roles: ['approver'],
+    via: 'oidc',
+    permission: 'approvals.resolve',
+    method: 'POST',
+    path: '/approve',
+    http_status: 200,
+    code: null,
   },
 };
 

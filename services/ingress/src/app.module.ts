@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { PolicyEngineModule } from '@sg/policy-engine';
 import { secretProviderProvider } from '@sg/runtime';
 import { AuditController } from './admin/audit.controller.js';
+import { AdminAuth } from './admin/admin-auth.js';
 import { PeersController } from './admin/peers.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
@@ -48,6 +49,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     McpSessions,
     McpStreams,
     RemoteTools,
+    AdminAuth,
   ],
 })
 export class IngressModule {}

@@ -111,7 +111,7 @@ it('executes the approved call exactly once however many approvals race', async 
   const view = await get(gw, `/api/approvals/${id}`, agent);
   expect(view.body).toMatchObject({
     status: 'executed',
-    approver: 'admin',
+    approver: 'bootstrap',
     outcome: { http_status: 200, result: { written: true } },
   });
   // One execution in the audit trail, under the original call's trace.

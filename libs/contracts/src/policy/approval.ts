@@ -62,6 +62,8 @@ export const approvalResolveSchema = z.object({
   approval_id: z.uuid(),
   approved: z.boolean(),
   approver: z.string().min(1).max(128),
+  /** Refuse an approver who is the call's own end user or agent (admins.yaml `four_eyes`). */
+  four_eyes: z.boolean().default(false),
 });
 export const approvalResolutionSchema = z.object({
   approval: approvalViewSchema,

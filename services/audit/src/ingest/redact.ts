@@ -3,9 +3,9 @@ import { maskPii, type MaskOptions } from '@sg/redaction';
 
 /**
  * Top-level fields of event data that identify a call and are kept as they are, so the trail
- * can be queried by them and says who acted (`user_id` is the X-User-Id the agent named, kept for
- * accountability even when it is an email address). Everything else (arguments, results,
- * reasons, nested values) is masked.
+ * can be queried by them and says who acted (`user_id` is the X-User-Id the agent named, and
+ * `principal` and `approver` the admin who acted, kept for accountability even when they are email
+ * addresses). Everything else (arguments, results, reasons, nested values) is masked.
  */
 const IDENTITY_FIELDS = new Set([
   'agent_id',
@@ -19,6 +19,9 @@ const IDENTITY_FIELDS = new Set([
   'version',
   'previous_version',
   'instance',
+  'principal',
+  'approver',
+  'peer',
 ]);
 
 /**

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import {
   AUDIT_ALERTS_SUBJECT,
   AUDIT_CHECKPOINTS_SUBJECT,
@@ -9,12 +9,10 @@ import {
   GatewayError,
 } from '@sg/contracts';
 import { BusClient } from '@sg/messaging';
-import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
-import { requireAdmin } from './admin-key.js';
+import { AdminAuth } from './admin-auth.js';
 import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
 import {
   parseAlertsQuery,
@@ -40,7 +38,7 @@ export class AuditController {
     private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
-    @Inject(ENV) private readonly env: IngressEnv,
+    private readonly admins: AdminAuth,
   ) {}
 
   @Get('api/audit/records')
@@ -99,7 +97,7 @@ export class AuditController {
   async export(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      await this.admins.require(req, 'audit.read');
       const filter = parseExportQuery(searchParams(req.url));
       const page = (cursor?: string) =>
         this.client.request(
@@ -130,7 +128,7 @@ export class AuditController {
   ) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      await this.admins.require(req, 'audit.read');
       const body = await forward(searchParams(req.url), ctx);
       return reply
         .status(200)

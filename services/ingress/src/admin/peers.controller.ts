@@ -1,12 +1,10 @@
-import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
+import { Controller, Get, Req, Res } from '@nestjs/common';
 import { FEDERATION_PEERS_SUBJECT, GatewayError } from '@sg/contracts';
 import { BusClient, UndeliveredError } from '@sg/messaging';
-import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
-import { requireAdmin } from './admin-key.js';
+import { AdminAuth } from './admin-auth.js';
 
 /** GET /api/federation/peers: the trusted peers and their health (the signed pings), admin key. */
 @Controller('api/federation')
@@ -15,14 +13,14 @@ export class PeersController {
     private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
-    @Inject(ENV) private readonly env: IngressEnv,
+    private readonly admins: AdminAuth,
   ) {}
 
   @Get('peers')
   async peers(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      await this.admins.require(req, 'federation.read');
       const report = await this.client
         .request(FEDERATION_PEERS_SUBJECT, {}, ctx)
         .catch((err: unknown) => {

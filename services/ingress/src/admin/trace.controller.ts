@@ -1,12 +1,10 @@
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { AUDIT_TRACE_SUBJECT, GatewayError, TRACE_ID_PATTERN } from '@sg/contracts';
 import { BusClient } from '@sg/messaging';
-import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { IngressEnv } from '../config/env.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
-import { requireAdmin } from './admin-key.js';
+import { AdminAuth } from './admin-auth.js';
 
 /** GET /api/trace/:trace_id: a call's events from every service, in order (admin key). */
 @Controller('api/trace')
@@ -15,7 +13,7 @@ export class TraceController {
     private readonly client: BusClient,
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
-    @Inject(ENV) private readonly env: IngressEnv,
+    private readonly admins: AdminAuth,
   ) {}
 
   @Get(':trace_id')
@@ -26,7 +24,7 @@ export class TraceController {
   ) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      await this.admins.require(req, 'audit.read');
       if (!TRACE_ID_PATTERN.test(traceId)) {
         throw new GatewayError(
           'REQUEST.INVALID_TRACE_ID',

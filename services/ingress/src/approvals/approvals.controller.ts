@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import {
   APPROVAL_COMPLETE_SUBJECT,
   APPROVAL_GET_SUBJECT,
@@ -10,13 +10,11 @@ import {
   type ErrorCode,
 } from '@sg/contracts';
 import { BusClient, NatsBus } from '@sg/messaging';
-import { ENV } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { requireAdmin } from '../admin/admin-key.js';
+import { AdminAuth } from '../admin/admin-auth.js';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
-import type { IngressEnv } from '../config/env.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
 
@@ -36,14 +34,14 @@ export class ApprovalsController {
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
     private readonly auth: AgentAuthService,
-    @Inject(ENV) private readonly env: IngressEnv,
+    private readonly admins: AdminAuth,
   ) {}
 
   @Post('approve')
   async approve(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+      const principal = await this.admins.require(req, 'approvals.resolve');
       const parsed = approveBodySchema.safeParse(body);
       if (!parsed.success) {
         throw new GatewayError(
@@ -54,7 +52,7 @@ export class ApprovalsController {
       const { approval_id, approved } = parsed.data;
       const resolution = await this.client.request(
         APPROVAL_RESOLVE_SUBJECT,
-        { approval_id, approved, approver: 'admin' },
+        { approval_id, approved, approver: principal.name, four_eyes: this.admins.fourEyes },
         ctx,
       );
       // The approved run belongs to the original call's trace.
@@ -168,11 +166,11 @@ export class ApprovalsController {
     try {
       // An admin sees every approval; an agent only its own (others' look like missing ones).
       let agent: { agentId: string; project: string } | null = null;
-      if (req.headers['x-admin-key'] === undefined) {
+      if (!this.admins.presents(req.headers)) {
         if (ctx.projectError) throw ctx.projectError;
         agent = await this.auth.authenticate(ctx.project, credentialsOf(req));
       } else {
-        requireAdmin(this.env.ADMIN_API_KEY, req.headers);
+        await this.admins.require(req, 'approvals.read');
       }
       if (!uuid.safeParse(id).success)
         throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id.slice(0, 64)}`);

@@ -24,6 +24,47 @@ export interface TokenIdentity {
   client_id: string | undefined;
 }
 
+/**
+ * JWTs of one issuer for one audience, checked against the issuer's JWKS (fetched and cached by
+ * jose, refetched for an unknown `kid`): asymmetric algorithms only, `exp` required, 30 s of
+ * clock tolerance. A failure is AUTH.TOKEN_INVALID with the reason, or
+ * AUTH.TOKEN_ISSUER_UNAVAILABLE when the keys cannot be fetched. Agents' and admins' tokens alike.
+ */
+export class JwtVerifier {
+  private readonly jwks;
+
+  constructor(
+    jwksUrl: string,
+    private readonly issuer: string,
+    private readonly audience: string,
+  ) {
+    this.jwks = createRemoteJWKSet(new URL(jwksUrl), {
+      timeoutDuration: 3000,
+      cooldownDuration: 30_000,
+    });
+  }
+
+  /** Whether a credential has the shape of a JWT (keys never hold dots). */
+  static isJwt(credential: string): boolean {
+    return JWT.test(credential);
+  }
+
+  async verify(token: string): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.issuer,
+        audience: this.audience,
+        algorithms: ALGORITHMS,
+        clockTolerance: 30,
+        requiredClaims: ['exp'],
+      });
+      return payload;
+    } catch (err) {
+      throw tokenFailure(err);
+    }
+  }
+}
+
 /** RFC 9728: where the protected-resource metadata of a resource identifier lives. */
 export function resourceMetadataUrl(resource: string): string {
   const url = new URL(resource);
@@ -39,24 +80,22 @@ export function resourceMetadataUrl(resource: string): string {
  */
 @Injectable()
 export class OAuthTokens {
-  private readonly jwks;
+  private readonly jwt: JwtVerifier | null;
 
   constructor(@Inject(ENV) private readonly env: IngressEnv) {
-    this.jwks = env.OAUTH_JWKS_URL
-      ? createRemoteJWKSet(new URL(env.OAUTH_JWKS_URL), {
-          timeoutDuration: 3000,
-          cooldownDuration: 30_000,
-        })
-      : null;
+    this.jwt =
+      env.OAUTH_JWKS_URL && env.OAUTH_ISSUER && env.OAUTH_AUDIENCE
+        ? new JwtVerifier(env.OAUTH_JWKS_URL, env.OAUTH_ISSUER, env.OAUTH_AUDIENCE)
+        : null;
   }
 
   get enabled(): boolean {
-    return this.jwks !== null;
+    return this.jwt !== null;
   }
 
   /** Whether a bearer credential is a JWT (agent keys never hold dots), when tokens are accepted. */
   isToken(credential: string): boolean {
-    return this.enabled && JWT.test(credential);
+    return this.enabled && JwtVerifier.isJwt(credential);
   }
 
   /** `WWW-Authenticate` of a 401 (RFC 6750, with RFC 9728's resource_metadata when tokens are on). */
@@ -83,19 +122,8 @@ export class OAuthTokens {
   }
 
   async verify(token: string): Promise<TokenIdentity> {
-    if (!this.jwks) throw new Error('OAuth is not configured');
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, this.jwks, {
-        issuer: this.env.OAUTH_ISSUER!,
-        audience: this.env.OAUTH_AUDIENCE!,
-        algorithms: ALGORITHMS,
-        clockTolerance: 30,
-        requiredClaims: ['exp'],
-      }));
-    } catch (err) {
-      throw tokenFailure(err);
-    }
+    if (!this.jwt) throw new Error('OAuth is not configured');
+    const payload = await this.jwt.verify(token);
     const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     if (this.env.OAUTH_REQUIRED_SCOPE && !scope.includes(this.env.OAUTH_REQUIRED_SCOPE))
       throw new GatewayError(

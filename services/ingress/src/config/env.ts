@@ -72,10 +72,15 @@ export const ingressEnvSchema = baseEnvSchema
     OAUTH_AUDIENCE: z.url().optional(),
     /** A scope every token must hold (space-separated `scope` claim); unset: none required. */
     OAUTH_REQUIRED_SCOPE: z.string().min(1).max(128).optional(),
-    /** Added to a tool's own timeout to bound the wait for the executor. */
     /** How long a peer's catalogue (its tools and their schemas) is kept before it is fetched again. */
     REMOTE_CATALOGUE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    /** Added to a tool's own timeout (a peer's, for a forwarded call) to bound the wait for the executor. */
     EXECUTE_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /** Admins with OIDC bearer tokens (docs/admins.md): the issuer. Unset: admins use keys only. */
+    ADMIN_OIDC_ISSUER: z.url().optional(),
+    ADMIN_OIDC_JWKS_URL: z.url().optional(),
+    /** A token's `aud` must name it: this gateway's admin API. */
+    ADMIN_OIDC_AUDIENCE: z.string().min(1).max(512).optional(),
   })
   .refine(...secretsDirRequired)
   .refine(
@@ -83,6 +88,15 @@ export const ingressEnvSchema = baseEnvSchema
       e.OAUTH_ISSUER === undefined ||
       (e.OAUTH_JWKS_URL !== undefined && e.OAUTH_AUDIENCE !== undefined),
     { message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and OAUTH_AUDIENCE', path: ['OAUTH_ISSUER'] },
+  )
+  .refine(
+    (e) =>
+      e.ADMIN_OIDC_ISSUER === undefined ||
+      (e.ADMIN_OIDC_JWKS_URL !== undefined && e.ADMIN_OIDC_AUDIENCE !== undefined),
+    {
+      message: 'ADMIN_OIDC_ISSUER needs ADMIN_OIDC_JWKS_URL and ADMIN_OIDC_AUDIENCE',
+      path: ['ADMIN_OIDC_ISSUER'],
+    },
   );
 export type IngressEnv = z.infer<typeof ingressEnvSchema>;
 

@@ -1,7 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ENV, HttpTracingInterceptor, useLimitedJson } from '@sg/runtime';
-import { type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
+import { ADMIN_ACTION, type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
+import { NatsBus } from '@sg/messaging';
+import { adminSeen } from '../admin/admin-auth.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { refuse } from '../mcp/mcp.controller.js';
@@ -77,4 +79,49 @@ export function configureHttp(app: NestFastifyApplication) {
   });
   app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService), app.get(ErrorAnswers)));
   app.useGlobalInterceptors(new HttpTracingInterceptor());
+  auditAdminActions(app);
+}
+
+/**
+ * Every answer of an admin endpoint (a request AdminAuth.require saw) is recorded as
+ * `gw.evt.admin.action.v1`: who (once proven), what permission, the route, the status and code.
+ */
+function auditAdminActions(app: NestFastifyApplication): void {
+  const bus = app.get(NatsBus);
+  const toolCalls = app.get(ToolCallService);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onSend', (req, reply, payload, done) => {
+      const seen = adminSeen(req);
+      if (seen) {
+        const ctx = toolCalls.contextOf(req.headers);
+        const traceId = reply.getHeader('x-trace-id');
+        let code: string | null = null;
+        if (reply.statusCode >= 400 && typeof payload === 'string') {
+          try {
+            const c = (JSON.parse(payload) as { error?: { code?: unknown } }).error?.code;
+            code = typeof c === 'string' ? c : null;
+          } catch {
+            /* not JSON: no code */
+          }
+        }
+        const p = seen.principal;
+        bus.publish(
+          ADMIN_ACTION,
+          {
+            principal: p?.name ?? null,
+            roles: p?.roles ?? [],
+            via: p?.via ?? null,
+            permission: seen.permission,
+            method: req.method,
+            path: (req.url.split('?')[0] ?? '').slice(0, 512),
+            http_status: reply.statusCode,
+            code,
+          },
+          typeof traceId === 'string' ? { ...ctx, traceId } : ctx,
+        );
+      }
+      done(null, payload);
+    });
 }

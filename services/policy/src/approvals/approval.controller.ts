@@ -34,7 +34,7 @@ export class ApprovalController {
 
   @MessagePattern(APPROVAL_RESOLVE_SUBJECT)
   resolve(@Payload() req: RequestOf<typeof APPROVAL_RESOLVE_SUBJECT>, @Ctx() ctx: BusContext) {
-    return this.approvals.resolve(req.approval_id, req.approved, req.approver, ctx);
+    return this.approvals.resolve(req.approval_id, req.approved, req.approver, ctx, req.four_eyes);
   }
 
   @MessagePattern(APPROVAL_COMPLETE_SUBJECT)

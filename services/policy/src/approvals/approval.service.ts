@@ -82,6 +82,7 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     approved: boolean,
     approver: string,
     ctx: MessageContext,
+    fourEyes = false,
   ): Promise<ApprovalResolution> {
     await this.expireDue();
     const current = await this.guard(() => this.store.get(id));
@@ -95,6 +96,13 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
       throw new GatewayError(
         'APPROVAL.NOT_PENDING',
         `approval ${id} is already ${current.view.status}`,
+      );
+    // Four-eyes: whoever asked for the call (its end user, or the agent) does not resolve it.
+    const requester = [current.call.user_id, current.call.agent_id].find((r) => r === approver);
+    if (fourEyes && requester !== undefined)
+      throw new GatewayError(
+        'APPROVAL.FOUR_EYES',
+        `${approver} requested this call and cannot also resolve it (four-eyes); another approver must`,
       );
     const callCtx = { ...ctx, traceId: current.traceId, project: current.call.project };
     if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
