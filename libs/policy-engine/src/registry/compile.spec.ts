@@ -20,6 +20,7 @@ function files(over: Partial<Omit<GatewayFiles, 'projects'>>): GatewayFiles {
     modelKeys: new Map([['default', keys]]),
     contextual: new Map(),
     peers: null,
+    admins: null,
     preview: { policies: new Map(), contextual: new Map() },
     ...over,
   };
