@@ -7,6 +7,7 @@ import {
   ConfigFileError,
   EnvError,
   loadGatewayFiles,
+  lintConfigText,
   parseConfigText,
   parseEnv,
   policyFileSchema,
@@ -62,6 +63,31 @@ describe('parseConfigText', () => {
       expect(e.reason).toMatch(/allow_tool/);
       expect(e.message).toMatch(/^policies\/default\.yaml:2:\d+: /);
     }
+  });
+
+  it('refuses custom tags and alias bombs, which would otherwise load as strings or blow up', () => {
+    expect(() => parseConfigText('p.yaml', 'rules: !!js/function "x"\n', policyFileSchema)).toThrow(
+      /^p\.yaml:1:\d+: Unresolved tag/,
+    );
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+      .concat(
+        ['b', 'c', 'd', 'e'].map(
+          (k, i) => `${k}: &${k} [${`*${'abcd'[i]}, `.repeat(9)}*${'abcd'[i]}]`,
+        ),
+      )
+      .join('\n');
+    expect(() => parseConfigText('p.yaml', bomb, z.unknown())).toThrow(/alias/i);
+  });
+
+  it('lints: every problem, each located', () => {
+    const out = lintConfigText(
+      'p.yaml',
+      'rules:\n  - model: 1\n    allow_tools: 2\nforbidden_fields: 3\n',
+      policyFileSchema,
+    );
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.problems.map((p) => p.line)).toEqual([2, 3, 4]);
   });
 });
 

@@ -329,6 +329,14 @@ export type McpUpstream = z.infer<typeof mcpUpstreamSchema>;
 export const DEFAULT_PROJECT = 'default';
 
 export type FileKind = 'policies' | 'model_keys' | 'contextual_policies';
+export const FILE_KINDS: readonly FileKind[] = ['policies', 'contextual_policies', 'model_keys'];
+
+/** The schema of each kind of per-project file (`<kind>/<project>.yaml`). */
+export const FILE_KIND_SCHEMAS = {
+  policies: policyFileSchema,
+  model_keys: modelKeysFileSchema,
+  contextual_policies: contextualFileSchema,
+} as const;
 
 /** The files of one config directory, parsed and validated; `version` changes when any file does. */
 export interface GatewayFiles {

@@ -15,3 +15,4 @@ export * from './events/alert.js';
 export * from './events/admin.js';
 export * from './federation/forward.js';
 export * from './federation/outbound.js';
+export * from './policy/versions.js';

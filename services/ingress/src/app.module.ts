@@ -4,6 +4,7 @@ import { secretProviderProvider } from '@sg/runtime';
 import { AuditController } from './admin/audit.controller.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { PeersController } from './admin/peers.controller.js';
+import { PolicyController } from './admin/policy.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -37,6 +38,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     SdkController,
     GovernController,
     PeersController,
+    PolicyController,
   ],
   providers: [
     AgentAuthService,
