@@ -330,6 +330,8 @@ export const DEFAULT_PROJECT = 'default';
 
 export type FileKind = 'policies' | 'model_keys' | 'contextual_policies';
 export const FILE_KINDS: readonly FileKind[] = ['policies', 'contextual_policies', 'model_keys'];
+/** A per-project file's name: `<project>.yaml` (1: the project), or `<project>.preview.yaml` (2 set). */
+export const PROJECT_FILE = /^(.+?)(\.preview)?\.ya?ml$/;
 
 /** The schema of each kind of per-project file (`<kind>/<project>.yaml`). */
 export const FILE_KIND_SCHEMAS = {
@@ -385,7 +387,7 @@ function projectFiles<T extends z.ZodType>(
     return out;
   }
   for (const entry of readdirSync(folder).sort()) {
-    const match = /^(.+?)(\.preview)?\.ya?ml$/.exec(entry);
+    const match = PROJECT_FILE.exec(entry);
     if (!match || Boolean(match[2]) !== opts.preview) continue;
     const project = match[1]!;
     const file = join(folder, entry);

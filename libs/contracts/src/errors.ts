@@ -58,6 +58,12 @@ export const ERROR_CODES = {
   'POLICY.RISK_TOO_HIGH': 403,
   'POLICY.EVALUATION_FAILED': 503,
   'POLICY.DEPENDENCY_UNAVAILABLE': 503,
+  /** No policy version has this id. */
+  'POLICY.VERSION_NOT_FOUND': 404,
+  /** A version id that is not a UUID from the history (a path, a name): never looked up. */
+  'POLICY.INVALID_VERSION_ID': 400,
+  /** PostgreSQL, where policy versions are kept, cannot be reached. */
+  'POLICY.VERSION_STORE_UNAVAILABLE': 503,
   'EXECUTOR.TOOL_UNAVAILABLE': 503,
   'EXECUTOR.UPSTREAM_TIMEOUT': 504,
   'EXECUTOR.UPSTREAM_UNREACHABLE': 502,

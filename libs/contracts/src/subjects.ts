@@ -55,6 +55,14 @@ import {
 } from './policy/approval.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
 import {
+  historyPageSchema,
+  historyQuerySchema,
+  POLICY_HISTORY_SUBJECT,
+  POLICY_VERSION_SUBJECT,
+  versionDetailSchema,
+  versionQuerySchema,
+} from './policy/versions.js';
+import {
   FEDERATION_RECEIVED,
   federationReceivedSchema,
   governAnswerSchema,
@@ -96,6 +104,8 @@ export const REQUESTS = {
   },
   [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
   [INGRESS_GOVERN_SUBJECT]: { request: governRequestSchema, response: governAnswerSchema },
+  [POLICY_HISTORY_SUBJECT]: { request: historyQuerySchema, response: historyPageSchema },
+  [POLICY_VERSION_SUBJECT]: { request: versionQuerySchema, response: versionDetailSchema },
   [FEDERATION_FORWARD_SUBJECT]: { request: outboundForwardSchema, response: outboundAnswerSchema },
   [FEDERATION_CATALOGUE_SUBJECT]: { request: catalogueRequestSchema, response: catalogueSchema },
   [FEDERATION_PEERS_SUBJECT]: { request: peersQuerySchema, response: peersReportSchema },

@@ -1,17 +1,25 @@
-// The policy endpoints of the admin API (issue 13 §2), through the real processes: the live lint.
-import { createHash } from 'node:crypto';
+// The policy endpoints of the admin API (issue 13 §2), through the real processes: the live
+// lint, and the versions recorded from the config directory (signed), their history and diffs.
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES_CONFIG } from '@sg/testing';
-import { post, startGateway, type Gateway } from './harness.js';
+import { EXAMPLES_CONFIG, waitFor } from '@sg/testing';
+import { AGENT_KEY, get, post, startGateway, type Gateway } from './harness.js';
 
 const EDITOR_KEY = 'pat-policy-editor-key-000005';
 const VIEWER_KEY = 'vic-viewer-key-00000000000006';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 let gw: Gateway;
 
+// The policy service's signing key: the base64 of an Ed25519 seed, from the secret provider.
+const SIGNING_SEED = generateKeyPairSync('ed25519')
+  .privateKey.export({ format: 'der', type: 'pkcs8' })
+  .subarray(16)
+  .toString('base64');
+
 beforeAll(async () => {
   gw = await startGateway({
+    env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED, POLICY_SIGNING_KEY_ID: 'e2e-2026' },
     configure: (c) =>
       c.write(
         'admins.yaml',
@@ -115,5 +123,106 @@ describe('POST /api/policy/lint', () => {
     expect(big.body.error.code).toMatch(/^REQUEST\./);
     const viewer = await lint(examplePolicy, 'policies', VIEWER_KEY);
     expect([viewer.status, viewer.body.error.code]).toEqual([403, 'AUTH.ADMIN_ROLE_REQUIRED']);
+  });
+});
+
+describe('policy versions', () => {
+  const editor = { 'X-Admin-Key': EDITOR_KEY };
+  type Version = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  async function history(query: string, key = EDITOR_KEY) {
+    return get(gw, `/api/policy/history?${query}`, { 'X-Admin-Key': key });
+  }
+
+  /** The newest version of a kind, once `ready` says it is the one expected. */
+  function newest(kind: string, ready: (v: Version) => boolean = () => true): Promise<Version> {
+    return waitFor(
+      async () => {
+        const res = await history(`project=default&kind=${kind}&limit=1`);
+        const v = res.body.versions?.[0] as Version | undefined;
+        return v && ready(v) ? v : undefined;
+      },
+      15_000,
+      `a ${kind} version`,
+    );
+  }
+
+  it("records each project file at start, signed, with author and source 'file'", async () => {
+    for (const kind of ['policies', 'contextual_policies', 'model_keys']) {
+      const v = await newest(kind);
+      expect(v).toMatchObject({
+        project: 'default',
+        kind,
+        author: 'file',
+        source: 'file',
+        key_id: 'e2e-2026',
+        verified: true,
+      });
+      expect(v.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('keeps no agent key in a model_keys version: each key is stored as its sha256', async () => {
+    const v = await newest('model_keys');
+    const detail = await get(gw, `/api/policy/versions/${v.id}`, editor);
+    expect(detail.status).toBe(200);
+    expect(detail.body.content).not.toContain(AGENT_KEY);
+    expect(detail.body.content).toContain(`key_sha256: ${sha256(AGENT_KEY)}`);
+    const dump = await gw.db.query("SELECT content FROM policy_versions WHERE kind = 'model_keys'");
+    expect(JSON.stringify(dump.rows)).not.toContain(AGENT_KEY);
+  });
+
+  it('records an edit of the file as a new version whose parent is the last, with a unified diff', async () => {
+    const before = await newest('policies');
+    gw.config.write(
+      'policies/default.yaml',
+      `${examplePolicy}\n# an e2e edit\nforbidden_fields: [password, api_key, secret, token, private_key, ssn]\n`.replace(
+        /^forbidden_fields: \[password, api_key, secret, token, private_key\]\n/m,
+        '',
+      ),
+    );
+    const after = await newest('policies', (v) => v.id !== before.id);
+    expect(after).toMatchObject({ parent_id: before.id, source: 'file', verified: true });
+    const detail = await get(gw, `/api/policy/versions/${after.id}`, editor);
+    expect(detail.body.diff).toContain(`policies/default.yaml@${before.id}`);
+    expect(detail.body.diff).toMatch(
+      /^\+forbidden_fields: \[password, api_key, secret, token, private_key, ssn\]$/m,
+    );
+    expect(detail.body.diff).toMatch(
+      /^-forbidden_fields: \[password, api_key, secret, token, private_key\]$/m,
+    );
+    // Newest first, with cursor pages.
+    const page1 = await history('project=default&kind=policies&limit=1');
+    expect(page1.body.versions[0].id).toBe(after.id);
+    const page2 = await history(
+      `project=default&kind=policies&limit=1&cursor=${page1.body.next_cursor}`,
+    );
+    expect(page2.body.versions[0].id).toBe(before.id);
+  });
+
+  it('shows a version whose row was changed in PostgreSQL as not verified', async () => {
+    const v = await newest('contextual_policies');
+    await gw.db.query("UPDATE policy_versions SET reason = 'forged' WHERE id = $1", [v.id]);
+    const res = await get(gw, `/api/policy/versions/${v.id}`, editor);
+    expect(res.body).toMatchObject({ reason: 'forged', verified: false });
+  });
+
+  it('takes only a version id from the history: a path or a name is a 400, an unknown id a 404', async () => {
+    for (const id of ['..%2F..%2Fetc%2Fpasswd', 'policies.default.yaml', '1']) {
+      const res = await get(gw, `/api/policy/versions/${id}`, editor);
+      expect([id, res.status, res.body.error.code]).toEqual([id, 400, 'POLICY.INVALID_VERSION_ID']);
+    }
+    const unknown = await get(gw, `/api/policy/versions/${randomUUID()}`, editor);
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'POLICY.VERSION_NOT_FOUND']);
+    const badQuery = await history('project=default&kind=tools');
+    expect([badQuery.status, badQuery.body.error.code]).toEqual([400, 'AUDIT.INVALID_QUERY']);
+    const noProject = await history('kind=policies');
+    expect(noProject.status).toBe(400);
+  });
+
+  it('lets a viewer read the history (policy.read)', async () => {
+    const res = await history('project=default', VIEWER_KEY);
+    expect(res.status).toBe(200);
+    expect(res.body.versions.length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -23,3 +23,46 @@ export const lintProblemSchema = z.object({
   reason: z.string(),
 });
 export type LintProblem = z.infer<typeof lintProblemSchema>;
+
+/** Where a version came from: an edited file, the API, an approved proposal, a rollback. */
+export const versionSourceSchema = z.enum(['file', 'api', 'proposal', 'rollback']);
+
+/** A version as listed: everything but its content. */
+export const policyVersionSchema = z.object({
+  id: z.uuid(),
+  project: z.string(),
+  kind: policyKindSchema,
+  sha256: z.string(),
+  parent_id: z.uuid().nullable(),
+  author: z.string(),
+  source: versionSourceSchema,
+  reason: z.string(),
+  created_at: z.string(),
+  /** The signing key's id; null for a version stored while no key was configured. */
+  key_id: z.string().nullable(),
+  /** Whether its signature verifies now (key, fields and content digest). */
+  verified: z.boolean(),
+});
+export type PolicyVersion = z.infer<typeof policyVersionSchema>;
+
+/** ingress → policy: a project's versions, newest first. */
+export const POLICY_HISTORY_SUBJECT = 'gw.policy.history.v1';
+export const historyQuerySchema = z.object({
+  project: projectIdSchema,
+  kind: policyKindSchema.optional(),
+  cursor: z.string().max(64).optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+});
+export const historyPageSchema = z.object({
+  versions: z.array(policyVersionSchema),
+  next_cursor: z.string().nullable(),
+});
+
+/** ingress → policy: one version, its content, and a unified diff against its parent. */
+export const POLICY_VERSION_SUBJECT = 'gw.policy.version.v1';
+export const versionQuerySchema = z.object({ id: z.uuid() });
+export const versionDetailSchema = policyVersionSchema.extend({
+  content: z.string(),
+  /** Unified diff from the parent's content (or from nothing, for a first version). */
+  diff: z.string(),
+});

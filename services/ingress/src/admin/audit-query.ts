@@ -3,16 +3,21 @@ import {
   type AlertsQuery,
   GatewayError,
   isEmptyTimeRange,
+  policyKindSchema,
   PROJECT_ID_PATTERN,
   RECORD_STATUSES,
   type RecordFilter,
   type RecordsQuery,
+  type RequestOf,
   TRACE_ID_PATTERN,
 } from '@sg/contracts';
 import { z } from 'zod';
 
+type HistoryQuery = RequestOf<'gw.policy.history.v1'>;
+
 /**
- * Query strings of the audit admin API, parsed into the audit contracts' requests. Strict on
+ * Query strings of the admin API (the audit, the policy history), parsed into the contracts'
+ * requests. Strict on
  * purpose: an unknown or repeated parameter is an error, so a typo never silently widens an
  * audit query to everything.
  */
@@ -71,6 +76,7 @@ const PARAMS = {
   tool: text(256),
   status: oneOf(RECORD_STATUSES),
   type: oneOf(ALERT_TYPES),
+  kind: oneOf(policyKindSchema.options),
   from: time,
   to: time,
   cursor: {
@@ -208,4 +214,15 @@ export function parseCheckpointsQuery(params: URLSearchParams): {
 /** GET /api/session/:sid: the project is the X-Project-ID header, so no parameters. */
 export function parseSessionQuery(params: URLSearchParams): void {
   parseParams(params, [], [], 'this endpoint takes none: the project is the X-Project-ID header');
+}
+
+/** GET /api/policy/history */
+export function parseHistoryQuery(params: URLSearchParams): HistoryQuery {
+  const q = parseParams(params, ['project', 'kind', 'cursor', 'limit'], ['project']);
+  return {
+    project: q.project as string,
+    ...(q.kind !== undefined ? { kind: q.kind as HistoryQuery['kind'] } : {}),
+    ...(q.cursor !== undefined ? { cursor: q.cursor as string } : {}),
+    limit: Math.min((q.limit as number | undefined) ?? 50, 200),
+  };
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import {
   ConfigFileError,
   FILE_KIND_SCHEMAS,
@@ -7,8 +7,17 @@ import {
   lintConfigText,
   projectsOf,
 } from '@sg/config';
-import { type LintProblem, lintRequestSchema } from '@sg/contracts';
+import {
+  GatewayError,
+  type LintProblem,
+  lintRequestSchema,
+  POLICY_HISTORY_SUBJECT,
+  POLICY_VERSION_SUBJECT,
+} from '@sg/contracts';
+import { BusClient } from '@sg/messaging';
+import { z } from 'zod';
 import { ConfigSync } from '@sg/messaging';
+import { parseHistoryQuery } from './audit-query.js';
 import { PolicyStore } from '@sg/policy-engine';
 import { parseBody } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -57,6 +66,16 @@ export function lintPolicyFile(
   return [];
 }
 
+/** A version id is a UUID of the history, and nothing else (never a path or a file name). */
+export function versionIdOf(raw: string): string {
+  if (!z.uuid().safeParse(raw).success)
+    throw new GatewayError(
+      'POLICY.INVALID_VERSION_ID',
+      `"${raw.slice(0, 64)}" is not a version id; use an id from GET /api/policy/history`,
+    );
+  return raw.toLowerCase();
+}
+
 /** The policy endpoints of the admin API (docs/admins.md, docs/policy.md). */
 @Controller('api/policy')
 export class PolicyController {
@@ -65,7 +84,45 @@ export class PolicyController {
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
     private readonly admins: AdminAuth,
+    private readonly client: BusClient,
   ) {}
+
+  /** GET /api/policy/history?project=&kind=&cursor=&limit=: the versions, newest first (policy.read). */
+  @Get('history')
+  async history(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      await this.admins.require(req, 'policy.read');
+      const q = req.url.indexOf('?');
+      const query = parseHistoryQuery(new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1)));
+      const page = await this.client.request(POLICY_HISTORY_SUBJECT, query, ctx);
+      return reply
+        .status(200)
+        .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
+        .send(page);
+    } catch (err) {
+      const a = this.errors.answer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
+
+  /** GET /api/policy/versions/:id: the content and a unified diff against the parent (policy.read). */
+  @Get('versions/:id')
+  async version(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      await this.admins.require(req, 'policy.read');
+      const versionId = versionIdOf(id);
+      const version = await this.client.request(POLICY_VERSION_SUBJECT, { id: versionId }, ctx);
+      return reply
+        .status(200)
+        .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
+        .send(version);
+    } catch (err) {
+      const a = this.errors.answer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
 
   /** POST /api/policy/lint: `{project, kind, yaml}` → `{ok, problems}` (policy.write). */
   @Post('lint')
