@@ -2,6 +2,7 @@
 // lint, and the versions recorded from the config directory (signed), their history and diffs.
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES_CONFIG, waitFor } from '@sg/testing';
 import { AGENT_KEY, get, post, startGateway, type Gateway } from './harness.js';
@@ -200,11 +201,51 @@ describe('policy versions', () => {
     expect(page2.body.versions[0].id).toBe(before.id);
   });
 
-  it('shows a version whose row was changed in PostgreSQL as not verified', async () => {
+  /** npm run policy:verify, with the gateway's database and signing secret. */
+  function policyVerify() {
+    const out = spawnSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, '../../../services/policy/dist/cli/verify.js'),
+        '--project',
+        'default',
+      ],
+      {
+        env: { ...process.env, ...gw.iso.env, SECRET_POLICY_SIGNING_KEY: SIGNING_SEED },
+        encoding: 'utf8',
+      },
+    );
+    const reports = out.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Version);
+    return { status: out.status, reports, stderr: out.stderr };
+  }
+
+  it('verifies the whole history with npm run policy:verify', async () => {
+    await newest('model_keys');
+    const { status, reports, stderr } = policyVerify();
+    expect([status, stderr]).toEqual([0, '']);
+    expect(reports.map((r) => [r.kind, r.ok])).toEqual(
+      expect.arrayContaining([
+        ['policies', true],
+        ['contextual_policies', true],
+        ['model_keys', true],
+      ]),
+    );
+  });
+
+  it('shows a version whose row was changed in PostgreSQL as not verified, and policy:verify names it', async () => {
     const v = await newest('contextual_policies');
     await gw.db.query("UPDATE policy_versions SET reason = 'forged' WHERE id = $1", [v.id]);
     const res = await get(gw, `/api/policy/versions/${v.id}`, editor);
     expect(res.body).toMatchObject({ reason: 'forged', verified: false });
+    const { status, reports } = policyVerify();
+    expect(status).toBe(1);
+    const contextual = reports.find((r) => r.kind === 'contextual_policies')!;
+    expect(contextual).toMatchObject({ ok: false, problems: [{ id: v.id }] });
+    expect(contextual.problems[0].problem).toMatch(/signature does not verify/);
+    expect(reports.find((r) => r.kind === 'policies')!.ok).toBe(true);
   });
 
   it('takes only a version id from the history: a path or a name is a 400, an unknown id a 404', async () => {

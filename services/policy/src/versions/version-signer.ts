@@ -30,6 +30,20 @@ export function signingInput(fields: SignedFields): Buffer {
   return Buffer.from(canonicalJson(fields), 'utf8');
 }
 
+/** Whether `signature` (base64) is `publicKey`'s Ed25519 signature of the version's fields. */
+export function signatureVerifies(
+  fields: SignedFields,
+  signature: string | null,
+  publicKey: KeyObject,
+): boolean {
+  if (!signature) return false;
+  try {
+    return verify(null, signingInput(fields), publicKey, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Signs and verifies policy versions with Ed25519 (seed 001's "policy contracts", without its
  * hard-coded key): the private key is the secret POLICY_SIGNING_SECRET (a PKCS#8 PEM or the
@@ -81,7 +95,7 @@ export class VersionSigner implements OnModuleInit {
 
   /** Whether a stored version's signature verifies with this instance's key (same key id). */
   verify(fields: SignedFields, signature: string | null): boolean {
-    if (!this.key || !signature || fields.key_id !== this.key.keyId) return false;
-    return verify(null, signingInput(fields), this.key.publicKey, Buffer.from(signature, 'base64'));
+    if (!this.key || fields.key_id !== this.key.keyId) return false;
+    return signatureVerifies(fields, signature, this.key.publicKey);
   }
 }
