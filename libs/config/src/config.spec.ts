@@ -7,6 +7,7 @@ import {
   ConfigFileError,
   EnvError,
   loadGatewayFiles,
+  applyVersions,
   lintConfigText,
   parseConfigText,
   parseEnv,
@@ -241,5 +242,28 @@ describe('the Kubernetes ConfigMap in deploy/', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('applyVersions', () => {
+  it('puts a version in place of its file, refuses one that does not validate or has no project, and changes the version', () => {
+    const files = loadGatewayFiles(EXAMPLES);
+    const id = '6f1d1c62-6f8e-4f53-9d0c-2d7f3d3f2a11';
+    const out = applyVersions(files, [
+      {
+        id,
+        project: 'default',
+        kind: 'policies',
+        content: 'rules:\n  - model: x\n    allow_tools: [a.*]\n',
+      },
+      { id: 'bad-1', project: 'default', kind: 'model_keys', content: 'models: 3\n' },
+      { id: 'bad-2', project: 'nowhere', kind: 'policies', content: 'rules: []\n' },
+    ]);
+    expect(out.files.policies.get('default')!.rules[0]!.model).toBe('x');
+    expect(out.files.modelKeys.get('default')).toBe(files.modelKeys.get('default'));
+    expect(out.refused.map((r) => r.id)).toEqual(['bad-1', 'bad-2']);
+    expect(out.refused[0]!.reason).toMatch(/^model_keys\/default\.yaml@bad-1/);
+    expect(out.files.version).not.toBe(files.version);
+    expect(applyVersions(files, []).files).toBe(files);
   });
 });

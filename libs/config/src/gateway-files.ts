@@ -512,3 +512,65 @@ export function forProjectOptional<T>(
 ): T | undefined {
   return files.get(project) ?? files.get(DEFAULT_PROJECT);
 }
+
+/** A version of a project file that overrides the file (saved through the API, rolled back, proposed). */
+export interface OverridingVersion {
+  id: string;
+  project: string;
+  kind: FileKind;
+  content: string;
+}
+
+/** Where each kind of project file is in GatewayFiles. */
+export const FILES_FIELD = {
+  policies: 'policies',
+  contextual_policies: 'contextual',
+  model_keys: 'modelKeys',
+} as const satisfies Record<FileKind, keyof GatewayFiles>;
+
+/**
+ * The files with `versions` in place of the project files they override (docs/policy-versions.md).
+ * A version for a project the directory does not have, or whose content does not validate, is
+ * left out and returned in `refused`. `version` changes with the versions applied.
+ */
+export function applyVersions(
+  files: GatewayFiles,
+  versions: readonly OverridingVersion[],
+): { files: GatewayFiles; refused: Array<{ id: string; reason: string }> } {
+  if (versions.length === 0) return { files, refused: [] };
+  const maps = {
+    policies: new Map(files.policies),
+    contextual: new Map(files.contextual),
+    modelKeys: new Map(files.modelKeys),
+  };
+  const refused: Array<{ id: string; reason: string }> = [];
+  const applied: string[] = [];
+  for (const v of versions) {
+    if (!files.projects.has(v.project)) {
+      refused.push({
+        id: v.id,
+        reason: `project ${v.project} has no file in the config directory`,
+      });
+      continue;
+    }
+    try {
+      const value = parseConfigText(
+        `${v.kind}/${v.project}.yaml@${v.id}`,
+        v.content,
+        FILE_KIND_SCHEMAS[v.kind],
+      );
+      (maps[FILES_FIELD[v.kind]] as Map<string, unknown>).set(v.project, value);
+      applied.push(v.id);
+    } catch (err) {
+      refused.push({ id: v.id, reason: (err as Error).message });
+    }
+  }
+  const version = applied.length
+    ? createHash('sha256')
+        .update(files.version)
+        .update(applied.sort().join(','))
+        .digest('hex')
+        .slice(0, 12)
+    : files.version;
+  return { files: { ...files, ...maps, version }, refused };
+}

@@ -62,6 +62,12 @@ export const ERROR_CODES = {
   'POLICY.VERSION_NOT_FOUND': 404,
   /** A version id that is not a UUID from the history (a path, a name): never looked up. */
   'POLICY.INVALID_VERSION_ID': 400,
+  /** POST /api/policy: the YAML has problems (listed in details, with line and column); nothing was saved, the active version stays. */
+  'POLICY.LINT_FAILED': 422,
+  /** Saving a version needs the policy signing key (the secret POLICY_SIGNING_KEY): every version the gateway activates is signed. */
+  'POLICY.SIGNING_KEY_MISSING': 503,
+  /** A rollback to a version whose signature does not verify (changed in PostgreSQL): refused. */
+  'POLICY.VERSION_UNVERIFIED': 409,
   /** PostgreSQL, where policy versions are kept, cannot be reached. */
   'POLICY.VERSION_STORE_UNAVAILABLE': 503,
   'EXECUTOR.TOOL_UNAVAILABLE': 503,

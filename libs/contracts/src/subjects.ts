@@ -55,10 +55,18 @@ import {
 } from './policy/approval.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
 import {
+  activeQuerySchema,
+  activeVersionsSchema,
   historyPageSchema,
   historyQuerySchema,
+  POLICY_ACTIVE_SUBJECT,
   POLICY_HISTORY_SUBJECT,
+  POLICY_ROLLBACK_SUBJECT,
+  POLICY_SAVE_SUBJECT,
   POLICY_VERSION_SUBJECT,
+  rollbackRequestSchema,
+  savedSchema,
+  saveRequestSchema,
   versionDetailSchema,
   versionQuerySchema,
 } from './policy/versions.js';
@@ -106,6 +114,9 @@ export const REQUESTS = {
   [INGRESS_GOVERN_SUBJECT]: { request: governRequestSchema, response: governAnswerSchema },
   [POLICY_HISTORY_SUBJECT]: { request: historyQuerySchema, response: historyPageSchema },
   [POLICY_VERSION_SUBJECT]: { request: versionQuerySchema, response: versionDetailSchema },
+  [POLICY_ACTIVE_SUBJECT]: { request: activeQuerySchema, response: activeVersionsSchema },
+  [POLICY_SAVE_SUBJECT]: { request: saveRequestSchema, response: savedSchema },
+  [POLICY_ROLLBACK_SUBJECT]: { request: rollbackRequestSchema, response: savedSchema },
   [FEDERATION_FORWARD_SUBJECT]: { request: outboundForwardSchema, response: outboundAnswerSchema },
   [FEDERATION_CATALOGUE_SUBJECT]: { request: catalogueRequestSchema, response: catalogueSchema },
   [FEDERATION_PEERS_SUBJECT]: { request: peersQuerySchema, response: peersReportSchema },

@@ -1,6 +1,19 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ConfigFileError, dirSignature, loadGatewayFiles, type GatewayFiles } from '@sg/config';
-import { POLICY_CHANGED, policyChangedSchema } from '@sg/contracts';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import {
+  applyVersions,
+  ConfigFileError,
+  dirSignature,
+  loadGatewayFiles,
+  type GatewayFiles,
+  type OverridingVersion,
+} from '@sg/config';
+import { POLICY_ACTIVE_SUBJECT, POLICY_CHANGED, policyChangedSchema } from '@sg/contracts';
 import { ENV, HealthService, LOGGER, type Logger, uuidFrom } from '@sg/runtime';
 import { NatsBus } from './bus.js';
 
@@ -17,23 +30,54 @@ export type Reloader = (files: GatewayFiles) => () => void;
 
 export const CONFIG_SYNC_OPTIONS = Symbol('CONFIG_SYNC_OPTIONS');
 
+/** Where the policy versions that override the files come from (docs/policy-versions.md). */
+export type VersionSource = () => Promise<OverridingVersion[]>;
+
+/** How long a starting service waits for the overriding versions before it serves on the files alone. */
+const VERSIONS_WAIT_MS = 10_000;
+/** How often the overriding versions are fetched again, besides every announcement. */
+const VERSIONS_REFRESH_MS = 30_000;
+
 export interface ConfigSyncOptions {
   /** The policy service announces each new version on gw.evt.policy.changed.v1. */
   announce: boolean;
+  /**
+   * Apply the policy versions that override the files (services that read policies, contextual
+   * policies or model_keys); off for services that read only tools or peers, and in tests that run
+   * without a policy service.
+   */
+  versions?: boolean;
 }
 
 /**
  * The config directory, hot-reloaded: polled for edits, and reloaded at once when another
  * instance announces a new version. A file that fails validation is refused (file, line,
  * column, reason in the log) and the last good config stays active.
+ *
+ * Over the files go the policy versions that override them (saved through the API, rolled back,
+ * proposed: docs/policy-versions.md), asked of the policy service (`gw.policy.active.v1`) at
+ * start, at every announcement and every 30 s. A starting service waits for them (at most 10 s)
+ * before it serves, so it does not serve a file's policy that a newer version replaced.
  */
 @Injectable()
-export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
+export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private current: GatewayFiles;
   private signature: string;
   private readonly reloaders: Reloader[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private versionsTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
+  private versions: OverridingVersion[] = [];
+  private versionsKey = '';
+  private source: VersionSource = async () =>
+    (
+      await this.bus.request(
+        POLICY_ACTIVE_SUBJECT,
+        {},
+        { traceId: `config-versions-${this.health.instance}`, project: 'default' },
+        3000,
+      )
+    ).versions;
 
   constructor(
     private readonly bus: NatsBus,
@@ -54,6 +98,55 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
     return this.current.version;
   }
 
+  /** The policy service reads the overriding versions from PostgreSQL itself. */
+  useVersionSource(source: VersionSource): void {
+    this.source = source;
+  }
+
+  /**
+   * Fetches the overriding versions; reloads when they changed. Throws when they cannot be
+   * fetched (the active config stays).
+   */
+  async refreshVersions(why: string): Promise<string> {
+    const next = await this.source();
+    const key = next
+      .map((v) => v.id)
+      .sort()
+      .join(',');
+    if (key === this.versionsKey) return this.current.version;
+    this.versions = next;
+    this.versionsKey = key;
+    return this.check(why, true);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.options.versions) return;
+    const deadline = performance.now() + VERSIONS_WAIT_MS;
+    for (;;) {
+      try {
+        await this.refreshVersions('policy versions at start');
+        break;
+      } catch (err) {
+        if (performance.now() > deadline) {
+          this.logger.error(
+            { err: (err as Error).message },
+            'the policy versions that override the files cannot be fetched: serving the files until they can',
+          );
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    this.versionsTimer = setInterval(
+      () =>
+        void this.refreshVersions('policy versions refreshed').catch((err: Error) =>
+          this.logger.warn({ err: err.message }, 'policy versions not refreshed'),
+        ),
+      VERSIONS_REFRESH_MS,
+    );
+    this.versionsTimer.unref();
+  }
+
   /** Registers a reloader and runs it on the current files (a failure here stops the start). */
   register(reloader: Reloader): void {
     reloader(this.current)();
@@ -72,8 +165,13 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
         if (err) return;
         try {
           const announced = policyChangedSchema.parse((msg.json() as { data: unknown }).data);
-          if (announced.version !== this.current.version)
+          if (announced.version !== this.current.version) {
             this.check('announced by another instance');
+            if (this.options.versions)
+              void this.refreshVersions('announced by another instance').catch((e: Error) =>
+                this.logger.warn({ err: e.message }, 'policy versions not refreshed'),
+              );
+          }
         } catch {
           // Not an announcement we understand: the poll still finds real edits.
         }
@@ -85,16 +183,25 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Reloads if the directory changed since the last look. Returns the active version. */
-  check(why: string): string {
+  /**
+   * Reloads if the directory changed since the last look (or, `force`d, when the overriding
+   * versions did). Returns the active version.
+   */
+  check(why: string, force = false): string {
     const signature = dirSignature(this.env.CONFIG_DIR);
-    if (signature === this.signature) return this.current.version;
+    if (signature === this.signature && !force) return this.current.version;
     this.signature = signature;
     const previous = this.current.version;
     let files: GatewayFiles;
     let commits: Array<() => void>;
     try {
-      files = loadGatewayFiles(this.env.CONFIG_DIR);
+      const applied = applyVersions(loadGatewayFiles(this.env.CONFIG_DIR), this.versions);
+      for (const r of applied.refused)
+        this.logger.error(
+          { policy_version: r.id, reason: r.reason },
+          'a policy version that overrides a file is refused; the file stays',
+        );
+      files = applied.files;
       if (files.version === previous) {
         // Back to the active contents (a bad edit reverted): nothing is refused any more.
         this.lastError = null;
@@ -131,5 +238,6 @@ export class ConfigSync implements OnModuleInit, OnApplicationShutdown {
 
   onApplicationShutdown() {
     if (this.timer) clearInterval(this.timer);
+    if (this.versionsTimer) clearInterval(this.versionsTimer);
   }
 }

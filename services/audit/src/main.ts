@@ -14,7 +14,7 @@ await runService({
     MessagingModule.forRoot({
       service: 'audit',
       publishesEvents: true,
-      config: { announce: false },
+      config: { announce: false, versions: true },
     }),
     AuditModule,
   ],

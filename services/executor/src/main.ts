@@ -14,7 +14,7 @@ await runService({
     MessagingModule.forRoot({
       service: 'executor',
       publishesEvents: true,
-      config: { announce: false },
+      config: { announce: false, versions: true },
     }),
     ExecutionModule,
   ],

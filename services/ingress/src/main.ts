@@ -15,7 +15,7 @@ await runService({
     MessagingModule.forRoot({
       service: 'ingress',
       publishesEvents: true,
-      config: { announce: false },
+      config: { announce: false, versions: true },
     }),
     IngressModule,
   ],

@@ -14,7 +14,7 @@ await runService({
     MessagingModule.forRoot({
       service: 'policy',
       publishesEvents: true,
-      config: { announce: true },
+      config: { announce: true, versions: true },
     }),
     DecisionModule,
   ],

@@ -5,7 +5,16 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES_CONFIG, waitFor } from '@sg/testing';
-import { AGENT_KEY, get, post, startGateway, type Gateway } from './harness.js';
+import {
+  AGENT_KEY,
+  envelope,
+  get,
+  post,
+  startExtraService,
+  startGateway,
+  type ExtraService,
+  type Gateway,
+} from './harness.js';
 
 const EDITOR_KEY = 'pat-policy-editor-key-000005';
 const VIEWER_KEY = 'vic-viewer-key-00000000000006';
@@ -21,11 +30,17 @@ const SIGNING_SEED = generateKeyPairSync('ed25519')
 beforeAll(async () => {
   gw = await startGateway({
     env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED, POLICY_SIGNING_KEY_ID: 'e2e-2026' },
-    configure: (c) =>
+    configure: (c) => {
       c.write(
         'admins.yaml',
         `admins:\n  pat:\n    key_sha256: ${sha256(EDITOR_KEY)}\n    roles: [policy_editor]\n  vic:\n    key_sha256: ${sha256(VIEWER_KEY)}\n    roles: [viewer]\n`,
-      ),
+      );
+      // A second project, whose versions a rollback in default must not reach.
+      c.write(
+        'policies/other.yaml',
+        'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n',
+      );
+    },
   });
 });
 
@@ -265,5 +280,108 @@ describe('policy versions', () => {
     const res = await history('project=default', VIEWER_KEY);
     expect(res.status).toBe(200);
     expect(res.body.versions.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('saving and rolling back versions', () => {
+  const editor = { 'X-Admin-Key': EDITOR_KEY };
+  const RESTRICTIVE = 'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.create_*"]\n';
+  const extras: ExtraService[] = [];
+
+  afterAll(async () => {
+    await Promise.all(extras.map((e) => e.stop()));
+  });
+
+  const listEvents = () => post(gw, '/api/tools/call', envelope(), { 'X-API-Key': AGENT_KEY });
+  const save = (yaml: string, project = 'default', reason = 'e2e') =>
+    post(gw, '/api/policy', { project, kind: 'policies', yaml, reason }, editor);
+  const rollback = (id: string, headers: Record<string, string> = {}) =>
+    post(gw, `/api/policy/rollback/${id}`, { reason: 'e2e rollback' }, { ...editor, ...headers });
+
+  it('saves a version that is active at once, signed and named after its author', async () => {
+    expect((await listEvents()).status).toBe(200);
+    const res = await save(RESTRICTIVE);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      created: true,
+      version: { source: 'api', author: 'pat', reason: 'e2e', verified: true, kind: 'policies' },
+    });
+    const denied = await listEvents();
+    expect([denied.status, denied.body.error.code]).toEqual([403, 'POLICY.TOOL_NOT_ALLOWED']);
+    // The same content again changes nothing.
+    const again = await save(RESTRICTIVE);
+    expect([again.status, again.body.created]).toEqual([200, false]);
+  });
+
+  it('refuses YAML with problems with 422 and its problems, and keeps the active version', async () => {
+    const res = await save('rules:\n  - model: gpt-4o\n    allow_tools: "calendar.*"\n');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('POLICY.LINT_FAILED');
+    expect(res.body.error.details.problems[0]).toMatchObject({
+      file: 'policies/default.yaml',
+      line: 3,
+    });
+    expect((await listEvents()).status).toBe(403);
+  });
+
+  it('rolls back to a version of the history, as a new version, seen by three policy instances', async () => {
+    for (let i = 0; i < 2; i++)
+      extras.push(
+        await startExtraService(gw, 'policy', {
+          SECRET_POLICY_SIGNING_KEY: SIGNING_SEED,
+          POLICY_SIGNING_KEY_ID: 'e2e-2026',
+        }),
+      );
+    const file = (
+      await get(gw, '/api/policy/history?project=default&kind=policies&limit=50', editor)
+    ).body.versions.find((v: Record<string, unknown>) => v.source === 'file');
+    const res = await rollback(file.id);
+    expect(res.status).toBe(201);
+    expect(res.body.version).toMatchObject({ source: 'rollback', author: 'pat', verified: true });
+    expect(res.body.version.reason).toContain(file.id);
+    const allowed = await listEvents();
+    expect(allowed.status).toBe(200);
+    const active = allowed.body.decision.policy_version as string;
+    // Every policy instance runs the same version: the two started now have reloaded to it.
+    for (const e of extras)
+      await waitFor(
+        async () => (e.output().includes(`"version":"${active}"`) ? true : undefined),
+        10_000,
+        `policy instance to activate ${active}`,
+      );
+  });
+
+  it("takes only an id of the project's own history: a path is a 400, another project's version a 404", async () => {
+    for (const id of ['..%2F..%2Fetc%2Fpasswd', 'policies%2Fdefault.yaml']) {
+      const res = await rollback(id);
+      expect([id, res.status, res.body.error.code]).toEqual([id, 400, 'POLICY.INVALID_VERSION_ID']);
+    }
+    const other = (await get(gw, '/api/policy/history?project=other&kind=policies', editor)).body
+      .versions[0];
+    const res = await rollback(other.id);
+    expect([res.status, res.body.error.code]).toEqual([404, 'POLICY.VERSION_NOT_FOUND']);
+    // In its own project, it works.
+    expect((await rollback(other.id, { 'X-Project-ID': 'other' })).status).toBe(200);
+  });
+
+  it('does not activate a version whose row was changed in PostgreSQL: the last good one stays', async () => {
+    const restrictive = await save(RESTRICTIVE, 'default', 'restrict again');
+    expect(restrictive.status).toBe(201);
+    const open = await save('rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\n');
+    expect(open.status).toBe(201);
+    expect((await listEvents()).status).toBe(200);
+    await gw.db.query("UPDATE policy_versions SET author = 'mallory' WHERE id = $1", [
+      open.body.version.id,
+    ]);
+    // Any new version makes every instance fetch the active versions again.
+    expect((await save('rules: []\n', 'other', 'trigger')).status).toBe(201);
+    await waitFor(
+      async () => ((await listEvents()).status === 403 ? true : undefined),
+      10_000,
+      'the last good (restrictive) version to be active again',
+    );
+    const log = readFileSync(gw.logFile, 'utf8');
+    expect(log).toContain(open.body.version.id);
+    expect(log).toMatch(/does not verify/);
   });
 });

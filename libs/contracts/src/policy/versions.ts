@@ -66,3 +66,42 @@ export const versionDetailSchema = policyVersionSchema.extend({
   /** Unified diff from the parent's content (or from nothing, for a first version). */
   diff: z.string(),
 });
+
+/** A version that overrides its file: its content is what every instance runs. */
+export const activeVersionSchema = z.object({
+  id: z.uuid(),
+  project: z.string(),
+  kind: policyKindSchema,
+  content: z.string(),
+});
+export type ActiveVersion = z.infer<typeof activeVersionSchema>;
+
+/**
+ * any service → policy: the versions that override the config directory's files (the newest
+ * version of a project and kind when it was saved through the API, rolled back or proposed, and
+ * its signature verifies). Every ConfigSync applies them over the files.
+ */
+export const POLICY_ACTIVE_SUBJECT = 'gw.policy.active.v1';
+export const activeQuerySchema = z.object({});
+export const activeVersionsSchema = z.object({ versions: z.array(activeVersionSchema) });
+
+/** ingress → policy: a new version (linted by the ingress), active on every instance once stored. */
+export const POLICY_SAVE_SUBJECT = 'gw.policy.save.v1';
+export const saveRequestSchema = z.object({
+  project: projectIdSchema,
+  kind: policyKindSchema,
+  content: z.string().max(POLICY_YAML_MAX_BYTES),
+  author: z.string().min(1).max(128),
+  reason: z.string().max(1000),
+});
+/** `created` false: the newest version already had this content; nothing changed. */
+export const savedSchema = z.object({ version: policyVersionSchema, created: z.boolean() });
+
+/** ingress → policy: a version of `project`'s history made the newest again, as a new version. */
+export const POLICY_ROLLBACK_SUBJECT = 'gw.policy.rollback.v1';
+export const rollbackRequestSchema = z.object({
+  id: z.uuid(),
+  project: projectIdSchema,
+  author: z.string().min(1).max(128),
+  reason: z.string().max(1000),
+});

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/
 import {
   ConfigFileError,
   FILE_KIND_SCHEMAS,
+  FILES_FIELD,
   type FileKind,
   type GatewayFiles,
   lintConfigText,
@@ -12,6 +13,8 @@ import {
   type LintProblem,
   lintRequestSchema,
   POLICY_HISTORY_SUBJECT,
+  POLICY_ROLLBACK_SUBJECT,
+  POLICY_SAVE_SUBJECT,
   POLICY_VERSION_SUBJECT,
 } from '@sg/contracts';
 import { BusClient } from '@sg/messaging';
@@ -24,12 +27,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { AdminAuth } from './admin-auth.js';
-
-const FILES_FIELD: Record<FileKind, 'policies' | 'contextual' | 'modelKeys'> = {
-  policies: 'policies',
-  contextual_policies: 'contextual',
-  model_keys: 'modelKeys',
-};
 
 /**
  * Checks a project's policy, contextual-policy or model_keys YAML as the gateway would load it:
@@ -65,6 +62,11 @@ export function lintPolicyFile(
   }
   return [];
 }
+
+const saveRequestSchema = lintRequestSchema.extend({
+  reason: z.string().min(1, 'say why').max(1000),
+});
+const rollbackBodySchema = z.strictObject({ reason: z.string().max(1000).optional() });
 
 /** A version id is a UUID of the history, and nothing else (never a path or a file name). */
 export function versionIdOf(raw: string): string {
@@ -118,6 +120,89 @@ export class PolicyController {
         .status(200)
         .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
         .send(version);
+    } catch (err) {
+      const a = this.errors.answer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
+
+  /**
+   * POST /api/policy: `{project, kind, yaml, reason}` saved as a new signed version, active on
+   * every instance (policy.write). Linted first: any problem is a 422 POLICY.LINT_FAILED with
+   * the problems, and nothing changes.
+   */
+  @Post()
+  async save(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      const principal = await this.admins.require(req, 'policy.write');
+      const { project, kind, yaml, reason } = parseBody(
+        saveRequestSchema,
+        body,
+        'send {"project", "kind": "policies" | "contextual_policies" | "model_keys", "yaml", "reason"}',
+      );
+      if (!this.config.files.projects.has(project))
+        throw new GatewayError(
+          'REQUEST.UNKNOWN_PROJECT',
+          `project ${project} has no file in the config directory; a project starts with its file`,
+          { project },
+        );
+      const problems = lintPolicyFile(this.config.files, project, kind, yaml);
+      if (problems.length)
+        throw new GatewayError(
+          'POLICY.LINT_FAILED',
+          `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${kind}/${project}.yaml (first: ${problems[0]!.line === null ? '' : `line ${problems[0]!.line}: `}${problems[0]!.reason}); nothing was saved`,
+          { problems },
+        );
+      const saved = await this.client.request(
+        POLICY_SAVE_SUBJECT,
+        { project, kind, content: yaml, author: principal.name, reason },
+        ctx,
+      );
+      // Active on this instance before the answer; the others follow the announcement.
+      if (saved.created) await this.config.refreshVersions('policy version saved');
+      return reply
+        .status(saved.created ? 201 : 200)
+        .header('x-trace-id', ctx.traceId)
+        .send(saved);
+    } catch (err) {
+      const a = this.errors.answer(err, ctx.traceId);
+      return reply.status(a.status).headers(a.headers).send(a.body);
+    }
+  }
+
+  /**
+   * POST /api/policy/rollback/:version (seed 002's route): that version of the request's project
+   * (X-Project-ID) made active again, as a new version (policy.write). `:version` is an id from
+   * the history, never a path.
+   */
+  @Post('rollback/:version')
+  async rollback(
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      const principal = await this.admins.require(req, 'policy.write');
+      const id = versionIdOf(version);
+      if (ctx.projectError) throw ctx.projectError;
+      const { reason } = parseBody(
+        rollbackBodySchema,
+        body ?? {},
+        'send {"reason": "..."} or no body',
+      );
+      const saved = await this.client.request(
+        POLICY_ROLLBACK_SUBJECT,
+        { id, project: ctx.project, author: principal.name, reason: reason ?? '' },
+        ctx,
+      );
+      if (saved.created) await this.config.refreshVersions('policy version rolled back');
+      return reply
+        .status(saved.created ? 201 : 200)
+        .header('x-trace-id', ctx.traceId)
+        .send(saved);
     } catch (err) {
       const a = this.errors.answer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);

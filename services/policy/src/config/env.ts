@@ -30,6 +30,11 @@ export const policyEnvSchema = baseEnvSchema
       .string()
       .regex(/^[A-Za-z0-9_]+$/)
       .default('POLICY_SIGNING_KEY'),
+    /**
+     * Write a version saved through the API (or rolled back) to its file in CONFIG_DIR too. Off
+     * by default: Kubernetes ConfigMaps are read-only, and the versions are active without it.
+     */
+    FILE_WRITEBACK: envSchemas.bool.default(false),
     /** The id recorded with each signature (rotate it with the key). */
     POLICY_SIGNING_KEY_ID: z.string().min(1).max(64).default('policy-1'),
   })

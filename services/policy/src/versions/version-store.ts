@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { GatewayError, type PolicyKind, type PolicyVersion, type ResponseOf } from '@sg/contracts';
+import {
+  type ActiveVersion,
+  GatewayError,
+  type PolicyKind,
+  type PolicyVersion,
+  type ResponseOf,
+} from '@sg/contracts';
 import type { Pool } from '@sg/runtime';
 import { createTwoFilesPatch } from 'diff';
 import { createHash, randomUUID } from 'node:crypto';
@@ -157,6 +163,56 @@ export class VersionStore {
         client.release();
       }
     });
+  }
+
+  /**
+   * The versions that override their files: per project and kind, the newest version whose
+   * signature verifies, unless that is a file's own version (then the file is what runs). A newer
+   * version that does not verify is skipped (the last good one stays) and reported in `refused`.
+   */
+  async active(): Promise<{ versions: ActiveVersion[]; refused: PolicyVersion[] }> {
+    const newest = await this.guard(() =>
+      this.pool.query<Row>(
+        'SELECT DISTINCT ON (project, kind) * FROM policy_versions ORDER BY project, kind, seq DESC',
+      ),
+    );
+    const versions: ActiveVersion[] = [];
+    const refused: PolicyVersion[] = [];
+    for (const head of newest.rows) {
+      let good: Row | undefined = head;
+      if (!this.summary(head).verified) {
+        refused.push(this.summary(head));
+        const older = await this.guard(() =>
+          this.pool.query<Row>(
+            'SELECT * FROM policy_versions WHERE project = $1 AND kind = $2 AND seq < $3 ORDER BY seq DESC LIMIT 100',
+            [head.project, head.kind, head.seq],
+          ),
+        );
+        good = older.rows.find((r) => this.summary(r).verified);
+      }
+      if (!good || good.source === 'file') continue;
+      versions.push({ id: good.id, project: good.project, kind: good.kind, content: good.content });
+    }
+    return { versions, refused };
+  }
+
+  /** A version of `project` (verified), for a rollback to it. */
+  async verifiedVersion(id: string, project: string): Promise<Row> {
+    const rows = await this.guard(() =>
+      this.pool.query<Row>('SELECT * FROM policy_versions WHERE id = $1', [id]),
+    );
+    const r = rows.rows[0];
+    if (!r || r.project !== project)
+      throw new GatewayError(
+        'POLICY.VERSION_NOT_FOUND',
+        `project ${project} has no policy version ${id}; take an id from GET /api/policy/history?project=${project}`,
+      );
+    if (!this.summary(r).verified)
+      throw new GatewayError(
+        'POLICY.VERSION_UNVERIFIED',
+        `policy version ${id} does not verify (its signature or content changed in PostgreSQL); it cannot be made active`,
+      );
+    return r;
   }
 
   /** A project's versions, newest first; `cursor` is the last page's `next_cursor`. */

@@ -1,11 +1,46 @@
-import { POLICY_HISTORY_SUBJECT, POLICY_VERSION_SUBJECT, type RequestOf } from '@sg/contracts';
-import { BusController, MessagePattern, Payload } from '@sg/messaging';
-import { VersionStore } from './version-store.js';
+import { Inject } from '@nestjs/common';
+import {
+  GatewayError,
+  POLICY_ACTIVE_SUBJECT,
+  POLICY_HISTORY_SUBJECT,
+  POLICY_ROLLBACK_SUBJECT,
+  POLICY_SAVE_SUBJECT,
+  POLICY_VERSION_SUBJECT,
+  type RequestOf,
+} from '@sg/contracts';
+import { BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
+import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PolicyEnv } from '../config/env.js';
+import { VersionSigner } from './version-signer.js';
+import { type NewVersion, storedContent, VersionStore } from './version-store.js';
 
-/** Policy versions for the admin API: the history of a project, one version with its diff. */
+/**
+ * Policy versions on the bus (docs/policy-versions.md): the history, one version with its diff,
+ * the versions that override the files, and saving or rolling back a version. A new version is
+ * active here at once and on every instance through the announcement of the new config.
+ */
 @BusController()
 export class VersionsController {
-  constructor(private readonly store: VersionStore) {}
+  private readonly refusedSeen = new Set<string>();
+  private readonly refusedCount;
+
+  constructor(
+    private readonly store: VersionStore,
+    private readonly signer: VersionSigner,
+    private readonly config: ConfigSync,
+    @Inject(ENV) private readonly env: PolicyEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.refusedCount = metrics.counter({
+      name: 'sg_policy_versions_refused_total',
+      help: 'Policy versions not activated because their signature or content digest does not verify',
+    });
+    // This service reads the overriding versions from PostgreSQL itself, not over the bus.
+    config.useVersionSource(async () => (await this.active()).versions);
+  }
 
   @MessagePattern(POLICY_HISTORY_SUBJECT)
   history(@Payload() req: RequestOf<typeof POLICY_HISTORY_SUBJECT>) {
@@ -15,5 +50,75 @@ export class VersionsController {
   @MessagePattern(POLICY_VERSION_SUBJECT)
   version(@Payload() req: RequestOf<typeof POLICY_VERSION_SUBJECT>) {
     return this.store.get(req.id);
+  }
+
+  @MessagePattern(POLICY_ACTIVE_SUBJECT)
+  async active() {
+    const { versions, refused } = await this.store.active();
+    for (const v of refused) {
+      if (this.refusedSeen.has(v.id)) continue;
+      this.refusedSeen.add(v.id);
+      this.refusedCount.inc();
+      this.logger.error(
+        { policy_version: v.id, project: v.project, kind: v.kind },
+        'a policy version does not verify (its signature or content changed in PostgreSQL): it is not activated, the last good version stays',
+      );
+    }
+    return { versions };
+  }
+
+  @MessagePattern(POLICY_SAVE_SUBJECT)
+  save(@Payload() req: RequestOf<typeof POLICY_SAVE_SUBJECT>) {
+    return this.publish({
+      project: req.project,
+      kind: req.kind,
+      content: req.content,
+      author: req.author,
+      source: 'api',
+      reason: req.reason,
+    });
+  }
+
+  @MessagePattern(POLICY_ROLLBACK_SUBJECT)
+  async rollback(@Payload() req: RequestOf<typeof POLICY_ROLLBACK_SUBJECT>) {
+    const target = await this.store.verifiedVersion(req.id, req.project);
+    return this.publish({
+      project: target.project,
+      kind: target.kind,
+      content: target.content,
+      author: req.author,
+      source: 'rollback',
+      reason: `rollback to ${target.id}${req.reason ? `: ${req.reason}` : ''}`,
+    });
+  }
+
+  /** Stores a version, writes it back to its file if asked, and makes it active everywhere. */
+  private async publish(v: NewVersion) {
+    if (!this.signer.keyId)
+      throw new GatewayError(
+        'POLICY.SIGNING_KEY_MISSING',
+        `versions are saved signed: set the secret ${this.env.POLICY_SIGNING_SECRET} (an Ed25519 key) for the policy service`,
+      );
+    const saved = (await this.store.record(v))!;
+    if (saved.created) {
+      if (this.env.FILE_WRITEBACK) this.writeBack(v);
+      // Active here now; announced to every instance by the reload.
+      await this.config.refreshVersions(`policy version ${saved.version.id} (${v.source})`);
+    }
+    return saved;
+  }
+
+  /** FILE_WRITEBACK: the file gets the version's content (model_keys with hashed keys). */
+  private writeBack(v: NewVersion): void {
+    try {
+      const dir = join(this.env.CONFIG_DIR, v.kind);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${v.project}.yaml`), storedContent(v.kind, v.content));
+    } catch (err) {
+      this.logger.error(
+        { project: v.project, kind: v.kind, err: (err as Error).message },
+        'FILE_WRITEBACK: the version is active, but its file was not written',
+      );
+    }
   }
 }
