@@ -18,7 +18,13 @@ import {
   verifyReportSchema,
 } from './audit/query.js';
 import { ADMIN_ACTION, adminActionSchema } from './events/admin.js';
-import { ALERT_RAISED, alertRaisedSchema } from './events/alert.js';
+import {
+  ALERT_RAISED,
+  alertRaisedAnswerSchema,
+  alertRaisedSchema,
+  AUDIT_RAISE_ALERT_SUBJECT,
+  raiseAlertSchema,
+} from './events/alert.js';
 import {
   DECISION_MADE,
   TOOLCALL_COMPLETED,
@@ -112,6 +118,7 @@ export const REQUESTS = {
   },
   [APPROVAL_COMPLETE_SUBJECT]: { request: approvalCompleteSchema, response: approvalViewSchema },
   [INGRESS_GOVERN_SUBJECT]: { request: governRequestSchema, response: governAnswerSchema },
+  [AUDIT_RAISE_ALERT_SUBJECT]: { request: raiseAlertSchema, response: alertRaisedAnswerSchema },
   [POLICY_HISTORY_SUBJECT]: { request: historyQuerySchema, response: historyPageSchema },
   [POLICY_VERSION_SUBJECT]: { request: versionQuerySchema, response: versionDetailSchema },
   [POLICY_ACTIVE_SUBJECT]: { request: activeQuerySchema, response: activeVersionsSchema },

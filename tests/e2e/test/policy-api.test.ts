@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES_CONFIG, waitFor } from '@sg/testing';
 import {
+  ADMIN_KEY,
   AGENT_KEY,
   envelope,
   get,
@@ -383,5 +384,19 @@ describe('saving and rolling back versions', () => {
     const log = readFileSync(gw.logFile, 'utf8');
     expect(log).toContain(open.body.version.id);
     expect(log).toMatch(/does not verify/);
+    // And a critical alert for the SIEM, once.
+    const alert = await waitFor(
+      async () =>
+        (await get(gw, '/api/alerts?type=policy_tampered', { 'X-Admin-Key': ADMIN_KEY })).body
+          .alerts?.[0] as Record<string, unknown> | undefined,
+      10_000,
+      'the policy_tampered alert',
+    );
+    expect(alert).toMatchObject({
+      type: 'policy_tampered',
+      severity: 'critical',
+      project: 'default',
+      key: open.body.version.id,
+    });
   });
 });

@@ -15,6 +15,8 @@ export const ALERT_TYPES = [
   'tool_drift',
   /** A burst of refused peer-gateway calls (POST /forward answered 401: bad signatures, replays, unknown peers). */
   'forged_peer_calls',
+  /** A policy version whose signature or content digest does not verify: changed in PostgreSQL, not activated. */
+  'policy_tampered',
 ] as const;
 export const alertTypeSchema = z.enum(ALERT_TYPES);
 export type AlertType = z.infer<typeof alertTypeSchema>;
@@ -52,3 +54,17 @@ export type Alert = z.infer<typeof alertSchema>;
 export const ALERT_RAISED = 'gw.evt.alert.raised.v1';
 export const alertRaisedSchema = alertSchema;
 export type AlertRaised = Alert;
+
+/**
+ * another service → audit: raise an alert found outside the audit's detectors (stored, queued for
+ * the SIEM, published like theirs). Only the types other services find: `policy_tampered`.
+ */
+export const AUDIT_RAISE_ALERT_SUBJECT = 'gw.audit.raise_alert.v1';
+export const raiseAlertSchema = z.object({
+  type: z.literal('policy_tampered'),
+  project: z.string().min(1).max(64),
+  /** What it is about (a policy version id): one alert per key. */
+  key: z.string().min(1).max(256),
+  summary: z.string().min(1).max(500),
+});
+export const alertRaisedAnswerSchema = z.object({ alert_id: z.uuid(), raised: z.boolean() });

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AlertStore } from './alert-store.js';
 import { AnomalyConsumer } from './anomaly.consumer.js';
 import { AnomalyService } from './anomaly.service.js';
+import { RaiseAlertController } from './raise.controller.js';
 import { WindowStore } from './window-store.js';
 
 /**
@@ -10,6 +11,7 @@ import { WindowStore } from './window-store.js';
  * and gw.evt.alert.raised.v1. Uses PG and REDIS (StoreModule), NatsBus and ConfigSync.
  */
 @Module({
+  controllers: [RaiseAlertController],
   providers: [WindowStore, AlertStore, AnomalyService, AnomalyConsumer],
   exports: [AlertStore],
 })

@@ -47,6 +47,7 @@ export const SEVERITY: Record<AlertType, AlertSeverity> = {
   chain_broken: 'critical',
   tool_drift: 'high',
   forged_peer_calls: 'high',
+  policy_tampered: 'critical',
 };
 
 const RATE_LIMITED = 'POLICY.RATE_LIMITED';
@@ -257,6 +258,25 @@ export function chainBrokenAlert(project: string, r: Rewrite, raisedAt: Date): A
     { alert_id: chainBrokenAlertId(project, r), raised_at: raisedAt, count: 1, trace_ids: [] },
     { threshold: null, window_s: null, agent_id: null, session_id: null, tool: null },
   );
+}
+
+/** An alert another service found (gw.audit.raise_alert.v1): one per project, type and key. */
+export function reportedAlert(
+  r: { type: AlertType; project: string; key: string; summary: string },
+  raisedAt: Date,
+): Alert {
+  return alertOf(
+    r.project,
+    r.type,
+    r.key,
+    r.summary,
+    { alert_id: reportedAlertId(r), raised_at: raisedAt, count: 1, trace_ids: [] },
+    { threshold: null, window_s: null, agent_id: null, session_id: null, tool: null },
+  );
+}
+
+export function reportedAlertId(r: { type: AlertType; project: string; key: string }): string {
+  return alertIdOf(`reported:${r.key}`, r.type, r.project);
 }
 
 /** Stored as is by AlertStore, which makes it storable (storableJson) in one place for all. */

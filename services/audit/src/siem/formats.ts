@@ -18,6 +18,7 @@ export const ALERT_NAMES: Record<AlertType, string> = {
   chain_broken: 'audit chain broken',
   tool_drift: 'tool drift',
   forged_peer_calls: 'forged peer calls',
+  policy_tampered: 'policy version tampered',
 };
 
 /** The `json` webhook body: the alert as published, plus seed 002's `alert` name (`count` is already a field). */
@@ -53,6 +54,7 @@ const OCSF_ANALYTIC: Record<AlertType, { type_id: number; type: string }> = {
   chain_broken: { type_id: 1, type: 'Rule' },
   tool_drift: { type_id: 1, type: 'Rule' },
   forged_peer_calls: { type_id: 3, type: 'Statistical' },
+  policy_tampered: { type_id: 1, type: 'Rule' },
 };
 
 /** An OCSF 1.1.0 Detection Finding (class 2004, category 2 Findings, activity 1 Create). */

@@ -1,6 +1,8 @@
 import { Inject } from '@nestjs/common';
 import {
+  AUDIT_RAISE_ALERT_SUBJECT,
   GatewayError,
+  type PolicyVersion,
   POLICY_ACTIVE_SUBJECT,
   POLICY_HISTORY_SUBJECT,
   POLICY_ROLLBACK_SUBJECT,
@@ -8,7 +10,7 @@ import {
   POLICY_VERSION_SUBJECT,
   type RequestOf,
 } from '@sg/contracts';
-import { BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
+import { BusClient, BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
 import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +25,9 @@ import { type NewVersion, storedContent, VersionStore } from './version-store.js
  */
 @BusController()
 export class VersionsController {
+  /** Refused versions logged and counted (once each), and those whose alert was raised. */
   private readonly refusedSeen = new Set<string>();
+  private readonly alerted = new Set<string>();
   private readonly refusedCount;
 
   constructor(
@@ -32,6 +36,7 @@ export class VersionsController {
     private readonly config: ConfigSync,
     @Inject(ENV) private readonly env: PolicyEnv,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly client: BusClient,
     metrics: Metrics,
   ) {
     this.refusedCount = metrics.counter({
@@ -56,15 +61,40 @@ export class VersionsController {
   async active() {
     const { versions, refused } = await this.store.active();
     for (const v of refused) {
-      if (this.refusedSeen.has(v.id)) continue;
-      this.refusedSeen.add(v.id);
-      this.refusedCount.inc();
-      this.logger.error(
-        { policy_version: v.id, project: v.project, kind: v.kind },
-        'a policy version does not verify (its signature or content changed in PostgreSQL): it is not activated, the last good version stays',
-      );
+      if (!this.refusedSeen.has(v.id)) {
+        this.refusedSeen.add(v.id);
+        this.refusedCount.inc();
+        this.logger.error(
+          { policy_version: v.id, project: v.project, kind: v.kind },
+          'a policy version does not verify (its signature or content changed in PostgreSQL): it is not activated, the last good version stays',
+        );
+      }
+      if (!this.alerted.has(v.id)) void this.raiseAlert(v);
     }
     return { versions };
+  }
+
+  /** A critical `policy_tampered` alert, through the audit service to the SIEM; retried at the next look until it is raised. */
+  private async raiseAlert(v: PolicyVersion): Promise<void> {
+    this.alerted.add(v.id);
+    try {
+      await this.client.request(
+        AUDIT_RAISE_ALERT_SUBJECT,
+        {
+          type: 'policy_tampered',
+          project: v.project,
+          key: v.id,
+          summary: `policy version ${v.id} (${v.kind}/${v.project}.yaml) does not verify: its signature or content was changed in PostgreSQL. It is not activated; run npm run policy:verify -- --project ${v.project}`,
+        },
+        { traceId: `policy-tampered-${v.id.slice(0, 8)}`, project: v.project },
+      );
+    } catch (err) {
+      this.alerted.delete(v.id);
+      this.logger.warn(
+        { policy_version: v.id, err: (err as Error).message },
+        'the policy_tampered alert could not be raised yet; it will be at the next look',
+      );
+    }
   }
 
   @MessagePattern(POLICY_SAVE_SUBJECT)
