@@ -144,6 +144,24 @@ export const policyFileSchema = z.strictObject({
       tool: windowLimit.optional(),
     })
     .prefault({}),
+  /**
+   * Agents' policy proposals (seed 001, docs/proposals.md): which guardrails apply (all by
+   * default) and whether a proposal that passes them all is approved without a review. A proposal
+   * can never change this section.
+   */
+  proposals: z
+    .strictObject({
+      auto_approve: z.boolean().default(false),
+      guardrails: z
+        .strictObject({
+          own_rules_only: z.boolean().default(true),
+          no_wildcards: z.boolean().default(true),
+          no_sensitive_widening: z.boolean().default(true),
+          no_removals: z.boolean().default(true),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** The audit service's anomaly detectors for the project (seed 002); alerts go to the SIEM. */
   anomalies: z
     .strictObject({

@@ -66,6 +66,13 @@ export const ERROR_CODES = {
   'POLICY.LINT_FAILED': 422,
   /** Saving a version needs the policy signing key (the secret POLICY_SIGNING_KEY): every version the gateway activates is signed. */
   'POLICY.SIGNING_KEY_MISSING': 503,
+  /** POST /api/propose_policy: the YAML cannot be read safely or does not fit the policy schema (problems in details, with line and column). */
+  'POLICY.PROPOSAL_INVALID': 400,
+  /** POST /api/propose_policy: this agent's model_keys entry lacks `can_propose: true`. */
+  'POLICY.PROPOSALS_NOT_ALLOWED': 403,
+  'POLICY.PROPOSAL_NOT_FOUND': 404,
+  /** The proposal was approved or rejected already. */
+  'POLICY.PROPOSAL_NOT_PENDING': 409,
   /** A rollback to a version whose signature does not verify (changed in PostgreSQL): refused. */
   'POLICY.VERSION_UNVERIFIED': 409,
   /** PostgreSQL, where policy versions are kept, cannot be reached. */

@@ -16,3 +16,4 @@ export * from './events/admin.js';
 export * from './federation/forward.js';
 export * from './federation/outbound.js';
 export * from './policy/versions.js';
+export * from './policy/proposals.js';

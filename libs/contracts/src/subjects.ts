@@ -61,6 +61,22 @@ import {
 } from './policy/approval.js';
 import { DECIDE_SUBJECT, decideRequestSchema, decisionSchema } from './policy/decide.js';
 import {
+  POLICY_PROPOSAL_EVENT,
+  POLICY_PROPOSAL_GET_SUBJECT,
+  POLICY_PROPOSAL_RESOLVE_SUBJECT,
+  POLICY_PROPOSALS_SUBJECT,
+  POLICY_PROPOSE_SUBJECT,
+  proposalDetailSchema,
+  proposalEventSchema,
+  proposalGetSchema,
+  proposalResolveSchema,
+  proposalSchema,
+  proposalsPageSchema,
+  proposalsQuerySchema,
+  proposedSchema,
+  proposeRequestSchema,
+} from './policy/proposals.js';
+import {
   activeQuerySchema,
   activeVersionsSchema,
   historyPageSchema,
@@ -122,6 +138,10 @@ export const REQUESTS = {
   [POLICY_HISTORY_SUBJECT]: { request: historyQuerySchema, response: historyPageSchema },
   [POLICY_VERSION_SUBJECT]: { request: versionQuerySchema, response: versionDetailSchema },
   [POLICY_ACTIVE_SUBJECT]: { request: activeQuerySchema, response: activeVersionsSchema },
+  [POLICY_PROPOSE_SUBJECT]: { request: proposeRequestSchema, response: proposedSchema },
+  [POLICY_PROPOSALS_SUBJECT]: { request: proposalsQuerySchema, response: proposalsPageSchema },
+  [POLICY_PROPOSAL_GET_SUBJECT]: { request: proposalGetSchema, response: proposalDetailSchema },
+  [POLICY_PROPOSAL_RESOLVE_SUBJECT]: { request: proposalResolveSchema, response: proposalSchema },
   [POLICY_SAVE_SUBJECT]: { request: saveRequestSchema, response: savedSchema },
   [POLICY_ROLLBACK_SUBJECT]: { request: rollbackRequestSchema, response: savedSchema },
   [FEDERATION_FORWARD_SUBJECT]: { request: outboundForwardSchema, response: outboundAnswerSchema },
@@ -148,6 +168,7 @@ export const EVENTS = {
   [ALERT_RAISED]: alertRaisedSchema,
   [FEDERATION_RECEIVED]: federationReceivedSchema,
   [ADMIN_ACTION]: adminActionSchema,
+  [POLICY_PROPOSAL_EVENT]: proposalEventSchema,
 } as const;
 
 export type RequestSubject = keyof typeof REQUESTS;

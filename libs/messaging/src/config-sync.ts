@@ -98,6 +98,11 @@ export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnAppli
     return this.current.version;
   }
 
+  /** The version that overrides a project file, if one does (its content is what runs). */
+  activeVersion(project: string, kind: OverridingVersion['kind']): OverridingVersion | undefined {
+    return this.versions.find((v) => v.project === project && v.kind === kind);
+  }
+
   /** The policy service reads the overriding versions from PostgreSQL itself. */
   useVersionSource(source: VersionSource): void {
     this.source = source;

@@ -15,6 +15,7 @@ import {
   ALERT_RAISED,
   FEDERATION_RECEIVED,
   ADMIN_ACTION,
+  POLICY_PROPOSAL_EVENT,
 } from '@sg/contracts';
 import type { MessageContext } from '@sg/messaging';
 import { createPgPool, migrate, type Pool } from '@sg/runtime';
@@ -143,6 +144,25 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     via: ['gw-a'],
     hops: 1,
     original_decision: { allowed: true, policy_version: 'v1' },
+  },
+  [POLICY_PROPOSAL_EVENT]: {
+    proposal_id: '6f1d1c62-6f8e-4f53-9d0c-2d7f3d3f2a11',
+    project: 'default',
+    model_id: 'gpt-4o',
+    proposer: 'gpt-4o',
+    via: 'agent',
+    yaml: 'rules: []\n',
+    justification: 'test',
+    guardrails: [{ name: 'own_rules_only', pass: true, why: 'only its own rules' }],
+    status: 'pending',
+    auto_approved: false,
+    version_id: null,
+    reviewer: null,
+    comment: null,
+    created_at: '2026-12-05T00:00:00.000Z',
+    resolved_at: null,
+    key_id: null,
+    signature: null,
   },
   [ADMIN_ACTION]: {
     principal: 'alice@example.com',

@@ -5,6 +5,7 @@ import { AuditController } from './admin/audit.controller.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { PeersController } from './admin/peers.controller.js';
 import { PolicyController } from './admin/policy.controller.js';
+import { ProposalsController } from './admin/proposals.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -39,6 +40,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     GovernController,
     PeersController,
     PolicyController,
+    ProposalsController,
   ],
   providers: [
     AgentAuthService,

@@ -9,10 +9,13 @@ import { FileVersions } from '../versions/file-versions.js';
 import { VersionSigner } from '../versions/version-signer.js';
 import { VersionStore } from '../versions/version-store.js';
 import { VersionsController } from '../versions/versions.controller.js';
+import { VersionPublisher } from '../versions/version-publisher.js';
+import { ProposalController } from '../proposals/proposal.controller.js';
+import { ProposalService } from '../proposals/proposal.service.js';
 
 @Module({
   imports: [PolicyEngineModule],
-  controllers: [DecisionController, ApprovalController, VersionsController],
+  controllers: [DecisionController, ApprovalController, VersionsController, ProposalController],
   providers: [
     pgProvider,
     ApprovalStore,
@@ -21,6 +24,8 @@ import { VersionsController } from '../versions/versions.controller.js';
     VersionSigner,
     VersionStore,
     FileVersions,
+    VersionPublisher,
+    ProposalService,
   ],
 })
 export class DecisionModule {}

@@ -93,6 +93,14 @@ export class VersionSigner implements OnModuleInit {
     return sign(null, signingInput(fields), this.key.privateKey).toString('base64');
   }
 
+  /** Signs any record (its canonical JSON): a proposal's event. */
+  signRecord(value: unknown): string | null {
+    if (!this.key) return null;
+    return sign(null, Buffer.from(canonicalJson(value), 'utf8'), this.key.privateKey).toString(
+      'base64',
+    );
+  }
+
   /** Whether a stored version's signature verifies with this instance's key (same key id). */
   verify(fields: SignedFields, signature: string | null): boolean {
     if (!this.key || fields.key_id !== this.key.keyId) return false;

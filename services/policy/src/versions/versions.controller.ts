@@ -1,7 +1,6 @@
 import { Inject } from '@nestjs/common';
 import {
   AUDIT_RAISE_ALERT_SUBJECT,
-  GatewayError,
   type PolicyVersion,
   POLICY_ACTIVE_SUBJECT,
   POLICY_HISTORY_SUBJECT,
@@ -12,11 +11,10 @@ import {
 } from '@sg/contracts';
 import { BusClient, BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
 import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PolicyEnv } from '../config/env.js';
 import { VersionSigner } from './version-signer.js';
-import { type NewVersion, storedContent, VersionStore } from './version-store.js';
+import { VersionPublisher } from './version-publisher.js';
+import { VersionStore } from './version-store.js';
 
 /**
  * Policy versions on the bus (docs/policy-versions.md): the history, one version with its diff,
@@ -37,6 +35,7 @@ export class VersionsController {
     @Inject(ENV) private readonly env: PolicyEnv,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly client: BusClient,
+    private readonly publisher: VersionPublisher,
     metrics: Metrics,
   ) {
     this.refusedCount = metrics.counter({
@@ -99,7 +98,7 @@ export class VersionsController {
 
   @MessagePattern(POLICY_SAVE_SUBJECT)
   save(@Payload() req: RequestOf<typeof POLICY_SAVE_SUBJECT>) {
-    return this.publish({
+    return this.publisher.publish({
       project: req.project,
       kind: req.kind,
       content: req.content,
@@ -112,7 +111,7 @@ export class VersionsController {
   @MessagePattern(POLICY_ROLLBACK_SUBJECT)
   async rollback(@Payload() req: RequestOf<typeof POLICY_ROLLBACK_SUBJECT>) {
     const target = await this.store.verifiedVersion(req.id, req.project);
-    return this.publish({
+    return this.publisher.publish({
       project: target.project,
       kind: target.kind,
       content: target.content,
@@ -120,35 +119,5 @@ export class VersionsController {
       source: 'rollback',
       reason: `rollback to ${target.id}${req.reason ? `: ${req.reason}` : ''}`,
     });
-  }
-
-  /** Stores a version, writes it back to its file if asked, and makes it active everywhere. */
-  private async publish(v: NewVersion) {
-    if (!this.signer.keyId)
-      throw new GatewayError(
-        'POLICY.SIGNING_KEY_MISSING',
-        `versions are saved signed: set the secret ${this.env.POLICY_SIGNING_SECRET} (an Ed25519 key) for the policy service`,
-      );
-    const saved = (await this.store.record(v))!;
-    if (saved.created) {
-      if (this.env.FILE_WRITEBACK) this.writeBack(v);
-      // Active here now; announced to every instance by the reload.
-      await this.config.refreshVersions(`policy version ${saved.version.id} (${v.source})`);
-    }
-    return saved;
-  }
-
-  /** FILE_WRITEBACK: the file gets the version's content (model_keys with hashed keys). */
-  private writeBack(v: NewVersion): void {
-    try {
-      const dir = join(this.env.CONFIG_DIR, v.kind);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${v.project}.yaml`), storedContent(v.kind, v.content));
-    } catch (err) {
-      this.logger.error(
-        { project: v.project, kind: v.kind, err: (err as Error).message },
-        'FILE_WRITEBACK: the version is active, but its file was not written',
-      );
-    }
   }
 }

@@ -1,0 +1,221 @@
+import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
+import { forProject } from '@sg/config';
+import {
+  GatewayError,
+  idSchema,
+  POLICY_PROPOSAL_GET_SUBJECT,
+  POLICY_PROPOSAL_RESOLVE_SUBJECT,
+  POLICY_PROPOSALS_SUBJECT,
+  POLICY_PROPOSE_SUBJECT,
+  PROPOSAL_YAML_MAX_BYTES,
+  proposalStatusSchema,
+  PROJECT_ID_PATTERN,
+} from '@sg/contracts';
+import { BusClient, ConfigSync } from '@sg/messaging';
+import { parseBody } from '@sg/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
+import { ErrorAnswers } from '../http/error-answer.js';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { AdminAuth } from './admin-auth.js';
+
+const proposeBodySchema = z.strictObject({
+  model_id: idSchema,
+  yaml: z
+    .string()
+    .min(1)
+    .max(PROPOSAL_YAML_MAX_BYTES, `at most ${PROPOSAL_YAML_MAX_BYTES} bytes of YAML`),
+  justification: z.string().min(1, 'say why').max(4000),
+});
+const reviewBodySchema = z.strictObject({ comment: z.string().max(2000).optional() });
+
+/**
+ * Policy proposals (seed 001, docs/proposals.md): `POST /api/propose_policy` from an agent whose
+ * model_keys entry has `can_propose: true` (its own rules) or an admin with policy.write; the
+ * review queue and reviews for admins with proposals.review (four-eyes).
+ */
+@Controller()
+export class ProposalsController {
+  constructor(
+    private readonly client: BusClient,
+    private readonly config: ConfigSync,
+    private readonly toolCalls: ToolCallService,
+    private readonly errors: ErrorAnswers,
+    private readonly admins: AdminAuth,
+    private readonly agents: AgentAuthService,
+  ) {}
+
+  @Post('api/propose_policy')
+  async propose(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      if (ctx.projectError) throw ctx.projectError;
+      let proposer: string;
+      let via: 'agent' | 'admin';
+      let modelId: string;
+      if (this.admins.presents(req.headers)) {
+        proposer = (await this.admins.require(req, 'policy.write')).name;
+        via = 'admin';
+        modelId = parseBody(proposeBodySchema, body, PROPOSE_SHAPE).model_id;
+      } else {
+        const agent = await this.agents.authenticate(ctx.project, credentialsOf(req));
+        modelId = parseBody(proposeBodySchema, body, PROPOSE_SHAPE).model_id;
+        if (modelId !== agent.agentId)
+          throw new GatewayError(
+            'AUTH.IDENTITY_MISMATCH',
+            `this key belongs to ${agent.agentId}; an agent proposes changes to its own rules only`,
+          );
+        const entry = forProject(this.config.files.modelKeys, ctx.project).models[agent.agentId];
+        if (!entry?.can_propose)
+          throw new GatewayError(
+            'POLICY.PROPOSALS_NOT_ALLOWED',
+            `${agent.agentId} may not propose policy changes: its model_keys entry needs can_propose: true`,
+          );
+        proposer = agent.agentId;
+        via = 'agent';
+      }
+      const { yaml, justification } = parseBody(proposeBodySchema, body, PROPOSE_SHAPE);
+      const out = await this.client.request(
+        POLICY_PROPOSE_SUBJECT,
+        { project: ctx.project, model_id: modelId, proposer, via, yaml, justification },
+        ctx,
+      );
+      if (out.version) await this.config.refreshVersions('proposal approved automatically');
+      const p = out.proposal;
+      const answer = out.version
+        ? {
+            status: 'approved',
+            proposal_id: p.proposal_id,
+            version: out.version,
+            guardrails: p.guardrails,
+          }
+        : {
+            status: 'pending',
+            review_required: true,
+            proposal_id: p.proposal_id,
+            guardrails: p.guardrails,
+          };
+      return reply
+        .status(out.version ? 201 : 202)
+        .header('x-trace-id', ctx.traceId)
+        .send(answer);
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  @Get('api/proposals')
+  async list(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      await this.admins.require(req, 'policy.read');
+      const q = new URLSearchParams(
+        req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
+      );
+      const project = q.get('project') ?? undefined;
+      const status = q.get('status') ?? undefined;
+      if (project !== undefined && !PROJECT_ID_PATTERN.test(project))
+        throw new GatewayError('AUDIT.INVALID_QUERY', 'project must be a project id');
+      if (status !== undefined && !proposalStatusSchema.safeParse(status).success)
+        throw new GatewayError(
+          'AUDIT.INVALID_QUERY',
+          'status must be pending, approved or rejected',
+        );
+      const page = await this.client.request(
+        POLICY_PROPOSALS_SUBJECT,
+        {
+          ...(project ? { project } : {}),
+          ...(status ? { status: status as 'pending' } : {}),
+          limit: 50,
+        },
+        ctx,
+      );
+      return reply.status(200).header('x-trace-id', ctx.traceId).send(page);
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  @Get('api/proposals/:id')
+  async get(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      await this.admins.require(req, 'policy.read');
+      const detail = await this.client.request(
+        POLICY_PROPOSAL_GET_SUBJECT,
+        { id: proposalIdOf(id) },
+        ctx,
+      );
+      return reply.status(200).header('x-trace-id', ctx.traceId).send(detail);
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  @Post('api/proposals/:id/approve')
+  approve(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.review(id, true, body, req, reply);
+  }
+
+  @Post('api/proposals/:id/reject')
+  reject(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.review(id, false, body, req, reply);
+  }
+
+  private async review(
+    id: string,
+    approve: boolean,
+    body: unknown,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      const reviewer = await this.admins.require(req, 'proposals.review');
+      const { comment } = parseBody(
+        reviewBodySchema,
+        body ?? {},
+        'send {"comment": "..."} or no body',
+      );
+      const proposal = await this.client.request(
+        POLICY_PROPOSAL_RESOLVE_SUBJECT,
+        {
+          id: proposalIdOf(id),
+          approve,
+          reviewer: reviewer.name,
+          comment: comment ?? '',
+          four_eyes: this.admins.fourEyes,
+        },
+        ctx,
+      );
+      if (proposal.version_id) await this.config.refreshVersions('proposal approved');
+      return reply.status(200).header('x-trace-id', ctx.traceId).send(proposal);
+    } catch (err) {
+      return this.fail(reply, err, ctx.traceId);
+    }
+  }
+
+  private fail(reply: FastifyReply, err: unknown, traceId: string) {
+    const a = this.errors.answer(err, traceId);
+    return reply.status(a.status).headers(a.headers).send(a.body);
+  }
+}
+
+const PROPOSE_SHAPE = 'send {"model_id", "yaml", "justification"}';
+
+function proposalIdOf(raw: string): string {
+  if (!z.uuid().safeParse(raw).success)
+    throw new GatewayError('POLICY.PROPOSAL_NOT_FOUND', `no proposal ${raw.slice(0, 64)}`);
+  return raw.toLowerCase();
+}
