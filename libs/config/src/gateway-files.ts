@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { globList, keyIdSchema, resilienceShape, SECRET_REFERENCE } from './primitives.js';
 import { type TrustedPeersFile, trustedPeersFileSchema } from './trusted-peers.js';
 import { type AdminsFile, adminsFileSchema } from './admins.js';
+import { type PluginsFile, pluginsFileSchema } from './plugins.js';
 import { ConfigFileError, parseConfigText } from './yaml-file.js';
 
 /** A key an agent signs its calls with (docs/signatures.md): exactly one of the two kinds. */
@@ -378,6 +379,8 @@ export interface GatewayFiles {
   peers: TrustedPeersFile | null;
   /** admins.yaml: the named admin principals; null when the directory has none (ADMIN_API_KEY only). */
   admins: AdminsFile | null;
+  /** plugins.yaml: plugin settings and remote plugins; null when absent (plugins/ files use defaults). */
+  plugins: PluginsFile | null;
   /** Shadow (preview) files: `<project>.preview.yaml`, evaluated beside the live ones. */
   preview: {
     policies: ReadonlyMap<string, PolicyFile>;
@@ -482,6 +485,7 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
   };
   const peers = optionalFile(['trusted_peers.yaml', 'trusted_peers.yml'], trustedPeersFileSchema);
   const admins = optionalFile(['admins.yaml', 'admins.yml'], adminsFileSchema);
+  const plugins = optionalFile(['plugins.yaml', 'plugins.yml'], pluginsFileSchema);
   const projects = projectsOf({ policies, modelKeys, contextual });
   return {
     dir,
@@ -493,6 +497,7 @@ export function loadGatewayFiles(dir: string): GatewayFiles {
     contextual,
     peers,
     admins,
+    plugins,
     preview,
   };
 }

@@ -6,3 +6,4 @@ export * from './json-schemas.js';
 export * from './primitives.js';
 export * from './trusted-peers.js';
 export * from './admins.js';
+export * from './plugins.js';

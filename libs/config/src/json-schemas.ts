@@ -7,6 +7,7 @@ import {
 } from './gateway-files.js';
 import { trustedPeersFileSchema } from './trusted-peers.js';
 import { adminsFileSchema } from './admins.js';
+import { pluginsFileSchema } from './plugins.js';
 
 /**
  * JSON Schemas of the config files, for editors (yaml-language-server, VS Code). Generated
@@ -44,6 +45,11 @@ export function configJsonSchemas(): Record<string, object> {
       adminsFileSchema,
       'SecureGateway admins.yaml',
       'The named admin principals (hashed keys, roles), the OIDC role mapping, the four-eyes rule.',
+    ),
+    'plugins.schema.json': of(
+      pluginsFileSchema,
+      'SecureGateway plugins.yaml',
+      'Settings of the plugins in plugins/ (on_error, timeout_ms) and the remote plugins (NATS).',
     ),
     'tool.schema.json': of(
       toolFileSchema,

@@ -58,6 +58,10 @@ export const ERROR_CODES = {
   'POLICY.RISK_TOO_HIGH': 403,
   'POLICY.EVALUATION_FAILED': 503,
   'POLICY.DEPENDENCY_UNAVAILABLE': 503,
+  /** A plugin denied the call after policy allowed it (rule_trace names it: plugin:<name>). */
+  'POLICY.PLUGIN_DENIED': 403,
+  /** A plugin crashed, timed out or answered nonsense, and fails closed (on_error: deny). */
+  'POLICY.PLUGIN_FAILED': 503,
   /** No policy version has this id. */
   'POLICY.VERSION_NOT_FOUND': 404,
   /** A version id that is not a UUID from the history (a path, a name): never looked up. */

@@ -1,6 +1,14 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const EXAMPLES_CONFIG = resolve(import.meta.dirname, '../../../examples/config');
 
@@ -27,6 +35,7 @@ export function exampleConfigDir(upstreamUrl: string): ConfigDir {
   return {
     dir,
     write(relative, content) {
+      mkdirSync(dirname(join(dir, relative)), { recursive: true });
       writeFileSync(
         join(dir, relative),
         typeof content === 'string' ? content : JSON.stringify(content, null, 2),

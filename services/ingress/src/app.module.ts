@@ -12,6 +12,7 @@ import { AgentAuthService } from './auth/agent-auth.service.js';
 import { OAuthTokens } from './auth/oauth.js';
 import { OAuthMetadataController } from './auth/oauth.controller.js';
 import { RemoteTools } from './federation/remote-tools.js';
+import { PluginHost } from './plugins/plugin-host.js';
 import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { ErrorAnswers } from './http/error-answer.js';
@@ -54,6 +55,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     McpStreams,
     RemoteTools,
     AdminAuth,
+    PluginHost,
   ],
 })
 export class IngressModule {}

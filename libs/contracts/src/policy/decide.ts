@@ -67,6 +67,8 @@ export const decisionSchema = z.object({
   policy_version: z.string(),
   retry_after_ms: z.number().int().nonnegative().optional(),
   violations: z.array(violationSchema).optional(),
+  /** What plugins added to the call (docs/plugins.md), by plugin name. */
+  annotations: z.record(z.string(), z.unknown()).optional(),
   /**
    * Whether the request's claim was taken (present only when one was asked for and the store
    * answered). Not won: the request_id is taken, `stored` is what its key holds, nothing was
@@ -75,3 +77,32 @@ export const decisionSchema = z.object({
   claim: z.object({ won: z.boolean(), stored: z.string().nullable() }).optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
+
+/**
+ * What a plugin is asked and answers (docs/plugins.md): a local one through onToolCall(ctx, tool,
+ * payload), a remote one as JSON on `gw.plugin.<name>.v1`.
+ */
+export const pluginCallSchema = z.object({
+  ctx: z.object({
+    project: z.string(),
+    agent_id: z.string(),
+    session_id: z.string(),
+    request_id: z.string(),
+    user_id: z.string().nullable(),
+    trace_id: z.string(),
+    channel: z.string(),
+    risk_score: z.number(),
+    policy_version: z.string(),
+  }),
+  tool: z.string(),
+  payload: z.record(z.string(), z.unknown()),
+});
+export type PluginCall = z.infer<typeof pluginCallSchema>;
+/** Nothing (null): the plugin lets the call pass; `deny`: refused with that reason; `annotate`: added to the call. */
+export const pluginAnswerSchema = z
+  .strictObject({
+    deny: z.string().min(1).max(500).optional(),
+    annotate: z.record(z.string(), z.unknown()).optional(),
+  })
+  .nullable();
+export type PluginAnswer = z.infer<typeof pluginAnswerSchema>;

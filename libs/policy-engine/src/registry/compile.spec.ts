@@ -21,6 +21,7 @@ function files(over: Partial<Omit<GatewayFiles, 'projects'>>): GatewayFiles {
     contextual: new Map(),
     peers: null,
     admins: null,
+    plugins: null,
     preview: { policies: new Map(), contextual: new Map() },
     ...over,
   };

@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import { AgentAuthService, type Credentials, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
 import { RemoteTools } from '../federation/remote-tools.js';
+import { PluginHost } from '../plugins/plugin-host.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import {
   IdempotencyService,
@@ -83,6 +84,7 @@ export class ToolCallService {
     private readonly decisions: DecisionService,
     private readonly errors: ErrorAnswers,
     private readonly remoteTools: RemoteTools,
+    private readonly plugins: PluginHost,
   ) {}
 
   /** Trace id and project of a request, before anything else is trusted; read per request, so a reload applies at once. */
@@ -183,6 +185,23 @@ export class ToolCallService {
         );
       }
       decision = decided;
+      // After policy allowed it: the plugins may deny or annotate the call (docs/plugins.md).
+      if (decision.allowed && this.plugins.active)
+        decision = await this.plugins.apply(decision, {
+          ctx: {
+            project: ctx.project,
+            agent_id: call.agentId,
+            session_id: call.sessionId,
+            request_id: call.requestId,
+            user_id: call.userId ?? null,
+            trace_id: ctx.traceId,
+            channel,
+            risk_score: decision.risk_score,
+            policy_version: decision.policy_version,
+          },
+          tool: call.tool,
+          payload: call.arguments,
+        });
       if (!decision.allowed) {
         answer = this.denied(decision, ctx.project, ctx.traceId, auditId);
       } else if (remote) {
