@@ -25,7 +25,8 @@ let gw: Gateway;
 
 beforeAll(async () => {
   gw = await startGateway({
-    env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED },
+    // FILE_WRITEBACK: an approved proposal is written to policies/default.yaml too.
+    env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED, FILE_WRITEBACK: 'true' },
     configure: (c) => {
       c.write(
         'admins.yaml',
@@ -154,6 +155,15 @@ it('approves at once a proposal that passes every guardrail and only adds a read
   });
   expect(res.body.guardrails.every((g: { pass: boolean }) => g.pass)).toBe(true);
   expect((await call('reports.weekly')).status).toBe(200);
+  // Written back to the file (FILE_WRITEBACK), which then records no version of its own: the
+  // newest version stays the proposal's.
+  const file = join(gw.config.dir, 'policies/default.yaml');
+  expect(readFileSync(file, 'utf8')).toContain('reports.*');
+  await new Promise((r) => setTimeout(r, 2500));
+  const newest = await get(gw, '/api/policy/history?project=default&kind=policies&limit=1', {
+    'X-Admin-Key': ADMIN_KEY,
+  });
+  expect(newest.body.versions[0]).toMatchObject({ id: res.body.version.id, source: 'proposal' });
   // A signed event of the proposal, in the audit.
   const row = await waitFor(
     async () =>
