@@ -56,8 +56,8 @@ export interface ConfigSyncOptions {
  *
  * Over the files go the policy versions that override them (saved through the API, rolled back,
  * proposed: docs/policy-versions.md), asked of the policy service (`gw.policy.active.v1`) at
- * start, at every announcement and every 30 s. A starting service waits for them (at most 10 s)
- * before it serves, so it does not serve a file's policy that a newer version replaced.
+ * start, at every announcement and every 30 s. A starting service is not ready until it has them
+ * (at most 10 s), so it does not serve a file's policy that a newer version replaced.
  */
 @Injectable()
 export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -68,6 +68,8 @@ export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnAppli
   private versionsTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
   private versions: OverridingVersion[] = [];
+  /** The start's wait for the overriding versions is over (they came, or the wait timed out). */
+  private versionsSettled = false;
   private versionsKey = '';
   private source: VersionSource = async () =>
     (
@@ -124,8 +126,22 @@ export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnAppli
     return this.check(why, true);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Fetches the overriding versions in the background: the service starts at once, and says it
+   * is not ready (health `config`; `versionsReady` for the ingress, which refuses calls) until
+   * they came, or 10 s passed and it serves on the files alone.
+   */
+  onApplicationBootstrap(): void {
     if (!this.options.versions) return;
+    void this.settleVersions();
+  }
+
+  /** Whether the overriding versions are known (or the wait for them is over). */
+  get versionsReady(): boolean {
+    return !this.options.versions || this.versionsSettled;
+  }
+
+  private async settleVersions(): Promise<void> {
     const deadline = performance.now() + VERSIONS_WAIT_MS;
     for (;;) {
       try {
@@ -142,6 +158,7 @@ export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnAppli
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+    this.versionsSettled = true;
     this.versionsTimer = setInterval(
       () =>
         void this.refreshVersions('policy versions refreshed').catch((err: Error) =>
@@ -159,11 +176,14 @@ export class ConfigSync implements OnModuleInit, OnApplicationBootstrap, OnAppli
   }
 
   onModuleInit() {
-    this.health.register('config', async () =>
-      this.lastError
+    this.health.register('config', async () => {
+      // Not ready while a starting service waits for the versions that override its files.
+      if (this.options.versions && !this.versionsSettled)
+        return { ok: false, detail: 'waiting for the policy versions that override the files' };
+      return this.lastError
         ? { ok: true, detail: `kept version ${this.current.version}; refused: ${this.lastError}` }
-        : { ok: true },
-    );
+        : { ok: true };
+    });
     const subject = this.bus.subject(POLICY_CHANGED);
     this.bus.nc.subscribe(subject, {
       callback: (err, msg) => {

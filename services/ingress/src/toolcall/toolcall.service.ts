@@ -144,6 +144,12 @@ export class ToolCallService {
     let reachedExecutor = false;
     let recordedByExecutor = false;
     try {
+      // Fail closed while starting: a file's policy may have been replaced by a newer version.
+      if (!this.config.versionsReady)
+        throw new GatewayError(
+          'GATEWAY.SERVICE_UNAVAILABLE',
+          'the gateway is starting and loading its policy versions; retry in a moment',
+        );
       ({ principal, call } = await admit());
       const request = {
         project: ctx.project,
