@@ -266,6 +266,16 @@ export async function startExtraService(
       30_000,
       `a second ${name} instance to start`,
     );
+    // An ingress serves once it is ready (its policy versions loaded): wait for its /healthz.
+    if (name === 'ingress' && env.PORT)
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${env.PORT}/healthz`).catch(() => null))?.ok
+            ? true
+            : undefined,
+        30_000,
+        `the second ingress to be ready`,
+      );
   } catch (err) {
     await stop();
     throw err;
