@@ -22,7 +22,7 @@ import {
   ed25519PublicKey,
 } from '@sg/runtime';
 import { loadPolicyEnv } from '../config/env.js';
-import { type SignedFields, signatureVerifies } from '../versions/version-signer.js';
+import { signatureVerifies, signedFieldsOf } from '../versions/version-signer.js';
 
 const USAGE = 'usage: policy-verify --project <id> [--public-key <ed25519 public key file>]';
 
@@ -99,18 +99,7 @@ try {
     const k = kinds.get(r.kind) ?? { versions: 0, last: null, problems: [] };
     kinds.set(r.kind, k);
     k.versions++;
-    const fields: SignedFields = {
-      id: r.id,
-      project,
-      kind: r.kind,
-      sha256: r.sha256,
-      parent_id: r.parent_id,
-      author: r.author,
-      source: r.source,
-      reason: r.reason,
-      created_at: r.created_at.toISOString(),
-      key_id: r.key_id ?? '',
-    };
+    const fields = signedFieldsOf({ ...r, project });
     const problem = (why: string) =>
       k.problems.push({ id: r.id, seq: Number(r.seq), problem: why });
     if (createHash('sha256').update(r.content, 'utf8').digest('hex') !== r.sha256)

@@ -17,6 +17,7 @@ import { parseDocument } from 'yaml';
 import { PG } from '../approvals/approval-store.js';
 import { VersionPublisher } from '../versions/version-publisher.js';
 import { VersionSigner } from '../versions/version-signer.js';
+import { guardStore } from '../versions/version-store.js';
 import { checkGuardrails, mergeProposal } from './guardrails.js';
 
 /** Nesting a proposal's YAML may have. */
@@ -308,16 +309,8 @@ export class ProposalService {
     );
   }
 
-  private async guard<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      throw new GatewayError(
-        'POLICY.VERSION_STORE_UNAVAILABLE',
-        'the proposal store (PostgreSQL) cannot be reached; retry shortly',
-      );
-    }
+  private guard<T>(run: () => Promise<T>): Promise<T> {
+    return guardStore(run);
   }
 }
 

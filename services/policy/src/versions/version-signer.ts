@@ -25,6 +25,33 @@ export interface SignedFields {
   key_id: string;
 }
 
+/** A stored version's signed fields (`key_id` '' for one stored unsigned). */
+export function signedFieldsOf(r: {
+  id: string;
+  project: string;
+  kind: string;
+  sha256: string;
+  parent_id: string | null;
+  author: string;
+  source: string;
+  reason: string;
+  created_at: Date;
+  key_id: string | null;
+}): SignedFields {
+  return {
+    id: r.id,
+    project: r.project,
+    kind: r.kind,
+    sha256: r.sha256,
+    parent_id: r.parent_id,
+    author: r.author,
+    source: r.source,
+    reason: r.reason,
+    created_at: r.created_at.toISOString(),
+    key_id: r.key_id ?? '',
+  };
+}
+
 /** What is signed: the canonical JSON of the fields, so any language can check it (docs/policy-versions.md). */
 export function signingInput(fields: SignedFields): Buffer {
   return Buffer.from(canonicalJson(fields), 'utf8');

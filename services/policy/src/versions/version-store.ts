@@ -11,7 +11,7 @@ import { createTwoFilesPatch } from 'diff';
 import { createHash, randomUUID } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { PG } from '../approvals/approval-store.js';
-import { type SignedFields, VersionSigner } from './version-signer.js';
+import { type SignedFields, signedFieldsOf, VersionSigner } from './version-signer.js';
 
 interface Row {
   id: string;
@@ -273,18 +273,7 @@ export class VersionStore {
   }
 
   private summary(r: Row): PolicyVersion {
-    const fields: SignedFields = {
-      id: r.id,
-      project: r.project,
-      kind: r.kind,
-      sha256: r.sha256,
-      parent_id: r.parent_id,
-      author: r.author,
-      source: r.source,
-      reason: r.reason,
-      created_at: r.created_at.toISOString(),
-      key_id: r.key_id ?? '',
-    };
+    const fields = signedFieldsOf(r);
     return {
       ...fields,
       kind: r.kind,
@@ -295,15 +284,23 @@ export class VersionStore {
     };
   }
 
-  private async guard<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      throw new GatewayError(
-        'POLICY.VERSION_STORE_UNAVAILABLE',
-        'the policy version store (PostgreSQL) cannot be reached; retry shortly',
-      );
-    }
+  private guard<T>(run: () => Promise<T>): Promise<T> {
+    return guardStore(run);
+  }
+}
+
+/**
+ * A query of the policy service's store (versions, proposals): a GatewayError passes, anything
+ * else is PostgreSQL out of reach (POLICY.VERSION_STORE_UNAVAILABLE).
+ */
+export async function guardStore<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError(
+      'POLICY.VERSION_STORE_UNAVAILABLE',
+      'the policy store (PostgreSQL) cannot be reached; retry shortly',
+    );
   }
 }

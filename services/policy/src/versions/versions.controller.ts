@@ -10,9 +10,7 @@ import {
   type RequestOf,
 } from '@sg/contracts';
 import { BusClient, BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
-import { ENV, LOGGER, type Logger, Metrics } from '@sg/runtime';
-import type { PolicyEnv } from '../config/env.js';
-import { VersionSigner } from './version-signer.js';
+import { LOGGER, type Logger, Metrics } from '@sg/runtime';
 import { VersionPublisher } from './version-publisher.js';
 import { VersionStore } from './version-store.js';
 
@@ -30,9 +28,7 @@ export class VersionsController {
 
   constructor(
     private readonly store: VersionStore,
-    private readonly signer: VersionSigner,
-    private readonly config: ConfigSync,
-    @Inject(ENV) private readonly env: PolicyEnv,
+    config: ConfigSync,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly client: BusClient,
     private readonly publisher: VersionPublisher,
