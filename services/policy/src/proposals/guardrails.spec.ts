@@ -8,6 +8,7 @@ const LIVE = [
   '  - model: gpt-4o',
   '    allow_tools: ["calendar.*"]',
   '    deny_tools: ["calendar.delete_*"]',
+  '    requires_approval: ["calendar.share_*"]',
   '  - model: claude',
   '    allow_tools: ["reports.*"]',
   'forbidden_fields: [password, token]',
@@ -47,8 +48,8 @@ const failing = (snippetYaml: string, proposer?: string) =>
   check(snippetYaml, proposer)
     .results.filter((r) => !r.pass)
     .map((r) => r.name);
-const own = (allow: string, deny = '["calendar.delete_*"]') =>
-  `rules:\n  - model: gpt-4o\n    allow_tools: ${allow}\n    deny_tools: ${deny}\n`;
+const own = (allow: string, deny = '["calendar.delete_*"]', approval = '["calendar.share_*"]') =>
+  `rules:\n  - model: gpt-4o\n    allow_tools: ${allow}\n    deny_tools: ${deny}\n    requires_approval: ${approval}\n`;
 
 it('passes a proposal that adds a read-only tool to its own rules, and merges it in place', () => {
   const { results, mergedText } = check(own('["calendar.*", "reports.*"]'));
@@ -75,6 +76,11 @@ it.each<[string, string, string[], string?]>([
   ],
   ['a role', 'roles:\n  reader:\n    allow_tools: ["calendar.*"]\n', ['own_rules_only']],
   ['dropping a deny rule', own('["calendar.*"]', '[]'), ['no_removals']],
+  [
+    'dropping an approval rule',
+    own('["calendar.*"]', '["calendar.delete_*"]', '[]'),
+    ['no_removals'],
+  ],
   ['dropping a forbidden field', 'forbidden_fields: [password]\n', ['no_removals']],
   [
     'loosening a rate limit',

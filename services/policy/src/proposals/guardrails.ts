@@ -123,12 +123,17 @@ export function checkGuardrails(i: {
   if (!on.no_removals) out.push(off('no_removals'));
   else {
     const lost: string[] = [];
-    const denies = (p: PolicyFile) =>
-      new Set(p.rules.flatMap((r) => r.deny_tools.map((d) => `${r.model}\u0000${d}`)));
-    const mergedDenies = denies(i.merged);
-    for (const d of denies(i.live))
-      if (!mergedDenies.has(d))
-        lost.push(`deny ${d.split('\u0000')[1]} of ${d.split('\u0000')[0]}`);
+    // Deny globs and approval globs of every rule: a proposal may add, never drop them.
+    for (const [field, what] of [
+      ['deny_tools', 'deny'],
+      ['requires_approval', 'approval for'],
+    ] as const) {
+      const globs = (p: PolicyFile) =>
+        new Set(p.rules.flatMap((r) => r[field].map((g) => `${r.model}\u0000${g}`)));
+      const kept = globs(i.merged);
+      for (const g of globs(i.live))
+        if (!kept.has(g)) lost.push(`${what} ${g.split('\u0000')[1]} of ${g.split('\u0000')[0]}`);
+    }
     const fields = new Set(i.merged.forbidden_fields.map((f) => f.toLowerCase()));
     for (const f of i.live.forbidden_fields)
       if (!fields.has(f.toLowerCase())) lost.push(`forbidden field ${f}`);
@@ -142,7 +147,7 @@ export function checkGuardrails(i: {
       pass: lost.length === 0,
       why: lost.length
         ? `it removes or loosens ${lost.join(', ')}`
-        : 'every deny rule, forbidden field and rate limit stays',
+        : 'every deny rule, approval rule, forbidden field and rate limit stays',
     });
   }
   return out;
