@@ -21,7 +21,7 @@ import { BusClient } from '@sg/messaging';
 import { z } from 'zod';
 import { ConfigSync } from '@sg/messaging';
 import { parseHistoryQuery } from './audit-query.js';
-import { PolicyStore } from '@sg/policy-engine';
+import { compileProjects } from '@sg/policy-engine';
 import { parseBody } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorAnswers } from '../http/error-answer.js';
@@ -55,7 +55,8 @@ export function lintPolicyFile(
     [field]: new Map<string, unknown>(active[field]).set(project, linted.value),
   } as GatewayFiles;
   try {
-    PolicyStore.compile({ ...candidate, projects: projectsOf(candidate) });
+    // The project files only: the tools' schemas do not change in a lint.
+    compileProjects({ ...candidate, projects: projectsOf(candidate) });
   } catch (err) {
     if (err instanceof ConfigFileError) return [toProblem(err)];
     return [{ file, line: null, column: null, reason: (err as Error).message }];
