@@ -1,7 +1,7 @@
 // `npm start`: the whole gateway with the example config, as separate processes on this
 // machine, against the local NATS, Redis and PostgreSQL. Ctrl-C stops everything.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { preflight, readEnvFile, ROOT, startStack } from './stack.mjs';
 
@@ -20,6 +20,21 @@ if (!env.AUDIT_SIGNING_KEY_FILE) {
     console.log(`created the audit checkpoint signing key ${file}`);
   }
   env.AUDIT_SIGNING_KEY_FILE = file;
+}
+// The policy service signs policy versions (docs/policy-versions.md); the example keeps its key
+// in .data/ too, given to the policy service as the secret POLICY_SIGNING_KEY.
+if (!env.SECRET_POLICY_SIGNING_KEY && (env.SECRETS_PROVIDER ?? 'env') === 'env') {
+  const file = join(ROOT, '.data/policy-signing.pem');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(
+      file,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600 },
+    );
+    console.log(`created the policy version signing key ${file}`);
+  }
+  env.SECRET_POLICY_SIGNING_KEY = readFileSync(file, 'utf8');
 }
 const problems = await preflight(env);
 if (problems.length > 0) {
