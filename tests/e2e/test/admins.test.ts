@@ -118,6 +118,20 @@ const adminRows = (principal: string | null, path: string) =>
     `the admin action of ${principal} on ${path}`,
   );
 
+/** The approval's gw.evt.approval.resolved.v1 data, once the audit stored it. */
+const resolvedEvent = (approval: string) =>
+  waitFor(
+    async () =>
+      (
+        await gw.db.query<{ data: Record<string, unknown> }>(
+          "SELECT data FROM audit_events WHERE subject = 'gw.evt.approval.resolved.v1' AND data->>'approval_id' = $1",
+          [approval],
+        )
+      ).rows[0]?.data,
+    10_000,
+    'approval.resolved',
+  );
+
 it('lets each role do what its permissions say, and refuses the rest with 403 AUTH.ADMIN_ROLE_REQUIRED', async () => {
   const approval = await pending();
   // [who, audit read, approvals read, federation read, approve]
@@ -166,17 +180,7 @@ it('records who approved a call, in the approval and in the audit', async () => 
     method: 'POST',
     http_status: 200,
   });
-  const resolved = await waitFor(
-    async () =>
-      (
-        await gw.db.query<{ data: Record<string, unknown> }>(
-          "SELECT data FROM audit_events WHERE subject = 'gw.evt.approval.resolved.v1' AND data->>'approval_id' = $1",
-          [approval],
-        )
-      ).rows[0]?.data,
-    10_000,
-    'approval.resolved',
-  );
+  const resolved = await resolvedEvent(approval);
   expect(resolved).toMatchObject({ approver: 'alice' });
 });
 
@@ -212,17 +216,7 @@ it('takes OIDC tokens for admins, named and given roles by their claims', async 
   expect(view.body.approver).toBe('carol@example.com');
   // Who acted stays readable in the trail, though it is an email address (masked elsewhere).
   expect((await adminRows('carol@example.com', '/approve'))[0]).toMatchObject({ via: 'oidc' });
-  const resolved = await waitFor(
-    async () =>
-      (
-        await gw.db.query<{ data: Record<string, unknown> }>(
-          "SELECT data FROM audit_events WHERE subject = 'gw.evt.approval.resolved.v1' AND data->>'approval_id' = $1",
-          [approval],
-        )
-      ).rows[0]?.data,
-    10_000,
-    'approval.resolved',
-  );
+  const resolved = await resolvedEvent(approval);
   expect(resolved).toMatchObject({ approver: 'carol@example.com' });
   // A viewer's group: read-only.
   const dan = await bearer({ email: 'dan@example.com', groups: 'sg-viewers' });

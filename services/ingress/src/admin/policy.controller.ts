@@ -160,12 +160,7 @@ export class PolicyController {
         { project, kind, content: yaml, author: principal.name, reason },
         ctx,
       );
-      // Active on this instance before the answer; the others follow the announcement.
-      if (saved.created) await this.config.refreshVersions('policy version saved');
-      return reply
-        .status(saved.created ? 201 : 200)
-        .header('x-trace-id', ctx.traceId)
-        .send(saved);
+      return this.answerSaved(reply, saved, ctx.traceId, 'policy version saved');
     } catch (err) {
       const a = this.errors.answer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);
@@ -199,15 +194,28 @@ export class PolicyController {
         { id, project: ctx.project, author: principal.name, reason: reason ?? '' },
         ctx,
       );
-      if (saved.created) await this.config.refreshVersions('policy version rolled back');
-      return reply
-        .status(saved.created ? 201 : 200)
-        .header('x-trace-id', ctx.traceId)
-        .send(saved);
+      return this.answerSaved(reply, saved, ctx.traceId, 'policy version rolled back');
     } catch (err) {
       const a = this.errors.answer(err, ctx.traceId);
       return reply.status(a.status).headers(a.headers).send(a.body);
     }
+  }
+
+  /**
+   * A saved version's answer: 201 when it is new (active on this instance before the answer;
+   * the others follow the announcement), 200 when the content was active already.
+   */
+  private async answerSaved(
+    reply: FastifyReply,
+    saved: { created: boolean },
+    traceId: string,
+    why: string,
+  ) {
+    if (saved.created) await this.config.refreshVersions(why);
+    return reply
+      .status(saved.created ? 201 : 200)
+      .header('x-trace-id', traceId)
+      .send(saved);
   }
 
   /** POST /api/policy/lint: `{project, kind, yaml}` → `{ok, problems}` (policy.write). */
