@@ -105,6 +105,14 @@ export const ERROR_CODES = {
   'AUDIT.INVALID_QUERY': 400,
   'AUDIT.INVALID_CURSOR': 400,
   'AUDIT.SESSION_NOT_FOUND': 404,
+  /** The analytics service's PostgreSQL cannot be reached. */
+  'ANALYTICS.STORE_UNAVAILABLE': 503,
+  /** A query parameter of an analytics endpoint is unknown, repeated or malformed (each named in details). */
+  'ANALYTICS.INVALID_QUERY': 400,
+  /** POST /api/simulate {project, session_id}: no recorded calls of that session in the project. */
+  'ANALYTICS.SESSION_NOT_FOUND': 404,
+  /** POST /api/simulate: the candidate policy YAML has problems (listed in details, with line and column). */
+  'ANALYTICS.CANDIDATE_INVALID': 422,
   'MESSAGE.INVALID': 400,
   'MESSAGE.UNKNOWN_SUBJECT': 400,
   'MESSAGE.TOO_LARGE': 502,

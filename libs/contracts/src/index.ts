@@ -17,3 +17,4 @@ export * from './federation/forward.js';
 export * from './federation/outbound.js';
 export * from './policy/versions.js';
 export * from './policy/proposals.js';
+export * from './analytics/analytics.js';

@@ -111,6 +111,30 @@ import {
   peersReportSchema,
 } from './federation/outbound.js';
 
+import {
+  ANALYTICS_DISMISS_SUBJECT,
+  ANALYTICS_RISK_SESSIONS_SUBJECT,
+  ANALYTICS_RISK_TREND_SUBJECT,
+  ANALYTICS_SHADOW_REPORT_SUBJECT,
+  ANALYTICS_SIMULATE_SUBJECT,
+  ANALYTICS_SUGGEST_SUBJECT,
+  ANALYTICS_SUMMARY_SUBJECT,
+  dismissedSchema,
+  dismissRequestSchema,
+  riskSessionsQuerySchema,
+  riskSessionsSchema,
+  riskTrendQuerySchema,
+  riskTrendSchema,
+  shadowReportQuerySchema,
+  shadowReportSchema,
+  simulateRequestSchema,
+  simulationSchema,
+  suggestionsSchema,
+  suggestQuerySchema,
+  summaryQuerySchema,
+  summarySchema,
+} from './analytics/analytics.js';
+
 const health = { request: healthRequestSchema, response: healthReportSchema };
 
 /** Every request-reply subject (core NATS, queue group per service) with its two schemas. */
@@ -147,6 +171,19 @@ export const REQUESTS = {
   [FEDERATION_FORWARD_SUBJECT]: { request: outboundForwardSchema, response: outboundAnswerSchema },
   [FEDERATION_CATALOGUE_SUBJECT]: { request: catalogueRequestSchema, response: catalogueSchema },
   [FEDERATION_PEERS_SUBJECT]: { request: peersQuerySchema, response: peersReportSchema },
+  [ANALYTICS_SUMMARY_SUBJECT]: { request: summaryQuerySchema, response: summarySchema },
+  [ANALYTICS_SUGGEST_SUBJECT]: { request: suggestQuerySchema, response: suggestionsSchema },
+  [ANALYTICS_DISMISS_SUBJECT]: { request: dismissRequestSchema, response: dismissedSchema },
+  [ANALYTICS_SIMULATE_SUBJECT]: { request: simulateRequestSchema, response: simulationSchema },
+  [ANALYTICS_SHADOW_REPORT_SUBJECT]: {
+    request: shadowReportQuerySchema,
+    response: shadowReportSchema,
+  },
+  [ANALYTICS_RISK_SESSIONS_SUBJECT]: {
+    request: riskSessionsQuerySchema,
+    response: riskSessionsSchema,
+  },
+  [ANALYTICS_RISK_TREND_SUBJECT]: { request: riskTrendQuerySchema, response: riskTrendSchema },
   [healthSubject('ingress')]: health,
   [healthSubject('policy')]: health,
   [healthSubject('executor')]: health,

@@ -9,3 +9,4 @@ export * from './registry/compile.js';
 export * from './registry/policy-store.js';
 export * from './registry/tool-registry.js';
 export * from './session/session.service.js';
+export * from './registry/candidate.js';

@@ -1,14 +1,22 @@
 import 'reflect-metadata';
-import { MessagingModule } from '@sg/messaging';
+import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { runService } from '@sg/runtime';
+import { AnalyticsModule } from './analytics.module.js';
 import { loadAnalyticsEnv } from './config/env.js';
 
-// Rule suggestions and shadow-vs-live diffs come later; for now the service starts, joins
-// NATS and answers its health checks over NATS and HTTP.
 const env = loadAnalyticsEnv();
 await runService({
   service: 'analytics',
   env,
   port: env.HEALTH_PORT,
-  imports: [MessagingModule.forRoot({ service: 'analytics', publishesEvents: false })],
+  microservices: startBusHandlers,
+  imports: [
+    MessagingModule.forRoot({
+      service: 'analytics',
+      publishesEvents: false,
+      // The live policy (with its stored versions) is what simulations default to.
+      config: { announce: false, versions: true },
+    }),
+    AnalyticsModule,
+  ],
 });

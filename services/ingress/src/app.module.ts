@@ -6,6 +6,7 @@ import { AdminAuth } from './admin/admin-auth.js';
 import { PeersController } from './admin/peers.controller.js';
 import { PolicyController } from './admin/policy.controller.js';
 import { ProposalsController } from './admin/proposals.controller.js';
+import { AnalyticsController } from './admin/analytics.controller.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -42,6 +43,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     PeersController,
     PolicyController,
     ProposalsController,
+    AnalyticsController,
   ],
   providers: [
     AgentAuthService,

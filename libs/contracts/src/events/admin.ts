@@ -19,5 +19,7 @@ export const adminActionSchema = z.object({
   path: z.string(),
   http_status: z.number().int(),
   code: z.string().nullable(),
+  /** What the request did, where the route says more than its path (e.g. a simulation's inputs and counts). */
+  detail: z.record(z.string(), z.unknown()).optional(),
 });
 export type AdminAction = z.infer<typeof adminActionSchema>;

@@ -64,7 +64,11 @@ export const proposalsPageSchema = z.object({ proposals: z.array(proposalSchema)
 /** ingress → policy: one proposal, with the diff it would make to the active policy now. */
 export const POLICY_PROPOSAL_GET_SUBJECT = 'gw.policy.proposal_get.v1';
 export const proposalGetSchema = z.object({ id: z.uuid() });
-export const proposalDetailSchema = proposalSchema.extend({ diff: z.string() });
+export const proposalDetailSchema = proposalSchema.extend({
+  diff: z.string(),
+  /** The active policy with the proposal merged in; null when it no longer merges. */
+  merged: z.string().nullable(),
+});
 
 /** ingress → policy: approve (merged into a new signed version) or reject a pending proposal. */
 export const POLICY_PROPOSAL_RESOLVE_SUBJECT = 'gw.policy.proposal_resolve.v1';

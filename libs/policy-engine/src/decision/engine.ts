@@ -60,12 +60,47 @@ export function isWriteTool(name: string, tool: RegisteredTool | undefined): boo
   return tool?.definition.writes === true || WRITE_NAME.test(name);
 }
 
+type LimitUse = { scope: string; used: number; limit: number; window_s: number };
+const EXCEEDED = 'exceeded';
+
+/** The rate_limit check's sentence in `reasoning` (read back by `limitUseOf`). */
+export function describeLimitUse(used: LimitUse[]): string {
+  return used.length
+    ? `Rate limits: ${used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.`
+    : 'Rate limits: not counted again (re-check of an earlier call).';
+}
+
+/**
+ * The limits a decision counted, read back from its explanation (for analytics): the rate_limit
+ * sentence of `reasoning` when the check passed, or its reason and rule when it refused (then
+ * `used` is one past the limit).
+ */
+export function limitUseOf(sentence: string, rule?: string): LimitUse[] {
+  if (sentence.startsWith('Rate limits: '))
+    return [...sentence.matchAll(/([a-z]+) (\d+)\/(\d+) per (\d+) s/g)].map((m) => ({
+      scope: m[1]!,
+      used: Number(m[2]),
+      limit: Number(m[3]),
+      window_s: Number(m[4]),
+    }));
+  const m = new RegExp(` ${EXCEEDED} (\\d+) calls in (\\d+) s\\.$`).exec(sentence);
+  const scope = /#rate_limits\.([a-z]+)$/.exec(rule ?? '')?.[1];
+  if (!m || !scope) return [];
+  const limit = Number(m[1]);
+  return [{ scope, used: limit + 1, limit, window_s: Number(m[2]) }];
+}
+
 function after(check: Check): string[] {
   return CHECKS.slice(CHECKS.indexOf(check) + 1);
 }
 
 function riskLevel(score: number): string {
   return score < 0.3 ? 'low' : score < 0.6 ? 'medium' : 'high';
+}
+
+/** The session_risk sentence of `reasoning`: the score, its level and its factors. */
+function riskSentence(risk: number, factors: string[]): string {
+  return `Session score: ${riskLevel(risk)} risk (${risk.toFixed(2)})${factors.length ? `: ${factors.join('; ')}` : ''}.`;
 }
 
 type RuleVerdict =
@@ -182,6 +217,9 @@ export function evaluate(input: EvaluationInput): Decision {
       violations?: ReturnType<typeof violationsOf>;
     } = {},
   ) => {
+    // The session's score is part of every answer: a denial says what raised it too.
+    if (factors.length > 0 && check !== 'session_risk')
+      ex.reasoning.push(riskSentence(risk, factors));
     const d = ex.deny(check, code, reason, suggestions, {
       ...extra,
       version,
@@ -212,7 +250,7 @@ export function evaluate(input: EvaluationInput): Decision {
     return deny(
       'rate_limit',
       'POLICY.RATE_LIMITED',
-      `${who} exceeded ${limits.limit} calls in ${limits.window_s} s.`,
+      `${who} ${EXCEEDED} ${limits.limit} calls in ${limits.window_s} s.`,
       [
         `Retry after ${seconds} s.`,
         `Ask an admin to raise rate_limits.${limits.scope} if this load is expected.`,
@@ -220,13 +258,7 @@ export function evaluate(input: EvaluationInput): Decision {
       { retryAfterMs: limits.retryAfterMs, rule: `${policy.file}#rate_limits.${limits.scope}` },
     );
   }
-  ex.pass(
-    'rate_limit',
-    limits.used.length
-      ? `Rate limits: ${limits.used.map((u) => `${u.scope} ${u.used}/${u.limit} per ${u.window_s} s`).join(', ')}.`
-      : 'Rate limits: not counted again (re-check of an earlier call).',
-    `${policy.file}#rate_limits`,
-  );
+  ex.pass('rate_limit', describeLimitUse(limits.used), `${policy.file}#rate_limits`);
 
   // tool_registry
   if (!tool) {
@@ -496,7 +528,7 @@ export function evaluate(input: EvaluationInput): Decision {
     );
 
   // session_risk
-  const level = `Session score: ${riskLevel(risk)} risk (${risk.toFixed(2)})${factors.length ? `: ${factors.join('; ')}` : ''}.`;
+  const level = riskSentence(risk, factors);
   if (ctx.risk.deny_at !== undefined && risk >= ctx.risk.deny_at) {
     return deny(
       'session_risk',

@@ -64,12 +64,20 @@ export interface AdminPrincipal {
 export interface AdminSeen {
   permission: AdminPermission;
   principal: AdminPrincipal | null;
+  /** Added to the record by the endpoint (`noteAdminDetail`). */
+  detail?: Record<string, unknown>;
 }
 const SEEN = Symbol('sg.admin');
 
 /** The admin a request proved, and the permission it asked for; undefined for any other request. */
 export function adminSeen(req: object): AdminSeen | undefined {
   return (req as { [SEEN]?: AdminSeen })[SEEN];
+}
+
+/** Adds what the request did to its audit record (after AdminAuth.require). */
+export function noteAdminDetail(req: object, detail: Record<string, unknown>): void {
+  const seen = adminSeen(req);
+  if (seen) seen.detail = { ...seen.detail, ...detail };
 }
 
 const BOOTSTRAP_WARN_EVERY_MS = 60_000;

@@ -1,5 +1,6 @@
 import {
   ALERT_TYPES,
+  ANALYTICS_MAX_DAYS,
   type AlertsQuery,
   GatewayError,
   isEmptyTimeRange,
@@ -92,6 +93,16 @@ const PARAMS = {
     expected: 'a whole number, 0 or more',
     parse: (v) => (/^\d{1,15}$/.test(v) ? Number(v) : undefined),
   },
+  bucket: oneOf(['hour', 'day']),
+  min_denials: {
+    expected: 'an integer from 1 to 1000000',
+    parse: (v) =>
+      /^\d{1,7}$/.test(v) && Number(v) >= 1 && Number(v) <= 1_000_000 ? Number(v) : undefined,
+  },
+  include_dismissed: {
+    expected: 'true or false',
+    parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
+  },
 } satisfies Record<string, ParamSpec>;
 
 type Name = keyof typeof PARAMS;
@@ -118,6 +129,7 @@ function parseParams(
   allowed: readonly Name[],
   required: readonly Name[] = [],
   none = 'this endpoint takes no query parameters',
+  invalid: 'AUDIT.INVALID_QUERY' | 'ANALYTICS.INVALID_QUERY' = 'AUDIT.INVALID_QUERY',
 ): Partial<Record<Name, unknown>> {
   const issues: Issue[] = [];
   const out: Partial<Record<Name, unknown>> = {};
@@ -163,9 +175,7 @@ function parseParams(
     issues.push({ param: 'from', message: 'from must be earlier than to' });
   }
   if (issues.length > 0) {
-    const code = issues.every((i) => i.param === 'cursor')
-      ? 'AUDIT.INVALID_CURSOR'
-      : 'AUDIT.INVALID_QUERY';
+    const code = issues.every((i) => i.param === 'cursor') ? 'AUDIT.INVALID_CURSOR' : invalid;
     throw new GatewayError(code, `invalid query: ${issues.map((i) => i.message).join('; ')}`, {
       issues,
     });
@@ -225,4 +235,79 @@ export function parseHistoryQuery(params: URLSearchParams): HistoryQuery {
     ...(q.cursor !== undefined ? { cursor: q.cursor as string } : {}),
     limit: Math.min((q.limit as number | undefined) ?? 50, 200),
   };
+}
+
+/** The window of an analytics question: [from, to), by default the 30 days up to now. */
+function windowOf(
+  q: Partial<Record<Name, unknown>>,
+  defaultDays = 30,
+): { from: string; to: string } {
+  const to = (q.to as string | undefined) ?? new Date().toISOString();
+  const from =
+    (q.from as string | undefined) ??
+    new Date(Date.parse(to) - defaultDays * 86_400_000).toISOString();
+  if (Date.parse(from) >= Date.parse(to))
+    throw new GatewayError('ANALYTICS.INVALID_QUERY', 'from must be earlier than to');
+  if (Date.parse(to) - Date.parse(from) > ANALYTICS_MAX_DAYS * 86_400_000)
+    throw new GatewayError(
+      'ANALYTICS.INVALID_QUERY',
+      `the window spans more than ${ANALYTICS_MAX_DAYS} days; ask for a shorter one`,
+    );
+  return { from, to };
+}
+
+const analytics = (params: URLSearchParams, allowed: readonly Name[]) =>
+  parseParams(params, allowed, ['project'], undefined, 'ANALYTICS.INVALID_QUERY');
+
+/** GET /api/analytics/summary and GET /api/risk/agents (with agent_id) */
+export function parseSummaryQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'to', 'bucket']);
+  return {
+    project: q.project as string,
+    ...windowOf(q),
+    bucket: (q.bucket as 'hour' | 'day' | undefined) ?? 'day',
+  };
+}
+
+export function parseRiskTrendQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'to', 'bucket', 'agent_id']);
+  return {
+    project: q.project as string,
+    ...windowOf(q),
+    bucket: (q.bucket as 'hour' | 'day' | undefined) ?? 'day',
+    ...(q.agent_id !== undefined ? { agent_id: q.agent_id as string } : {}),
+  };
+}
+
+/** GET /api/policy/suggest */
+export function parseSuggestQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'to', 'min_denials', 'include_dismissed']);
+  return {
+    project: q.project as string,
+    ...windowOf(q),
+    include_dismissed: (q.include_dismissed as boolean | undefined) ?? false,
+    ...(q.min_denials !== undefined ? { min_denials: q.min_denials as number } : {}),
+  };
+}
+
+/** GET /api/shadow/report */
+export function parseShadowReportQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'to']);
+  return { project: q.project as string, ...windowOf(q) };
+}
+
+/** GET /api/risk/sessions: sessions active since `from` (by default the last 7 days). */
+export function parseRiskSessionsQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'limit']);
+  return {
+    project: q.project as string,
+    from: (q.from as string | undefined) ?? new Date(Date.now() - 7 * 86_400_000).toISOString(),
+    limit: Math.min((q.limit as number | undefined) ?? 20, 500),
+  };
+}
+
+/** The raw query string of a URL, so that a repeated parameter is seen as repeated. */
+export function searchParams(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
 }

@@ -21,6 +21,7 @@ import {
   parseRecordsQuery,
   parseSessionQuery,
   parseVerifyQuery,
+  searchParams,
   validText,
 } from './audit-query.js';
 
@@ -143,10 +144,4 @@ export class AuditController {
     const a = this.errors.answer(err, traceId);
     return reply.status(a.status).headers(a.headers).send(a.body);
   }
-}
-
-/** The raw query string, so that a repeated parameter is seen as repeated. */
-function searchParams(url: string): URLSearchParams {
-  const q = url.indexOf('?');
-  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
 }

@@ -1,13 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import {
-  ConfigFileError,
-  FILE_KIND_SCHEMAS,
-  FILES_FIELD,
-  type FileKind,
-  type GatewayFiles,
-  lintConfigText,
-  projectsOf,
-} from '@sg/config';
+import type { FileKind, GatewayFiles } from '@sg/config';
 import {
   GatewayError,
   type LintProblem,
@@ -21,47 +13,21 @@ import { BusClient } from '@sg/messaging';
 import { z } from 'zod';
 import { ConfigSync } from '@sg/messaging';
 import { parseHistoryQuery } from './audit-query.js';
-import { compileProjects } from '@sg/policy-engine';
+import { compileCandidate } from '@sg/policy-engine';
 import { parseBody } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { AdminAuth } from './admin-auth.js';
 
-/**
- * Checks a project's policy, contextual-policy or model_keys YAML as the gateway would load it:
- * the YAML (duplicate keys, custom tags, alias bombs), the file's schema, then the compiled
- * policy with the other files of the active config (globs, schemas, time zones). Every problem
- * with its line and column; nothing is saved.
- */
+/** The problems of a project's file, checked as the gateway would load it (`compileCandidate`). */
 export function lintPolicyFile(
   active: GatewayFiles,
   project: string,
   kind: FileKind,
   yaml: string,
 ): LintProblem[] {
-  const file = `${kind}/${project}.yaml`;
-  const toProblem = (e: ConfigFileError): LintProblem => ({
-    file,
-    line: e.line,
-    column: e.column,
-    reason: e.reason,
-  });
-  const linted = lintConfigText(file, yaml, FILE_KIND_SCHEMAS[kind]);
-  if (!linted.ok) return linted.problems.map(toProblem);
-  const field = FILES_FIELD[kind];
-  const candidate = {
-    ...active,
-    [field]: new Map<string, unknown>(active[field]).set(project, linted.value),
-  } as GatewayFiles;
-  try {
-    // The project files only: the tools' schemas do not change in a lint.
-    compileProjects({ ...candidate, projects: projectsOf(candidate) });
-  } catch (err) {
-    if (err instanceof ConfigFileError) return [toProblem(err)];
-    return [{ file, line: null, column: null, reason: (err as Error).message }];
-  }
-  return [];
+  return compileCandidate(active, project, kind, yaml).problems;
 }
 
 const saveRequestSchema = lintRequestSchema.extend({

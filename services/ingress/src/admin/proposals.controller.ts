@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import { forProject } from '@sg/config';
 import {
+  ANALYTICS_SIMULATE_SUBJECT,
   GatewayError,
   idSchema,
   POLICY_PROPOSAL_GET_SUBJECT,
@@ -10,6 +11,8 @@ import {
   PROPOSAL_YAML_MAX_BYTES,
   proposalStatusSchema,
   PROJECT_ID_PATTERN,
+  type ResponseOf,
+  SIMULATE_MAX_CALLS,
 } from '@sg/contracts';
 import { BusClient, ConfigSync } from '@sg/messaging';
 import { parseBody } from '@sg/runtime';
@@ -17,7 +20,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
-import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
 import { AdminAuth } from './admin-auth.js';
 
 const proposeBodySchema = z.strictObject({
@@ -147,7 +150,11 @@ export class ProposalsController {
         { id: proposalIdOf(id) },
         ctx,
       );
-      return reply.status(200).header('x-trace-id', ctx.traceId).send(detail);
+      const simulation = await this.impact(detail, ctx);
+      return reply
+        .status(200)
+        .header('x-trace-id', ctx.traceId)
+        .send({ ...detail, simulation });
     } catch (err) {
       return this.fail(reply, err, ctx.traceId);
     }
@@ -206,11 +213,53 @@ export class ProposalsController {
     }
   }
 
+  /**
+   * What a pending proposal would have changed: the recorded calls of the last
+   * REVIEW_WINDOW_DAYS replayed against the policy with the proposal merged (POST /api/simulate's
+   * engine). Its summary and the changed calls; an error in its place if it cannot be simulated.
+   */
+  private async impact(
+    p: ResponseOf<typeof POLICY_PROPOSAL_GET_SUBJECT>,
+    ctx: RequestContext,
+  ): Promise<Record<string, unknown> | null> {
+    if (p.status !== 'pending' || !p.merged) return null;
+    const to = new Date();
+    const from = new Date(to.getTime() - REVIEW_WINDOW_DAYS * 86_400_000);
+    try {
+      const out = await this.client.request(
+        ANALYTICS_SIMULATE_SUBJECT,
+        {
+          project: p.project,
+          source: {
+            kind: 'window',
+            from: from.toISOString(),
+            to: to.toISOString(),
+            limit: SIMULATE_MAX_CALLS,
+          },
+          against: { policy_yaml: p.merged },
+        },
+        ctx,
+        60_000,
+      );
+      return {
+        window: { from: from.toISOString(), to: to.toISOString() },
+        summary: out.summary,
+        truncated: out.truncated,
+        changed: out.calls.filter((c) => c.difference !== 'none').slice(0, 50),
+      };
+    } catch (err) {
+      return { error: err instanceof GatewayError ? err.message : 'the simulation failed' };
+    }
+  }
+
   private fail(reply: FastifyReply, err: unknown, traceId: string) {
     const a = this.errors.answer(err, traceId);
     return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }
+
+/** The days of recorded calls a proposal's review simulates. */
+const REVIEW_WINDOW_DAYS = 7;
 
 const PROPOSE_SHAPE = 'send {"model_id", "yaml", "justification"}';
 

@@ -118,6 +118,7 @@ function auditAdminActions(app: NestFastifyApplication): void {
             path: (req.url.split('?')[0] ?? '').slice(0, 512),
             http_status: reply.statusCode,
             code,
+            ...(seen.detail ? { detail: seen.detail } : {}),
           },
           typeof traceId === 'string' ? { ...ctx, traceId } : ctx,
         );

@@ -171,17 +171,19 @@ export class ProposalService {
     const p = await this.get(id);
     const liveText = this.liveText(p.project);
     let diff: string;
+    let merged: string | null = null;
     try {
+      merged = this.candidate(p.project, p.yaml).mergedText;
       diff = createTwoFilesPatch(
         `policies/${p.project}.yaml (active)`,
         `policies/${p.project}.yaml (with proposal ${p.proposal_id})`,
         liveText,
-        this.candidate(p.project, p.yaml).mergedText,
+        merged,
       );
     } catch (err) {
       diff = `the proposal no longer merges into the active policy: ${(err as Error).message}`;
     }
-    return { ...p, diff };
+    return { ...p, diff, merged };
   }
 
   async resolve(
