@@ -12,6 +12,7 @@ import {
   CHECKS,
   evaluate,
   type EvaluationInput,
+  limitUseOf,
   listing,
   type LimitOutcome,
   type SessionSnapshot,
@@ -351,5 +352,53 @@ describe('listing: what MCP tools/list shows', () => {
     ).toEqual({ requires_approval: false });
     // PII_READ is needed to see crm.lookup.
     expect(listing(keys, policy, 'scoped', 'crm.lookup', registry.get('crm.lookup'))).toBeNull();
+  });
+});
+
+describe('the explanation analytics reads back', () => {
+  it('gives the limits a call was counted in, and the one that refused it (limitUseOf)', () => {
+    const used = [
+      { scope: 'agent', used: 3, limit: 600, window_s: 60 },
+      { scope: 'user', used: 100, limit: 100, window_s: 3600 },
+    ];
+    const allowed = evaluate(input({}, { limits: { kind: 'ok', used } }));
+    expect(limitUseOf(allowed.reasoning.find((r) => r.startsWith('Rate limits: '))!)).toEqual(used);
+    const refused = evaluate(
+      input(
+        { user_id: 'mallory' },
+        {
+          limits: {
+            kind: 'limited',
+            scope: 'user',
+            limit: 100,
+            window_s: 3600,
+            retryAfterMs: 5000,
+          },
+        },
+      ),
+    );
+    const fail = refused.rule_trace.find((r) => r.outcome === 'fail')!;
+    expect(limitUseOf(fail.detail!, fail.rule)).toEqual([
+      { scope: 'user', used: 101, limit: 100, window_s: 3600 },
+    ]);
+    expect(limitUseOf('Rate limits: not counted again (re-check of an earlier call).')).toEqual([]);
+    expect(limitUseOf('anything else')).toEqual([]);
+  });
+
+  it('says what raised the session score on a denial too, before the reason', () => {
+    const d = evaluate(
+      input(
+        { tool: 'ops.delete_all' },
+        { session: { calls: 2, writes: 0, denials: 2, history: [] } },
+      ),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.reasoning.at(-1)).toBe(d.reason);
+    expect(d.reasoning.at(-2)).toBe(
+      'Session score: low risk (0.20): 2 earlier denial(s) in the session.',
+    );
+    // Nothing raised it: no sentence.
+    const calm = evaluate(input({ tool: 'ops.delete_all' }));
+    expect(calm.reasoning.some((r) => r.startsWith('Session score'))).toBe(false);
   });
 });
