@@ -48,8 +48,8 @@ CREATE TABLE analytics_denials (
   PRIMARY KEY (project, bucket, agent_id, tool, code, check_name, rule)
 );
 
--- Calls the policy allowed (decision.allowed), with the rules that granted them: what
--- "unused permissions" compares the policy's grants with.
+-- Calls the policy allowed (decision.allowed), by agent and tool: what "unused permissions"
+-- matches the policy's allow globs and key scopes against.
 CREATE TABLE analytics_grants (
   project    text        NOT NULL,
   bucket     timestamptz NOT NULL,

@@ -276,7 +276,9 @@ describe('aggregates', () => {
     );
     const again = await startExtraService(gw, 'analytics', ANALYTICS_ENV);
     try {
-      await counted(28);
+      await counted(28).catch((err: Error) => {
+        throw new Error(`${err.message}; the analytics log:\n${again.output().slice(-3000)}`);
+      });
       // Two instances, the consumer and the backfill all saw the same events: counted once.
       const second = await startExtraService(gw, 'analytics', ANALYTICS_ENV);
       await new Promise((r) => setTimeout(r, 1500));
@@ -331,6 +333,8 @@ describe('GET /api/policy/suggest', () => {
     expect(s.confidence).toBeGreaterThan(0.4);
     expect(s.change.proposal!.model_id).toBe('gpt-4o');
     expect(s.change.yaml).toMatch(/deny_tools:\s*\n\s*- db\.write_sensitive/);
+    // Refusals by a limit are not about the grant: no deny for other-bot's 6 429s.
+    expect(find('repeated_denials', /other-bot/)).toBeUndefined();
     // scoped-bot's 5 refusals are not more than 5: no deny suggested for it.
     expect(find('repeated_denials', /scoped-bot/)).toBeUndefined();
     // The threshold is a parameter.
@@ -356,6 +360,12 @@ describe('GET /api/policy/suggest', () => {
       'X-Admin-Key': ADMIN_KEY,
     });
     expect(review.body.simulation.summary).toMatchObject({ calls: 28, compared: 28, changed: 0 });
+    // A viewer reads the proposal, not the recorded calls of its simulation.
+    const viewed = await get(gw, `/api/proposals/${proposed.body.proposal_id as string}`, {
+      'X-Admin-Key': VIEWER,
+    });
+    expect(viewed.status).toBe(200);
+    expect(viewed.body.simulation).toEqual({ error: expect.stringMatching(/analytics\.run/) });
   });
 
   it('names unused grants older than the window, and skips a younger one', () => {
@@ -396,8 +406,9 @@ describe('GET /api/policy/suggest', () => {
   });
 
   it('reports the shadow differences, with which calls and why', () => {
-    const s = find('shadow_difference', /preview policy would change 3 of \d+ decisions/)!;
+    const s = find('shadow_difference', /Adopt the preview/)!;
     expect(s).toBeDefined();
+    expect(s.reason).toMatch(/would have changed 3 of \d+ decisions/);
     expect(s.reason).toMatch(/calendar\.list_events: allow → deny:POLICY\.TOOL_NOT_ALLOWED/);
     expect(s.evidence.trace_ids.length).toBe(3);
   });
@@ -505,13 +516,21 @@ describe('POST /api/simulate', () => {
     expect(rows.rows).toEqual([]);
     const actions = await waitFor(async () => {
       const r = await gw.db.query<{
-        data: { detail: { source: string; summary: { calls: number } } };
+        data: { detail: Record<string, unknown> };
       }>(
-        "SELECT data FROM audit_events WHERE subject = 'gw.evt.admin.action.v1' AND data->>'path' = '/api/simulate' AND data->>'http_status' = '200'",
+        "SELECT data FROM audit_events WHERE subject = 'gw.evt.admin.action.v1' AND data->>'path' = '/api/simulate' AND data->>'http_status' = '200' ORDER BY chain_seq",
       );
       return r.rows.length >= 2 ? r.rows : undefined;
     }, 10_000);
-    expect(actions[0]!.data.detail).toMatchObject({ source: 'trace', summary: { calls: 3 } });
+    expect(actions[0]!.data.detail).toMatchObject({
+      source: { kind: 'trace', model_id: 'gpt-4o', session_id: 'sim-trace-1', calls: 3 },
+      against: { kind: 'live' },
+      summary: { calls: 3 },
+    });
+    expect(actions[1]!.data.detail).toMatchObject({
+      against: { kind: 'candidate' },
+      candidate_sha256: expect.stringMatching(/^[a-f0-9]{64}$/),
+    });
   });
 
   it('replays a stored session against a candidate, call by call, with the differences', async () => {

@@ -237,8 +237,11 @@ export const simulationSchema = z.object({
   }),
   /** The window held more calls than `limit`: the oldest `limit` were replayed. */
   truncated: z.boolean(),
-  /** Unchanged calls left out of `calls` so the answer fits in one message (the summary counts them). */
-  omitted_unchanged: z.number().int(),
+  /**
+   * Calls left out of `calls` so the answer fits in one message (the summary counts them):
+   * unchanged calls are left out first, changed ones only when those alone do not fit.
+   */
+  omitted: z.number().int(),
   took_ms: z.number(),
 });
 export type Simulation = z.infer<typeof simulationSchema>;
@@ -282,7 +285,7 @@ export const ANALYTICS_RISK_SESSIONS_SUBJECT = 'gw.analytics.risk_sessions.v1';
 export const riskSessionsQuerySchema = z.object({
   project: projectIdSchema,
   from: time,
-  limit: z.number().int().min(1).max(500).default(20),
+  limit: z.number().int().min(1).max(1000).default(20),
 });
 export const riskSessionsSchema = z.object({
   project: z.string(),

@@ -13,8 +13,12 @@ import type { Counted } from './fold.js';
 import { COUNTED_SUBJECTS, countedOf } from './parse.js';
 
 const PAGE = 5000;
-/** The advisory lock one instance holds while it backfills (any 64-bit number of our own). */
-const LOCK = 7_340_014_412;
+/**
+ * The advisory lock one instance holds while it backfills: (a number of our own, the schema), so
+ * that gateways sharing a database in their own schemas do not wait for each other.
+ */
+const LOCK_CLASS = 734_001;
+const LOCK_KEY = 'hashtext(current_schema())';
 const RETRY_MS = 30_000;
 const PRUNE_MS = 3_600_000;
 
@@ -82,9 +86,10 @@ export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
         this.state = 'done';
         return true;
       }
-      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
-        LOCK,
-      ]);
+      const locked = await client.query<{ ok: boolean }>(
+        `SELECT pg_try_advisory_lock($1, ${LOCK_KEY}) AS ok`,
+        [LOCK_CLASS],
+      );
       if (!locked.rows[0]?.ok) {
         this.state = 'another instance is backfilling';
         return false;
@@ -93,14 +98,19 @@ export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
         const exists = await client.query<{ t: string | null }>(
           "SELECT to_regclass('audit_events')::text AS t",
         );
-        if (exists.rows[0]?.t) await this.copy(client, progress);
+        if (!exists.rows[0]?.t) {
+          // The audit service has not created its table yet: nothing to read until it has.
+          this.state = `waiting for audit_events (retried every ${RETRY_MS / 1000} s)`;
+          return false;
+        }
+        await this.copy(client, progress);
         progress.done = true;
         await this.save(client, progress);
         this.state = 'done';
         this.logger.info({ rows: progress.rows }, 'backfill from audit_events done');
         return true;
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+        await client.query(`SELECT pg_advisory_unlock($1, ${LOCK_KEY})`, [LOCK_CLASS]);
       }
     } finally {
       client.release();

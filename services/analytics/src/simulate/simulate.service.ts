@@ -60,25 +60,14 @@ export class SimulateService {
     const { calls, truncated } = await this.calls(req);
     const simulated = replay(calls, target.policy);
     const summary = summarize(simulated);
-    // Every changed call is kept; unchanged ones while they fit in one reply.
-    let budget = this.bus.maxPayload - REPLY_HEADROOM;
-    let omitted = 0;
-    const kept = simulated.filter((c) => {
-      const size = JSON.stringify(c).length + 1;
-      if (c.difference === 'none' && size > budget) {
-        omitted += 1;
-        return false;
-      }
-      budget -= size;
-      return true;
-    });
+    const { kept, omitted } = fit(simulated, this.bus.maxPayload - REPLY_HEADROOM);
     return {
       project: req.project,
       against: target.against,
       calls: kept,
       summary,
       truncated,
-      omitted_unchanged: omitted,
+      omitted,
       took_ms: Math.round(performance.now() - started),
     };
   }
@@ -193,6 +182,25 @@ export class SimulateService {
       );
     return { calls, truncated };
   }
+}
+
+/**
+ * The calls that fit in `budget` bytes of JSON, in their order: the changed ones first, then
+ * unchanged ones while room is left.
+ */
+export function fit(calls: Simulation['calls'], budget: number) {
+  const size = (c: Simulation['calls'][number]) => JSON.stringify(c).length + 1;
+  const keep = new Set<number>();
+  let left = budget;
+  for (const pass of [true, false])
+    for (const c of calls) {
+      if ((c.difference !== 'none') !== pass) continue;
+      const s = size(c);
+      if (s > left) continue;
+      left -= s;
+      keep.add(c.index);
+    }
+  return { kept: calls.filter((c) => keep.has(c.index)), omitted: calls.length - keep.size };
 }
 
 /**

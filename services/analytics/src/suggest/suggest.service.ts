@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { forProject, type PolicyFile } from '@sg/config';
+import { forProject, forProjectOptional, type PolicyFile } from '@sg/config';
 import {
   POLICY_HISTORY_SUBJECT,
   POLICY_VERSION_SUBJECT,
@@ -21,13 +21,11 @@ type Query = RequestOf<'gw.analytics.suggest.v1'>;
 type Answer = ResponseOf<'gw.analytics.suggest.v1'>;
 type Rule = PolicyFile['rules'][number];
 type Draft = Omit<Suggestion, 'id' | 'dismissed'>;
-/** Codes that say nothing about a grant: the gateway could not decide, or a limit refused. */
-const NOT_ABOUT_GRANTS = [
-  'POLICY.RATE_LIMITED',
-  'POLICY.DEPENDENCY_UNAVAILABLE',
-  'POLICY.EVALUATION_FAILED',
-  'REQUEST.UNKNOWN_PROJECT',
-];
+/**
+ * The checks whose denials are about a grant (who may call which tool): an explicit deny says the
+ * same. A denial for the arguments, the session, the time or a limit is about the call, not the tool.
+ */
+const GRANT_CHECKS = ['allow_tools', 'key_scope', 'pii_permission'];
 /** Policy versions read to date a grant. */
 const HISTORY_DEPTH = 50;
 const n = (v: unknown) => Number(v ?? 0);
@@ -79,9 +77,9 @@ export class SuggestService {
            (array_agg(reason ORDER BY calls DESC))[1] AS reason,
            (array_agg(array_to_string(trace_ids, ',')))[1:5] AS traces
          FROM analytics_denials WHERE ${range} AND agent_id <> '' AND tool <> ''
-           AND code <> ALL($4)
+           AND check_name = ANY($4)
          GROUP BY agent_id, tool HAVING sum(calls) > $5 ORDER BY calls DESC LIMIT 100`,
-        [...w, NOT_ABOUT_GRANTS, thresholds.min_denials],
+        [...w, GRANT_CHECKS, thresholds.min_denials],
       ),
       this.pg.query(
         `SELECT agent_id, tool, sum(calls) AS calls FROM analytics_grants WHERE ${range}
@@ -119,13 +117,14 @@ export class SuggestService {
     for (const r of denials.rows) {
       const agent = r.agent_id as string;
       const tool = r.tool as string;
+      const own = policy.rules.some((r) => r.model === agent);
       const rules = rulesFor(policy, agent);
       if (rules.deny_tools.some((g) => compileGlobs([g]).firstMatch(tool) >= 0)) continue;
       const next = { ...rules, deny_tools: [...rules.deny_tools, tool] };
       drafts.push({
         kind: 'repeated_denials',
         title: `Deny ${tool} to ${agent} explicitly`,
-        reason: `${agent} was denied ${tool} ${n(r.calls)} times between ${q.from} and ${q.to} (more than ${thresholds.min_denials}; codes ${(r.codes as string[]).join(', ')}). An explicit deny_tools entry documents the refusal and wins over any allow added later. Example: ${r.reason as string}`,
+        reason: `${agent} was denied ${tool} ${n(r.calls)} times between ${q.from} and ${q.to} (more than ${thresholds.min_denials}; codes ${(r.codes as string[]).join(', ')}). An explicit deny_tools entry documents the refusal and wins over any allow added later.${own ? '' : ` ${agent} has no rules of its own: the change gives it a copy of the * rules with the deny added.`} Example: ${r.reason as string}`,
         change: policyChange(q.project, agent, { rules: [next] }, `explicit deny of ${tool}`),
         evidence: evidence({ denials: n(r.calls) }, flat(r.traces)),
         confidence: confidence(n(r.calls), thresholds.min_denials),
@@ -225,12 +224,7 @@ export class SuggestService {
         kind: 'rate_limit_hotspot',
         title: `${r.agent_id as string} hits rate_limits.${scope} often`,
         reason: `${r.agent_id as string} was refused ${n(r.hits)} times by rate_limits.${scope} (${live.limit} calls per ${live.window_s} s) between ${q.from} and ${q.to}. If this load is expected, raise the limit (the change doubles it); if not, the agent is misbehaving and the limit works.`,
-        change: policyChange(
-          q.project,
-          r.agent_id as string,
-          { rate_limits: raised },
-          `raise rate_limits.${scope}`,
-        ),
+        change: policyChange(q.project, '*', { rate_limits: raised }, `raise rate_limits.${scope}`),
         evidence: evidence(
           { hits: n(r.hits), limit: live.limit, window_s: live.window_s },
           flat(r.traces),
@@ -275,7 +269,7 @@ export class SuggestService {
     // 5. Shadow differences: the preview would have changed N decisions.
     const differing = shadow.rows.filter((r) => r.live !== r.shadow);
     const evaluated = shadow.rows.reduce((a, r) => a + n(r.calls), 0);
-    const preview = files.preview.policies.get(q.project);
+    const preview = forProjectOptional(files.preview.policies, q.project);
     if (differing.length > 0 && preview) {
       const changed = differing.reduce((a, r) => a + n(r.calls), 0);
       const { proposals: _ignored, ...snippet } = preview;
@@ -287,8 +281,8 @@ export class SuggestService {
         );
       drafts.push({
         kind: 'shadow_difference',
-        title: `The preview policy would change ${changed} of ${evaluated} decisions`,
-        reason: `Between ${q.from} and ${q.to}, policies/${q.project}.preview.yaml decided ${changed} of ${evaluated} calls otherwise than the live policy: ${top.join('; ')}. Adopting it makes these the decisions.`,
+        title: 'Adopt the preview (shadow) policy',
+        reason: `Between ${q.from} and ${q.to}, the preview policy would have changed ${changed} of ${evaluated} decisions: ${top.join('; ')}. Adopting it makes these the decisions (merged as a proposal: the live rules of models the preview does not name stay).`,
         change: policyChange(
           q.project,
           '*',

@@ -74,6 +74,11 @@ export function adminSeen(req: object): AdminSeen | undefined {
   return (req as { [SEEN]?: AdminSeen })[SEEN];
 }
 
+/** Whether one of the principal's roles has the permission. */
+export function mayDo(principal: AdminPrincipal, permission: AdminPermission): boolean {
+  return principal.roles.some((r) => ROLE_PERMISSIONS[r].has(permission));
+}
+
 /** Adds what the request did to its audit record (after AdminAuth.require). */
 export function noteAdminDetail(req: object, detail: Record<string, unknown>): void {
   const seen = adminSeen(req);
@@ -143,7 +148,7 @@ export class AdminAuth {
     (req as unknown as { [SEEN]: AdminSeen })[SEEN] = seen;
     const principal = await this.authenticate(req.headers);
     seen.principal = principal;
-    if (!principal.roles.some((r) => ROLE_PERMISSIONS[r].has(permission))) {
+    if (!mayDo(principal, permission)) {
       const may = (Object.keys(ROLE_PERMISSIONS) as AdminRole[]).filter((r) =>
         ROLE_PERMISSIONS[r].has(permission),
       );

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import {
   ANALYTICS_DISMISS_SUBJECT,
@@ -124,11 +125,31 @@ export class AnalyticsController {
         ANALYSIS_TIMEOUT_MS,
       );
       // The one audit record of the simulation: its admin.action event, with what it did.
+      const src = request.source;
       noteAdminDetail(req, {
         project: request.project,
-        source: request.source.kind,
+        source:
+          src.kind === 'trace'
+            ? {
+                kind: 'trace',
+                model_id: src.model_id,
+                session_id: src.session_id,
+                calls: src.tool_calls.length,
+              }
+            : src.kind === 'session'
+              ? { kind: 'session', session_id: src.session_id }
+              : { kind: 'window', from: src.from, to: src.to, limit: src.limit },
         against: out.against,
+        // A candidate by its digest: the YAML itself may be long.
+        ...('policy_yaml' in request.against
+          ? {
+              candidate_sha256: createHash('sha256')
+                .update(request.against.policy_yaml)
+                .digest('hex'),
+            }
+          : {}),
         summary: out.summary,
+        truncated: out.truncated,
       });
       return out;
     });

@@ -302,7 +302,7 @@ export function parseRiskSessionsQuery(params: URLSearchParams) {
   return {
     project: q.project as string,
     from: (q.from as string | undefined) ?? new Date(Date.now() - 7 * 86_400_000).toISOString(),
-    limit: Math.min((q.limit as number | undefined) ?? 20, 500),
+    limit: (q.limit as number | undefined) ?? 20,
   };
 }
 

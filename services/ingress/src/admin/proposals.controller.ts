@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
-import { AdminAuth } from './admin-auth.js';
+import { AdminAuth, mayDo, noteAdminDetail } from './admin-auth.js';
 
 const proposeBodySchema = z.strictObject({
   model_id: idSchema,
@@ -144,13 +144,21 @@ export class ProposalsController {
   async get(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const ctx = this.toolCalls.contextOf(req.headers);
     try {
-      await this.admins.require(req, 'policy.read');
+      const principal = await this.admins.require(req, 'policy.read');
       const detail = await this.client.request(
         POLICY_PROPOSAL_GET_SUBJECT,
         { id: proposalIdOf(id) },
         ctx,
       );
-      const simulation = await this.impact(detail, ctx);
+      // The impact names recorded calls (agents, trace ids): for those who may run simulations.
+      const simulation = mayDo(principal, 'analytics.run')
+        ? await this.impact(detail, ctx)
+        : {
+            error:
+              'the simulated impact needs the analytics.run permission (analyst, policy_editor or admin)',
+          };
+      if (simulation && 'summary' in simulation)
+        noteAdminDetail(req, { simulation: simulation.summary, proposal_id: detail.proposal_id });
       return reply
         .status(200)
         .header('x-trace-id', ctx.traceId)
