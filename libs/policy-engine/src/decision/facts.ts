@@ -63,6 +63,40 @@ redis.call('EXPIRE', history, ttl)
 return out
 `;
 
+/** Each limit's count with this call, and the ms left in its window. */
+export interface CountedLimit {
+  scope: string;
+  used: number;
+  limit: number;
+  window_s: number;
+  ttl: number;
+}
+
+/**
+ * The rate_limit check's input from the counts: limited by the exceeded limit whose window ends
+ * last (its retry-after), or ok with every limit's use.
+ */
+export function limitOutcome(counted: readonly CountedLimit[]): LimitOutcome {
+  const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
+  return over
+    ? {
+        kind: 'limited',
+        scope: over.scope,
+        limit: over.limit,
+        window_s: over.window_s,
+        retryAfterMs: Math.max(1, over.ttl),
+      }
+    : {
+        kind: 'ok',
+        used: counted.map((c) => ({
+          scope: c.scope,
+          used: c.used,
+          limit: c.limit,
+          window_s: c.window_s,
+        })),
+      };
+}
+
 type GatherReply = Array<number | string | string[] | null>;
 type WithGather = Redis & {
   sgGatherFacts(numKeys: number, ...args: Array<string | number>): Promise<GatherReply>;
@@ -143,27 +177,10 @@ export class FactsStore {
       used: reply[1 + 2 * i] as number,
       ttl: reply[2 + 2 * i] as number,
     }));
-    const over = counted.filter((c) => c.used > c.limit).sort((a, b) => b.ttl - a.ttl)[0];
     const at = 1 + 2 * wanted.length;
     return {
       ...(claim ? { claim: { won: true, stored: null } } : {}),
-      limits: over
-        ? {
-            kind: 'limited',
-            scope: over.scope,
-            limit: over.limit,
-            window_s: over.window_s,
-            retryAfterMs: Math.max(1, over.ttl),
-          }
-        : {
-            kind: 'ok',
-            used: counted.map((c) => ({
-              scope: c.scope,
-              used: c.used,
-              limit: c.limit,
-              window_s: c.window_s,
-            })),
-          },
+      limits: limitOutcome(counted),
       session: {
         history: reply[at] as string[],
         calls: reply[at + 1] as number,

@@ -6,6 +6,7 @@ import {
 } from '@sg/config';
 import { compileKeys, compilePolicy, compileRegistry } from '@sg/policy-engine';
 import { replay, summarize, type ReplayCall, type SimulationPolicy } from './replay.js';
+import { fit } from './simulate.service.js';
 
 const tool = (name: string) =>
   toolFileSchema.parse({
@@ -152,5 +153,26 @@ describe('replay', () => {
       target({ rules: [{ model: 'gpt-4o', allow_tools: ['calendar.*'] }] }),
     );
     expect(denied[0]!.simulated.code).toBe('POLICY.TOOL_NOT_ALLOWED');
+  });
+});
+
+describe('fit', () => {
+  it('keeps the changed calls first, then unchanged ones while they fit, in their order', () => {
+    const out = replay(
+      [
+        c('calendar.list_events', 0),
+        c('calendar.list_events', 1),
+        c('calendar.list_events', 2),
+        c('calendar.list_events', 3),
+      ],
+      target(),
+    );
+    // Calls 2 and 3 are rate limited (changed); one more call fits beside them.
+    const one = JSON.stringify(out[0]).length + 1;
+    const budget = JSON.stringify(out[2]).length + JSON.stringify(out[3]).length + 2 + one;
+    const { kept, omitted } = fit(out, budget);
+    expect(kept.map((k) => k.index)).toEqual([0, 2, 3]);
+    expect(omitted).toBe(1);
+    expect(fit(out, 1e9)).toEqual({ kept: out, omitted: 0 });
   });
 });

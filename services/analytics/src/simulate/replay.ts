@@ -9,10 +9,10 @@ import {
   compileCatalogue,
   evaluate,
   isWriteTool,
+  limitOutcome,
   HISTORY_LENGTH,
   type CompiledKeys,
   type CompiledPolicy,
-  type LimitOutcome,
   type RegisteredTool,
   type SessionSnapshot,
 } from '@sg/policy-engine';
@@ -67,14 +67,14 @@ export function replay(calls: readonly ReplayCall[], target: SimulationPolicy): 
   const windows = new Map<string, { used: number; resetAt: number }>();
   const remote = new Map<string, RegisteredTool>();
   const out: Simulated['calls'] = [];
-  const limits = target.policy.policy.rate_limits;
+  const rateLimits = target.policy.policy.rate_limits;
 
   calls.forEach((c, index) => {
     const tool = target.registry.get(c.tool) ?? remoteTool(remote, c.tool);
     // Rate limits: a fixed window per limit, as the gateway counts them.
-    const wanted = [{ scope: 'agent', key: c.agent_id, ...limits.agent }];
-    if (c.user_id) wanted.push({ scope: 'user', key: c.user_id, ...limits.user });
-    if (limits.tool) wanted.push({ scope: 'tool', key: c.tool, ...limits.tool });
+    const wanted = [{ scope: 'agent', key: c.agent_id, ...rateLimits.agent }];
+    if (c.user_id) wanted.push({ scope: 'user', key: c.user_id, ...rateLimits.user });
+    if (rateLimits.tool) wanted.push({ scope: 'tool', key: c.tool, ...rateLimits.tool });
     const now = c.at.getTime();
     const counted = wanted.map((w) => {
       const k = `${w.scope}:${w.limit}/${w.window_s}:${w.key}`;
@@ -86,24 +86,7 @@ export function replay(calls: readonly ReplayCall[], target: SimulationPolicy): 
       win.used += 1;
       return { ...w, used: win.used, ttl: win.resetAt - now };
     });
-    const over = counted.filter((w) => w.used > w.limit).sort((a, b) => b.ttl - a.ttl)[0];
-    const limitOutcome: LimitOutcome = over
-      ? {
-          kind: 'limited',
-          scope: over.scope,
-          limit: over.limit,
-          window_s: over.window_s,
-          retryAfterMs: Math.max(1, over.ttl),
-        }
-      : {
-          kind: 'ok',
-          used: counted.map(({ scope, used, limit, window_s }) => ({
-            scope,
-            used,
-            limit,
-            window_s,
-          })),
-        };
+    const limits = limitOutcome(counted);
 
     // The session: its history before this call, then this call counted.
     const sk = `${c.agent_id}\u0000${c.session_id}`;
@@ -135,7 +118,7 @@ export function replay(calls: readonly ReplayCall[], target: SimulationPolicy): 
       tool,
       policy: target.policy,
       keys: target.keys,
-      limits: limitOutcome,
+      limits,
       session,
       now: c.at,
       version: target.version,
