@@ -309,6 +309,9 @@ describe('aggregates', () => {
     const none = await get(gw, '/api/analytics/summary', analyst);
     expect(none.status).toBe(400);
     expect(none.body.error.message).toMatch(/project is required/);
+    const nowhere = await get(gw, `/api/policy/suggest?${q({ project: 'nowhere' })}`, analyst);
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.body.error.code).toBe('REQUEST.UNKNOWN_PROJECT');
     const anon = await get(gw, `/api/analytics/summary?${q({ project: 'default' })}`);
     expect(anon.status).toBe(401);
   });

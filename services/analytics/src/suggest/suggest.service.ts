@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { forProject, forProjectOptional, type PolicyFile } from '@sg/config';
+import { forProject, forProjectOptional, type PolicyFile, unknownProjectMessage } from '@sg/config';
 import {
+  GatewayError,
   POLICY_HISTORY_SUBJECT,
   POLICY_VERSION_SUBJECT,
   type PolicyKind,
@@ -54,6 +55,9 @@ export class SuggestService {
   async suggest(q: Query, ctx: MessageContext): Promise<Answer> {
     const started = performance.now();
     const files = this.config.files;
+    // Changes are written against the project's files: a project without any has none to change.
+    if (!files.projects.has(q.project))
+      throw new GatewayError('REQUEST.UNKNOWN_PROJECT', unknownProjectMessage(q.project));
     const policy = forProject(files.policies, q.project);
     const keys = forProject(files.modelKeys, q.project);
     const thresholds = {
