@@ -21,6 +21,16 @@ const LOCK_CLASS = 734_001;
 const LOCK_KEY = 'hashtext(current_schema())';
 const RETRY_MS = 30_000;
 const PRUNE_MS = 3_600_000;
+const AGGREGATE_TABLES = [
+  'analytics_calls_hourly',
+  'analytics_calls_daily',
+  'analytics_denials',
+  'analytics_grants',
+  'analytics_limits',
+  'analytics_risk',
+  'analytics_sessions',
+  'analytics_shadow',
+];
 
 interface Progress {
   done: boolean;
@@ -33,8 +43,8 @@ interface Progress {
  * On the first start, counts what audit_events already holds (the calls before analytics ran,
  * or older than the stream keeps), project by project in chain order, resuming where it stopped.
  * One instance does it (an advisory lock); the others retry until it is done. The consumer runs
- * meanwhile: an event both see is counted once. Also prunes the counted ids past
- * ANALYTICS_DEDUPE_DAYS, every hour.
+ * meanwhile: an event both see is counted once. Every hour, prunes the counted ids past
+ * ANALYTICS_DEDUPE_DAYS and refreshes the aggregate tables' statistics (ANALYZE).
  */
 @Injectable()
 export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -106,6 +116,9 @@ export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
         await this.copy(client, progress);
         progress.done = true;
         await this.save(client, progress);
+        // Fresh statistics: the planner would otherwise take the tables the backfill filled for
+        // empty, and answer a 30-day question with a sort that spills to disk.
+        await this.analyze();
         this.state = 'done';
         this.logger.info({ rows: progress.rows }, 'backfill from audit_events done');
         return true;
@@ -173,9 +186,15 @@ export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
         `DELETE FROM analytics_events WHERE counted_at < now() - make_interval(days => $1)`,
         [this.env.ANALYTICS_DEDUPE_DAYS],
       );
+      await this.analyze();
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'pruning counted event ids failed');
     }
+  }
+
+  /** Statistics of the aggregate tables, for the planner (also where autovacuum is off). */
+  private async analyze() {
+    await this.pg.query(`ANALYZE ${AGGREGATE_TABLES.join(', ')}`);
   }
 
   async onApplicationShutdown() {

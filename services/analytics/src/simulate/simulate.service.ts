@@ -189,7 +189,7 @@ export class SimulateService {
  * unchanged ones while room is left.
  */
 export function fit(calls: Simulation['calls'], budget: number) {
-  const size = (c: Simulation['calls'][number]) => JSON.stringify(c).length + 1;
+  const size = (c: Simulation['calls'][number]) => Buffer.byteLength(JSON.stringify(c)) + 1;
   const keep = new Set<number>();
   let left = budget;
   for (const pass of [true, false])

@@ -101,3 +101,15 @@ describe('analytics query strings', () => {
     ).toMatch(/more than 400 days/);
   });
 });
+
+describe('hourly questions', () => {
+  it('cover at most 7 days, 1 by default', () => {
+    const q = parseSummaryQuery(new URLSearchParams('project=p&bucket=hour'));
+    expect(Date.parse(q.to) - Date.parse(q.from)).toBe(86_400_000);
+    expect(
+      codeOf(() =>
+        parseSummaryQuery(new URLSearchParams(`project=p&bucket=hour&from=2026-11-01&to=${TO}`)),
+      ),
+    ).toMatch(/^ANALYTICS\.INVALID_QUERY: bucket=hour covers at most 7 days/);
+  });
+});

@@ -259,22 +259,38 @@ function windowOf(
 const analytics = (params: URLSearchParams, allowed: readonly Name[]) =>
   parseParams(params, allowed, ['project'], undefined, 'ANALYTICS.INVALID_QUERY');
 
-/** GET /api/analytics/summary and GET /api/risk/agents (with agent_id) */
-export function parseSummaryQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'to', 'bucket']);
-  return {
-    project: q.project as string,
-    ...windowOf(q),
-    bucket: (q.bucket as 'hour' | 'day' | undefined) ?? 'day',
-  };
+/** Most days a question by the hour may span: hourly rows are 24 times as many. */
+export const HOURLY_MAX_DAYS = 7;
+
+/** The bucket asked for, day by default; hours only over a window of HOURLY_MAX_DAYS. */
+function bucketOf(q: Partial<Record<Name, unknown>>, window: { from: string; to: string }) {
+  const bucket = (q.bucket as 'hour' | 'day' | undefined) ?? 'day';
+  if (
+    bucket === 'hour' &&
+    Date.parse(window.to) - Date.parse(window.from) > HOURLY_MAX_DAYS * 86_400_000
+  )
+    throw new GatewayError(
+      'ANALYTICS.INVALID_QUERY',
+      `bucket=hour covers at most ${HOURLY_MAX_DAYS} days; ask for a shorter window, or bucket=day`,
+    );
+  return bucket;
 }
 
+/** GET /api/analytics/summary */
+export function parseSummaryQuery(params: URLSearchParams) {
+  const q = analytics(params, ['project', 'from', 'to', 'bucket']);
+  const window = windowOf(q, q.bucket === 'hour' ? 1 : 30);
+  return { project: q.project as string, ...window, bucket: bucketOf(q, window) };
+}
+
+/** GET /api/risk/agents */
 export function parseRiskTrendQuery(params: URLSearchParams) {
   const q = analytics(params, ['project', 'from', 'to', 'bucket', 'agent_id']);
+  const window = windowOf(q, q.bucket === 'hour' ? 1 : 30);
   return {
     project: q.project as string,
-    ...windowOf(q),
-    bucket: (q.bucket as 'hour' | 'day' | undefined) ?? 'day',
+    ...window,
+    bucket: bucketOf(q, window),
     ...(q.agent_id !== undefined ? { agent_id: q.agent_id as string } : {}),
   };
 }
