@@ -24,37 +24,18 @@ export class Queries {
     // the rows are counted whole.
     const w = [q.project, startOf(q.from, q.bucket), q.to];
     const range = 'project = $1 AND bucket >= $2 AND bucket < $3';
-    const [totals, series, codes, tools, agents, users, denials, limits, risk] = await Promise.all([
+    const [calls, denials, limits, risk] = await Promise.all([
+      // One scan of the calls for every breakdown: `g` names the grouping a row belongs to.
       this.pg.query(
-        `SELECT outcome, sum(calls) AS calls, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-         FROM ${table} WHERE ${range} GROUP BY outcome`,
-        w,
-      ),
-      this.pg.query(
-        `SELECT bucket, sum(calls) AS calls, sum(calls) FILTER (WHERE outcome = 'denied') AS denied
-         FROM ${table} WHERE ${range} GROUP BY bucket ORDER BY bucket`,
-        w,
-      ),
-      this.pg.query(
-        `SELECT code, sum(calls) AS calls FROM ${table} WHERE ${range} AND code <> ''
-         GROUP BY code ORDER BY calls DESC LIMIT ${TOP}`,
-        w,
-      ),
-      this.pg.query(
-        `SELECT tool, sum(calls) AS calls, sum(calls) FILTER (WHERE outcome = 'denied') AS denied,
+        `SELECT CASE WHEN GROUPING(outcome) = 0 THEN 'outcome' WHEN GROUPING(bucket) = 0 THEN 'bucket'
+             WHEN GROUPING(code) = 0 THEN 'code' WHEN GROUPING(tool) = 0 THEN 'tool'
+             WHEN GROUPING(agent_id) = 0 THEN 'agent' ELSE 'user' END AS g,
+           outcome, bucket, code, tool, agent_id, user_id, sum(calls) AS calls,
+           sum(calls) FILTER (WHERE outcome = 'denied') AS denied,
+           sum(risk_sum) / nullif(sum(risk_n), 0) AS avg_risk, max(risk_max) AS max_risk,
            min(first_seen) AS first_seen, max(last_seen) AS last_seen
-         FROM ${table} WHERE ${range} GROUP BY tool ORDER BY calls DESC LIMIT ${TOP}`,
-        w,
-      ),
-      this.pg.query(
-        `SELECT agent_id, sum(calls) AS calls, sum(calls) FILTER (WHERE outcome = 'denied') AS denied,
-           sum(risk_sum) / nullif(sum(risk_n), 0) AS avg_risk, max(risk_max) AS max_risk
-         FROM ${table} WHERE ${range} GROUP BY agent_id ORDER BY calls DESC LIMIT ${TOP}`,
-        w,
-      ),
-      this.pg.query(
-        `SELECT user_id, sum(calls) AS calls, sum(calls) FILTER (WHERE outcome = 'denied') AS denied
-         FROM ${table} WHERE ${range} AND user_id <> '' GROUP BY user_id ORDER BY calls DESC LIMIT ${TOP}`,
+         FROM ${table} WHERE ${range}
+         GROUP BY GROUPING SETS ((outcome), (bucket), (code), (tool), (agent_id), (user_id))`,
         w,
       ),
       this.pg.query(
@@ -74,11 +55,18 @@ export class Queries {
         w,
       ),
     ]);
-    const byOutcome = new Map(totals.rows.map((r) => [r.outcome as string, n(r.calls)]));
+    const of = (g: string) => calls.rows.filter((r) => r.g === g);
+    const top = (g: string, keep: (r: Record<string, unknown>) => boolean = () => true) =>
+      of(g)
+        .filter(keep)
+        .sort((a, b) => n(b.calls) - n(a.calls))
+        .slice(0, TOP);
+    const outcomes = of('outcome');
+    const byOutcome = new Map(outcomes.map((r) => [r.outcome as string, n(r.calls)]));
     const histogram = Array.from({ length: 10 }, () => 0);
     for (const r of risk.rows) histogram[Number(r.tenth)] = n(r.calls);
-    const firsts = totals.rows.map((r) => r.first_seen as Date);
-    const lasts = totals.rows.map((r) => r.last_seen as Date);
+    const firsts = outcomes.map((r) => (r.first_seen as Date).getTime());
+    const lasts = outcomes.map((r) => (r.last_seen as Date).getTime());
     return {
       project: q.project,
       from: q.from,
@@ -91,30 +79,35 @@ export class Queries {
         denied: byOutcome.get('denied') ?? 0,
         rejected: byOutcome.get('rejected') ?? 0,
         error: byOutcome.get('error') ?? 0,
-        first_seen: iso(firsts.length ? new Date(Math.min(...firsts.map(Number))) : null),
-        last_seen: iso(lasts.length ? new Date(Math.max(...lasts.map(Number))) : null),
+        first_seen: iso(firsts.length ? new Date(Math.min(...firsts)) : null),
+        last_seen: iso(lasts.length ? new Date(Math.max(...lasts)) : null),
       },
-      series: series.rows.map((r) => ({
-        at: (r.bucket as Date).toISOString(),
+      series: of('bucket')
+        .sort((a, b) => (a.bucket as Date).getTime() - (b.bucket as Date).getTime())
+        .map((r) => ({
+          at: (r.bucket as Date).toISOString(),
+          calls: n(r.calls),
+          denied: n(r.denied),
+        })),
+      by_code: top('code', (r) => r.code !== '').map((r) => ({
+        code: r.code as string,
         calls: n(r.calls),
-        denied: n(r.denied),
       })),
-      by_code: codes.rows.map((r) => ({ code: r.code as string, calls: n(r.calls) })),
-      by_tool: tools.rows.map((r) => ({
+      by_tool: top('tool').map((r) => ({
         tool: r.tool as string,
         calls: n(r.calls),
         denied: n(r.denied),
         first_seen: (r.first_seen as Date).toISOString(),
         last_seen: (r.last_seen as Date).toISOString(),
       })),
-      by_agent: agents.rows.map((r) => ({
+      by_agent: top('agent').map((r) => ({
         agent_id: r.agent_id as string,
         calls: n(r.calls),
         denied: n(r.denied),
         avg_risk: round(n(r.avg_risk)),
         max_risk: round(n(r.max_risk)),
       })),
-      by_user: users.rows.map((r) => ({
+      by_user: top('user', (r) => r.user_id !== '').map((r) => ({
         user_id: r.user_id as string,
         calls: n(r.calls),
         denied: n(r.denied),
