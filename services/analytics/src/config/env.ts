@@ -8,8 +8,8 @@ export const analyticsEnvSchema = baseEnvSchema.extend(postgresEnvSchema.shape).
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('analytics'),
-  ANALYTICS_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
-  ANALYTICS_FLUSH_MS: z.coerce.number().int().min(1).max(5000).default(50),
+  ANALYTICS_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(2000),
+  ANALYTICS_FLUSH_MS: z.coerce.number().int().min(1).max(5000).default(500),
   /** How long the ids of counted events are kept (a redelivery older than this would count twice). */
   ANALYTICS_DEDUPE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Suggestions: more denials than this of one tool for one agent suggest an explicit deny (seed 000). */
