@@ -168,8 +168,9 @@ describe('fit', () => {
       target(),
     );
     // Calls 2 and 3 are rate limited (changed); one more call fits beside them.
-    const one = JSON.stringify(out[0]).length + 1;
-    const budget = JSON.stringify(out[2]).length + JSON.stringify(out[3]).length + 2 + one;
+    // Sizes in bytes: "→" is three.
+    const bytes = (i: number) => Buffer.byteLength(JSON.stringify(out[i])) + 1;
+    const budget = bytes(2) + bytes(3) + bytes(0);
     const { kept, omitted } = fit(out, budget);
     expect(kept.map((k) => k.index)).toEqual([0, 2, 3]);
     expect(omitted).toBe(1);
