@@ -60,7 +60,8 @@ CREATE TABLE analytics_grants (
   PRIMARY KEY (project, bucket, agent_id, tool)
 );
 
--- Each rate limit an agent's calls were counted in: the highest use seen, and the 429s.
+-- Each rate limit an agent's calls were counted in: the calls it counted, the highest use
+-- seen, and the 429s.
 CREATE TABLE analytics_limits (
   project   text        NOT NULL,
   bucket    timestamptz NOT NULL,
@@ -68,6 +69,7 @@ CREATE TABLE analytics_limits (
   scope     text        NOT NULL,
   lim       integer     NOT NULL,
   window_s  integer     NOT NULL,
+  calls     bigint      NOT NULL,
   peak_used integer     NOT NULL,
   hits      bigint      NOT NULL,
   trace_ids text[]      NOT NULL,

@@ -338,12 +338,13 @@ describe('GET /api/policy/suggest', () => {
     expect(s.change.yaml).toMatch(/deny_tools:\s*\n\s*- db\.write_sensitive/);
     // Refusals by a limit are not about the grant: no deny for other-bot's 6 429s.
     expect(find('repeated_denials', /other-bot/)).toBeUndefined();
-    // scoped-bot's 5 refusals are not more than 5: no deny suggested for it.
-    expect(find('repeated_denials', /scoped-bot/)).toBeUndefined();
-    // The threshold is a parameter.
+    // The threshold is a parameter: over 10, gpt-4o's 7 denials are not enough.
+    const higher = (await suggest({ min_denials: '10' })).body.suggestions as Suggestion[];
+    expect(higher.some((x) => x.kind === 'repeated_denials')).toBe(false);
+    // scoped-bot's 5 key-scope refusals make a candidate grant (below), never a deny as well.
     const lower = (await suggest({ min_denials: '4' })).body.suggestions as Suggestion[];
     expect(lower.some((x) => x.kind === 'repeated_denials' && /scoped-bot/.test(x.title))).toBe(
-      true,
+      false,
     );
 
     // The proposal is accepted by /api/propose_policy as it is (queued for review: the analyst
@@ -381,13 +382,14 @@ describe('GET /api/policy/suggest', () => {
     expect(notes.change.yaml).toMatch(/calendar\.\*/);
     // weather.* was granted inside the window: too young to call unused.
     expect(all.some((s) => /weather/.test(s.title))).toBe(false);
-    // Used grants are never called unused; one its key scope never lets through is.
+    // Used grants are never called unused.
     expect(
       find('unused_permission', /db\.write_sensitive from the tools other-bot/),
     ).toBeUndefined();
+    // Unused because the key scope refuses it, and offered as a grant: not also removed.
     expect(
       find('unused_permission', /db\.write_sensitive from the tools scoped-bot/),
-    ).toBeDefined();
+    ).toBeUndefined();
   });
 
   it('offers a key-scope grant for review when other models use the tool', () => {
@@ -661,5 +663,38 @@ describe('shadow report and risk', () => {
     const gpt = trend.body.agents.find((a: { agent_id: string }) => a.agent_id === 'gpt-4o');
     expect(gpt.points.length).toBeGreaterThanOrEqual(1);
     expect(gpt.points[0].max_risk).toBeGreaterThan(0);
+  });
+});
+
+describe('when the policy changed since', () => {
+  it('suggests no explicit deny of a tool the agent is allowed now', async () => {
+    const before = (await suggest({ include_dismissed: 'true' })).body.suggestions as Suggestion[];
+    expect(before.some((x) => x.title === 'Deny db.write_sensitive to gpt-4o explicitly')).toBe(
+      true,
+    );
+    const saved = await post(
+      gw,
+      '/api/policy',
+      {
+        project: 'default',
+        kind: 'policies',
+        yaml: POLICY.replace(
+          '["calendar.*", "reports.*"]',
+          '["calendar.*", "reports.*", "db.write_sensitive"]',
+        ),
+        reason: 'e2e: gpt-4o may write now',
+      },
+      { 'X-Admin-Key': ADMIN_KEY },
+    );
+    expect(saved.status).toBe(201);
+    await waitFor(
+      async () => {
+        const after = (await suggest({ include_dismissed: 'true' })).body
+          .suggestions as Suggestion[];
+        return after.some((x) => x.kind === 'repeated_denials') ? undefined : true;
+      },
+      10_000,
+      'the deny suggestion to go once the tool is allowed',
+    );
   });
 });

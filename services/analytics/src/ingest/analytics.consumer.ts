@@ -44,6 +44,11 @@ export class AnalyticsConsumer implements OnApplicationBootstrap, BeforeApplicat
     this.subjects = new Map(COUNTED_SUBJECTS.map((s) => [bus.subject(s), s]));
   }
 
+  /** Why counting is paused (the aggregates lag behind the stream), or null. */
+  get failing(): string | null {
+    return this.lastError;
+  }
+
   async onApplicationBootstrap() {
     // Not ok while batches fail: the aggregates lag (the events wait in the stream).
     this.health.register('aggregates', async () =>

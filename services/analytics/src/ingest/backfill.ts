@@ -69,9 +69,9 @@ export class Backfill implements OnApplicationBootstrap, OnApplicationShutdown {
     this.pruner.unref();
   }
 
-  /** Resolves when the backfill is done (or this instance gave it up to another). */
-  whenDone(): Promise<void> {
-    return this.running;
+  /** Whether every event audit_events held at the first start is counted. */
+  get done(): boolean {
+    return this.state === 'done';
   }
 
   private async attempt(): Promise<void> {

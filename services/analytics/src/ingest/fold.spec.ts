@@ -103,10 +103,11 @@ describe('Deltas', () => {
         ),
       ),
     );
-    const rows = [...d.limits.values()].map((r) => [r.scope, r.lim, r.peak_used, r.hits]);
+    d.add(call());
+    const rows = [...d.limits.values()].map((r) => [r.scope, r.lim, r.calls, r.peak_used, r.hits]);
     expect(rows).toEqual([
-      ['agent', 600, 4, 0],
-      ['user', 100, 101, 1],
+      ['agent', 600, 2, 4, 0],
+      ['user', 100, 3, 101, 1],
     ]);
   });
 

@@ -89,6 +89,7 @@ export class Deltas {
       scope: string;
       lim: number;
       window_s: number;
+      calls: number;
       peak_used: number;
       hits: number;
       trace_ids: string[];
@@ -129,10 +130,6 @@ export class Deltas {
       trace_ids: string[];
     }
   >();
-
-  get empty(): boolean {
-    return this.hourly.size === 0 && this.shadow.size === 0;
-  }
 
   add(e: Counted): void {
     if (e.kind === 'call') this.addCall(e.project, e.at, e.trace_id, e.data);
@@ -256,11 +253,13 @@ export class Deltas {
           scope: u.scope,
           lim: u.limit,
           window_s: u.window_s,
+          calls: 1,
           peak_used: u.used,
           hits: u.hit,
           trace_ids: u.hit ? [traceId] : [],
         });
       } else {
+        row.calls += 1;
         row.peak_used = Math.max(row.peak_used, u.used);
         row.hits += u.hit;
         if (u.hit && row.trace_ids.length < MAX_EXAMPLES) row.trace_ids.push(traceId);

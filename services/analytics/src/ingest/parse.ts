@@ -48,7 +48,8 @@ export interface Envelope {
 export function countedOf(subject: string, e: Envelope): Counted | null {
   const at = new Date(e.occurred_at);
   if (Number.isNaN(at.getTime())) return null;
-  const base = { event_id: e.event_id, at, trace_id: e.trace_id, project: e.project };
+  // PostgreSQL gives uuids back in lower case: so are the ids counted.
+  const base = { event_id: e.event_id.toLowerCase(), at, trace_id: e.trace_id, project: e.project };
   if (subject === TOOLCALL_COMPLETED) {
     const data = callSchema.safeParse(e.data);
     return data.success ? { kind: 'call', ...base, data: data.data } : null;

@@ -28,6 +28,7 @@ interface StoredRow {
     tool?: string | null;
     channel?: Channel;
     outcome?: string;
+    duration_ms?: number;
     arguments?: Record<string, unknown>;
     decision?: {
       allowed: boolean;
@@ -143,30 +144,27 @@ export class SimulateService {
     }
     let rows: StoredRow[];
     let limit: number;
+    // Only what a replay reads: never the run's result (it may be large).
+    const FIELDS = `trace_id, occurred_at, json_build_object(
+        'agent_id', data->'agent_id', 'session_id', data->'session_id', 'user_id', data->'user_id',
+        'tool', data->'tool', 'channel', data->'channel', 'outcome', data->'outcome',
+        'duration_ms', data->'duration_ms', 'arguments', data->'arguments',
+        'decision', data->'decision') AS data`;
     if (s.kind === 'session') {
       limit = SIMULATE_MAX_CALLS;
-      // The session's time span (from the aggregates) lets the time index find its rows.
-      const span = await this.pg.query<{ first: Date; last: Date }>(
-        `SELECT min(first_seen) AS first, max(last_seen) AS last FROM analytics_sessions
-         WHERE project = $1 AND session_id = $2`,
-        [req.project, s.session_id],
-      );
-      const first = span.rows[0]?.first ?? new Date(0);
-      const last = span.rows[0]?.last ?? new Date(8.64e15);
       rows = (
         await this.pg.query<StoredRow>(
-          `SELECT trace_id, occurred_at, data FROM audit_events
-           WHERE project = $1 AND subject = $2 AND occurred_at >= $3 AND occurred_at <= $4
-             AND data->>'session_id' = $5
-           ORDER BY occurred_at, chain_seq LIMIT $6`,
-          [req.project, TOOLCALL_COMPLETED, first, last, s.session_id, limit + 1],
+          `SELECT ${FIELDS} FROM audit_events
+           WHERE project = $1 AND data->>'session_id' = $2 AND subject = $3
+           ORDER BY occurred_at, chain_seq LIMIT $4`,
+          [req.project, s.session_id, TOOLCALL_COMPLETED, limit + 1],
         )
       ).rows;
     } else {
       limit = s.limit;
       rows = (
         await this.pg.query<StoredRow>(
-          `SELECT trace_id, occurred_at, data FROM audit_events
+          `SELECT ${FIELDS} FROM audit_events
            WHERE project = $1 AND subject = $2 AND occurred_at >= $3 AND occurred_at < $4
            ORDER BY occurred_at, chain_seq LIMIT $5`,
           [req.project, TOOLCALL_COMPLETED, s.from, s.to, limit + 1],
@@ -174,7 +172,12 @@ export class SimulateService {
       ).rows;
     }
     const truncated = rows.length > limit;
-    const calls = rows.slice(0, limit).flatMap((r) => replayable(r));
+    // Replayed in the order they were decided: a call is recorded when it is answered, after its
+    // run (occurred_at), so its decision came duration_ms earlier.
+    const calls = rows
+      .slice(0, limit)
+      .flatMap((r) => replayable(r))
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
     if (s.kind === 'session' && calls.length === 0)
       throw new GatewayError(
         'ANALYTICS.SESSION_NOT_FOUND',
@@ -217,7 +220,7 @@ function replayable(r: StoredRow): ReplayCall[] {
   if (decision.reasoning?.some((t) => t.startsWith('Rate limits: not counted again'))) return [];
   return [
     {
-      at: new Date(r.occurred_at),
+      at: new Date(new Date(r.occurred_at).getTime() - (d.duration_ms ?? 0)),
       trace_id: r.trace_id,
       agent_id: d.agent_id,
       session_id: d.session_id,

@@ -41,6 +41,9 @@ export class AggregateStore {
   /** Counts the events not counted yet; returns how many were new. */
   async count(events: Counted[]): Promise<number> {
     if (events.length === 0) return 0;
+    // Ids locked in one order by every batch (the backfill's, each consumer's): no deadlock.
+    const ids = [...new Set(events.map((e) => e.event_id))].sort();
+    const at = new Map(events.map((e) => [e.event_id, e.at]));
     const client = await this.pg.connect();
     try {
       await client.query('BEGIN');
@@ -48,14 +51,14 @@ export class AggregateStore {
         `INSERT INTO analytics_events (event_id, occurred_at)
          SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
          ON CONFLICT DO NOTHING RETURNING event_id`,
-        [events.map((e) => e.event_id), events.map((e) => e.at)],
+        [ids, ids.map((id) => at.get(id))],
       );
-      const ids = new Set(fresh.rows.map((r) => r.event_id));
+      const counted = new Set(fresh.rows.map((r) => r.event_id));
       const deltas = new Deltas();
       const seen = new Set<string>();
       for (const e of events) {
         // A batch may hold one event twice (a redelivery beside its first delivery).
-        if (ids.has(e.event_id) && !seen.has(e.event_id)) {
+        if (counted.has(e.event_id) && !seen.has(e.event_id)) {
           seen.add(e.event_id);
           deltas.add(e);
         }
@@ -122,12 +125,14 @@ export class AggregateStore {
         ['scope', 'text[]'],
         ['lim', 'int[]'],
         ['window_s', 'int[]'],
+        ['calls', 'bigint[]'],
         ['peak_used', 'int[]'],
         ['hits', 'bigint[]'],
         ['trace_ids', 'text[]'],
       ],
       6,
-      `peak_used = greatest(t.peak_used, excluded.peak_used), hits = t.hits + excluded.hits, ${EXAMPLES}`,
+      `calls = t.calls + excluded.calls, peak_used = greatest(t.peak_used, excluded.peak_used),
+       hits = t.hits + excluded.hits, ${EXAMPLES}`,
       d.limits,
     );
     await upsert(

@@ -11,11 +11,14 @@ import {
   type Suggestion,
 } from '@sg/contracts';
 import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
-import { compileGlobs, PolicyStore, ruleVerdict } from '@sg/policy-engine';
+import { compileGlobs, listing, PolicyStore, ruleVerdict } from '@sg/policy-engine';
 import { ENV, LOGGER, type Logger } from '@sg/runtime';
 import type { Pool } from 'pg';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { AnalyticsEnv } from '../config/env.js';
+import { AnalyticsConsumer } from '../ingest/analytics.consumer.js';
+import { Backfill } from '../ingest/backfill.js';
+import { startOf } from '../query/queries.js';
 import { PG } from '../store/pg.provider.js';
 
 type Query = RequestOf<'gw.analytics.suggest.v1'>;
@@ -48,6 +51,8 @@ export class SuggestService {
     private readonly config: ConfigSync,
     private readonly store: PolicyStore,
     private readonly bus: NatsBus,
+    private readonly backfill: Backfill,
+    private readonly consumer: AnalyticsConsumer,
     @Inject(ENV) private readonly env: AnalyticsEnv,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -67,7 +72,7 @@ export class SuggestService {
       unused_limit_share: this.env.SUGGEST_UNUSED_LIMIT_SHARE,
       min_limit_calls: this.env.SUGGEST_MIN_LIMIT_CALLS,
     };
-    const w = [q.project, startOfDay(q.from), q.to];
+    const w = [q.project, startOf(q.from, 'day'), q.to];
     const range = 'project = $1 AND bucket >= $2 AND bucket < $3';
     const evidence = (counts: Record<string, number>, trace_ids: string[]) => ({
       from: q.from,
@@ -85,10 +90,11 @@ export class SuggestService {
          GROUP BY agent_id, tool HAVING sum(calls) > $5 ORDER BY calls DESC LIMIT 100`,
         [...w, GRANT_CHECKS, thresholds.min_denials],
       ),
+      // From the window's start until now: a grant used after `to` is not unused.
       this.pg.query(
-        `SELECT agent_id, tool, sum(calls) AS calls FROM analytics_grants WHERE ${range}
-         GROUP BY agent_id, tool`,
-        w,
+        `SELECT agent_id, tool, sum(calls) AS calls FROM analytics_grants
+         WHERE project = $1 AND bucket >= $2 GROUP BY agent_id, tool`,
+        w.slice(0, 2),
       ),
       this.pg.query(
         `SELECT agent_id, tool, sum(calls) AS calls, (array_agg(array_to_string(trace_ids, ',')))[1:5] AS traces
@@ -97,7 +103,8 @@ export class SuggestService {
         [...w, thresholds.min_scope_refusals],
       ),
       this.pg.query(
-        `SELECT agent_id, scope, lim, window_s, max(peak_used) AS peak_used, sum(hits) AS hits,
+        `SELECT agent_id, scope, lim, window_s, sum(calls) AS calls, max(peak_used) AS peak_used,
+           sum(hits) AS hits,
            (array_agg(array_to_string(trace_ids, ',')))[1:5] AS traces
          FROM analytics_limits WHERE ${range} GROUP BY agent_id, scope, lim, window_s`,
         w,
@@ -117,10 +124,40 @@ export class SuggestService {
     const notes: string[] = [];
     const snap = this.store.snapshot(q.project);
 
+    const candidates = new Set<string>();
+    // Candidate grants first: a pair that gets one gets no contradicting deny or removal.
+    // 3. Candidate grants: a model refused by its key scope a tool other models use.
+    for (const r of scopeRefusals.rows) {
+      const agent = r.agent_id as string;
+      const tool = r.tool as string;
+      const others = grants.rows.filter((g) => g.tool === tool && g.agent_id !== agent);
+      if (others.length === 0) continue;
+      const scope = keys.models[agent]?.tools;
+      if (!scope) continue;
+      const othersCalls = others.reduce((a, g) => a + n(g.calls), 0);
+      candidates.add(`${agent}\u0000${tool}`);
+      const change = keysChange(q.project, agent, [...scope, tool]);
+      const verdict = snap
+        ? ruleVerdict(snap.policy, agent, snap.keys.agents.get(agent), tool)
+        : null;
+      const alsoPolicy = verdict && verdict.kind !== 'allowed';
+      drafts.push({
+        kind: 'candidate_grant',
+        title: `Review: let ${agent} use ${tool}`,
+        reason: `${agent}'s key scope refused ${tool} ${n(r.calls)} times between ${q.from} and ${q.to}, while ${others.map((g) => g.agent_id as string).join(', ')} used it ${othersCalls} times. A candidate for review, not a recommendation: widening a scope widens what a compromised key can do.${alsoPolicy ? ` The policy rules would deny it too: allow_tools for ${agent} needs ${tool} as well.` : ''}`,
+        change,
+        evidence: evidence({ refusals: n(r.calls), used_by_others: othersCalls }, flat(r.traces)),
+        confidence: confidence(n(r.calls), thresholds.min_scope_refusals, 0.7),
+      });
+    }
+
     // 1. Repeated denials of one tool: an explicit deny (seed 000).
     for (const r of denials.rows) {
       const agent = r.agent_id as string;
       const tool = r.tool as string;
+      if (candidates.has(`${agent}\u0000${tool}`)) continue;
+      // Allowed now (the policy changed since the denials): an explicit deny would revoke it.
+      if (snap && listing(snap.keys, snap.policy, agent, tool, snap.registry.get(tool))) continue;
       const own = policy.rules.some((r) => r.model === agent);
       const rules = rulesFor(policy, agent);
       if (rules.deny_tools.some((g) => compileGlobs([g]).firstMatch(tool) >= 0)) continue;
@@ -138,12 +175,21 @@ export class SuggestService {
     // 2. Unused permissions: allow globs and key scopes no call used in the window.
     const used = grants.rows.map((r) => ({ agent: r.agent_id as string, tool: r.tool as string }));
     const windowStart = Date.parse(q.from);
-    const ages = await this.grantAges(q.project, ctx).catch((err: Error) => {
-      notes.push(
-        `unused permissions are not suggested: the policy versions (to date each grant) could not be read: ${err.message}`,
-      );
-      return null;
-    });
+    // "Unused" from incomplete counts would take away grants in use: only on complete data.
+    const incomplete = !this.backfill.done
+      ? 'the backfill from audit_events is not done'
+      : this.consumer.failing
+        ? `counting events is paused (${this.consumer.failing})`
+        : null;
+    if (incomplete) notes.push(`unused permissions are not suggested: ${incomplete}`);
+    const ages = incomplete
+      ? null
+      : await this.grantAges(q.project, ctx).catch((err: Error) => {
+          notes.push(
+            `unused permissions are not suggested: the policy versions (to date each grant) could not be read: ${err.message}`,
+          );
+          return null;
+        });
     if (ages) {
       const ownModels = new Set(policy.rules.map((r) => r.model));
       for (const rule of policy.rules) {
@@ -152,6 +198,13 @@ export class SuggestService {
           const callers = (a: string) =>
             rule.model === '*' ? !ownModels.has(a) : a === rule.model;
           if (used.some((u) => callers(u.agent) && g.firstMatch(u.tool) >= 0)) continue;
+          // Unused because the key scope refuses it, and suggested as a grant: not both.
+          if (
+            [...candidates].some(
+              (c) => callers(c.split('\u0000')[0]!) && g.firstMatch(c.split('\u0000')[1]!) >= 0,
+            )
+          )
+            continue;
           const since = ages.policies.get(`${rule.model}\u0000${glob}`);
           if (since === undefined || since > windowStart) continue;
           const next = { ...rule, allow_tools: rule.allow_tools.filter((x) => x !== glob) };
@@ -192,30 +245,6 @@ export class SuggestService {
       }
     }
 
-    // 3. Candidate grants: a model refused by its key scope a tool other models use.
-    for (const r of scopeRefusals.rows) {
-      const agent = r.agent_id as string;
-      const tool = r.tool as string;
-      const others = grants.rows.filter((g) => g.tool === tool && g.agent_id !== agent);
-      if (others.length === 0) continue;
-      const scope = keys.models[agent]?.tools;
-      if (!scope) continue;
-      const othersCalls = others.reduce((a, g) => a + n(g.calls), 0);
-      const change = keysChange(q.project, agent, [...scope, tool]);
-      const verdict = snap
-        ? ruleVerdict(snap.policy, agent, snap.keys.agents.get(agent), tool)
-        : null;
-      const alsoPolicy = verdict && verdict.kind !== 'allowed';
-      drafts.push({
-        kind: 'candidate_grant',
-        title: `Review: let ${agent} use ${tool}`,
-        reason: `${agent}'s key scope refused ${tool} ${n(r.calls)} times between ${q.from} and ${q.to}, while ${others.map((g) => g.agent_id as string).join(', ')} used it ${othersCalls} times. A candidate for review, not a recommendation: widening a scope widens what a compromised key can do.${alsoPolicy ? ` The policy rules would deny it too: allow_tools for ${agent} needs ${tool} as well.` : ''}`,
-        change,
-        evidence: evidence({ refusals: n(r.calls), used_by_others: othersCalls }, flat(r.traces)),
-        confidence: confidence(n(r.calls), thresholds.min_scope_refusals, 0.7),
-      });
-    }
-
     // 4. Rate limits: agents that hit them often, and limits never approached.
     const hot = limits.rows.filter((r) => n(r.hits) >= thresholds.min_rate_hits);
     const current = policy.rate_limits as Record<string, { limit: number; window_s: number }>;
@@ -242,17 +271,15 @@ export class SuggestService {
       const e = byLimit.get(k) ?? { scope: r.scope as string, peak: 0, hits: 0, calls: 0 };
       e.peak = Math.max(e.peak, n(r.peak_used));
       e.hits += n(r.hits);
+      e.calls += n(r.calls);
       byLimit.set(k, e);
     }
-    const counted = await this.pg.query(
-      `SELECT sum(calls) AS calls FROM analytics_calls_daily WHERE ${range}`,
-      w,
-    );
-    const totalCalls = n(counted.rows[0]?.calls);
     for (const [scope, live] of Object.entries(current)) {
       if (!live) continue;
       const e = byLimit.get(`${scope}\u0000${live.limit}\u0000${live.window_s}`);
-      if (!e || e.hits > 0 || totalCalls < thresholds.min_limit_calls) continue;
+      // Only the calls this limit counted say whether it was approached.
+      if (!e || e.hits > 0 || e.calls < thresholds.min_limit_calls) continue;
+      const totalCalls = e.calls;
       if (e.peak >= live.limit * thresholds.unused_limit_share) continue;
       const lowered = { ...current, [scope]: { ...live, limit: Math.max(1, e.peak * 2) } };
       drafts.push({
@@ -286,7 +313,7 @@ export class SuggestService {
       drafts.push({
         kind: 'shadow_difference',
         title: 'Adopt the preview (shadow) policy',
-        reason: `Between ${q.from} and ${q.to}, the preview policy would have changed ${changed} of ${evaluated} decisions: ${top.join('; ')}. Adopting it makes these the decisions (merged as a proposal: the live rules of models the preview does not name stay).`,
+        reason: `Between ${q.from} and ${q.to}, the preview policy would have changed ${changed} of ${evaluated} decisions: ${top.join('; ')}. Adopting it would make these the decisions for the models it names (it is merged as a proposal: the live rules of models the preview does not name stay, and their calls may still be decided otherwise).`,
         change: policyChange(
           q.project,
           '*',
@@ -428,7 +455,7 @@ function policyChange(
       yaml,
       justification: `Suggested by analytics (${what}); see its evidence.`,
     },
-    apply: `POST /api/propose_policy with X-Project-ID: ${project} and this proposal as the body`,
+    apply: `POST /api/propose_policy with X-Project-ID: ${project} and this proposal as the body. A rule is given whole: apply one suggestion per rule, then ask for suggestions again`,
   };
 }
 
@@ -450,10 +477,6 @@ function suggestionId(project: string, d: Draft): string {
 
 function days(q: { from: string; to: string }): number {
   return round((Date.parse(q.to) - Date.parse(q.from)) / 86_400_000);
-}
-
-function startOfDay(t: string): string {
-  return new Date(Math.floor(Date.parse(t) / 86_400_000) * 86_400_000).toISOString();
 }
 
 function flat(traces: unknown): string[] {

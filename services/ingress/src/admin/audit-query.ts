@@ -291,8 +291,15 @@ export function parseRiskTrendQuery(params: URLSearchParams) {
     project: q.project as string,
     ...window,
     bucket: bucketOf(q, window),
-    ...(q.agent_id !== undefined ? { agent_id: q.agent_id as string } : {}),
+    ...(q.agent_id !== undefined ? { agent_id: agentIdOf(q.agent_id as string) } : {}),
   };
+}
+
+/** An agent id as the contracts take it (1-128 characters). */
+function agentIdOf(v: string): string {
+  if (v.length > 128)
+    throw new GatewayError('ANALYTICS.INVALID_QUERY', 'agent_id must be 1-128 characters');
+  return v;
 }
 
 /** GET /api/policy/suggest */

@@ -150,13 +150,15 @@ export class ProposalsController {
         { id: proposalIdOf(id) },
         ctx,
       );
-      // The impact names recorded calls (agents, trace ids): for those who may run simulations.
-      const simulation = mayDo(principal, 'analytics.run')
-        ? await this.impact(detail, ctx)
-        : {
-            error:
-              'the simulated impact needs the analytics.run permission (analyst, policy_editor or admin)',
-          };
+      // The impact names recorded calls (agents, trace ids): for those who review proposals or
+      // may run simulations.
+      const simulation =
+        mayDo(principal, 'proposals.review') || mayDo(principal, 'analytics.run')
+          ? await this.impact(detail, ctx)
+          : {
+              error:
+                'the simulated impact needs the proposals.review or analytics.run permission (approver, analyst, policy_editor or admin)',
+            };
       if (simulation && 'summary' in simulation)
         noteAdminDetail(req, { simulation: simulation.summary, proposal_id: detail.proposal_id });
       return reply
