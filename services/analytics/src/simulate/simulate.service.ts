@@ -15,6 +15,8 @@ import type { Pool } from 'pg';
 import { PG } from '../store/pg.provider.js';
 import { replay, summarize, type ReplayCall, type SimulationPolicy } from './replay.js';
 
+/** Recorded calls read per query. */
+const PAGE = 1000;
 /** Room left in a reply for its envelope and summary. */
 const REPLY_HEADROOM = 32 * 1024;
 
@@ -142,39 +144,42 @@ export class SimulateService {
         truncated: false,
       };
     }
-    let rows: StoredRow[];
-    let limit: number;
-    // Everything but the run (its result may be large). One jsonb parse per row: extracting
-    // fields one by one from the stored json would parse it again for each (4 times slower).
-    const FIELDS = `trace_id, occurred_at, (data::jsonb - 'execution') AS data`;
-    if (s.kind === 'session') {
-      limit = SIMULATE_MAX_CALLS;
-      rows = (
-        await this.pg.query<StoredRow>(
-          `SELECT ${FIELDS} FROM audit_events
-           WHERE project = $1 AND data->>'session_id' = $2 AND subject = $3
-           ORDER BY occurred_at, chain_seq LIMIT $4`,
-          [req.project, s.session_id, TOOLCALL_COMPLETED, limit + 1],
-        )
-      ).rows;
-    } else {
-      limit = s.limit;
-      rows = (
-        await this.pg.query<StoredRow>(
-          `SELECT ${FIELDS} FROM audit_events
-           WHERE project = $1 AND subject = $2 AND occurred_at >= $3 AND occurred_at < $4
-           ORDER BY occurred_at, chain_seq LIMIT $5`,
-          [req.project, TOOLCALL_COMPLETED, s.from, s.to, limit + 1],
-        )
-      ).rows;
+    const limit = s.kind === 'session' ? SIMULATE_MAX_CALLS : s.limit;
+    const filter =
+      s.kind === 'session'
+        ? { sql: `data->>'session_id' = $3`, params: [s.session_id] }
+        : { sql: 'occurred_at >= $3 AND occurred_at < $4', params: [s.from, s.to] };
+    const k = 3 + filter.params.length;
+    // Read in pages, each row reduced at once to what a replay needs: a stored call may hold a
+    // result of up to 64 KB, and 10,000 of them whole are not kept in memory.
+    const calls: ReplayCall[] = [];
+    let read = 0;
+    let truncated = false;
+    let after: [Date, string] = [new Date(0), '0'];
+    for (;;) {
+      const want = Math.min(PAGE, limit + 1 - read);
+      const page = await this.pg.query<StoredRow & { chain_seq: string }>(
+        `SELECT chain_seq, trace_id, occurred_at, data FROM audit_events
+         WHERE project = $1 AND subject = $2 AND ${filter.sql}
+           AND (occurred_at, chain_seq) > ($${k}, $${k + 1})
+         ORDER BY occurred_at, chain_seq LIMIT ${want}`,
+        [req.project, TOOLCALL_COMPLETED, ...filter.params, after[0], after[1]],
+      );
+      for (const r of page.rows) {
+        if (read === limit) {
+          truncated = true;
+          break;
+        }
+        read += 1;
+        calls.push(...replayable(r));
+      }
+      if (truncated || page.rows.length < want) break;
+      const last = page.rows.at(-1)!;
+      after = [last.occurred_at, last.chain_seq];
     }
-    const truncated = rows.length > limit;
     // Replayed in the order they were decided: a call is recorded when it is answered, after its
     // run (occurred_at), so its decision came duration_ms earlier.
-    const calls = rows
-      .slice(0, limit)
-      .flatMap((r) => replayable(r))
-      .sort((a, b) => a.at.getTime() - b.at.getTime());
+    calls.sort((a, b) => a.at.getTime() - b.at.getTime());
     if (s.kind === 'session' && calls.length === 0)
       throw new GatewayError(
         'ANALYTICS.SESSION_NOT_FOUND',
