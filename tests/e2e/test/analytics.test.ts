@@ -85,30 +85,30 @@ type Suggestion = {
   dismissed: { by: string; why: string } | null;
 };
 
-/** Every toolcall.completed of the project is counted in the aggregates. */
-async function counted(expected: number) {
+/** Waits until `sql` (one row, one column `n`) gives `expected`. */
+async function countReaches(sql: string, expected: number, what: string) {
   await waitFor(
     async () => {
-      const r = await gw.db.query<{ n: string }>(
-        "SELECT coalesce(sum(calls), 0) AS n FROM analytics_calls_daily WHERE project = 'default'",
-      );
+      const r = await gw.db.query<{ n: string }>(sql);
       return Number(r.rows[0]!.n) === expected ? true : undefined;
     },
     20_000,
-    `${expected} calls counted by analytics`,
+    `${expected} ${what}`,
   );
 }
+/** Every toolcall.completed of the project is counted in the aggregates. */
+const counted = (n: number) =>
+  countReaches(
+    "SELECT coalesce(sum(calls), 0) AS n FROM analytics_calls_daily WHERE project = 'default'",
+    n,
+    'calls counted by analytics',
+  );
 /** The audit stored `n` calls of the project, and analytics counted as many. */
 async function settled(n: number) {
-  await waitFor(
-    async () => {
-      const r = await gw.db.query<{ n: string }>(
-        "SELECT count(*) AS n FROM audit_events WHERE project = 'default' AND subject = 'gw.evt.toolcall.completed.v1'",
-      );
-      return Number(r.rows[0]!.n) === n ? true : undefined;
-    },
-    20_000,
-    `${n} calls stored by the audit`,
+  await countReaches(
+    "SELECT count(*) AS n FROM audit_events WHERE project = 'default' AND subject = 'gw.evt.toolcall.completed.v1'",
+    n,
+    'calls stored by the audit',
   );
   await counted(n);
 }

@@ -12,7 +12,7 @@ import {
 } from '@sg/contracts';
 import { ConfigSync, NatsBus, type MessageContext } from '@sg/messaging';
 import { compileGlobs, listing, PolicyStore, ruleVerdict } from '@sg/policy-engine';
-import { ENV, LOGGER, type Logger } from '@sg/runtime';
+import { ENV } from '@sg/runtime';
 import type { Pool } from 'pg';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { AnalyticsEnv } from '../config/env.js';
@@ -54,7 +54,6 @@ export class SuggestService {
     private readonly backfill: Backfill,
     private readonly consumer: AnalyticsConsumer,
     @Inject(ENV) private readonly env: AnalyticsEnv,
-    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async suggest(q: Query, ctx: MessageContext): Promise<Answer> {
