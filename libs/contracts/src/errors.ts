@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   'AUTH.ADMIN_DISABLED': 503,
   /** The admin is known, but none of its roles may do this (docs/admins.md). */
   'AUTH.ADMIN_ROLE_REQUIRED': 403,
+  /** A dashboard session cookie that is unknown, expired or logged out: log in again. */
+  'AUTH.SESSION_INVALID': 401,
+  /** A write with a dashboard session cookie needs its X-CSRF-Token (from the login answer). */
+  'AUTH.CSRF_TOKEN_INVALID': 403,
   /** The agent's model_keys entry has require_signature and the call is not signed. */
   'AUTH.SIGNATURE_REQUIRED': 401,
   /** Signature or Signature-Input malformed, a required component or parameter not covered, a Content-Digest that does not match the body, or a signature that does not verify. */

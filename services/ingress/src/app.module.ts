@@ -7,6 +7,8 @@ import { PeersController } from './admin/peers.controller.js';
 import { PolicyController } from './admin/policy.controller.js';
 import { ProposalsController } from './admin/proposals.controller.js';
 import { AnalyticsController } from './admin/analytics.controller.js';
+import { DashSessionController } from './admin/dash-session.controller.js';
+import { DashSessions } from './admin/dash-sessions.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -44,6 +46,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     PolicyController,
     ProposalsController,
     AnalyticsController,
+    DashSessionController,
   ],
   providers: [
     AgentAuthService,
@@ -57,6 +60,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     McpStreams,
     RemoteTools,
     AdminAuth,
+    DashSessions,
     PluginHost,
   ],
 })

@@ -8,6 +8,7 @@ import { decodeJwt, type JWTPayload } from 'jose';
 import { secretEquals, sha256 } from '../auth/keys.js';
 import { JwtVerifier } from '../auth/oauth.js';
 import type { IngressEnv } from '../config/env.js';
+import { CSRF_HEADER, cookieOf, DASH_COOKIE, DashSessions } from './dash-sessions.js';
 
 /** What an admin endpoint needs (docs/admins.md). */
 export const ADMIN_PERMISSIONS = [
@@ -62,7 +63,8 @@ export interface AdminPrincipal {
 
 /** What an admin request showed of itself, for its audit record (AdminAuditHook). */
 export interface AdminSeen {
-  permission: AdminPermission;
+  /** The permission checked, or the dashboard's login and logout (which need none). */
+  permission: AdminPermission | 'dash.login' | 'dash.logout';
   principal: AdminPrincipal | null;
   /** Added to the record by the endpoint (`noteAdminDetail`). */
   detail?: Record<string, unknown>;
@@ -109,6 +111,7 @@ export class AdminAuth {
     config: ConfigSync,
     @Inject(ENV) private readonly env: IngressEnv,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly sessions: DashSessions,
   ) {
     this.jwt =
       env.ADMIN_OIDC_ISSUER && env.ADMIN_OIDC_JWKS_URL && env.ADMIN_OIDC_AUDIENCE
@@ -134,6 +137,7 @@ export class AdminAuth {
   /** Whether a request carries admin credentials (an admin key, or a token of the admin issuer). */
   presents(headers: HeaderBag): boolean {
     if (headerOf(headers, HttpHeaders.adminKey) !== undefined) return true;
+    if (cookieOf(headerOf(headers, 'cookie'), DASH_COOKIE) !== undefined) return true;
     const token = this.bearerToken(headers);
     return token !== undefined && issuerOf(token) === this.env.ADMIN_OIDC_ISSUER;
   }
@@ -146,7 +150,7 @@ export class AdminAuth {
   async require(req: FastifyRequest, permission: AdminPermission): Promise<AdminPrincipal> {
     const seen: AdminSeen = { permission, principal: null };
     (req as unknown as { [SEEN]: AdminSeen })[SEEN] = seen;
-    const principal = await this.authenticate(req.headers);
+    const principal = await this.principalOf(req);
     seen.principal = principal;
     if (!mayDo(principal, permission)) {
       const may = (Object.keys(ROLE_PERMISSIONS) as AdminRole[]).filter((r) =>
@@ -158,6 +162,64 @@ export class AdminAuth {
       );
     }
     return principal;
+  }
+
+  /**
+   * An admin credential (key or token) as it is presented, or else a dashboard session cookie:
+   * then a write (any method but GET and HEAD) must carry the session's CSRF token.
+   */
+  async principalOf(req: FastifyRequest): Promise<AdminPrincipal> {
+    const headers = req.headers;
+    if (
+      headerOf(headers, HttpHeaders.adminKey) !== undefined ||
+      this.bearerToken(headers) !== undefined
+    )
+      return this.authenticate(headers);
+    const found = await this.sessions.of(headers);
+    if (!found) return this.authenticate(headers);
+    const s = found.session;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const csrf = headerOf(headers, CSRF_HEADER);
+      if (csrf === undefined || !secretEquals(csrf, s.csrf))
+        throw new GatewayError(
+          'AUTH.CSRF_TOKEN_INVALID',
+          'a write with the dashboard session needs the X-CSRF-Token header of its login answer',
+        );
+    }
+    // A key's admin has the roles admins.yaml gives it now (none: removed, so logged out).
+    if (s.via === 'key') {
+      const now = [...this.compiled.byHash.values()].find((a) => a.name === s.name);
+      if (!now) {
+        await this.sessions.end(found.token);
+        throw new GatewayError(
+          'AUTH.SESSION_INVALID',
+          `${s.name} is no longer an admin of admins.yaml; the session was ended`,
+        );
+      }
+      return { name: now.name, roles: now.roles, via: 'key' };
+    }
+    return { name: s.name, roles: s.roles as AdminRole[], via: s.via };
+  }
+
+  /**
+   * A dashboard login (POST /dash/api/session): an admin's key or token as any admin endpoint
+   * takes it, never a session cookie. Audited like every admin request.
+   */
+  async login(req: FastifyRequest): Promise<AdminPrincipal> {
+    const seen: AdminSeen = { permission: 'dash.login', principal: null };
+    (req as unknown as { [SEEN]: AdminSeen })[SEEN] = seen;
+    seen.principal = await this.authenticate(req.headers);
+    return seen.principal;
+  }
+
+  /** The session a logout ends (DELETE /dash/api/session), CSRF-checked, and audited. */
+  async logout(req: FastifyRequest): Promise<{ token: string; principal: AdminPrincipal } | null> {
+    const seen: AdminSeen = { permission: 'dash.logout', principal: null };
+    (req as unknown as { [SEEN]: AdminSeen })[SEEN] = seen;
+    const found = await this.sessions.of(req.headers);
+    if (!found) return null;
+    seen.principal = await this.principalOf(req);
+    return { token: found.token, principal: seen.principal };
   }
 
   private async authenticate(headers: HeaderBag): Promise<AdminPrincipal> {

@@ -32,6 +32,15 @@ export const ingressEnvSchema = baseEnvSchema
       .min(1024)
       .max(50 * 1024 * 1024)
       .default(256 * 1024),
+    /** A dashboard session (the `sg_dash` cookie) ends this long after its login. */
+    DASH_SESSION_TTL_S: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(8 * 3600),
+    /** The session cookie's Secure attribute (browsers send it over HTTPS and to localhost only). */
+    DASH_COOKIE_SECURE: envSchemas.bool.default(true),
     /** An MCP session (`/mcp`) with no request for this long ends. */
     MCP_SESSION_TTL_S: z.coerce
       .number()
