@@ -191,13 +191,8 @@ export class AnalyticsController {
         .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
         .send(body);
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
-  }
-
-  private fail(reply: FastifyReply, err: unknown, traceId: string) {
-    const a = this.errors.answer(err, traceId);
-    return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }
 

@@ -118,7 +118,7 @@ export class AuditController {
         })
         .send(Readable.from(exportLines(first, page, ctx.traceId)));
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -136,12 +136,7 @@ export class AuditController {
         .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
         .send(body);
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
-  }
-
-  private fail(reply: FastifyReply, err: unknown, traceId: string) {
-    const a = this.errors.answer(err, traceId);
-    return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }

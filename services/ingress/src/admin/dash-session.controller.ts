@@ -43,7 +43,7 @@ export class DashSessionController {
           expires_at: session.expires_at,
         });
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -66,7 +66,7 @@ export class DashSessionController {
           expires_at: found.session.expires_at,
         });
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -85,13 +85,8 @@ export class DashSessionController {
         })
         .send();
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
-  }
-
-  private fail(reply: FastifyReply, err: unknown, traceId: string) {
-    const a = this.errors.answer(err, traceId);
-    return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }
 

@@ -33,8 +33,7 @@ export class PeersController {
         });
       return reply.status(200).send(report);
     } catch (err) {
-      const answer = this.errors.answer(err, ctx.traceId);
-      return reply.status(answer.status).headers(answer.headers).send(answer.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

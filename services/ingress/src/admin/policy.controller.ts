@@ -70,8 +70,7 @@ export class PolicyController {
         .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
         .send(page);
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -88,8 +87,7 @@ export class PolicyController {
         .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
         .send(version);
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -128,8 +126,7 @@ export class PolicyController {
       );
       return this.answerSaved(reply, saved, ctx.traceId, 'policy version saved');
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -162,8 +159,7 @@ export class PolicyController {
       );
       return this.answerSaved(reply, saved, ctx.traceId, 'policy version rolled back');
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -202,8 +198,7 @@ export class PolicyController {
         .header('x-trace-id', ctx.traceId)
         .send({ ok: problems.length === 0, problems });
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

@@ -104,7 +104,7 @@ export class ProposalsController {
         .header('x-trace-id', ctx.traceId)
         .send(answer);
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -136,7 +136,7 @@ export class ProposalsController {
       );
       return reply.status(200).header('x-trace-id', ctx.traceId).send(page);
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -166,7 +166,7 @@ export class ProposalsController {
         .header('x-trace-id', ctx.traceId)
         .send({ ...detail, simulation });
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -219,7 +219,7 @@ export class ProposalsController {
       if (proposal.version_id) await this.config.refreshVersions('proposal approved');
       return reply.status(200).header('x-trace-id', ctx.traceId).send(proposal);
     } catch (err) {
-      return this.fail(reply, err, ctx.traceId);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -260,11 +260,6 @@ export class ProposalsController {
     } catch (err) {
       return { error: err instanceof GatewayError ? err.message : 'the simulation failed' };
     }
-  }
-
-  private fail(reply: FastifyReply, err: unknown, traceId: string) {
-    const a = this.errors.answer(err, traceId);
-    return reply.status(a.status).headers(a.headers).send(a.body);
   }
 }
 

@@ -34,8 +34,7 @@ export class TraceController {
       const result = await this.client.request(AUDIT_TRACE_SUBJECT, { trace_id: traceId }, ctx);
       return reply.status(200).send(result);
     } catch (err) {
-      const answer = this.errors.answer(err, ctx.traceId);
-      return reply.status(answer.status).headers(answer.headers).send(answer.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

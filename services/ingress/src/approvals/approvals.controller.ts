@@ -155,8 +155,7 @@ export class ApprovalsController {
           trace_id: ctx.traceId,
         });
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 
@@ -179,8 +178,7 @@ export class ApprovalsController {
         throw new GatewayError('APPROVAL.NOT_FOUND', `no approval ${id}`);
       return reply.status(200).header('x-trace-id', ctx.traceId).send(view);
     } catch (err) {
-      const a = this.errors.answer(err, ctx.traceId);
-      return reply.status(a.status).headers(a.headers).send(a.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

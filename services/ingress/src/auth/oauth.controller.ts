@@ -30,14 +30,14 @@ export class OAuthMetadataController {
   private answer(reply: FastifyReply) {
     const metadata = this.oauth.metadata();
     if (!metadata) {
-      const a = this.errors.answer(
+      return this.errors.send(
+        reply,
         new GatewayError(
           'REQUEST.NOT_FOUND',
           'OAuth bearer tokens are not enabled on this gateway',
         ),
         traceIdFrom(undefined, undefined),
       );
-      return reply.status(a.status).headers(a.headers).send(a.body);
     }
     return reply.status(200).header('cache-control', 'max-age=300').send(metadata);
   }

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
-import { ErrorAnswers, fromFastifyError } from './error-answer.js';
+import { ErrorAnswers, fromFastifyError, send } from './error-answer.js';
 
 const TOOL_CALL_ROUTES: Record<string, Channel> = {
   '/api/sdk/authorize': 'sdk',
@@ -66,7 +66,7 @@ class GatewayErrorFilter implements ExceptionFilter {
       );
       return;
     }
-    void reply.status(answer.status).headers(answer.headers).send(answer.body);
+    void send(reply, answer);
   }
 }
 

@@ -2,7 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
 import { answerError, LOGGER, type Logger } from '@sg/runtime';
 import { OAuthTokens } from '../auth/oauth.js';
+import type { FastifyReply } from 'fastify';
 import type { HttpAnswer } from '../toolcall/toolcall.service.js';
+
+/** Sends an answer: its status, headers and body. */
+export function send(reply: FastifyReply, answer: HttpAnswer) {
+  return reply.status(answer.status).headers(answer.headers).send(answer.body);
+}
 
 /** Turns any error into the gateway's HTTP answer (answerError in @sg/runtime). */
 @Injectable()
@@ -20,6 +26,11 @@ export class ErrorAnswers {
   /** The GatewayError an error is answered with (5xx logged with the trace id). */
   gatewayError(err: unknown, traceId: string): GatewayError {
     return answerError(err, traceId, this.logger);
+  }
+
+  /** Sends the error's answer on `reply`. */
+  send(reply: FastifyReply, err: unknown, traceId: string) {
+    return send(reply, this.answer(err, traceId));
   }
 
   answer(err: unknown, traceId: string): HttpAnswer {

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
-import { send } from '../toolcall/toolcall.controller.js';
+import { send } from '../http/error-answer.js';
 import { ToolCallService, userFrom } from '../toolcall/toolcall.service.js';
 
 const authorizeSchema = z.strictObject({
@@ -202,7 +202,7 @@ export class SdkController {
         .header('x-trace-id', grant.trace_id)
         .send({ recorded: true, trace_id: grant.trace_id });
     } catch (err) {
-      return send(reply, this.errors.answer(err, ctx.traceId));
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

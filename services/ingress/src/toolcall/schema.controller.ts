@@ -44,8 +44,7 @@ export class SchemaController {
           ...tool.input_schema,
         });
     } catch (err) {
-      const answer = this.errors.answer(err, ctx.traceId);
-      return reply.status(answer.status).headers(answer.headers).send(answer.body);
+      return this.errors.send(reply, err, ctx.traceId);
     }
   }
 }

@@ -1,11 +1,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { credentialsOf } from '../auth/agent-auth.service.js';
-import { ToolCallService, type HttpAnswer } from './toolcall.service.js';
-
-export function send(reply: FastifyReply, answer: HttpAnswer) {
-  return reply.status(answer.status).headers(answer.headers).send(answer.body);
-}
+import { send } from '../http/error-answer.js';
+import { ToolCallService } from './toolcall.service.js';
 
 @Controller()
 export class ToolCallController {
