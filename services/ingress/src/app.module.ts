@@ -9,6 +9,7 @@ import { ProposalsController } from './admin/proposals.controller.js';
 import { AnalyticsController } from './admin/analytics.controller.js';
 import { DashSessionController } from './admin/dash-session.controller.js';
 import { DashSessions } from './admin/dash-sessions.js';
+import { AdminAnswers } from './admin/admin-answers.js';
 import { TraceController } from './admin/trace.controller.js';
 import { ApprovalsController } from './approvals/approvals.controller.js';
 import { AgentAuthService } from './auth/agent-auth.service.js';
@@ -61,6 +62,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     RemoteTools,
     AdminAuth,
     DashSessions,
+    AdminAnswers,
     PluginHost,
   ],
 })

@@ -21,16 +21,15 @@ import { BusClient } from '@sg/messaging';
 import { parseBody } from '@sg/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ErrorAnswers } from '../http/error-answer.js';
-import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
-import { AdminAuth, noteAdminDetail, type AdminPermission } from './admin-auth.js';
+import type { RequestContext } from '../toolcall/toolcall.service.js';
+import { AdminAnswers } from './admin-answers.js';
+import { noteAdminDetail } from './admin-auth.js';
 import {
   parseRiskSessionsQuery,
   parseRiskTrendQuery,
   parseShadowReportQuery,
   parseSuggestQuery,
   parseSummaryQuery,
-  searchParams,
 } from './audit-query.js';
 
 /** A simulation or a suggestion reads far more than a query: it may take seconds. */
@@ -71,21 +70,19 @@ const dismissBodySchema = z.strictObject({
 export class AnalyticsController {
   constructor(
     private readonly client: BusClient,
-    private readonly toolCalls: ToolCallService,
-    private readonly errors: ErrorAnswers,
-    private readonly admins: AdminAuth,
+    private readonly answers: AdminAnswers,
   ) {}
 
   @Get('api/analytics/summary')
   summary(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.read', (params, ctx) =>
+    return this.answers.forward(req, reply, 'analytics.read', (params, ctx) =>
       this.client.request(ANALYTICS_SUMMARY_SUBJECT, parseSummaryQuery(params), ctx),
     );
   }
 
   @Get('api/policy/suggest')
   suggest(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.read', (params, ctx) =>
+    return this.answers.forward(req, reply, 'analytics.read', (params, ctx) =>
       this.client.request(
         ANALYTICS_SUGGEST_SUBJECT,
         parseSuggestQuery(params),
@@ -102,7 +99,7 @@ export class AnalyticsController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    return this.answer(req, reply, 'analytics.run', async (_params, ctx, by) => {
+    return this.answers.forward(req, reply, 'analytics.run', async (_params, ctx, by) => {
       if (!/^[a-f0-9]{24}$/.test(id))
         throw new GatewayError(
           'REQUEST.NOT_FOUND',
@@ -116,7 +113,7 @@ export class AnalyticsController {
 
   @Post('api/simulate')
   simulate(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.run', async (_params, ctx) => {
+    return this.answers.forward(req, reply, 'analytics.run', async (_params, ctx) => {
       const request = simulateRequestOf(parseBody(simulateBodySchema, body, SIMULATE_SHAPE), ctx);
       const out = await this.client.request(
         ANALYTICS_SIMULATE_SUBJECT,
@@ -157,42 +154,23 @@ export class AnalyticsController {
 
   @Get('api/shadow/report')
   shadowReport(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.read', (params, ctx) =>
+    return this.answers.forward(req, reply, 'analytics.read', (params, ctx) =>
       this.client.request(ANALYTICS_SHADOW_REPORT_SUBJECT, parseShadowReportQuery(params), ctx),
     );
   }
 
   @Get('api/risk/sessions')
   riskSessions(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.read', (params, ctx) =>
+    return this.answers.forward(req, reply, 'analytics.read', (params, ctx) =>
       this.client.request(ANALYTICS_RISK_SESSIONS_SUBJECT, parseRiskSessionsQuery(params), ctx),
     );
   }
 
   @Get('api/risk/agents')
   riskTrend(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, 'analytics.read', (params, ctx) =>
+    return this.answers.forward(req, reply, 'analytics.read', (params, ctx) =>
       this.client.request(ANALYTICS_RISK_TREND_SUBJECT, parseRiskTrendQuery(params), ctx),
     );
-  }
-
-  private async answer(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    permission: AdminPermission,
-    forward: (params: URLSearchParams, ctx: RequestContext, principal: string) => Promise<unknown>,
-  ) {
-    const ctx = this.toolCalls.contextOf(req.headers);
-    try {
-      const principal = await this.admins.require(req, permission);
-      const body = await forward(searchParams(req.url), ctx, principal.name);
-      return reply
-        .status(200)
-        .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
-        .send(body);
-    } catch (err) {
-      return this.errors.send(reply, err, ctx.traceId);
-    }
   }
 }
 

@@ -11,7 +11,8 @@ import {
 import { BusClient } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorAnswers } from '../http/error-answer.js';
-import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
+import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { AdminAnswers } from './admin-answers.js';
 import { AdminAuth } from './admin-auth.js';
 import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
 import {
@@ -40,18 +41,19 @@ export class AuditController {
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
     private readonly admins: AdminAuth,
+    private readonly answers: AdminAnswers,
   ) {}
 
   @Get('api/audit/records')
   records(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, (params, ctx) =>
+    return this.answers.forward(req, reply, 'audit.read', (params, ctx) =>
       this.client.request(AUDIT_RECORDS_SUBJECT, parseRecordsQuery(params), ctx),
     );
   }
 
   @Get('api/alerts')
   alerts(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, (params, ctx) =>
+    return this.answers.forward(req, reply, 'audit.read', (params, ctx) =>
       this.client.request(AUDIT_ALERTS_SUBJECT, parseAlertsQuery(params), ctx),
     );
   }
@@ -59,14 +61,14 @@ export class AuditController {
   /** The report is the answer, so it is a 200 also when it says ok: false. */
   @Get('api/audit/verify')
   verify(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, (params, ctx) =>
+    return this.answers.forward(req, reply, 'audit.read', (params, ctx) =>
       this.client.request(AUDIT_VERIFY_SUBJECT, parseVerifyQuery(params), ctx, VERIFY_TIMEOUT_MS),
     );
   }
 
   @Get('api/audit/checkpoints')
   checkpoints(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, (params, ctx) =>
+    return this.answers.forward(req, reply, 'audit.read', (params, ctx) =>
       this.client.request(AUDIT_CHECKPOINTS_SUBJECT, parseCheckpointsQuery(params), ctx),
     );
   }
@@ -74,7 +76,7 @@ export class AuditController {
   /** Seed 002's session trace; the project is the X-Project-ID header, as for tool calls. */
   @Get('api/session/:sid')
   session(@Param('sid') sid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.answer(req, reply, (params, ctx) => {
+    return this.answers.forward(req, reply, 'audit.read', (params, ctx) => {
       parseSessionQuery(params);
       if (ctx.projectError) throw ctx.projectError;
       if (!validText(sid, 256))
@@ -117,24 +119,6 @@ export class AuditController {
           'x-trace-id': ctx.traceId,
         })
         .send(Readable.from(exportLines(first, page, ctx.traceId)));
-    } catch (err) {
-      return this.errors.send(reply, err, ctx.traceId);
-    }
-  }
-
-  private async answer(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    forward: (params: URLSearchParams, ctx: RequestContext) => Promise<unknown>,
-  ) {
-    const ctx = this.toolCalls.contextOf(req.headers);
-    try {
-      await this.admins.require(req, 'audit.read');
-      const body = await forward(searchParams(req.url), ctx);
-      return reply
-        .status(200)
-        .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
-        .send(body);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
