@@ -1,7 +1,7 @@
 // Analytics for analysts (issue 14): aggregates built from real calls through the gateway,
 // rule suggestions with evidence and dismissal, simulation of traces, sessions and windows,
 // the shadow report and risk, through the real processes.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { waitFor } from '@sg/testing';
 import {
   ADMIN_KEY,
@@ -12,13 +12,13 @@ import {
   startExtraService,
   startGateway,
   type Gateway,
+  adminsYaml,
 } from './harness.js';
 
 const ANALYST = 'ann-analyst-key-00000000001';
 const VIEWER = 'vic-viewer-key-000000000001';
 const OTHER_BOT = 'other-bot-key-0001-xyz';
 const SCOPED_BOT = 'scoped-bot-key-0001-xyz';
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const SIGNING_SEED = generateKeyPairSync('ed25519')
   .privateKey.export({ format: 'der', type: 'pkcs8' })
   .subarray(16)
@@ -122,16 +122,10 @@ beforeAll(async () => {
     configure: (c) => {
       c.write(
         'admins.yaml',
-        [
-          'admins:',
-          '  ann:',
-          `    key_sha256: ${sha256(ANALYST)}`,
-          '    roles: [analyst]',
-          '  vic:',
-          `    key_sha256: ${sha256(VIEWER)}`,
-          '    roles: [viewer]',
-          '',
-        ].join('\n'),
+        adminsYaml({
+          ann: { key: ANALYST, roles: ['analyst'] },
+          vic: { key: VIEWER, roles: ['viewer'] },
+        }),
       );
       c.write('policies/default.yaml', POLICY);
       // The preview refuses gpt-4o the calendar: every such call is a shadow difference.

@@ -1,12 +1,10 @@
 // The dashboard's session (issue 15): an admin logs in once and the browser carries an
 // HttpOnly, SameSite=Strict cookie; writes need the session's CSRF token; logout and expiry end it.
-import { createHash } from 'node:crypto';
 import { waitFor } from '@sg/testing';
-import { ADMIN_KEY, get, post, startGateway, type Gateway } from './harness.js';
+import { ADMIN_KEY, adminsYaml, get, post, startGateway, type Gateway } from './harness.js';
 
 const ANALYST = 'ann-analyst-key-00000000001';
 const VIEWER = 'vic-viewer-key-000000000001';
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 let gw: Gateway;
 
 beforeAll(async () => {
@@ -15,16 +13,10 @@ beforeAll(async () => {
     configure: (c) =>
       c.write(
         'admins.yaml',
-        [
-          'admins:',
-          '  ann:',
-          `    key_sha256: ${sha256(ANALYST)}`,
-          '    roles: [analyst]',
-          '  vic:',
-          `    key_sha256: ${sha256(VIEWER)}`,
-          '    roles: [viewer]',
-          '',
-        ].join('\n'),
+        adminsYaml({
+          ann: { key: ANALYST, roles: ['analyst'] },
+          vic: { key: VIEWER, roles: ['viewer'] },
+        }),
       ),
   });
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,4 +282,18 @@ export async function startExtraService(
     throw err;
   }
   return { child, output: () => out, stop };
+}
+
+/** admins.yaml naming each admin by the sha256 of its key, with its roles (docs/admins.md). */
+export function adminsYaml(admins: Record<string, { key: string; roles: string[] }>): string {
+  const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+  return [
+    'admins:',
+    ...Object.entries(admins).flatMap(([name, a]) => [
+      `  ${name}:`,
+      `    key_sha256: ${sha256(a.key)}`,
+      `    roles: [${a.roles.join(', ')}]`,
+    ]),
+    '',
+  ].join('\n');
 }

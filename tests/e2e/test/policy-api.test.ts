@@ -15,6 +15,7 @@ import {
   startGateway,
   type ExtraService,
   type Gateway,
+  adminsYaml,
 } from './harness.js';
 
 const EDITOR_KEY = 'pat-policy-editor-key-000005';
@@ -34,7 +35,10 @@ beforeAll(async () => {
     configure: (c) => {
       c.write(
         'admins.yaml',
-        `admins:\n  pat:\n    key_sha256: ${sha256(EDITOR_KEY)}\n    roles: [policy_editor]\n  vic:\n    key_sha256: ${sha256(VIEWER_KEY)}\n    roles: [viewer]\n`,
+        adminsYaml({
+          pat: { key: EDITOR_KEY, roles: ['policy_editor'] },
+          vic: { key: VIEWER_KEY, roles: ['viewer'] },
+        }),
       );
       // A second project, whose versions a rollback in default must not reach.
       c.write(

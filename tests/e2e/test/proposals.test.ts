@@ -1,5 +1,5 @@
 // Agents' policy proposals with guardrails (issue 13 §4, seed 001), through the real processes.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@sg/testing';
@@ -12,11 +12,11 @@ import {
   registerTool,
   startGateway,
   type Gateway,
+  adminsYaml,
 } from './harness.js';
 
 const ALICE = 'alice-approver-key-000000002';
 const OTHER_BOT = 'other-bot-key-0001-xyz';
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const SIGNING_SEED = generateKeyPairSync('ed25519')
   .privateKey.export({ format: 'der', type: 'pkcs8' })
   .subarray(16)
@@ -28,10 +28,7 @@ beforeAll(async () => {
     // FILE_WRITEBACK: an approved proposal is written to policies/default.yaml too.
     env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED, FILE_WRITEBACK: 'true' },
     configure: (c) => {
-      c.write(
-        'admins.yaml',
-        `admins:\n  alice:\n    key_sha256: ${sha256(ALICE)}\n    roles: [approver]\n`,
-      );
+      c.write('admins.yaml', adminsYaml({ alice: { key: ALICE, roles: ['approver'] } }));
       c.write(
         'policies/default.yaml',
         [
