@@ -123,7 +123,7 @@ export class SuggestService {
     const notes: string[] = [];
     const snap = this.store.snapshot(q.project);
 
-    const candidates = new Set<string>();
+    const candidates: Array<{ agent: string; tool: string }> = [];
     // Candidate grants first: a pair that gets one gets no contradicting deny or removal.
     // 3. Candidate grants: a model refused by its key scope a tool other models use.
     for (const r of scopeRefusals.rows) {
@@ -134,7 +134,7 @@ export class SuggestService {
       const scope = keys.models[agent]?.tools;
       if (!scope) continue;
       const othersCalls = others.reduce((a, g) => a + n(g.calls), 0);
-      candidates.add(`${agent}\u0000${tool}`);
+      candidates.push({ agent, tool });
       const change = keysChange(q.project, agent, [...scope, tool]);
       const verdict = snap
         ? ruleVerdict(snap.policy, agent, snap.keys.agents.get(agent), tool)
@@ -154,7 +154,7 @@ export class SuggestService {
     for (const r of denials.rows) {
       const agent = r.agent_id as string;
       const tool = r.tool as string;
-      if (candidates.has(`${agent}\u0000${tool}`)) continue;
+      if (candidates.some((c) => c.agent === agent && c.tool === tool)) continue;
       // Allowed now (the policy changed since the denials): an explicit deny would revoke it.
       if (snap && listing(snap.keys, snap.policy, agent, tool, snap.registry.get(tool))) continue;
       const own = policy.rules.some((r) => r.model === agent);
@@ -196,14 +196,10 @@ export class SuggestService {
           const g = compileGlobs([glob]);
           const callers = (a: string) =>
             rule.model === '*' ? !ownModels.has(a) : a === rule.model;
-          if (used.some((u) => callers(u.agent) && g.firstMatch(u.tool) >= 0)) continue;
-          // Unused because the key scope refuses it, and suggested as a grant: not both.
-          if (
-            [...candidates].some(
-              (c) => callers(c.split('\u0000')[0]!) && g.firstMatch(c.split('\u0000')[1]!) >= 0,
-            )
-          )
-            continue;
+          const matched = (pairs: typeof used) =>
+            pairs.some((u) => callers(u.agent) && g.firstMatch(u.tool) >= 0);
+          // Used; or unused because the key scope refuses it, and suggested as a grant: not both.
+          if (matched(used) || matched(candidates)) continue;
           const since = ages.policies.get(`${rule.model}\u0000${glob}`);
           if (since === undefined || since > windowStart) continue;
           const next = { ...rule, allow_tools: rule.allow_tools.filter((x) => x !== glob) };
