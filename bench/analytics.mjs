@@ -62,6 +62,7 @@ import { compileCandidate } from '../libs/policy-engine/dist/registry/candidate.
 import { compileProjects } from '../libs/policy-engine/dist/registry/compile.js';
 import { compileRegistry } from '../libs/policy-engine/dist/registry/tool-registry.js';
 import { canonicalJson } from '../libs/runtime/dist/canonical.js';
+import { AGGREGATE_TABLES } from '../services/analytics/dist/store/tables.js';
 import { startStack } from '../scripts/stack.mjs';
 import {
   benchIsolation,
@@ -649,18 +650,6 @@ async function auditScans(db, schema) {
     indexes: Object.fromEntries(i.rows.map((r) => [r.name, r.n])),
   };
 }
-
-/** The aggregate tables: PostgreSQL's statistics of them, as ANALYZE (or autovacuum) keeps them. */
-const AGGREGATE_TABLES = [
-  'analytics_calls_hourly',
-  'analytics_calls_daily',
-  'analytics_denials',
-  'analytics_grants',
-  'analytics_limits',
-  'analytics_risk',
-  'analytics_sessions',
-  'analytics_shadow',
-];
 
 // ---------------------------------------------------------------------------------------------
 // The questions

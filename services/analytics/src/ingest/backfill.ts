@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import type { AnalyticsEnv } from '../config/env.js';
 import { AggregateStore } from '../store/aggregate-store.js';
 import { PG } from '../store/pg.provider.js';
+import { AGGREGATE_TABLES } from '../store/tables.js';
 import type { Counted } from './fold.js';
 import { COUNTED_SUBJECTS, countedOf } from './parse.js';
 
@@ -21,16 +22,6 @@ const LOCK_CLASS = 734_001;
 const LOCK_KEY = 'hashtext(current_schema())';
 const RETRY_MS = 30_000;
 const PRUNE_MS = 3_600_000;
-const AGGREGATE_TABLES = [
-  'analytics_calls_hourly',
-  'analytics_calls_daily',
-  'analytics_denials',
-  'analytics_grants',
-  'analytics_limits',
-  'analytics_risk',
-  'analytics_sessions',
-  'analytics_shadow',
-];
 
 interface Progress {
   done: boolean;
