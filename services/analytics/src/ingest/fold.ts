@@ -26,7 +26,8 @@ export const MAX_EXAMPLES = 5;
 /** What a missing agent, tool or user is counted as (refused before authentication, for one). */
 export const NONE = '';
 
-const floor = (at: Date, ms: number) => new Date(Math.floor(at.getTime() / ms) * ms);
+/** The start of the UTC bucket (hour, day) `at` falls in. */
+export const floor = (at: Date, ms: number) => new Date(Math.floor(at.getTime() / ms) * ms);
 
 interface CallRow {
   project: string;

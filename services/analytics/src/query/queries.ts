@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RequestOf, ResponseOf } from '@sg/contracts';
 import type { Pool } from 'pg';
+import { DAY_MS, floor, HOUR_MS } from '../ingest/fold.js';
 import { PG } from '../store/pg.provider.js';
 
 type Summary = ResponseOf<'gw.analytics.summary.v1'>;
@@ -263,6 +264,5 @@ export class Queries {
 
 /** The start of the UTC hour or day `t` falls in: rows are counted whole. */
 export function startOf(t: string, bucket: 'hour' | 'day'): string {
-  const ms = bucket === 'hour' ? 3_600_000 : 86_400_000;
-  return new Date(Math.floor(Date.parse(t) / ms) * ms).toISOString();
+  return floor(new Date(t), bucket === 'hour' ? HOUR_MS : DAY_MS).toISOString();
 }
