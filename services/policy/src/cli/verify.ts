@@ -22,7 +22,11 @@ import {
   ed25519PublicKey,
 } from '@sg/runtime';
 import { loadPolicyEnv } from '../config/env.js';
-import { signatureVerifies, signedFieldsOf } from '../versions/version-signer.js';
+import {
+  signatureVerifies,
+  signedFieldsOf,
+  type StoredSignedFields,
+} from '../versions/version-signer.js';
 
 const USAGE = 'usage: policy-verify --project <id> [--public-key <ed25519 public key file>]';
 
@@ -72,18 +76,9 @@ try {
   fail(`the key cannot be read: ${(err as Error).message}`);
 }
 
-interface Row {
-  id: string;
+interface Row extends StoredSignedFields {
   seq: string;
-  kind: string;
   content: string;
-  sha256: string;
-  parent_id: string | null;
-  author: string;
-  source: string;
-  reason: string;
-  created_at: Date;
-  key_id: string | null;
   signature: string | null;
 }
 

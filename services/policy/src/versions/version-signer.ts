@@ -25,19 +25,14 @@ export interface SignedFields {
   key_id: string;
 }
 
-/** A stored version's signed fields (`key_id` '' for one stored unsigned). */
-export function signedFieldsOf(r: {
-  id: string;
-  project: string;
-  kind: string;
-  sha256: string;
-  parent_id: string | null;
-  author: string;
-  source: string;
-  reason: string;
+/** The signed fields as a version row holds them. */
+export type StoredSignedFields = Omit<SignedFields, 'created_at' | 'key_id'> & {
   created_at: Date;
   key_id: string | null;
-}): SignedFields {
+};
+
+/** A stored version's signed fields (`key_id` '' for one stored unsigned). */
+export function signedFieldsOf(r: StoredSignedFields): SignedFields {
   return {
     id: r.id,
     project: r.project,
