@@ -15,9 +15,9 @@ COPY . .
 RUN npm ci --no-audit --no-fund
 RUN npx nx run-many -t build --output-style=stream
 # What the image needs of each workspace package: its package.json, its dist/ and the SQL
-# migrations a service applies at start. Listed by the glob, so a new package cannot be left out.
+# migrations a service applies at start (the dashboard: its built dist/). Listed by the glob, so a new package cannot be left out.
 RUN mkdir /prod && cp package.json package-lock.json /prod/ \
- && for d in libs/* services/*; do \
+ && for d in apps/* libs/* services/*; do \
       mkdir -p /prod/$d && cp $d/package.json /prod/$d/; \
       if [ -d $d/dist ]; then cp -r $d/dist /prod/$d/; fi; \
       if [ -d $d/migrations ]; then cp -r $d/migrations /prod/$d/; fi; \

@@ -670,13 +670,14 @@ function questions(candidateYaml) {
       label: 'summary, 30 d (daily)',
       path: `/api/analytics/summary?${window30}`,
       describe: (b) =>
-        `${b.totals.calls.toLocaleString('en-US')} calls, ${b.totals.denied.toLocaleString('en-US')} denied, ${b.series.length} days`,
+        `${b.totals.calls.toLocaleString('en-US')} calls, ${b.totals.denied.toLocaleString('en-US')} denied, p50 ${b.latency.p50_ms} ms, p99 ${b.latency.p99_ms} ms, ${b.series.length} days`,
     },
     {
       key: 'summary_hour',
       label: 'summary, 7 d (hourly)',
       path: `/api/analytics/summary?${window7}&bucket=hour`,
-      describe: (b) => `${b.totals.calls.toLocaleString('en-US')} calls, ${b.series.length} hours`,
+      describe: (b) =>
+        `${b.totals.calls.toLocaleString('en-US')} calls, p99 ${b.latency.p99_ms} ms, ${b.series.length} hours`,
     },
     {
       key: 'suggest',
@@ -964,6 +965,8 @@ async function measure({ machine, isolation, ports, resources }) {
       await db.query(
         `SELECT 'calls_hourly' AS t, count(*)::int AS n FROM analytics_calls_hourly
          UNION ALL SELECT 'calls_daily', count(*)::int FROM analytics_calls_daily
+         UNION ALL SELECT 'latency_hourly', count(*)::int FROM analytics_latency_hourly
+         UNION ALL SELECT 'latency_daily', count(*)::int FROM analytics_latency_daily
          UNION ALL SELECT 'denials', count(*)::int FROM analytics_denials
          UNION ALL SELECT 'grants', count(*)::int FROM analytics_grants
          UNION ALL SELECT 'limits', count(*)::int FROM analytics_limits
@@ -1035,6 +1038,10 @@ async function measure({ machine, isolation, ports, resources }) {
   if (summary && summary.totals.calls !== inserted.calls)
     failures.push(
       `the 30-day summary counts ${summary.totals.calls} calls, not the ${inserted.calls} written`,
+    );
+  if (summary && summary.latency.count !== inserted.calls)
+    failures.push(
+      `the 30-day summary has the duration of ${summary.latency.count} calls, not of the ${inserted.calls} written`,
     );
   const shadowReport = answers.shadow_report.last;
   if (shadowReport && shadowReport.evaluated !== inserted.shadows)
@@ -1189,6 +1196,7 @@ async function measure({ machine, isolation, ports, resources }) {
     },
     last_answers: {
       summary_day_totals: summary?.totals ?? null,
+      summary_day_latency: summary?.latency ?? null,
       suggestions: answers.suggest.last?.suggestions?.map((s) => ({
         kind: s.kind,
         title: s.title,

@@ -108,7 +108,13 @@ export const ERROR_CODES = {
   'AUDIT.STORE_UNAVAILABLE': 503,
   'AUDIT.INVALID_QUERY': 400,
   'AUDIT.INVALID_CURSOR': 400,
+  /** GET /api/audit/stream: this ingress process serves AUDIT_STREAM_MAX_CLIENTS streams already. */
+  'AUDIT.STREAM_LIMIT': 503,
   'AUDIT.SESSION_NOT_FOUND': 404,
+  /** POST /api/alerts/:id/ack: no alert has this id (or it is not a UUID from GET /api/alerts). */
+  'ALERT.NOT_FOUND': 404,
+  /** POST /api/alerts/:id/ack: the alert was acknowledged already; the first acknowledgement stays. */
+  'ALERT.ALREADY_ACKNOWLEDGED': 409,
   /** The analytics service's PostgreSQL cannot be reached. */
   'ANALYTICS.STORE_UNAVAILABLE': 503,
   /** A query parameter of an analytics endpoint is unknown, repeated or malformed (each named in details). */
@@ -166,6 +172,8 @@ export const ERROR_CODES = {
   'GATEWAY.SERVICE_UNAVAILABLE': 503,
   'GATEWAY.SERVICE_TIMEOUT': 503,
   'GATEWAY.INTERNAL': 500,
+  /** /dash was asked for, but this ingress has no built dashboard (npm run build builds apps/dash). */
+  'GATEWAY.DASHBOARD_NOT_BUILT': 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

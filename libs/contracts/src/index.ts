@@ -7,6 +7,7 @@ export * from './policy/approval.js';
 export * from './executor/execute.js';
 export * from './audit/trace.js';
 export * from './audit/query.js';
+export * from './audit/live.js';
 export * from './health/health.js';
 export * from './events/envelope.js';
 export * from './events/toolcall.js';

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { AUDIT_TRACE_SUBJECT, traceQuerySchema, traceResultSchema } from './audit/trace.js';
 import {
+  ackAlertSchema,
+  AUDIT_ACK_ALERT_SUBJECT,
   AUDIT_ALERTS_SUBJECT,
   AUDIT_CHECKPOINTS_SUBJECT,
   AUDIT_RECORDS_SUBJECT,
@@ -14,12 +16,15 @@ import {
   recordsQuerySchema,
   sessionQuerySchema,
   sessionTraceSchema,
+  storedAlertSchema,
   verifyQuerySchema,
   verifyReportSchema,
 } from './audit/query.js';
 import { ADMIN_ACTION, adminActionSchema } from './events/admin.js';
 import {
+  ALERT_ACKNOWLEDGED,
   ALERT_RAISED,
+  alertAcknowledgedSchema,
   alertRaisedAnswerSchema,
   alertRaisedSchema,
   AUDIT_RAISE_ALERT_SUBJECT,
@@ -51,11 +56,14 @@ import {
   APPROVAL_COMPLETE_SUBJECT,
   APPROVAL_CREATE_SUBJECT,
   APPROVAL_GET_SUBJECT,
+  APPROVAL_LIST_SUBJECT,
   APPROVAL_RESOLVE_SUBJECT,
   approvalCompleteSchema,
   approvalCreateSchema,
   approvalGetSchema,
+  approvalListSchema,
   approvalResolutionSchema,
+  approvalsPageSchema,
   approvalResolveSchema,
   approvalViewSchema,
 } from './policy/approval.js';
@@ -145,6 +153,7 @@ export const REQUESTS = {
   [AUDIT_RECORDS_SUBJECT]: { request: recordsQuerySchema, response: recordsPageSchema },
   [AUDIT_SESSION_SUBJECT]: { request: sessionQuerySchema, response: sessionTraceSchema },
   [AUDIT_ALERTS_SUBJECT]: { request: alertsQuerySchema, response: alertsPageSchema },
+  [AUDIT_ACK_ALERT_SUBJECT]: { request: ackAlertSchema, response: storedAlertSchema },
   [AUDIT_VERIFY_SUBJECT]: { request: verifyQuerySchema, response: verifyReportSchema },
   [AUDIT_CHECKPOINTS_SUBJECT]: {
     request: checkpointsQuerySchema,
@@ -152,6 +161,7 @@ export const REQUESTS = {
   },
   [APPROVAL_CREATE_SUBJECT]: { request: approvalCreateSchema, response: approvalViewSchema },
   [APPROVAL_GET_SUBJECT]: { request: approvalGetSchema, response: approvalViewSchema },
+  [APPROVAL_LIST_SUBJECT]: { request: approvalListSchema, response: approvalsPageSchema },
   [APPROVAL_RESOLVE_SUBJECT]: {
     request: approvalResolveSchema,
     response: approvalResolutionSchema,
@@ -203,6 +213,7 @@ export const EVENTS = {
   [APPROVAL_REQUESTED]: approvalRequestedSchema,
   [APPROVAL_RESOLVED]: approvalResolvedSchema,
   [ALERT_RAISED]: alertRaisedSchema,
+  [ALERT_ACKNOWLEDGED]: alertAcknowledgedSchema,
   [FEDERATION_RECEIVED]: federationReceivedSchema,
   [ADMIN_ACTION]: adminActionSchema,
   [POLICY_PROPOSAL_EVENT]: proposalEventSchema,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AlertAckModule } from './alert-ack/alert-ack.module.js';
 import { AnomalyModule } from './anomaly/anomaly.module.js';
 import { ChainController } from './chain/chain.controller.js';
 import { ChainService } from './chain/chain.service.js';
@@ -9,7 +10,7 @@ import { StoreModule } from './store/store.module.js';
 import { TraceController } from './trace/trace.controller.js';
 
 @Module({
-  imports: [StoreModule, SiemModule, AnomalyModule, QueryModule],
+  imports: [StoreModule, SiemModule, AnomalyModule, QueryModule, AlertAckModule],
   controllers: [TraceController, ChainController],
   providers: [IngestService, ChainService],
 })

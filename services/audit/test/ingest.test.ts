@@ -13,6 +13,7 @@ import {
   APPROVAL_REQUESTED,
   APPROVAL_RESOLVED,
   ALERT_RAISED,
+  ALERT_ACKNOWLEDGED,
   FEDERATION_RECEIVED,
   ADMIN_ACTION,
   POLICY_PROPOSAL_EVENT,
@@ -135,6 +136,15 @@ const EXAMPLES: { [S in EventSubject]: EventDataOf<S> } = {
     tool: null,
     trace_ids: ['trace-1'],
     raised_at: '2026-11-23T19:00:00.000Z',
+  },
+  // Who acknowledged stays readable in the trail, though it is an email address.
+  [ALERT_ACKNOWLEDGED]: {
+    alert_id: '5b0d8f7e-93a4-4c1e-9a55-0c1f2d3e4f50',
+    type: 'denial_spike',
+    severity: 'high',
+    principal: 'alice@example.com',
+    note: 'a load test; nothing to do',
+    acknowledged_at: '2026-11-23T19:05:00.000Z',
   },
   [FEDERATION_RECEIVED]: {
     peer: 'gw-a',
@@ -622,6 +632,7 @@ const MIGRATION_FILES = [
   '0002_hash_chain.sql',
   '0003_alerts.sql',
   '0004_chain_seq_positive.sql',
+  '0005_alert_ack.sql',
 ];
 
 describe('migrations', () => {

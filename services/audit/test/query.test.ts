@@ -844,6 +844,7 @@ describe('audit queries against real NATS and PostgreSQL', () => {
         suppressed: 3,
         last_seen_at: at(60_000),
         trace_ids: ['trace-denied-01'],
+        acknowledged: null,
       });
       expect(spike.delivery).toEqual([
         {

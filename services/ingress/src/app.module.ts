@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { PolicyEngineModule } from '@sg/policy-engine';
 import { secretProviderProvider } from '@sg/runtime';
 import { AuditController } from './admin/audit.controller.js';
+import { AuditFeed } from './admin/audit-feed.js';
+import { AuditStreamController } from './admin/audit-stream.controller.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { PeersController } from './admin/peers.controller.js';
 import { PolicyController } from './admin/policy.controller.js';
@@ -37,6 +39,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     SchemaController,
     TraceController,
     AuditController,
+    AuditStreamController,
     ApprovalsController,
     GatewayHealthController,
     McpController,
@@ -63,6 +66,7 @@ import { ToolCallService } from './toolcall/toolcall.service.js';
     AdminAuth,
     DashSessions,
     AdminAnswers,
+    AuditFeed,
     PluginHost,
   ],
 })

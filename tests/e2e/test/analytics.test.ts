@@ -251,6 +251,50 @@ describe('aggregates', () => {
     expect(hourly.body.totals.calls).toBe(28);
   });
 
+  it('gives the p50 and p99 latency of the calls, over the window and per bucket', async () => {
+    const res = await get(
+      gw,
+      `/api/analytics/summary?${q({ project: 'default', from, to })}`,
+      analyst,
+    );
+    expect(res.status).toBe(200);
+    const s = res.body;
+    // The durations the calls recorded, shortest first.
+    const recorded = (
+      await gw.db.query<{ ms: number }>(
+        `SELECT (data->>'duration_ms')::float8 AS ms FROM audit_events
+         WHERE project = 'default' AND subject = 'gw.evt.toolcall.completed.v1' ORDER BY ms`,
+      )
+    ).rows.map((r) => r.ms);
+    expect(recorded).toHaveLength(28);
+    expect(s.latency.count).toBe(28);
+    // Nearest rank, answered as the upper bound of its bucket: never below the call's duration,
+    // at most 5.6 % above it (0.1 ms for the calls of 0.1 ms or less).
+    const near = (answered: number, ms: number) => {
+      expect(answered).toBeGreaterThanOrEqual(ms);
+      expect(answered).toBeLessThanOrEqual(Math.max(0.1, ms * 1.056075));
+    };
+    near(s.latency.p50_ms, recorded[13]!);
+    // Of 28 calls, the 99th percentile is the slowest.
+    near(s.latency.p99_ms, recorded[27]!);
+    expect(s.latency.p50_ms).toBeLessThanOrEqual(s.latency.p99_ms);
+    type Point = { calls: number; p50_ms: number | null; p99_ms: number | null };
+    for (const p of s.series as Point[]) {
+      expect(p.calls).toBeGreaterThan(0);
+      expect(p.p50_ms).not.toBeNull();
+      expect(p.p50_ms!).toBeLessThanOrEqual(p.p99_ms!);
+    }
+    // Every bucket holds fewer than 100 calls: its p99 is its slowest call's.
+    expect(Math.max(...(s.series as Point[]).map((p) => p.p99_ms!))).toBe(s.latency.p99_ms);
+    // The hourly histograms hold the same durations.
+    const hourly = await get(
+      gw,
+      `/api/analytics/summary?${q({ project: 'default', from, to, bucket: 'hour' })}`,
+      analyst,
+    );
+    expect(hourly.body.latency).toEqual(s.latency);
+  });
+
   it('rebuilds the same aggregates from audit_events when it starts afresh (backfill), counting nothing twice', async () => {
     const before = await get(
       gw,
@@ -264,9 +308,9 @@ describe('aggregates', () => {
     });
     // A fresh start: no aggregates, no progress; the consumer's acked events do not come back.
     await gw.db.query(
-      `TRUNCATE analytics_events, analytics_calls_hourly, analytics_calls_daily, analytics_denials,
-         analytics_grants, analytics_limits, analytics_risk, analytics_sessions, analytics_shadow,
-         analytics_state`,
+      `TRUNCATE analytics_events, analytics_calls_hourly, analytics_calls_daily,
+         analytics_latency_hourly, analytics_latency_daily, analytics_denials, analytics_grants,
+         analytics_limits, analytics_risk, analytics_sessions, analytics_shadow, analytics_state`,
     );
     const again = await startExtraService(gw, 'analytics', ANALYTICS_ENV);
     try {
@@ -282,6 +326,7 @@ describe('aggregates', () => {
         `/api/analytics/summary?${q({ project: 'default', from, to })}`,
         analyst,
       );
+      expect(before.body.latency.count).toBe(28);
       expect({ ...after.body, took_ms: 0 }).toEqual({ ...before.body, took_ms: 0 });
       const ids = await gw.db.query<{ n: string }>('SELECT count(*) AS n FROM analytics_events');
       expect(Number(ids.rows[0]!.n)).toBeGreaterThanOrEqual(28);

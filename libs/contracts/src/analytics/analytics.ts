@@ -19,6 +19,11 @@ export const summaryQuerySchema = windowSchema.extend({
   bucket: z.enum(['hour', 'day']).default('day'),
 });
 const countSchema = z.object({ calls: z.number().int() });
+/**
+ * A call duration percentile (toolcall.completed's duration_ms), in ms: the upper bound of the
+ * histogram bucket that holds it (never below it, at most 5.6 % above); null without calls.
+ */
+const percentileSchema = z.number().nonnegative().nullable();
 export const summarySchema = z.object({
   project: z.string(),
   from: z.string(),
@@ -34,7 +39,15 @@ export const summarySchema = z.object({
     first_seen: z.string().nullable(),
     last_seen: z.string().nullable(),
   }),
-  series: z.array(z.object({ at: z.string(), calls: z.number().int(), denied: z.number().int() })),
+  series: z.array(
+    z.object({
+      at: z.string(),
+      calls: z.number().int(),
+      denied: z.number().int(),
+      p50_ms: percentileSchema,
+      p99_ms: percentileSchema,
+    }),
+  ),
   by_code: z.array(countSchema.extend({ code: z.string() })),
   by_tool: z.array(
     countSchema.extend({
@@ -75,6 +88,12 @@ export const summarySchema = z.object({
   ),
   /** Calls by risk score: bucket i holds scores in [i/10, (i+1)/10), 1.0 in the last. */
   risk_histogram: z.array(z.number().int()).length(10),
+  /** The durations of the window's calls: `count` is every call (totals.calls). */
+  latency: z.object({
+    p50_ms: percentileSchema,
+    p99_ms: percentileSchema,
+    count: z.number().int(),
+  }),
   took_ms: z.number(),
 });
 

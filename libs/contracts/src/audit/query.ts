@@ -120,10 +120,19 @@ export const alertsQuerySchema = z.object({
   type: alertTypeSchema.optional(),
   from: datetime.optional(),
   to: datetime.optional(),
+  /** true: only acknowledged alerts; false: only those nobody acknowledged yet. */
+  acknowledged: z.boolean().optional(),
   cursor: cursorSchema.optional(),
   limit: limitSchema,
 });
 export type AlertsQuery = z.infer<typeof alertsQuerySchema>;
+/** Who acknowledged an alert, when, and their note (POST /api/alerts/:id/ack). */
+export const alertAcknowledgementSchema = z.object({
+  at: z.string(),
+  by: z.string(),
+  note: z.string().nullable(),
+});
+export type AlertAcknowledgement = z.infer<typeof alertAcknowledgementSchema>;
 export const storedAlertSchema = alertSchema.extend({
   /** Repeats within the cooldown that were folded into this alert. */
   suppressed: z.number().int().nonnegative(),
@@ -137,6 +146,8 @@ export const storedAlertSchema = alertSchema.extend({
       last_error: z.string().nullable(),
     }),
   ),
+  /** null until an admin acknowledges it; the first acknowledgement stays. */
+  acknowledged: alertAcknowledgementSchema.nullable(),
 });
 export type StoredAlert = z.infer<typeof storedAlertSchema>;
 export const alertsPageSchema = z.object({
@@ -144,6 +155,27 @@ export const alertsPageSchema = z.object({
   next_cursor: z.string().nullable(),
 });
 export type AlertsPage = z.infer<typeof alertsPageSchema>;
+
+/**
+ * POST /api/alerts/:id/ack: an admin acknowledges an alert, once. Answers the alert as
+ * gw.audit.alerts.v1 lists it; ALERT.NOT_FOUND, or ALERT.ALREADY_ACKNOWLEDGED (the first stays).
+ */
+export const AUDIT_ACK_ALERT_SUBJECT = 'gw.audit.ack_alert.v1';
+export const ALERT_NOTE_MAX = 500;
+/** Why it was acknowledged, in the admin's words: plain text PostgreSQL can store (no U+0000). */
+export const alertNoteSchema = z
+  .string()
+  .trim()
+  .min(1, 'a note is 1-500 characters; leave note out for none')
+  .max(ALERT_NOTE_MAX, `a note is at most ${ALERT_NOTE_MAX} characters; shorten it`)
+  .refine((v) => !v.includes('\u0000'), 'a note cannot hold U+0000; send plain text');
+export const ackAlertSchema = z.object({
+  alert_id: z.uuid(),
+  /** The admin who acknowledges it (AdminAuth's principal name). */
+  by: z.string().min(1).max(128),
+  note: alertNoteSchema.optional(),
+});
+export type AckAlert = z.infer<typeof ackAlertSchema>;
 
 /**
  * GET /api/audit/verify?project= : the hash chain and signed checkpoints of one project. A long

@@ -56,6 +56,22 @@ export const alertRaisedSchema = alertSchema;
 export type AlertRaised = Alert;
 
 /**
+ * audit: an admin acknowledged an alert (POST /api/alerts/:id/ack), once per alert. Published in
+ * the alert's project before the acknowledgement commits, so the trail holds every one that did.
+ */
+export const ALERT_ACKNOWLEDGED = 'gw.evt.alert.acknowledged.v1';
+export const alertAcknowledgedSchema = z.object({
+  alert_id: z.uuid(),
+  type: alertTypeSchema,
+  severity: alertSeveritySchema,
+  /** The admin who acknowledged it (kept unmasked in the trail, as admin.action's principal). */
+  principal: z.string(),
+  note: z.string().nullable(),
+  acknowledged_at: z.iso.datetime({ offset: true }),
+});
+export type AlertAcknowledged = z.infer<typeof alertAcknowledgedSchema>;
+
+/**
  * another service → audit: raise an alert found outside the audit's detectors (stored, queued for
  * the SIEM, published like theirs). Only the types other services find: `policy_tampered`.
  */

@@ -59,4 +59,6 @@ export const approvalResolvedSchema = z.object({
   request_id: z.string(),
   status: z.enum(['approved', 'rejected', 'expired', 'denied', 'executed', 'failed']),
   approver: z.string().nullable(),
+  /** The approver's comment (null when none was given); absent from events stored before it existed. */
+  comment: z.string().nullable().optional(),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { projectIdSchema } from '../common.js';
 import { decideRequestSchema, decisionSchema } from '../policy/decide.js';
 
 /** The exact call an approval is bound to: the decide request it was decided on. */
@@ -41,13 +42,29 @@ export const approvalViewSchema = z.object({
   resolved_at: z.string().nullable(),
   approver: z.string().nullable(),
   outcome: approvalOutcomeSchema.nullable(),
+  /** The decision's risk score, for the approver to weigh; null for approvals stored before it was kept. */
+  risk_score: z.number().min(0).max(1).nullable().default(null),
+  /** What the approver said when resolving it; null when nothing was said. */
+  comment: z.string().nullable().default(null),
 });
 export type ApprovalView = z.infer<typeof approvalViewSchema>;
+
+/** Most characters of an approver's comment. */
+export const APPROVAL_COMMENT_MAX = 500;
+/** An approver's comment: free text, not a secret, but bounded (and PostgreSQL text holds no U+0000). */
+export const approvalCommentSchema = z
+  .string()
+  .trim()
+  .min(1, 'a comment says something: leave it out rather than send it empty')
+  .max(APPROVAL_COMMENT_MAX, `a comment is at most ${APPROVAL_COMMENT_MAX} characters`)
+  .refine((s) => !s.includes('\u0000'), 'a comment cannot contain U+0000');
 
 export const APPROVAL_CREATE_SUBJECT = 'gw.policy.approval_create.v1';
 export const approvalCreateSchema = z.object({
   call: approvalCallSchema,
   policy_version: z.string(),
+  /** The decision's risk score (absent from an older ingress: stored as null). */
+  risk_score: z.number().min(0).max(1).optional(),
 });
 
 export const APPROVAL_GET_SUBJECT = 'gw.policy.approval_get.v1';
@@ -57,6 +74,27 @@ export const approvalGetSchema = z.object({ approval_id: z.uuid() });
  * Approve (after re-checking the policy) or reject. Only one resolver can win; an approved
  * answer carries the stored call for the caller to execute, exactly once.
  */
+/**
+ * The approvals queue, one status at a time: `pending` soonest expiry first (the ones about
+ * to lapse on top; unexpired only), every other status newest first. `cursor` is the last
+ * page's `next_cursor`, valid only for the same status and project.
+ */
+export const APPROVAL_LIST_SUBJECT = 'gw.policy.approval_list.v1';
+/** Most approvals one page holds. */
+export const APPROVALS_MAX_LIMIT = 200;
+export const approvalListSchema = z.object({
+  status: approvalStatusSchema.default('pending'),
+  project: projectIdSchema.optional(),
+  limit: z.number().int().min(1).max(APPROVALS_MAX_LIMIT).default(50),
+  cursor: z.string().min(1).max(512).optional(),
+});
+export type ApprovalListQuery = z.infer<typeof approvalListSchema>;
+export const approvalsPageSchema = z.object({
+  approvals: z.array(approvalViewSchema),
+  next_cursor: z.string().nullable(),
+});
+export type ApprovalsPage = z.infer<typeof approvalsPageSchema>;
+
 export const APPROVAL_RESOLVE_SUBJECT = 'gw.policy.approval_resolve.v1';
 export const approvalResolveSchema = z.object({
   approval_id: z.uuid(),
@@ -64,6 +102,7 @@ export const approvalResolveSchema = z.object({
   approver: z.string().min(1).max(128),
   /** Refuse an approver who is the call's own end user or agent (admins.yaml `four_eyes`). */
   four_eyes: z.boolean().default(false),
+  comment: approvalCommentSchema.optional(),
 });
 export const approvalResolutionSchema = z.object({
   approval: approvalViewSchema,

@@ -18,6 +18,7 @@ function call(over: Partial<CallData> = {}, when = '2026-12-01T10:15:00Z'): Coun
       code: null,
       risk_score: 0.1,
       user_id: null,
+      duration_ms: 12.5,
       decision: {
         allowed: true,
         reason: 'Allowed by allow_tools match',
@@ -71,6 +72,31 @@ describe('Deltas', () => {
     expect([...d.risk.values()].map((r) => [r.tenth, r.calls])).toEqual([
       [1, 2],
       [5, 1],
+    ]);
+  });
+
+  it('counts each call’s duration in its bucket, by hour and by day and by outcome', () => {
+    const d = new Deltas();
+    d.add(call({ duration_ms: 12.5 }, '2026-12-01T10:15:00Z'));
+    d.add(call({ duration_ms: 12.1 }, '2026-12-01T10:45:00Z'));
+    d.add(call({ duration_ms: 0 }, '2026-12-01T11:05:00Z'));
+    d.add(call({ duration_ms: 12.5, outcome: 'error' }, '2026-12-01T11:06:00Z'));
+    const rows = (m: typeof d.latencyDaily) =>
+      [...m.values()].map((r) => [
+        r.bucket.toISOString().slice(11, 13),
+        r.outcome,
+        r.le_ms,
+        r.calls,
+      ]);
+    expect(rows(d.latencyHourly)).toEqual([
+      ['10', 'allowed', 12.5, 2],
+      ['11', 'allowed', 0.1, 1],
+      ['11', 'error', 12.5, 1],
+    ]);
+    expect(rows(d.latencyDaily)).toEqual([
+      ['00', 'allowed', 12.5, 2],
+      ['00', 'allowed', 0.1, 1],
+      ['00', 'error', 12.5, 1],
     ]);
   });
 

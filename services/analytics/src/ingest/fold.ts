@@ -1,5 +1,6 @@
 import type { Decision, ShadowEvaluated, ToolCallCompleted } from '@sg/contracts';
 import { limitUseOf } from '@sg/policy-engine';
+import { latencyBound } from '../latency/histogram.js';
 
 /** One event as counted: its id, time, trace and project, and its data (already validated). */
 export type Counted =
@@ -14,7 +15,7 @@ export type Counted =
     };
 export type CallData = Pick<
   ToolCallCompleted,
-  'agent_id' | 'session_id' | 'tool' | 'outcome' | 'code' | 'risk_score' | 'user_id'
+  'agent_id' | 'session_id' | 'tool' | 'outcome' | 'code' | 'risk_score' | 'user_id' | 'duration_ms'
 > & { decision?: Pick<Decision, 'allowed' | 'reason' | 'rule_trace' | 'reasoning'> | null };
 export type ShadowData = Pick<ShadowEvaluated, 'agent_id' | 'tool' | 'live' | 'differs'> & {
   shadow: Pick<ShadowEvaluated['shadow'], 'allowed' | 'code' | 'requires_approval' | 'rule_trace'>;
@@ -45,6 +46,15 @@ interface CallRow {
   last_seen: Date;
 }
 
+/** Calls per duration bucket (`le_ms`, its upper bound: latency/histogram.ts). */
+interface LatencyRow {
+  project: string;
+  bucket: Date;
+  outcome: string;
+  le_ms: number;
+  calls: number;
+}
+
 /**
  * The additions a batch of events makes to each aggregate table, merged by key: each table gets
  * one upsert, with no key twice (PostgreSQL's ON CONFLICT DO UPDATE touches a row once per
@@ -53,6 +63,8 @@ interface CallRow {
 export class Deltas {
   readonly hourly = new Map<string, CallRow>();
   readonly daily = new Map<string, CallRow>();
+  readonly latencyHourly = new Map<string, LatencyRow>();
+  readonly latencyDaily = new Map<string, LatencyRow>();
   readonly denials = new Map<
     string,
     {
@@ -144,10 +156,16 @@ export class Deltas {
     const code = d.code ?? NONE;
     const risk = d.risk_score;
     const day = floor(at, DAY_MS);
-    for (const [map, bucket] of [
-      [this.hourly, floor(at, HOUR_MS)],
-      [this.daily, day],
+    const le = latencyBound(d.duration_ms);
+    for (const [map, latency, bucket] of [
+      [this.hourly, this.latencyHourly, floor(at, HOUR_MS)],
+      [this.daily, this.latencyDaily, day],
     ] as const) {
+      const lk = key(project, bucket, d.outcome, le);
+      const lrow = latency.get(lk);
+      if (lrow) lrow.calls += 1;
+      else latency.set(lk, { project, bucket, outcome: d.outcome, le_ms: le, calls: 1 });
+
       const k = key(project, bucket, tool, agent, user, d.outcome, code);
       const row = map.get(k);
       if (!row) {

@@ -20,6 +20,7 @@ const callSchema = toolCallCompletedSchema
     code: true,
     risk_score: true,
     user_id: true,
+    duration_ms: true,
   })
   .extend({
     decision: decisionSchema

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RequestOf, ResponseOf } from '@sg/contracts';
 import type { Pool } from 'pg';
 import { DAY_MS, floor, HOUR_MS } from '../ingest/fold.js';
+import { addTo, latencyOf } from '../latency/histogram.js';
 import { PG } from '../store/pg.provider.js';
 
 type Summary = ResponseOf<'gw.analytics.summary.v1'>;
@@ -21,11 +22,13 @@ export class Queries {
   async summary(q: RequestOf<'gw.analytics.summary.v1'>): Promise<Summary> {
     const started = performance.now();
     const table = q.bucket === 'hour' ? 'analytics_calls_hourly' : 'analytics_calls_daily';
+    const latencyTable =
+      q.bucket === 'hour' ? 'analytics_latency_hourly' : 'analytics_latency_daily';
     // A window that starts inside an hour (or day) is answered from the start of that bucket:
     // the rows are counted whole.
     const w = [q.project, startOf(q.from, q.bucket), q.to];
     const range = 'project = $1 AND bucket >= $2 AND bucket < $3';
-    const [calls, denials, limits, risk] = await Promise.all([
+    const [calls, denials, limits, risk, durations] = await Promise.all([
       // One scan of the calls for every breakdown: `g` names the grouping a row belongs to.
       this.pg.query(
         `SELECT CASE WHEN GROUPING(outcome) = 0 THEN 'outcome' WHEN GROUPING(bucket) = 0 THEN 'bucket'
@@ -55,6 +58,12 @@ export class Queries {
         `SELECT tenth, sum(calls) AS calls FROM analytics_risk WHERE ${range} GROUP BY tenth`,
         w,
       ),
+      // The outcomes merged: the percentiles are over every call.
+      this.pg.query(
+        `SELECT bucket, le_ms, sum(calls) AS calls FROM ${latencyTable} WHERE ${range}
+         GROUP BY bucket, le_ms`,
+        w,
+      ),
     ]);
     const of = (g: string) => calls.rows.filter((r) => r.g === g);
     const top = (g: string, keep: (r: Record<string, unknown>) => boolean = () => true) =>
@@ -66,6 +75,16 @@ export class Queries {
     const byOutcome = new Map(outcomes.map((r) => [r.outcome as string, n(r.calls)]));
     const histogram = Array.from({ length: 10 }, () => 0);
     for (const r of risk.rows) histogram[Number(r.tenth)] = n(r.calls);
+    // Duration buckets per series bucket (by its time), and over the whole window.
+    const latency = new Map<number, Map<number, number>>();
+    const overall = new Map<number, number>();
+    for (const r of durations.rows) {
+      const at = (r.bucket as Date).getTime();
+      const h = latency.get(at) ?? new Map<number, number>();
+      latency.set(at, h);
+      addTo(h, n(r.le_ms), n(r.calls));
+      addTo(overall, n(r.le_ms), n(r.calls));
+    }
     const firsts = outcomes.map((r) => (r.first_seen as Date).getTime());
     const lasts = outcomes.map((r) => (r.last_seen as Date).getTime());
     return {
@@ -85,11 +104,16 @@ export class Queries {
       },
       series: of('bucket')
         .sort((a, b) => (a.bucket as Date).getTime() - (b.bucket as Date).getTime())
-        .map((r) => ({
-          at: (r.bucket as Date).toISOString(),
-          calls: n(r.calls),
-          denied: n(r.denied),
-        })),
+        .map((r) => {
+          const { p50_ms, p99_ms } = latencyOf(latency.get((r.bucket as Date).getTime()));
+          return {
+            at: (r.bucket as Date).toISOString(),
+            calls: n(r.calls),
+            denied: n(r.denied),
+            p50_ms,
+            p99_ms,
+          };
+        }),
       by_code: top('code', (r) => r.code !== '').map((r) => ({
         code: r.code as string,
         calls: n(r.calls),
@@ -131,6 +155,7 @@ export class Queries {
         hits: n(r.hits),
       })),
       risk_histogram: histogram,
+      latency: latencyOf(overall),
       took_ms: Math.round(performance.now() - started),
     };
   }

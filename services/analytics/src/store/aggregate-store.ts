@@ -24,6 +24,14 @@ const CALLS: Column[] = [
 const CALLS_SET = `calls = t.calls + excluded.calls, risk_n = t.risk_n + excluded.risk_n,
   risk_sum = t.risk_sum + excluded.risk_sum, risk_max = greatest(t.risk_max, excluded.risk_max),
   first_seen = least(t.first_seen, excluded.first_seen), last_seen = greatest(t.last_seen, excluded.last_seen)`;
+const LATENCY: Column[] = [
+  ['project', 'text[]'],
+  ['bucket', 'timestamptz[]'],
+  ['outcome', 'text[]'],
+  ['le_ms', 'float8[]'],
+  ['calls', 'bigint[]'],
+];
+const LATENCY_SET = 'calls = t.calls + excluded.calls';
 /** Up to five example trace ids: the first ones seen stay. */
 const EXAMPLES = `trace_ids = CASE WHEN cardinality(t.trace_ids) >= 5 THEN t.trace_ids
   ELSE (t.trace_ids || excluded.trace_ids)[1:5] END`;
@@ -78,6 +86,8 @@ export class AggregateStore {
   private async apply(c: PoolClient, d: Deltas) {
     await upsert(c, 'analytics_calls_hourly', CALLS, 7, CALLS_SET, d.hourly);
     await upsert(c, 'analytics_calls_daily', CALLS, 7, CALLS_SET, d.daily);
+    await upsert(c, 'analytics_latency_hourly', LATENCY, 4, LATENCY_SET, d.latencyHourly);
+    await upsert(c, 'analytics_latency_daily', LATENCY, 4, LATENCY_SET, d.latencyDaily);
     await upsert(
       c,
       'analytics_denials',

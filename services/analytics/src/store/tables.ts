@@ -1,7 +1,9 @@
-/** The aggregate tables (migrations/analytics_0001_aggregates.sql): what ANALYZE refreshes. */
+/** The aggregate tables (migrations/*.sql): what ANALYZE refreshes. */
 export const AGGREGATE_TABLES = [
   'analytics_calls_hourly',
   'analytics_calls_daily',
+  'analytics_latency_hourly',
+  'analytics_latency_daily',
   'analytics_denials',
   'analytics_grants',
   'analytics_limits',

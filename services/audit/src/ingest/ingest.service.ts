@@ -22,6 +22,7 @@ import {
 import { z } from 'zod';
 import type { AuditEnv } from '../config/env.js';
 import { EventStore, isDataError, storableJson, type EventRow } from '../store/event-store.js';
+import { LiveFeed } from './live-feed.js';
 import { auditMaskOptions, redactEventData } from './redact.js';
 
 const envelopeSchema = eventEnvelopeSchema(z.unknown());
@@ -30,7 +31,8 @@ const envelopeSchema = eventEnvelopeSchema(z.unknown());
  * GW_EVENTS -> audit_events. A durable pull consumer shared by every audit instance; a
  * message is acked only after its row is committed, and the insert is idempotent on event_id,
  * so a crash at any point loses nothing and stores nothing twice. Event data is masked and
- * redacted (./redact.ts) before it is chained and stored.
+ * redacted (./redact.ts) before it is chained and stored. Each committed call is then announced
+ * on the live feed (./live-feed.ts), which never throws and is never waited for.
  */
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -40,6 +42,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   private flushing: Promise<void> = Promise.resolve();
   private readonly batchSize;
   private readonly insertLatency;
+  private readonly live: LiveFeed;
 
   constructor(
     private readonly bus: NatsBus,
@@ -58,6 +61,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       name: 'sg_audit_insert_duration_seconds',
       help: 'Time to chain and insert one batch of audit events in PostgreSQL',
     });
+    this.live = new LiveFeed(bus, logger, metrics);
   }
 
   async onApplicationBootstrap() {
@@ -126,6 +130,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
       this.insertLatency.observe((performance.now() - started) / 1000);
       this.batchSize.observe(rows.length);
       for (const m of good) m.ack();
+      this.live.announce(rows);
     } catch (err) {
       if (!isDataError(err)) {
         this.logger.error(
@@ -147,6 +152,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     try {
       await this.store.append([row]);
       m.ack();
+      this.live.announce([row]);
     } catch (err) {
       if (isDataError(err)) {
         // Redelivery cannot help; the event stays in the stream for an operator to inspect.

@@ -8,9 +8,9 @@ import {
 } from '@sg/contracts';
 import { BusController, MessagePattern, NatsBus } from '@sg/messaging';
 import { LOGGER, type Logger } from '@sg/runtime';
-import { isDataError } from '../store/event-store.js';
 import { AlertsService } from './alerts.service.js';
 import { RecordsService } from './records.service.js';
+import { storeAnswer } from './store-answer.js';
 
 /** Room left in a reply for its envelope: a page is cut short rather than exceed max_payload. */
 const REPLY_HEADROOM = 16 * 1024;
@@ -54,22 +54,11 @@ export class QueryController {
   }
 
   /** PostgreSQL failures become AUDIT.STORE_UNAVAILABLE (a value it refuses: AUDIT.INVALID_QUERY). */
-  private async store<T>(query: () => Promise<T>): Promise<T> {
-    try {
-      return await query();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      if (isDataError(err)) {
-        throw new GatewayError(
-          'AUDIT.INVALID_QUERY',
-          'a filter value is out of range for the audit store (check the dates in from and to)',
-        );
-      }
-      this.logger.warn({ err: (err as Error).message }, 'audit query failed');
-      throw new GatewayError(
-        'AUDIT.STORE_UNAVAILABLE',
-        'the audit store (PostgreSQL) is unavailable; retry later',
-      );
-    }
+  private store<T>(query: () => Promise<T>): Promise<T> {
+    return storeAnswer(
+      this.logger,
+      query,
+      'a filter value is out of range for the audit store (check the dates in from and to)',
+    );
   }
 }

@@ -13,6 +13,7 @@ import { CSRF_HEADER, cookieOf, DASH_COOKIE, DashSessions } from './dash-session
 /** What an admin endpoint needs (docs/admins.md). */
 export const ADMIN_PERMISSIONS = [
   'audit.read',
+  'alerts.ack',
   'approvals.read',
   'approvals.resolve',
   'federation.read',
@@ -24,7 +25,10 @@ export const ADMIN_PERMISSIONS = [
 ] as const;
 export type AdminPermission = (typeof ADMIN_PERMISSIONS)[number];
 
-/** Which role may do what. `admin` may do everything; `viewer` reads what is not the audit itself. */
+/**
+ * Which role may do what. `admin` may do everything; `viewer` reads what is not the audit itself.
+ * The ops roles that read the audit (approver, analyst) also acknowledge its alerts.
+ */
 export const ROLE_PERMISSIONS: Record<AdminRole, ReadonlySet<AdminPermission>> = {
   admin: new Set(ADMIN_PERMISSIONS),
   policy_editor: new Set([
@@ -40,11 +44,13 @@ export const ROLE_PERMISSIONS: Record<AdminRole, ReadonlySet<AdminPermission>> =
     'approvals.resolve',
     'proposals.review',
     'audit.read',
+    'alerts.ack',
     'policy.read',
     'federation.read',
   ]),
   analyst: new Set([
     'audit.read',
+    'alerts.ack',
     'analytics.read',
     'analytics.run',
     'policy.read',

@@ -218,6 +218,33 @@ describe('parseAlertsQuery', () => {
       /unknown parameter "status"/,
     );
   });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+  ])('reads acknowledged=%s', (raw, value) => {
+    const parsed = parseAlertsQuery(q(`acknowledged=${raw}&project=acme`));
+    expect(parsed).toEqual({ acknowledged: value, project: 'acme', limit: 100 });
+    expect(alertsQuerySchema.parse(parsed)).toEqual(parsed);
+  });
+
+  it.each(['yes', '1', 'TRUE', 'true '])(
+    'refuses acknowledged=%j with AUDIT.INVALID_QUERY, saying what it takes',
+    (raw) => {
+      const err = errorOf(() => parseAlertsQuery(q(`acknowledged=${encodeURIComponent(raw)}`)));
+      expect(err.code).toBe('AUDIT.INVALID_QUERY');
+      expect(err.message).toMatch(/acknowledged must be true .* or false/);
+    },
+  );
+
+  it('refuses acknowledged given twice, or empty', () => {
+    expect(
+      errorOf(() => parseAlertsQuery(q('acknowledged=true&acknowledged=false'))).message,
+    ).toMatch(/acknowledged is given 2 times/);
+    expect(errorOf(() => parseAlertsQuery(q('acknowledged='))).message).toMatch(
+      /acknowledged is empty/,
+    );
+  });
 });
 
 describe('parseVerifyQuery and parseCheckpointsQuery', () => {

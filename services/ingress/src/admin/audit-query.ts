@@ -2,6 +2,7 @@ import {
   ALERT_TYPES,
   ANALYTICS_MAX_DAYS,
   type AlertsQuery,
+  type AuditStreamFilter,
   GatewayError,
   isEmptyTimeRange,
   policyKindSchema,
@@ -23,7 +24,7 @@ type HistoryQuery = RequestOf<'gw.policy.history.v1'>;
  * audit query to everything.
  */
 
-interface ParamSpec {
+export interface ParamSpec {
   /** What a valid value looks like, for the error message. */
   expected: string;
   /** The value, or undefined when it is not valid. */
@@ -41,7 +42,7 @@ const text = (max: number): ParamSpec => ({
   expected: `1-${max} characters, without U+0000`,
   parse: (v) => (validText(v, max) ? v : undefined),
 });
-const oneOf = (values: readonly string[]): ParamSpec => ({
+export const oneOf = (values: readonly string[]): ParamSpec => ({
   expected: `one of ${values.join(', ')}`,
   parse: (v) => (values.includes(v) ? v : undefined),
 });
@@ -103,6 +104,10 @@ const PARAMS = {
     expected: 'true or false',
     parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
   },
+  acknowledged: {
+    expected: 'true (only acknowledged alerts) or false (only those not acknowledged yet)',
+    parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
+  },
 } satisfies Record<string, ParamSpec>;
 
 type Name = keyof typeof PARAMS;
@@ -119,17 +124,21 @@ const FILTERS = [
   'to',
 ] as const satisfies readonly Name[];
 
+const STREAM_FILTERS = ['project', 'agent_id', 'tool', 'status'] as const satisfies readonly Name[];
+
 /**
  * The parameters `allowed` for one endpoint, each given at most once and valid; `required`
  * ones present. Throws AUDIT.INVALID_QUERY naming every bad parameter and its expected form
- * (AUDIT.INVALID_CURSOR when the cursor alone is wrong).
+ * (AUDIT.INVALID_CURSOR when the cursor alone is wrong). `specs` replaces what a parameter
+ * accepts on one endpoint (the approvals' `status`, a smaller `limit`).
  */
-function parseParams(
+export function parseParams(
   params: URLSearchParams,
   allowed: readonly Name[],
   required: readonly Name[] = [],
   none = 'this endpoint takes no query parameters',
   invalid: 'AUDIT.INVALID_QUERY' | 'ANALYTICS.INVALID_QUERY' = 'AUDIT.INVALID_QUERY',
+  specs: Partial<Record<Name, ParamSpec>> = {},
 ): Partial<Record<Name, unknown>> {
   const issues: Issue[] = [];
   const out: Partial<Record<Name, unknown>> = {};
@@ -144,7 +153,7 @@ function parseParams(
     }
     const name = key as Name;
     const values = params.getAll(key);
-    const spec: ParamSpec = PARAMS[name];
+    const spec: ParamSpec = specs[name] ?? PARAMS[name];
     if (values.length > 1) {
       issues.push({
         param: name,
@@ -167,7 +176,10 @@ function parseParams(
   }
   for (const name of required) {
     if (!params.has(name))
-      issues.push({ param: name, message: `${name} is required: ${PARAMS[name].expected}` });
+      issues.push({
+        param: name,
+        message: `${name} is required: ${(specs[name] ?? PARAMS[name]).expected}`,
+      });
   }
   if (
     isEmptyTimeRange({ from: out.from as string | undefined, to: out.to as string | undefined })
@@ -198,9 +210,22 @@ export function parseExportQuery(params: URLSearchParams): RecordFilter {
   return parseParams(params, FILTERS) as RecordFilter;
 }
 
+/** GET /api/audit/stream: the filters a record can be matched on as it arrives. */
+export function parseStreamQuery(params: URLSearchParams): AuditStreamFilter {
+  return parseParams(params, STREAM_FILTERS) as AuditStreamFilter;
+}
+
 /** GET /api/alerts */
 export function parseAlertsQuery(params: URLSearchParams): AlertsQuery {
-  const q = parseParams(params, ['project', 'type', 'from', 'to', 'cursor', 'limit']);
+  const q = parseParams(params, [
+    'project',
+    'type',
+    'from',
+    'to',
+    'acknowledged',
+    'cursor',
+    'limit',
+  ]);
   return { ...(q as Omit<AlertsQuery, 'limit'>), limit: (q.limit as number | undefined) ?? 100 };
 }
 

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
-import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import {
+  AUDIT_ACK_ALERT_SUBJECT,
   AUDIT_ALERTS_SUBJECT,
   AUDIT_CHECKPOINTS_SUBJECT,
   AUDIT_RECORDS_SUBJECT,
@@ -14,6 +15,7 @@ import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { AdminAnswers } from './admin-answers.js';
 import { AdminAuth } from './admin-auth.js';
+import { alertIdOf, parseAckBody } from './alert-ack.js';
 import { EXPORT_PAGE_SIZE, exportLines } from './audit-export.js';
 import {
   parseAlertsQuery,
@@ -28,11 +30,16 @@ import {
 
 /** Verifying a project's whole chain reads every row: it may take far longer than a query. */
 const VERIFY_TIMEOUT_MS = 60_000;
+/**
+ * An acknowledgement commits only once JetStream confirmed its event (up to 5 s): wait for the
+ * verdict rather than answer a timeout for an acknowledgement that then takes.
+ */
+const ACK_TIMEOUT_MS = 10_000;
 
 /**
- * The audit admin API (X-Admin-Key): records, the JSONL export, session traces, alerts, chain
- * verification and checkpoints. Each endpoint parses its query string and forwards it to the
- * audit service over NATS; docs/audit-queries.md describes them.
+ * The audit admin API (X-Admin-Key): records, the JSONL export, session traces, alerts and their
+ * acknowledgement, chain verification and checkpoints. Each endpoint parses its query string (and
+ * body) and forwards it to the audit service over NATS; docs/audit-queries.md describes them.
  */
 @Controller()
 export class AuditController {
@@ -55,6 +62,28 @@ export class AuditController {
   alerts(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     return this.answers.forward(req, reply, 'audit.read', (params, ctx) =>
       this.client.request(AUDIT_ALERTS_SUBJECT, parseAlertsQuery(params), ctx),
+    );
+  }
+
+  /**
+   * Acknowledges an alert, once (alerts.ack), and answers it as GET /api/alerts lists it. The
+   * audit service records it in the trail as gw.evt.alert.acknowledged.v1 (why that, and not only
+   * this request's admin.action record: AlertAckService).
+   */
+  @Post('api/alerts/:id/ack')
+  ack(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.answers.forward(req, reply, 'alerts.ack', (_params, ctx, by) =>
+      this.client.request(
+        AUDIT_ACK_ALERT_SUBJECT,
+        { alert_id: alertIdOf(id), by, ...parseAckBody(body) },
+        ctx,
+        ACK_TIMEOUT_MS,
+      ),
     );
   }
 

@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
+import { ConfigSync } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
@@ -18,6 +19,7 @@ export class DashSessionController {
     private readonly sessions: DashSessions,
     private readonly toolCalls: ToolCallService,
     private readonly errors: ErrorAnswers,
+    private readonly config: ConfigSync,
   ) {}
 
   @Post()
@@ -39,6 +41,7 @@ export class DashSessionController {
         })
         .send({
           ...whoIs(principal),
+          projects: this.projects(),
           csrf_token: session.csrf,
           expires_at: session.expires_at,
         });
@@ -62,6 +65,7 @@ export class DashSessionController {
         .headers({ 'cache-control': 'no-store', 'x-trace-id': ctx.traceId })
         .send({
           ...whoIs(await this.admins.principalOf(req)),
+          projects: this.projects(),
           csrf_token: found.session.csrf,
           expires_at: found.session.expires_at,
         });
@@ -87,6 +91,11 @@ export class DashSessionController {
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
+  }
+
+  /** The projects the gateway has files for: the dashboard's project picker. */
+  private projects(): string[] {
+    return [...this.config.files.projects].sort();
   }
 }
 

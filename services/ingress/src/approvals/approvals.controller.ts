@@ -1,8 +1,11 @@
 import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import {
+  APPROVAL_COMMENT_MAX,
   APPROVAL_COMPLETE_SUBJECT,
   APPROVAL_GET_SUBJECT,
+  APPROVAL_LIST_SUBJECT,
   APPROVAL_RESOLVE_SUBJECT,
+  approvalCommentSchema,
   callOutcome,
   GatewayError,
   httpStatusOf,
@@ -13,18 +16,26 @@ import { BusClient, NatsBus } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AdminAuth } from '../admin/admin-auth.js';
+import { AdminAnswers } from '../admin/admin-answers.js';
+import { AdminAuth, noteAdminDetail } from '../admin/admin-auth.js';
 import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
+import { parseApprovalsQuery } from './approvals-query.js';
 
-const approveBodySchema = z.strictObject({ approval_id: z.uuid(), approved: z.boolean() });
+const approveBodySchema = z.strictObject({
+  approval_id: z.uuid(),
+  approved: z.boolean(),
+  comment: approvalCommentSchema.optional(),
+});
+const APPROVE_SHAPE = `send {"approval_id": "<uuid>", "approved": true|false, "comment": "<optional, 1-${APPROVAL_COMMENT_MAX} characters>"}`;
 const uuid = z.uuid();
 
 /**
- * POST /approve (seed 004, approver = admin key) and GET /api/approvals/:id (the requesting
- * agent, or an admin). The approver only names the approval: the call that runs is the one
- * stored with it, once, after the policy is checked again.
+ * POST /approve (seed 004, approver = admin key), GET /api/approvals (the queue, admins only) and
+ * GET /api/approvals/:id (the requesting agent, or an admin). The approver only names the
+ * approval (and may say why): the call that runs is the one stored with it, once, after the
+ * policy is checked again.
  */
 @Controller()
 export class ApprovalsController {
@@ -35,6 +46,7 @@ export class ApprovalsController {
     private readonly errors: ErrorAnswers,
     private readonly auth: AgentAuthService,
     private readonly admins: AdminAuth,
+    private readonly answers: AdminAnswers,
   ) {}
 
   @Post('approve')
@@ -46,13 +58,20 @@ export class ApprovalsController {
       if (!parsed.success) {
         throw new GatewayError(
           'REQUEST.INVALID_BODY',
-          `send {"approval_id": "<uuid>", "approved": true|false}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+          `${APPROVE_SHAPE}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
         );
       }
-      const { approval_id, approved } = parsed.data;
+      const { approval_id, approved, comment } = parsed.data;
+      noteAdminDetail(req, { approval_id, approved, comment: comment ?? null });
       const resolution = await this.client.request(
         APPROVAL_RESOLVE_SUBJECT,
-        { approval_id, approved, approver: principal.name, four_eyes: this.admins.fourEyes },
+        {
+          approval_id,
+          approved,
+          approver: principal.name,
+          four_eyes: this.admins.fourEyes,
+          ...(comment !== undefined ? { comment } : {}),
+        },
         ctx,
       );
       // The approved run belongs to the original call's trace.
@@ -157,6 +176,14 @@ export class ApprovalsController {
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
+  }
+
+  /** The queue for the dashboard (approvals.read): one status, one page; see approvals-query.ts. */
+  @Get('api/approvals')
+  list(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.answers.forward(req, reply, 'approvals.read', (params, ctx) =>
+      this.client.request(APPROVAL_LIST_SUBJECT, parseApprovalsQuery(params), ctx),
+    );
   }
 
   @Get('api/approvals/:id')

@@ -41,6 +41,8 @@ export const ingressEnvSchema = baseEnvSchema
       .default(8 * 3600),
     /** The session cookie's Secure attribute (browsers send it over HTTPS and to localhost only). */
     DASH_COOKIE_SECURE: envSchemas.bool.default(true),
+    /** The built dashboard (apps/dash/dist); by default found through the workspace package @sg/dash. */
+    DASH_DIR: z.string().min(1).optional(),
     /** An MCP session (`/mcp`) with no request for this long ends. */
     MCP_SESSION_TTL_S: z.coerce
       .number()
@@ -90,6 +92,10 @@ export const ingressEnvSchema = baseEnvSchema
     ADMIN_OIDC_JWKS_URL: z.url().optional(),
     /** A token's `aud` must name it: this gateway's admin API. */
     ADMIN_OIDC_AUDIENCE: z.string().min(1).max(512).optional(),
+    /** Most GET /api/audit/stream clients one ingress process serves at once; more get 503 AUDIT.STREAM_LIMIT. */
+    AUDIT_STREAM_MAX_CLIENTS: z.coerce.number().int().min(0).max(10_000).default(100),
+    /** How often an audit stream gets a keep-alive comment, and its credential is checked again. */
+    AUDIT_STREAM_KEEPALIVE_MS: z.coerce.number().int().min(1000).max(60_000).default(15_000),
   })
   .refine(...secretsDirRequired)
   .refine(

@@ -1,13 +1,15 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ENV, HttpTracingInterceptor, useLimitedJson } from '@sg/runtime';
-import { ADMIN_ACTION, type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
+import { ENV, HttpTracingInterceptor, LOGGER, type Logger, useLimitedJson } from '@sg/runtime';
+import { type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
+import { publishAdminAction } from '../admin/admin-action.js';
 import { adminSeen } from '../admin/admin-auth.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngressEnv } from '../config/env.js';
 import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
+import { dashboardDir, serveDashboard } from '../dash/serve-dashboard.js';
 import { ErrorAnswers, fromFastifyError, send } from './error-answer.js';
 
 const TOOL_CALL_ROUTES: Record<string, Channel> = {
@@ -70,7 +72,7 @@ class GatewayErrorFilter implements ExceptionFilter {
   }
 }
 
-export function configureHttp(app: NestFastifyApplication) {
+export async function configureHttp(app: NestFastifyApplication) {
   const env = app.get<IngressEnv>(ENV);
   useLimitedJson(app, {
     maxDepth: env.JSON_MAX_DEPTH,
@@ -80,11 +82,20 @@ export function configureHttp(app: NestFastifyApplication) {
   app.useGlobalFilters(new GatewayErrorFilter(app.get(ToolCallService), app.get(ErrorAnswers)));
   app.useGlobalInterceptors(new HttpTracingInterceptor());
   auditAdminActions(app);
+  const toolCalls = app.get(ToolCallService);
+  await serveDashboard(
+    app,
+    dashboardDir(env.DASH_DIR),
+    app.get(ErrorAnswers),
+    (req) => toolCalls.contextOf(req.headers).traceId,
+    app.get<Logger>(LOGGER),
+  );
 }
 
 /**
  * Every answer of an admin endpoint (a request AdminAuth.require saw) is recorded as
  * `gw.evt.admin.action.v1`: who (once proven), what permission, the route, the status and code.
+ * onSend does not run for a hijacked reply (the audit stream): such a route records itself.
  */
 function auditAdminActions(app: NestFastifyApplication): void {
   const bus = app.get(NatsBus);
@@ -93,8 +104,7 @@ function auditAdminActions(app: NestFastifyApplication): void {
     .getHttpAdapter()
     .getInstance()
     .addHook('onSend', (req, reply, payload, done) => {
-      const seen = adminSeen(req);
-      if (seen) {
+      if (adminSeen(req)) {
         const ctx = toolCalls.contextOf(req.headers);
         const traceId = reply.getHeader('x-trace-id');
         let code: string | null = null;
@@ -106,21 +116,12 @@ function auditAdminActions(app: NestFastifyApplication): void {
             /* not JSON: no code */
           }
         }
-        const p = seen.principal;
-        bus.publish(
-          ADMIN_ACTION,
-          {
-            principal: p?.name ?? null,
-            roles: p?.roles ?? [],
-            via: p?.via ?? null,
-            permission: seen.permission,
-            method: req.method,
-            path: (req.url.split('?')[0] ?? '').slice(0, 512),
-            http_status: reply.statusCode,
-            code,
-            ...(seen.detail ? { detail: seen.detail } : {}),
-          },
+        publishAdminAction(
+          bus,
+          req,
           typeof traceId === 'string' ? { ...ctx, traceId } : ctx,
+          reply.statusCode,
+          code,
         );
       }
       done(null, payload);

@@ -251,7 +251,11 @@ export class ToolCallService {
         // Nothing runs until a person approves this very call (tool, arguments, agent, project).
         const approval = await this.client.request(
           APPROVAL_CREATE_SUBJECT,
-          { call: { ...request, channel }, policy_version: decision.policy_version },
+          {
+            call: { ...request, channel },
+            policy_version: decision.policy_version,
+            risk_score: decision.risk_score,
+          },
           ctx,
         );
         answer = {

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { ApprovalCall, ApprovalStatus, ApprovalView } from '@sg/contracts';
+import type {
+  ApprovalCall,
+  ApprovalListQuery,
+  ApprovalsPage,
+  ApprovalStatus,
+  ApprovalView,
+} from '@sg/contracts';
 import { digestOf, pgPoolProvider, type Pool } from '@sg/runtime';
 import { fileURLToPath } from 'node:url';
+import { encodeCursor, listQuery } from './approval-queue.js';
 
 export const PG = Symbol('PG');
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -24,6 +31,8 @@ interface Row {
   resolved_at: Date | null;
   approver: string | null;
   outcome: ApprovalView['outcome'];
+  risk_score: number | null;
+  comment: string | null;
 }
 
 export interface StoredApproval {
@@ -52,6 +61,8 @@ function toStored(r: Row): StoredApproval {
       resolved_at: r.resolved_at?.toISOString() ?? null,
       approver: r.approver,
       outcome: r.outcome,
+      risk_score: r.risk_score,
+      comment: r.comment,
     },
   };
 }
@@ -69,10 +80,11 @@ export class ApprovalStore implements OnApplicationShutdown {
     policyVersion: string,
     traceId: string,
     ttlS: number,
+    riskScore: number | null = null,
   ): Promise<StoredApproval> {
     const res = await this.pool.query<Row>(
-      `INSERT INTO approvals (id, status, project, agent_id, tool, request_id, call, arguments_digest, policy_version, trace_id, expires_at)
-       VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10)) RETURNING *`,
+      `INSERT INTO approvals (id, status, project, agent_id, tool, request_id, call, arguments_digest, policy_version, trace_id, expires_at, risk_score)
+       VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10), $11) RETURNING *`,
       [
         randomUUID(),
         call.project,
@@ -84,6 +96,7 @@ export class ApprovalStore implements OnApplicationShutdown {
         policyVersion,
         traceId,
         ttlS,
+        riskScore,
       ],
     );
     return toStored(res.rows[0]!);
@@ -99,11 +112,12 @@ export class ApprovalStore implements OnApplicationShutdown {
     id: string,
     to: 'approved' | 'rejected' | 'denied',
     approver: string,
+    comment: string | null = null,
   ): Promise<StoredApproval | null> {
     const res = await this.pool.query<Row>(
-      `UPDATE approvals SET status = $2, approver = $3, resolved_at = now()
+      `UPDATE approvals SET status = $2, approver = $3, comment = $4, resolved_at = now()
         WHERE id = $1 AND status = 'pending' AND expires_at > now() RETURNING *`,
-      [id, to, approver],
+      [id, to, approver, comment],
     );
     return res.rows[0] ? toStored(res.rows[0]) : null;
   }
@@ -118,6 +132,21 @@ export class ApprovalStore implements OnApplicationShutdown {
       [id, to, JSON.stringify(outcome)],
     );
     return res.rows[0] ? toStored(res.rows[0]) : null;
+  }
+
+  /** One page of the queue (approval-queue.ts: its order and cursor). */
+  async list(q: ApprovalListQuery): Promise<ApprovalsPage> {
+    const { text, values } = listQuery(q);
+    const res = await this.pool.query<Row & { position_at: string }>(text, values);
+    const page = res.rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      approvals: page.map((r) => toStored(r).view),
+      next_cursor:
+        res.rows.length > q.limit && last
+          ? encodeCursor(q, { at: last.position_at, id: last.id })
+          : null,
+    };
   }
 
   /** Marks every pending approval past its expiry as expired and returns them (each once). */

@@ -3,7 +3,9 @@ import {
   APPROVAL_REQUESTED,
   APPROVAL_RESOLVED,
   type ApprovalCall,
+  type ApprovalListQuery,
   type ApprovalResolution,
+  type ApprovalsPage,
   type ApprovalView,
   type ErrorCode,
   GatewayError,
@@ -50,9 +52,10 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     call: ApprovalCall,
     policyVersion: string,
     ctx: MessageContext,
+    riskScore: number | null = null,
   ): Promise<ApprovalView> {
     const a = await this.guard(() =>
-      this.store.create(call, policyVersion, ctx.traceId, this.env.APPROVAL_TTL_S),
+      this.store.create(call, policyVersion, ctx.traceId, this.env.APPROVAL_TTL_S, riskScore),
     );
     this.bus.publish(
       APPROVAL_REQUESTED,
@@ -77,12 +80,19 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     return a.view;
   }
 
+  /** The queue: what is due is expired first, so a page shows each approval as it is now. */
+  async list(q: ApprovalListQuery): Promise<ApprovalsPage> {
+    await this.expireDue();
+    return this.guard(() => this.store.list(q));
+  }
+
   async resolve(
     id: string,
     approved: boolean,
     approver: string,
     ctx: MessageContext,
     fourEyes = false,
+    comment: string | null = null,
   ): Promise<ApprovalResolution> {
     await this.expireDue();
     const current = await this.guard(() => this.store.get(id));
@@ -105,7 +115,9 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
         `${approver} requested this call and cannot also resolve it (four-eyes); another approver must`,
       );
     const callCtx = { ...ctx, traceId: current.traceId, project: current.call.project };
-    if (!approved) return { approval: await this.finish(id, 'rejected', approver, callCtx) };
+    const resolved = (to: 'approved' | 'rejected' | 'denied') =>
+      this.finish(id, to, approver, comment, callCtx);
+    if (!approved) return { approval: await resolved('rejected') };
     // The policy may have changed since the request: it still applies.
     const decision = await this.decisions.recheck({ ...current.call });
     if (!decision.allowed && decision.code && TRANSIENT.has(decision.code)) {
@@ -115,10 +127,9 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
         `the policy re-check could not pass now (${decision.reason}); the approval stays pending, retry shortly`,
       );
     }
-    if (!decision.allowed)
-      return { approval: await this.finish(id, 'denied', approver, callCtx), decision };
+    if (!decision.allowed) return { approval: await resolved('denied'), decision };
     return {
-      approval: await this.finish(id, 'approved', approver, callCtx),
+      approval: await resolved('approved'),
       call: current.call,
       decision,
     };
@@ -144,9 +155,10 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
     id: string,
     to: 'approved' | 'rejected' | 'denied',
     approver: string,
+    comment: string | null,
     ctx: MessageContext,
   ): Promise<ApprovalView> {
-    const a = await this.guard(() => this.store.resolvePending(id, to, approver));
+    const a = await this.guard(() => this.store.resolvePending(id, to, approver, comment));
     // Another approver (or the expiry) got there first: only one resolution ever counts.
     if (!a)
       throw new GatewayError(
@@ -181,6 +193,7 @@ export class ApprovalService implements OnModuleInit, OnApplicationShutdown {
         request_id: a.view.request_id,
         status,
         approver,
+        comment: a.view.comment,
       },
       ctx,
     );
