@@ -1,10 +1,4 @@
-import {
-  defaultKeymap,
-  history,
-  historyKeymap,
-  indentWithTab,
-  insertNewlineKeepIndent,
-} from '@codemirror/commands';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { yaml } from '@codemirror/lang-yaml';
 import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { type Diagnostic, linter, lintGutter } from '@codemirror/lint';
@@ -55,35 +49,34 @@ const base: Extension[] = [
  * The YAML editor (CodeMirror 6). `lint` is asked, as the text changes (debounced), for the
  * server's problems, shown as markers at their line and column. Tab indents; Escape then Tab
  * leaves the editor (CodeMirror's own rule), so keyboard users are never trapped.
+ *
+ * The editor owns its text: it starts as `initial` and is reported through `onChange`. To show
+ * another text, remount it (a new `key`). Writing the parent's state back into the editor
+ * after each render raced with typing: a render's deferred effect could put back the text of
+ * one keystroke before, which reported it, whose render put back the newer one, and so on
+ * without end (the page froze).
  */
 export function YamlEditor({
-  value,
+  initial,
   onChange,
   lint,
   label,
   readOnly = false,
 }: {
-  value: string;
+  initial: string;
   onChange?(text: string): void;
   lint?(text: string): Promise<LintProblem[]>;
   label: string;
   readOnly?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
-  const view = useRef<EditorView | null>(null);
   const changed = useRef(onChange);
   changed.current = onChange;
 
   useEffect(() => {
     const extensions: Extension[] = [
       ...base,
-      // Enter keeps the line's indentation (YAML's own indentation rules can hang on some input).
-      keymap.of([
-        { key: 'Enter', run: insertNewlineKeepIndent },
-        ...defaultKeymap,
-        ...historyKeymap,
-        indentWithTab,
-      ]),
+      keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
       EditorView.contentAttributes.of({ 'aria-label': label }),
       EditorState.readOnly.of(readOnly),
       EditorView.updateListener.of((u) => {
@@ -92,28 +85,21 @@ export function YamlEditor({
     ];
     if (lint) {
       extensions.push(
-        // Problems show as markers and in the status line under the editor, not as hover
-        // tooltips (their repositioning hung the page in Chromium: see the issue's note).
-        lintGutter({ tooltipFilter: () => [] }),
+        // Problems show as markers (with their message on hover) and in the status line.
+        lintGutter(),
         linter(
           async (v) => {
             const problems = await lint(v.state.doc.toString());
             return problems.map((p) => diagnosticOf(v.state.doc, p));
           },
-          { delay: 400, tooltipFilter: () => [] },
+          { delay: 400 },
         ),
       );
     }
-    view.current = new EditorView({ doc: value, extensions, parent: box.current! });
-    return () => view.current?.destroy();
-    // The editor is made once; a new `value` from outside replaces its text (below).
-  }, [readOnly, label]);
-
-  useEffect(() => {
-    const v = view.current;
-    if (v && v.state.doc.toString() !== value)
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
-  }, [value]);
+    const view = new EditorView({ doc: initial, extensions, parent: box.current! });
+    return () => view.destroy();
+    // Made once per mount: see above.
+  }, []);
 
   return <div class="editor" ref={box} />;
 }

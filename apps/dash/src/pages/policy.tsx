@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { createTwoFilesPatch } from 'diff';
 import { YamlEditor } from '../editor';
@@ -129,12 +129,15 @@ function Editor({
   project,
   kind,
   active,
+  saved,
   onSaved,
 }: {
   project: string;
   kind: PolicyKind;
   active: VersionDetail | null;
-  onSaved(): void;
+  /** What the last save did (kept by the page: a save makes a new active version, and so a new editor). */
+  saved: string | null;
+  onSaved(note: string): void;
 }) {
   const can = useCan();
   const writable = can('policy.write');
@@ -142,8 +145,8 @@ function Editor({
   const [draft, setDraft] = useState(activeText);
   const [reason, setReason] = useState('');
   const [problems, setProblems] = useState<LintProblem[] | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
-  useEffect(() => setDraft(activeText), [activeText]);
+  // Discarding remounts the editor with the active text (the editor owns its text).
+  const [discards, setDiscards] = useState(0);
 
   const lint = async (yaml: string) => {
     const r = await api<{ ok: boolean; problems: LintProblem[] }>('/api/policy/lint', {
@@ -158,13 +161,11 @@ function Editor({
       method: 'POST',
       body: { project, kind, yaml: draft, reason: reason.trim() },
     });
-    setSaved(
+    onSaved(
       r.created
         ? `Saved as version ${r.version.id.slice(0, 8)}, active now.`
         : 'Nothing changed: that is the active version.',
     );
-    setReason('');
-    onSaved();
   });
   const changed = draft !== activeText;
 
@@ -173,7 +174,8 @@ function Editor({
       <Card title={`${kind}/${project}.yaml`}>
         {!writable && <p class="muted">Your roles may read policies, not change them.</p>}
         <YamlEditor
-          value={draft}
+          key={discards}
+          initial={draft}
           onChange={setDraft}
           lint={writable ? lint : undefined}
           label={`${kind}/${project}.yaml`}
@@ -199,7 +201,6 @@ function Editor({
             class="inline"
             onSubmit={(e) => {
               e.preventDefault();
-              setSaved(null);
               void save.run();
             }}
           >
@@ -218,7 +219,13 @@ function Editor({
               {save.pending ? 'Saving…' : 'Save as a new version'}
             </button>
             {changed && (
-              <button type="button" onClick={() => setDraft(activeText)}>
+              <button
+                type="button"
+                onClick={() => {
+                  setDraft(activeText);
+                  setDiscards(discards + 1);
+                }}
+              >
                 Discard changes
               </button>
             )}
@@ -252,6 +259,7 @@ function Editor({
 export function PolicyPage() {
   const [project, setProject] = useProject();
   const [kind, setKind] = useState<PolicyKind>('policies');
+  const [saved, setSaved] = useState<string | null>(null);
   const history = useLoad(
     () => api<HistoryPage>('/api/policy/history', { query: { project, kind, limit: 50 } }),
     [project, kind],
@@ -267,12 +275,21 @@ export function PolicyPage() {
       title="Policy"
       actions={
         <>
-          <ProjectPicker value={project} onChange={setProject} />
+          <ProjectPicker
+            value={project}
+            onChange={(p) => {
+              setSaved(null);
+              setProject(p);
+            }}
+          />
           <Select
             label="File"
             value={kind}
             options={KINDS}
-            onChange={(k) => setKind(k as PolicyKind)}
+            onChange={(k) => {
+              setSaved(null);
+              setKind(k as PolicyKind);
+            }}
           />
         </>
       }
@@ -281,7 +298,20 @@ export function PolicyPage() {
         {(h) => (
           <>
             <Async loaded={active} what="the active version">
-              {(a) => <Editor project={project} kind={kind} active={a} onSaved={history.reload} />}
+              {(a) => (
+                // A new active version (or file) starts a new draft.
+                <Editor
+                  key={`${kind}/${project}/${a?.id ?? ''}`}
+                  project={project}
+                  kind={kind}
+                  active={a}
+                  saved={saved}
+                  onSaved={(note) => {
+                    setSaved(note);
+                    history.reload();
+                  }}
+                />
+              )}
             </Async>
             <Card title="History">
               {h.versions.length ? (
