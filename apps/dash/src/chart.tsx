@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { Table } from './ui';
 
 export interface Series {
   label: string;
@@ -71,7 +72,7 @@ export function TimeChart({
       <div ref={box} aria-hidden="true" />
       <details>
         <summary>{title}: the numbers</summary>
-        <table>
+        <Table caption={`${title}, by time`}>
           <thead>
             <tr>
               <th scope="col">time</th>
@@ -92,7 +93,7 @@ export function TimeChart({
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </details>
     </figure>
   );

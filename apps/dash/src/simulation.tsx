@@ -1,5 +1,5 @@
 import type { Simulation } from './types';
-import { Badge, Empty, number } from './ui';
+import { Badge, Empty, number, Table } from './ui';
 
 type SimulatedCall = Simulation['calls'][number];
 
@@ -30,48 +30,45 @@ export function SimulatedCalls({ calls }: { calls: SimulatedCall[] }) {
     ...calls.filter((c) => c.difference === 'none'),
   ];
   return (
-    <div class="scroll">
-      <table>
-        <caption class="sr-only">Simulated calls, changed ones first</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">tool</th>
-            <th scope="col">recorded</th>
-            <th scope="col">simulated</th>
-            <th scope="col">difference</th>
-            <th scope="col">rule</th>
+    <Table caption="Simulated calls, changed ones first">
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">tool</th>
+          <th scope="col">recorded</th>
+          <th scope="col">simulated</th>
+          <th scope="col">difference</th>
+          <th scope="col">rule</th>
+        </tr>
+      </thead>
+      <tbody>
+        {ordered.map((c) => (
+          <tr key={c.index} class={c.difference === 'none' ? '' : 'row-warn'}>
+            <td>{c.index + 1}</td>
+            <td>
+              <code>{c.tool}</code>
+            </td>
+            <td>{c.recorded ? <Badge value={c.recorded.outcome} /> : '—'}</td>
+            <td>
+              <Badge
+                value={
+                  !c.simulated.allowed
+                    ? 'denied'
+                    : c.simulated.requires_approval
+                      ? 'pending_approval'
+                      : 'allowed'
+                }
+              />{' '}
+              {c.simulated.code && <code>{c.simulated.code}</code>}
+            </td>
+            <td>{c.difference}</td>
+            <td>
+              <code>{c.simulated.rule ?? ''}</code>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {ordered.map((c) => (
-            <tr key={c.index} class={c.difference === 'none' ? '' : 'row-warn'}>
-              <td>{c.index + 1}</td>
-              <td>
-                <code>{c.tool}</code>
-              </td>
-              <td>{c.recorded ? <Badge value={c.recorded.outcome} /> : '—'}</td>
-              <td>
-                <Badge
-                  value={
-                    !c.simulated.allowed
-                      ? 'denied'
-                      : c.simulated.requires_approval
-                        ? 'pending_approval'
-                        : 'allowed'
-                  }
-                />{' '}
-                {c.simulated.code && <code>{c.simulated.code}</code>}
-              </td>
-              <td>{c.difference}</td>
-              <td>
-                <code>{c.simulated.rule ?? ''}</code>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </Table>
   );
 }
 

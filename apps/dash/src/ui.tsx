@@ -250,3 +250,105 @@ export function TextField({
     </label>
   );
 }
+
+/**
+ * Every table of the dashboard: its caption (for screen readers; shown with `showCaption`),
+ * and a wrapper that scrolls sideways in a narrow window instead of widening the page (a
+ * focusable region, so keyboard users can scroll it too).
+ */
+export function Table({
+  caption,
+  showCaption = false,
+  children,
+}: {
+  caption: string;
+  showCaption?: boolean;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="scroll" role="region" aria-label={caption} tabIndex={0}>
+      <table>
+        <caption class={showCaption ? undefined : 'sr-only'}>{caption}</caption>
+        {children}
+      </table>
+    </div>
+  );
+}
+
+/** A list of cards, or, when there is none, a card saying so. */
+export function Cards<T>({
+  items,
+  children,
+  emptyTitle,
+  empty,
+}: {
+  items: T[];
+  children: (item: T) => ComponentChildren;
+  emptyTitle: string;
+  empty: ComponentChildren;
+}) {
+  if (!items.length)
+    return (
+      <Card title={emptyTitle}>
+        <Empty>{empty}</Empty>
+      </Card>
+    );
+  return <ul class="cards">{items.map(children)}</ul>;
+}
+
+/** One of a decision form's buttons; `run` gets the form's note, trimmed. */
+export interface Decision {
+  text: string;
+  tone?: 'primary' | 'danger';
+  run(note: string): void;
+}
+
+/**
+ * A note and the decisions that take it: approve or reject with a comment, acknowledge with
+ * a note. The buttons are disabled while one runs, and a refusal shows under them. Pressing
+ * Enter in the note decides nothing: a decision is always a button.
+ */
+export function DecisionForm({
+  label,
+  maxLength,
+  decisions,
+  pending,
+  error,
+  refused,
+}: {
+  label: string;
+  maxLength: number;
+  decisions: Decision[];
+  pending: boolean;
+  error: ApiError | null;
+  /** The title of the refusal's note, e.g. "Not resolved". */
+  refused: string;
+}) {
+  const [note, setNote] = useState('');
+  return (
+    <>
+      <form class="inline" onSubmit={(e) => e.preventDefault()}>
+        <label class="field grow">
+          <span>{label}</span>
+          <input
+            value={note}
+            maxLength={maxLength}
+            onInput={(e) => setNote((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        {decisions.map((d) => (
+          <button
+            key={d.text}
+            type="button"
+            class={d.tone}
+            disabled={pending}
+            onClick={() => d.run(note.trim())}
+          >
+            {d.text}
+          </button>
+        ))}
+      </form>
+      {error && <ErrorNote error={error} title={refused} />}
+    </>
+  );
+}

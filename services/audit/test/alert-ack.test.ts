@@ -17,6 +17,7 @@ import { AlertAckService } from '../src/alert-ack/alert-ack.service.js';
 import { AlertsService } from '../src/query/alerts.service.js';
 import { QueryController } from '../src/query/query.controller.js';
 import { RecordsService } from '../src/query/records.service.js';
+import { alertOf, failure } from './fixtures.js';
 import { connectBus, startAuditModule } from './support.js';
 
 /** The request comes in under the admin's X-Project-ID, not the alert's project. */
@@ -30,33 +31,6 @@ function startAcks(iso: Isolation, pool?: Pool) {
     providers: [AlertAckService, AlertsService, RecordsService],
   });
 }
-
-async function failure(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GatewayError);
-  return err as GatewayError;
-}
-
-const alertOf = (over: Partial<Alert>): Alert => ({
-  alert_id: randomUUID(),
-  type: 'denial_spike',
-  severity: 'high',
-  project: 'acme',
-  key: 'acme',
-  summary: '12 denials in 120 s',
-  count: 12,
-  threshold: 10,
-  window_s: 120,
-  agent_id: null,
-  session_id: null,
-  tool: null,
-  trace_ids: ['trace-denied-01'],
-  raised_at: new Date().toISOString(),
-  ...over,
-});
 
 describe('acknowledging alerts against real NATS and PostgreSQL', () => {
   const iso = isolate('audack');

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
-  type Alert,
   AUDIT_ALERTS_SUBJECT,
   AUDIT_RECORDS_SUBJECT,
   AUDIT_SESSION_SUBJECT,
   type AuditRecord,
   DECISION_MADE,
-  GatewayError,
   type RecordsQuery,
   type StoredAlert,
   TOOLCALL_COMPLETED,
@@ -20,6 +18,7 @@ import { AlertsService } from '../src/query/alerts.service.js';
 import { encodeCursor } from '../src/query/cursor.js';
 import { QueryController } from '../src/query/query.controller.js';
 import { RecordsService, SESSION_CALLS } from '../src/query/records.service.js';
+import { alertOf, failure } from './fixtures.js';
 import { connectBus, startAuditModule } from './support.js';
 
 const ctx: MessageContext = { traceId: 'trace-query-test', project: 'default' };
@@ -203,15 +202,6 @@ function callEvents(spec: CallSpec): EventSpec[] {
     },
   });
   return events;
-}
-
-async function failure(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GatewayError);
-  return err as GatewayError;
 }
 
 describe('audit queries against real NATS and PostgreSQL', () => {
@@ -766,28 +756,10 @@ describe('audit queries against real NATS and PostgreSQL', () => {
   describe('alerts', () => {
     const alertIds: string[] = [];
 
-    const alert = (over: Partial<Alert>): Alert => ({
-      alert_id: randomUUID(),
-      type: 'denial_spike',
-      severity: 'high',
-      project: 'acme',
-      key: 'acme',
-      summary: '12 denials in 120 s',
-      count: 12,
-      threshold: 10,
-      window_s: 120,
-      agent_id: null,
-      session_id: null,
-      tool: null,
-      trace_ids: ['trace-denied-01'],
-      raised_at: at(0),
-      ...over,
-    });
-
     beforeAll(async () => {
       const list = [
-        alert({ raised_at: at(60_000) }),
-        alert({
+        alertOf({ raised_at: at(60_000) }),
+        alertOf({
           type: 'new_tool',
           severity: 'low',
           key: 'crm.lookup',
@@ -797,9 +769,14 @@ describe('audit queries against real NATS and PostgreSQL', () => {
           window_s: null,
           raised_at: at(120_000),
         }),
-        alert({ project: 'beta', key: 'beta', raised_at: at(180_000) }),
-        alert({ type: 'high_risk_session', key: 's-1', session_id: 's-1', raised_at: at(240_000) }),
-        alert({ type: 'new_agent', key: 'claude', agent_id: 'claude', raised_at: at(240_000) }),
+        alertOf({ project: 'beta', key: 'beta', raised_at: at(180_000) }),
+        alertOf({
+          type: 'high_risk_session',
+          key: 's-1',
+          session_id: 's-1',
+          raised_at: at(240_000),
+        }),
+        alertOf({ type: 'new_agent', key: 'claude', agent_id: 'claude', raised_at: at(240_000) }),
       ];
       for (const a of list) {
         await sql.query(

@@ -71,6 +71,11 @@ beforeAll(async () => {
           }),
         );
         c.write('policies/default.yaml', POLICY);
+        // Three denials in two minutes raise a denial spike here.
+        c.write(
+          'policies/spiky.yaml',
+          'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*"]\nanomalies:\n  denial_spike: { count: 3, window_s: 120 }\n',
+        );
         c.write('model_keys/default.yaml', `models:\n  gpt-4o:\n    key: ${AGENT_KEY}\n`);
       },
     }),
@@ -427,6 +432,80 @@ it('reviews a proposal: diff, justification, guardrails, simulated impact, appro
     'X-Admin-Key': ADMIN_KEY,
   });
   expect(after.body).toMatchObject({ status: 'approved', reviewer: 'alice', comment: 'fine' });
+});
+
+it('an analyst simulates a session, proposes and dismisses a suggestion, and acknowledges an alert', async () => {
+  // Seven denials of one tool in one session of the project "spiky": a denial spike alert, and
+  // a suggestion to deny that tool explicitly.
+  const sid = `dash-session-${Date.now()}`;
+  const spiky = { ...agent, 'X-Project-ID': 'spiky', 'X-Session-ID': sid };
+  for (let i = 0; i < 7; i++) {
+    const r = await post(
+      gw,
+      '/api/tools/call',
+      envelope({ tool: 'db.write_sensitive', arguments: { table: 't', record: { n: i } } }),
+      spiky,
+    );
+    expect(r.status).toBe(403);
+  }
+  const admin = { 'X-Admin-Key': ADMIN_KEY };
+  await waitFor(async () => {
+    const r = await get(gw, '/api/alerts?project=spiky', admin);
+    return r.body.alerts?.length ? true : undefined;
+  }, 20_000);
+  await waitFor(async () => {
+    const r = await get(gw, '/api/policy/suggest?project=spiky', admin);
+    return r.body.suggestions?.some((s: { kind: string }) => s.kind === 'repeated_denials')
+      ? true
+      : undefined;
+  }, 20_000);
+
+  const w = await open();
+  await login(w.page, 'analyst');
+  // Sessions: find the session, see its calls, replay it against the live policy.
+  await visit(w, 'Sessions', 'Sessions', 'sessions');
+  await w.page.getByLabel('Project').selectOption('spiky');
+  await w.page.getByLabel('Session id').fill(sid);
+  await w.page.getByRole('button', { name: 'Find' }).click();
+  await w.page.getByRole('heading', { name: `Session ${sid}` }).waitFor();
+  await w.page.getByText(/^7 calls by gpt-4o/).waitFor();
+  await w.page.getByRole('button', { name: 'Simulate' }).click();
+  await w.page.getByText(/^7 calls replayed, 0 changed/).waitFor({ timeout: 30_000 });
+  await check(w, 'session-simulated');
+
+  // Alerts: acknowledge the spike with a note; it leaves the list of open alerts.
+  await visit(w, 'Alerts', 'Alerts', 'alerts');
+  const alert = w.page.locator('ul.cards > li').filter({ hasText: /denial spike/i });
+  await alert.getByLabel('Note').fill('expected: a test');
+  await alert.getByRole('button', { name: 'Acknowledge' }).click();
+  await alert.waitFor({ state: 'detached' });
+  await w.page.getByLabel('Show').selectOption('true');
+  await w.page.getByText(/by ann, .*: “expected: a test”/).waitFor();
+  await check(w, 'alert-acknowledged');
+  const acked = await get(gw, '/api/alerts?project=spiky&acknowledged=true', admin);
+  expect(acked.body.alerts[0].acknowledged).toMatchObject({ by: 'ann', note: 'expected: a test' });
+
+  // Suggestions, as an admin: propose the explicit deny, then dismiss the suggestion.
+  const a = await open();
+  await login(a.page, 'admin');
+  await visit(a, 'Suggestions', 'Suggestions', 'suggestions');
+  await a.page.getByLabel('Project').selectOption('spiky');
+  const card = a.page
+    .locator('ul.cards > li')
+    .filter({ hasText: 'Deny db.write_sensitive to gpt-4o explicitly' });
+  await card.getByRole('button', { name: 'Propose this' }).click();
+  await card.getByText(/^Proposed/).waitFor();
+  const proposals = await get(gw, '/api/proposals?status=pending', admin);
+  expect(
+    proposals.body.proposals.some(
+      (p: { project: string; model_id: string }) =>
+        p.project === 'spiky' && p.model_id === 'gpt-4o',
+    ),
+  ).toBe(true);
+  await card.getByLabel('Why dismiss it').fill('proposed already');
+  await card.getByRole('button', { name: 'Dismiss' }).click();
+  await card.waitFor({ state: 'detached' });
+  await check(a, 'suggestion-dismissed');
 });
 
 it('every page loads without console errors or serious accessibility violations, wide and narrow', async () => {

@@ -6,8 +6,8 @@ import type { AlertsPage as Page_, StoredAlert } from '../types';
 import {
   Async,
   Badge,
-  Card,
-  Empty,
+  Cards,
+  DecisionForm,
   ErrorNote,
   Page,
   Select,
@@ -45,11 +45,10 @@ function Delivery({ a }: { a: Alert }) {
 
 function AlertRow({ a, onAck }: { a: Alert; onAck(): void }) {
   const can = useCan();
-  const [note, setNote] = useState('');
-  const ack = useAction(async () => {
+  const ack = useAction(async (note: string) => {
     await api(`/api/alerts/${a.alert_id}/ack`, {
       method: 'POST',
-      body: note.trim() ? { note: note.trim() } : {},
+      body: note ? { note } : {},
     });
     onAck();
   });
@@ -92,27 +91,15 @@ function AlertRow({ a, onAck }: { a: Alert; onAck(): void }) {
         </dd>
       </dl>
       {!a.acknowledged && can('alerts.ack') && (
-        <form
-          class="inline"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void ack.run();
-          }}
-        >
-          <label class="field grow">
-            <span>Note</span>
-            <input
-              value={note}
-              maxLength={500}
-              onInput={(e) => setNote((e.target as HTMLInputElement).value)}
-            />
-          </label>
-          <button type="submit" class="primary" disabled={ack.pending}>
-            Acknowledge
-          </button>
-        </form>
+        <DecisionForm
+          label="Note"
+          maxLength={500}
+          decisions={[{ text: 'Acknowledge', tone: 'primary', run: (n) => void ack.run(n) }]}
+          pending={ack.pending}
+          error={ack.error}
+          refused="Not acknowledged"
+        />
       )}
-      {ack.error && <ErrorNote error={ack.error} title="Not acknowledged" />}
     </li>
   );
 }
@@ -148,19 +135,11 @@ export function AlertsPage() {
       }
     >
       <Async loaded={list} what="alerts">
-        {(p) =>
-          p.alerts.length ? (
-            <ul class="cards">
-              {(p.alerts as Alert[]).map((a) => (
-                <AlertRow key={a.alert_id} a={a} onAck={list.reload} />
-              ))}
-            </ul>
-          ) : (
-            <Card title="No alerts">
-              <Empty>No alerts to show.</Empty>
-            </Card>
-          )
-        }
+        {(p) => (
+          <Cards items={p.alerts as Alert[]} emptyTitle="No alerts" empty="No alerts to show.">
+            {(a) => <AlertRow key={a.alert_id} a={a} onAck={list.reload} />}
+          </Cards>
+        )}
       </Async>
       {list.state === 'error' && list.error.code === 'AUDIT.INVALID_QUERY' && (
         <ErrorNote error={list.error} title="The gateway does not know this filter" />

@@ -5,9 +5,8 @@ import type { ApprovalView } from '../types';
 import {
   Async,
   Badge,
-  Card,
-  Empty,
-  ErrorNote,
+  Cards,
+  DecisionForm,
   Json,
   Page,
   Select,
@@ -50,15 +49,14 @@ function Outcome({ a }: { a: Approval }) {
 
 function ApprovalCard({ a, onResolved }: { a: Approval; onResolved(): void }) {
   const can = useCan();
-  const [comment, setComment] = useState('');
   const [after, setAfter] = useState<Approval | null>(null);
-  const resolve = useAction(async (approved: boolean) => {
+  const resolve = useAction(async (approved: boolean, comment: string) => {
     await api('/approve', {
       method: 'POST',
       body: {
         approval_id: a.approval_id,
         approved,
-        ...(comment.trim() ? { comment: comment.trim() } : {}),
+        ...(comment ? { comment } : {}),
       },
     });
     setAfter(await api<Approval>(`/api/approvals/${a.approval_id}`));
@@ -112,34 +110,18 @@ function ApprovalCard({ a, onResolved }: { a: Approval; onResolved(): void }) {
       <Json value={shown.arguments} label="arguments of the call to approve" />
       <Outcome a={shown} />
       {shown.status === 'pending' && can('approvals.resolve') && (
-        <form class="inline" onSubmit={(e) => e.preventDefault()}>
-          <label class="field grow">
-            <span>Comment (kept with the decision)</span>
-            <input
-              value={comment}
-              maxLength={500}
-              onInput={(e) => setComment((e.target as HTMLInputElement).value)}
-            />
-          </label>
-          <button
-            type="button"
-            class="primary"
-            disabled={resolve.pending}
-            onClick={() => void resolve.run(true)}
-          >
-            Approve and run
-          </button>
-          <button
-            type="button"
-            class="danger"
-            disabled={resolve.pending}
-            onClick={() => void resolve.run(false)}
-          >
-            Reject
-          </button>
-        </form>
+        <DecisionForm
+          label="Comment (kept with the decision)"
+          maxLength={500}
+          decisions={[
+            { text: 'Approve and run', tone: 'primary', run: (c) => void resolve.run(true, c) },
+            { text: 'Reject', tone: 'danger', run: (c) => void resolve.run(false, c) },
+          ]}
+          pending={resolve.pending}
+          error={resolve.error}
+          refused="Not resolved"
+        />
       )}
-      {resolve.error && <ErrorNote error={resolve.error} title="Not resolved" />}
       {after && (
         <p role="status" class="ok-note">
           {after.status === 'executed'
@@ -174,21 +156,15 @@ export function ApprovalsPage() {
       }
     >
       <Async loaded={list} what="approvals">
-        {(p) =>
-          p.approvals.length ? (
-            <ul class="cards">
-              {p.approvals.map((a) => (
-                <ApprovalCard key={a.approval_id} a={a} onResolved={list.reload} />
-              ))}
-            </ul>
-          ) : (
-            <Card title="Queue">
-              <Empty>
-                {status === 'pending' ? 'Nothing waits for approval.' : `No ${status} approvals.`}
-              </Empty>
-            </Card>
-          )
-        }
+        {(p) => (
+          <Cards
+            items={p.approvals}
+            emptyTitle="Queue"
+            empty={status === 'pending' ? 'Nothing waits for approval.' : `No ${status} approvals.`}
+          >
+            {(a) => <ApprovalCard key={a.approval_id} a={a} onResolved={list.reload} />}
+          </Cards>
+        )}
       </Async>
     </Page>
   );

@@ -4,7 +4,7 @@ import { type Series, TimeChart } from '../chart';
 import { ProjectPicker, useProject, WindowPicker, windowOf } from '../project';
 import { useCan } from '../session';
 import type { AlertsPage, PeersReport, Summary } from '../types';
-import { Async, Badge, Card, Empty, number, Page, Time, useLoad } from '../ui';
+import { Async, Badge, Card, Empty, number, Page, Table, Time, useLoad } from '../ui';
 
 const BUCKET_S = { hour: 3600, day: 86_400 } as const;
 
@@ -78,7 +78,7 @@ function TopCodes({ s }: { s: Summary }) {
   const codes = s.by_code.filter((c) => c.code !== '' && c.code !== 'none').slice(0, 8);
   if (!codes.length) return <Empty>No denials in this window.</Empty>;
   return (
-    <table>
+    <Table caption="Top denial codes">
       <thead>
         <tr>
           <th scope="col">code</th>
@@ -97,7 +97,7 @@ function TopCodes({ s }: { s: Summary }) {
           </tr>
         ))}
       </tbody>
-    </table>
+    </Table>
   );
 }
 

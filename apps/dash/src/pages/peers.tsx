@@ -1,6 +1,6 @@
 import { api } from '../api';
 import type { PeersReport } from '../types';
-import { Async, Badge, Card, Empty, Page, Time, useLoad } from '../ui';
+import { Async, Badge, Card, Empty, Page, Table, Time, useLoad } from '../ui';
 
 /** Federation: the peer gateways this one trusts, and their health as last pinged. */
 export function PeersPage() {
@@ -20,7 +20,7 @@ export function PeersPage() {
             title={r.self ? `This gateway: ${r.self}` : 'This gateway has no federation identity'}
           >
             {r.peers.length ? (
-              <table>
+              <Table caption="Peer gateways">
                 <thead>
                   <tr>
                     <th scope="col">peer</th>
@@ -51,7 +51,7 @@ export function PeersPage() {
                     </tr>
                   ))}
                 </tbody>
-              </table>
+              </Table>
             ) : (
               <Empty>No peers configured (peers.yaml).</Empty>
             )}

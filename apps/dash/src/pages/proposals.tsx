@@ -6,9 +6,9 @@ import type { Proposal, ProposalDetail } from '../types';
 import {
   Async,
   Badge,
-  Card,
+  Cards,
+  DecisionForm,
   Empty,
-  ErrorNote,
   Page,
   Select,
   Time,
@@ -20,12 +20,11 @@ import { UnifiedDiff } from './policy';
 function Review({ id, onDone }: { id: string; onDone(): void }) {
   const can = useCan();
   const detail = useLoad(() => api<ProposalDetail>(`/api/proposals/${id}`), [id]);
-  const [comment, setComment] = useState('');
   const [done, setDone] = useState<Proposal | null>(null);
-  const review = useAction(async (approve: boolean) => {
+  const review = useAction(async (approve: boolean, comment: string) => {
     const p = await api<Proposal>(`/api/proposals/${id}/${approve ? 'approve' : 'reject'}`, {
       method: 'POST',
-      body: comment.trim() ? { comment: comment.trim() } : {},
+      body: comment ? { comment } : {},
     });
     setDone(p);
   });
@@ -63,34 +62,18 @@ function Review({ id, onDone }: { id: string; onDone(): void }) {
             </>
           )}
           {p.status === 'pending' && !done && can('proposals.review') && (
-            <form class="inline" onSubmit={(e) => e.preventDefault()}>
-              <label class="field grow">
-                <span>Review comment</span>
-                <input
-                  value={comment}
-                  maxLength={2000}
-                  onInput={(e) => setComment((e.target as HTMLInputElement).value)}
-                />
-              </label>
-              <button
-                type="button"
-                class="primary"
-                disabled={review.pending}
-                onClick={() => void review.run(true)}
-              >
-                Approve
-              </button>
-              <button
-                type="button"
-                class="danger"
-                disabled={review.pending}
-                onClick={() => void review.run(false)}
-              >
-                Reject
-              </button>
-            </form>
+            <DecisionForm
+              label="Review comment"
+              maxLength={2000}
+              decisions={[
+                { text: 'Approve', tone: 'primary', run: (c) => void review.run(true, c) },
+                { text: 'Reject', tone: 'danger', run: (c) => void review.run(false, c) },
+              ]}
+              pending={review.pending}
+              error={review.error}
+              refused="Review refused"
+            />
           )}
-          {review.error && <ErrorNote error={review.error} title="Review refused" />}
           {done && (
             <p role="status" class="ok-note">
               {done.status === 'approved'
@@ -135,44 +118,38 @@ export function ProposalsPage() {
       }
     >
       <Async loaded={list} what="proposals">
-        {(p) =>
-          p.proposals.length ? (
-            <ul class="cards">
-              {p.proposals.map((x) => (
-                <li key={x.proposal_id} class="card">
-                  <h2>
-                    Rules for <code>{x.model_id}</code> in {x.project} <Badge value={x.status} />
-                  </h2>
-                  <p class="muted small">
-                    by {x.proposer} ({x.via}) · <Time iso={x.created_at} />
-                    {x.reviewer && ` · reviewed by ${x.reviewer}`}
-                    {x.comment && `: “${x.comment}”`}
-                  </p>
-                  <button
-                    type="button"
-                    aria-expanded={open === x.proposal_id}
-                    onClick={() => setOpen(open === x.proposal_id ? null : x.proposal_id)}
-                  >
-                    {open === x.proposal_id ? 'Close' : 'Review'}
-                  </button>
-                  {open === x.proposal_id && (
-                    <Review
-                      id={x.proposal_id}
-                      onDone={() => {
-                        setOpen(null);
-                        list.reload();
-                      }}
-                    />
-                  )}
-                </li>
-              ))}
-            </ul>
-          ) : (
-            <Card title="Queue">
-              <Empty>No {status} proposals.</Empty>
-            </Card>
-          )
-        }
+        {(p) => (
+          <Cards items={p.proposals} emptyTitle="Queue" empty={`No ${status} proposals.`}>
+            {(x) => (
+              <li key={x.proposal_id} class="card">
+                <h2>
+                  Rules for <code>{x.model_id}</code> in {x.project} <Badge value={x.status} />
+                </h2>
+                <p class="muted small">
+                  by {x.proposer} ({x.via}) · <Time iso={x.created_at} />
+                  {x.reviewer && ` · reviewed by ${x.reviewer}`}
+                  {x.comment && `: “${x.comment}”`}
+                </p>
+                <button
+                  type="button"
+                  aria-expanded={open === x.proposal_id}
+                  onClick={() => setOpen(open === x.proposal_id ? null : x.proposal_id)}
+                >
+                  {open === x.proposal_id ? 'Close' : 'Review'}
+                </button>
+                {open === x.proposal_id && (
+                  <Review
+                    id={x.proposal_id}
+                    onDone={() => {
+                      setOpen(null);
+                      list.reload();
+                    }}
+                  />
+                )}
+              </li>
+            )}
+          </Cards>
+        )}
       </Async>
     </Page>
   );

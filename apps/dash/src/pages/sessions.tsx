@@ -15,6 +15,7 @@ import {
   number,
   Page,
   Select,
+  Table,
   Time,
   useAction,
   useLoad,
@@ -31,48 +32,46 @@ function RiskySessions({ project }: { project: string }) {
       <Async loaded={risky} what="sessions">
         {(r) =>
           r.sessions.length ? (
-            <div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">session</th>
-                    <th scope="col">agent</th>
-                    <th scope="col" class="num">
-                      calls
-                    </th>
-                    <th scope="col" class="num">
-                      denials
-                    </th>
-                    <th scope="col" class="num">
-                      max risk
-                    </th>
-                    <th scope="col">why</th>
-                    <th scope="col">last seen</th>
+            <Table caption="Riskiest sessions">
+              <thead>
+                <tr>
+                  <th scope="col">session</th>
+                  <th scope="col">agent</th>
+                  <th scope="col" class="num">
+                    calls
+                  </th>
+                  <th scope="col" class="num">
+                    denials
+                  </th>
+                  <th scope="col" class="num">
+                    max risk
+                  </th>
+                  <th scope="col">why</th>
+                  <th scope="col">last seen</th>
+                </tr>
+              </thead>
+              <tbody>
+                {r.sessions.map((s) => (
+                  <tr key={s.session_id}>
+                    <td>
+                      <a
+                        href={`/dash/sessions/${encodeURIComponent(project)}/${encodeURIComponent(s.session_id)}`}
+                      >
+                        {s.session_id}
+                      </a>
+                    </td>
+                    <td>{s.agent_id}</td>
+                    <td class="num">{number(s.calls)}</td>
+                    <td class="num">{number(s.denials)}</td>
+                    <td class="num">{s.max_risk.toFixed(2)}</td>
+                    <td>{s.factors.join('; ')}</td>
+                    <td>
+                      <Time iso={s.last_seen} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {r.sessions.map((s) => (
-                    <tr key={s.session_id}>
-                      <td>
-                        <a
-                          href={`/dash/sessions/${encodeURIComponent(project)}/${encodeURIComponent(s.session_id)}`}
-                        >
-                          {s.session_id}
-                        </a>
-                      </td>
-                      <td>{s.agent_id}</td>
-                      <td class="num">{number(s.calls)}</td>
-                      <td class="num">{number(s.denials)}</td>
-                      <td class="num">{s.max_risk.toFixed(2)}</td>
-                      <td>{s.factors.join('; ')}</td>
-                      <td>
-                        <Time iso={s.last_seen} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </tbody>
+            </Table>
           ) : (
             <Empty>No sessions in the last 7 days.</Empty>
           )

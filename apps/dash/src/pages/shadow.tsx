@@ -2,7 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ProjectPicker, useProject, WindowPicker, windowOf } from '../project';
 import type { ShadowReport } from '../types';
-import { Async, Card, Empty, number, Page, percent, useLoad } from '../ui';
+import { Async, Card, Empty, number, Page, percent, Table, useLoad } from '../ui';
 
 /** The preview policy (shadow mode) against the live one: where they disagree, and why. */
 export function ShadowPage() {
@@ -50,7 +50,7 @@ export function ShadowPage() {
               </dl>
               <div class="grid two">
                 <Card title="By tool">
-                  <table>
+                  <Table caption="Differences by tool">
                     <thead>
                       <tr>
                         <th scope="col">tool</th>
@@ -81,7 +81,7 @@ export function ShadowPage() {
                         </tr>
                       ))}
                     </tbody>
-                  </table>
+                  </Table>
                 </Card>
                 <Card title="By rule of the preview">
                   {r.by_rule.length ? (
@@ -99,7 +99,7 @@ export function ShadowPage() {
               </div>
               <Card title="Examples">
                 {r.examples.length ? (
-                  <table>
+                  <Table caption="Examples of differing decisions">
                     <thead>
                       <tr>
                         <th scope="col">tool</th>
@@ -130,7 +130,7 @@ export function ShadowPage() {
                         </tr>
                       ))}
                     </tbody>
-                  </table>
+                  </Table>
                 ) : (
                   <Empty>No examples.</Empty>
                 )}

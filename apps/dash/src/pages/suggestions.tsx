@@ -3,7 +3,7 @@ import { api } from '../api';
 import { ProjectPicker, useProject, WindowPicker, windowOf } from '../project';
 import { useCan } from '../session';
 import type { Suggestion, Suggestions } from '../types';
-import { Async, Card, Empty, ErrorNote, percent, Page, TextField, useAction, useLoad } from '../ui';
+import { Async, Cards, ErrorNote, percent, Page, TextField, useAction, useLoad } from '../ui';
 
 function SuggestionCard({
   s,
@@ -132,19 +132,13 @@ export function SuggestionsPage() {
                 {n}
               </p>
             ))}
-            {r.suggestions.length ? (
-              <ul class="cards">
-                {r.suggestions.map((s) => (
-                  <SuggestionCard key={s.id} s={s} project={project} onChange={list.reload} />
-                ))}
-              </ul>
-            ) : (
-              <Card title="Nothing to suggest">
-                <Empty>
-                  No suggestions for this window: the calls gave no reason to change the policy.
-                </Empty>
-              </Card>
-            )}
+            <Cards
+              items={r.suggestions}
+              emptyTitle="Nothing to suggest"
+              empty="No suggestions for this window: the calls gave no reason to change the policy."
+            >
+              {(s) => <SuggestionCard key={s.id} s={s} project={project} onChange={list.reload} />}
+            </Cards>
           </>
         )}
       </Async>

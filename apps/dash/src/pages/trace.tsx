@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { api } from '../api';
 import type { StoredEvent, TraceResult } from '../types';
-import { Async, Badge, Card, Empty, Json, Page, Time, useLoad } from '../ui';
+import { Async, Badge, Card, Empty, Json, Page, Table, Time, useLoad } from '../ui';
 
 interface RuleTraceEntry {
   check: string;
@@ -52,8 +52,7 @@ function RuleTrace({ d }: { d: DecisionLike }) {
           ))}
         </ol>
       ) : null}
-      <table>
-        <caption>rule_trace: every check, in order</caption>
+      <Table caption="rule_trace: every check, in order" showCaption>
         <thead>
           <tr>
             <th scope="col">check</th>
@@ -76,7 +75,7 @@ function RuleTrace({ d }: { d: DecisionLike }) {
             </tr>
           ))}
         </tbody>
-      </table>
+      </Table>
     </>
   );
 }

@@ -1,16 +1,6 @@
 import fc from 'fast-check';
-import { GatewayError } from '@sg/contracts';
 import { alertIdOf, parseAckBody } from './alert-ack.js';
-
-function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
+import { errorOf } from '../../test/error-of.js';
 
 describe('alertIdOf', () => {
   it('takes an alert id in any case, as the lower-case UUID', () => {

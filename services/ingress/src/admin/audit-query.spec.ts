@@ -8,18 +8,9 @@ import {
   parseSessionQuery,
   parseVerifyQuery,
 } from './audit-query.js';
+import { errorOf } from '../../test/error-of.js';
 
 const q = (s: string) => new URLSearchParams(s);
-
-function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
 
 describe('parseRecordsQuery', () => {
   it('gives the first page of 100 of everything without parameters', () => {

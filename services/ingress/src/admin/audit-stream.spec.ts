@@ -1,10 +1,6 @@
 import fc from 'fast-check';
-import {
-  type AuditRecord,
-  auditStreamFilterSchema,
-  GatewayError,
-  RECORD_STATUSES,
-} from '@sg/contracts';
+import { type AuditRecord, auditStreamFilterSchema, RECORD_STATUSES } from '@sg/contracts';
+import { errorOf } from '../../test/error-of.js';
 import { parseStreamQuery } from './audit-query.js';
 import { callFrame, commentFrame, endFrame, matchesFilter } from './audit-stream.js';
 
@@ -108,15 +104,6 @@ describe('matchesFilter', () => {
 
 describe('parseStreamQuery', () => {
   const q = (s: string) => parseStreamQuery(new URLSearchParams(s));
-  const errorOf = (s: string): GatewayError => {
-    try {
-      q(s);
-    } catch (err) {
-      if (err instanceof GatewayError) return err;
-      throw err;
-    }
-    throw new Error('expected a GatewayError');
-  };
 
   it('takes project, agent_id, tool and status, as the records query does', () => {
     expect(q('')).toEqual({});
@@ -139,7 +126,7 @@ describe('parseStreamQuery', () => {
     ['limit=5', /unknown parameter "limit"/],
     ['agent_id=a%00b', /agent_id must be 1-256 characters, without U\+0000/],
   ])('refuses %s with AUDIT.INVALID_QUERY', (s, message) => {
-    const err = errorOf(s);
+    const err = errorOf(() => q(s));
     expect(err.code).toBe('AUDIT.INVALID_QUERY');
     expect(err.httpStatus).toBe(400);
     expect(err.message).toMatch(message);

@@ -1,18 +1,9 @@
 import fc from 'fast-check';
 import { approvalListSchema, approvalStatusSchema, GatewayError } from '@sg/contracts';
 import { parseApprovalsQuery } from './approvals-query.js';
+import { errorOf } from '../../test/error-of.js';
 
 const q = (s: string) => new URLSearchParams(s);
-
-function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
 
 describe('parseApprovalsQuery', () => {
   it('asks for the first 50 pending approvals of every project without parameters', () => {
