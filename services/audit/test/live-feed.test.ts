@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   ADMIN_ACTION,
+  AUDIT_FEED_DEMAND_INTERVAL_MS,
+  AUDIT_FEED_DEMAND_SUBJECT,
   AUDIT_STORED_SUBJECT,
   type AuditRecord,
   auditStoredSchema,
@@ -20,6 +22,9 @@ const EMAIL = 'bob.builder@example.com';
 let audit: Awaited<ReturnType<typeof startAuditModule>>;
 let pub: Awaited<ReturnType<typeof connectBus>>;
 const heard: unknown[] = [];
+/** Asking for the feed, as an ingress with streams open does. */
+let demand: NodeJS.Timeout | undefined;
+const ask = () => pub.nc.publish(pub.subject(AUDIT_FEED_DEMAND_SUBJECT));
 
 beforeAll(async () => {
   pub = await connectBus(iso, 'ingress');
@@ -37,6 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  clearInterval(demand);
   await audit?.close();
   await pub?.close();
   await iso.cleanup();
@@ -68,6 +74,37 @@ const heardOf = (auditId: string) =>
     10_000,
     `the announcement of ${auditId}`,
   );
+
+it('announces nothing while no ingress asks for the feed', async () => {
+  const sql = createPgPool(TEST_SERVERS.databaseUrl, iso.schema, 1);
+  try {
+    const unwanted = pub.publish(TOOLCALL_COMPLETED, completed, {
+      traceId: 'trace-live-unwanted',
+      project: 'default',
+    });
+    await waitFor(
+      async () =>
+        (await sql.query('SELECT 1 FROM audit_events WHERE event_id = $1', [unwanted])).rowCount
+          ? true
+          : undefined,
+      10_000,
+      'the unwanted call stored',
+    );
+    // Asked for now: a call stored after this is heard, and the one before would have been
+    // heard first (one connection keeps its order).
+    ask();
+    await pub.nc.flush();
+    demand = setInterval(ask, AUDIT_FEED_DEMAND_INTERVAL_MS);
+    const wanted = pub.publish(TOOLCALL_COMPLETED, completed, {
+      traceId: 'trace-live-wanted',
+      project: 'default',
+    });
+    await heardOf(wanted);
+    expect(heard.some((m) => (m as { audit_id?: string }).audit_id === unwanted)).toBe(false);
+  } finally {
+    await sql.end();
+  }
+});
 
 it('announces a stored call as the record the records query gives, masked as stored', async () => {
   const traceId = `trace-live-${randomUUID().slice(0, 8)}`;

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import {
+  AUDIT_FEED_DEMAND_INTERVAL_MS,
+  AUDIT_FEED_DEMAND_SUBJECT,
   AUDIT_STORED_SUBJECT,
   type AuditRecord,
   type AuditStreamFilter,
@@ -161,6 +163,35 @@ it('sends each client the records its filters let through, once, and ignores wha
   all.close();
   denied.close();
   await waitFor(async () => (feed.size === 0 ? true : undefined), 5000, 'both streams to close');
+});
+
+it('asks the audit for the feed while a stream is open, and stops when the last one closes', async () => {
+  let asked = 0;
+  const demand = bus.nc.subscribe(bus.subject(AUDIT_FEED_DEMAND_SUBJECT), {
+    callback: () => {
+      asked++;
+    },
+  });
+  await bus.nc.flush();
+  try {
+    const first = await open();
+    await waitFor(async () => (asked >= 1 ? true : undefined), 5000, 'the first demand');
+    const second = await open();
+    // Again every interval while streams are open; once for both streams.
+    await waitFor(
+      async () => (asked >= 2 ? true : undefined),
+      3 * AUDIT_FEED_DEMAND_INTERVAL_MS,
+      'a repeated demand',
+    );
+    first.close();
+    second.close();
+    await waitFor(async () => (feed.size === 0 ? true : undefined), 5000, 'both streams to close');
+    const after = asked;
+    await new Promise((r) => setTimeout(r, AUDIT_FEED_DEMAND_INTERVAL_MS + 500));
+    expect(asked).toBe(after);
+  } finally {
+    demand.unsubscribe();
+  }
 });
 
 it(`serves at most ${MAX} streams and frees a place when one closes`, async () => {

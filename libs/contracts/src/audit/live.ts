@@ -17,6 +17,17 @@ export const auditStoredSchema = auditRecordSchema;
 export type AuditStored = AuditRecord;
 
 /**
+ * Demand for the live feed (core NATS, no payload). An ingress with streams open says so when
+ * its first stream opens and every AUDIT_FEED_DEMAND_INTERVAL_MS after that; the audit announces
+ * stored calls only while the last demand is younger than AUDIT_FEED_DEMAND_TTL_MS. A gateway
+ * nobody watches live pays nothing for the feed.
+ */
+export const AUDIT_FEED_DEMAND_SUBJECT = 'gw.audit.stored.demand.v1';
+export const AUDIT_FEED_DEMAND_INTERVAL_MS = 2000;
+/** Three intervals: one lost or late demand does not stop the feed. */
+export const AUDIT_FEED_DEMAND_TTL_MS = 3 * AUDIT_FEED_DEMAND_INTERVAL_MS;
+
+/**
  * Filters of GET /api/audit/stream: the records filters that a single record can be matched
  * against as it arrives. Every one optional; all must match.
  */

@@ -65,6 +65,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async onApplicationBootstrap() {
+    this.live.listen();
     const consumer = await this.bus.durableConsumer({
       durable_name: this.env.AUDIT_CONSUMER,
       ack_policy: AckPolicy.Explicit,

@@ -1,4 +1,9 @@
-import { AUDIT_STORED_SUBJECT, TOOLCALL_COMPLETED } from '@sg/contracts';
+import {
+  AUDIT_FEED_DEMAND_SUBJECT,
+  AUDIT_FEED_DEMAND_TTL_MS,
+  AUDIT_STORED_SUBJECT,
+  TOOLCALL_COMPLETED,
+} from '@sg/contracts';
 import type { NatsBus } from '@sg/messaging';
 import type { Logger, Metrics } from '@sg/runtime';
 import { toAuditRecord } from '../query/audit-record.js';
@@ -9,7 +14,9 @@ const encoder = new TextEncoder();
 /**
  * Announces each stored call on `gw.audit.stored.v1` (the live feed of GET /api/audit/stream),
  * as the record the records query gives for it, built from the row's data as it was masked for
- * storage: the feed never sees more than the trail holds.
+ * storage: the feed never sees more than the trail holds. Only while some ingress asks for it
+ * (`gw.audit.stored.demand.v1`, younger than AUDIT_FEED_DEMAND_TTL_MS): without a stream open
+ * anywhere, a stored call costs the feed one clock read.
  *
  * Fire-and-forget on core NATS: never awaited, never flushed, and nothing here can fail or slow
  * the ingest (a failure is counted and logged at debug). Only committed rows are announced, but
@@ -18,6 +25,8 @@ const encoder = new TextEncoder();
  */
 export class LiveFeed {
   private readonly dropped;
+  /** Until when the last demand asks for announcements (epoch ms). */
+  private wantedUntil = 0;
 
   constructor(
     private readonly bus: NatsBus,
@@ -31,8 +40,18 @@ export class LiveFeed {
     });
   }
 
+  /** Starts hearing demand; the bus is connected. */
+  listen(): void {
+    this.bus.nc.subscribe(this.bus.subject(AUDIT_FEED_DEMAND_SUBJECT), {
+      callback: () => {
+        this.wantedUntil = Date.now() + AUDIT_FEED_DEMAND_TTL_MS;
+      },
+    });
+  }
+
   /** Called after `rows` were committed. */
   announce(rows: readonly EventRow[]): void {
+    if (Date.now() > this.wantedUntil) return;
     for (const row of rows) {
       if (row.subject !== TOOLCALL_COMPLETED) continue;
       try {

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import {
+  AUDIT_FEED_DEMAND_INTERVAL_MS,
+  AUDIT_FEED_DEMAND_SUBJECT,
   AUDIT_STORED_SUBJECT,
   type AuditRecord,
   auditStoredSchema,
@@ -122,7 +124,9 @@ class Client {
  * The live audit feed of this ingress process (GET /api/audit/stream): one core NATS
  * subscription on `gw.audit.stored.v1`, held while at least one stream is open, and the open
  * streams, each with its filters. A record is validated once and framed once, whatever the
- * number of clients it goes to. At most AUDIT_STREAM_MAX_CLIENTS streams at once.
+ * number of clients it goes to. At most AUDIT_STREAM_MAX_CLIENTS streams at once. While
+ * subscribed, it tells the audit service it wants the feed (`gw.audit.stored.demand.v1`): at
+ * once, before the first stream opens, and every AUDIT_FEED_DEMAND_INTERVAL_MS.
  */
 @Injectable()
 export class AuditFeed implements BeforeApplicationShutdown {
@@ -130,6 +134,7 @@ export class AuditFeed implements BeforeApplicationShutdown {
   /** Places taken by streams that are not open yet. */
   private pending = 0;
   private subscription: Subscription | undefined;
+  private demand: NodeJS.Timeout | undefined;
   private live: Promise<void> = Promise.resolve();
   private readonly gauge;
   private readonly drops;
@@ -225,8 +230,7 @@ export class AuditFeed implements BeforeApplicationShutdown {
   beforeApplicationShutdown(): void {
     for (const c of [...this.clients])
       c.end('GATEWAY.SERVICE_UNAVAILABLE', 'this gateway instance is shutting down; reconnect');
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
+    this.stopFeed();
   }
 
   private subscribe(): void {
@@ -251,7 +255,11 @@ export class AuditFeed implements BeforeApplicationShutdown {
         this.deliver(parsed.data);
       },
     });
-    // A PING after the SUB: its PONG says the server has the subscription.
+    const ask = () => this.bus.nc.publish(this.bus.subject(AUDIT_FEED_DEMAND_SUBJECT));
+    ask();
+    this.demand = setInterval(ask, AUDIT_FEED_DEMAND_INTERVAL_MS);
+    this.demand.unref();
+    // A PING after the SUB (and the first demand): its PONG says the server has both.
     let timer: NodeJS.Timeout | undefined;
     this.live = Promise.race([
       this.bus.nc.flush(),
@@ -273,8 +281,14 @@ export class AuditFeed implements BeforeApplicationShutdown {
   }
 
   private unsubscribeIfIdle(): void {
-    if (this.clients.size > 0 || this.pending > 0 || !this.subscription) return;
-    this.subscription.unsubscribe();
+    if (this.clients.size > 0 || this.pending > 0) return;
+    this.stopFeed();
+  }
+
+  private stopFeed(): void {
+    clearInterval(this.demand);
+    this.demand = undefined;
+    this.subscription?.unsubscribe();
     this.subscription = undefined;
   }
 
