@@ -17,3 +17,4 @@ export * from './request-signing.js';
 export * from './resilience/index.js';
 export * from './request-parts.js';
 export * from './read-capped.js';
+export * from './openapi.js';

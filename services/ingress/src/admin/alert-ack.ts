@@ -2,7 +2,7 @@ import { ALERT_NOTE_MAX, alertNoteSchema, GatewayError } from '@sg/contracts';
 import { parseBody } from '@sg/runtime';
 import { z } from 'zod';
 
-const ackBodySchema = z.strictObject({ note: alertNoteSchema.optional() });
+export const ackBodySchema = z.strictObject({ note: alertNoteSchema.optional() });
 const ACK_SHAPE = `send {"note": "<why, 1-${ALERT_NOTE_MAX} characters>"}, {} or no body`;
 
 /** An alert id is a UUID from GET /api/alerts; anything else names no alert and is never looked up. */

@@ -36,7 +36,7 @@ import {
 const ANALYSIS_TIMEOUT_MS = 60_000;
 const time = z.iso.datetime({ offset: true });
 
-const simulateBodySchema = z.strictObject({
+export const simulateBodySchema = z.strictObject({
   project: projectIdSchema.optional(),
   // seed 002's trace
   model_id: idSchema.optional(),
@@ -57,7 +57,7 @@ const simulateBodySchema = z.strictObject({
 });
 const SIMULATE_SHAPE =
   'send {"model_id", "session_id", "tool_calls": [{"tool", "input"}]} (a trace), {"project", "session_id"} (a recorded session) or {"project", "from", "to"} (recorded calls), optionally with "version_id" or "policy_yaml"';
-const dismissBodySchema = z.strictObject({
+export const dismissBodySchema = z.strictObject({
   project: projectIdSchema,
   why: z.string().trim().min(1, 'say why').max(1000),
 });

@@ -27,8 +27,11 @@ type HistoryQuery = RequestOf<'gw.policy.history.v1'>;
 export interface ParamSpec {
   /** What a valid value looks like, for the error message. */
   expected: string;
-  /** The value, or undefined when it is not valid. */
-  parse(raw: string): unknown;
+  /**
+   * The raw value's schema, which also turns it into the value the request takes (a number, a
+   * boolean). The OpenAPI document is generated from it.
+   */
+  schema: z.ZodType<unknown, string>;
 }
 
 const MAX_LIMIT = 1000;
@@ -40,11 +43,32 @@ export const validText = (v: string, max: number): boolean =>
   v.length <= max && !v.includes('\u0000');
 const text = (max: number): ParamSpec => ({
   expected: `1-${max} characters, without U+0000`,
-  parse: (v) => (validText(v, max) ? v : undefined),
+  schema: z
+    .string()
+    .max(max)
+    .refine((v) => validText(v, max)),
 });
 export const oneOf = (values: readonly string[]): ParamSpec => ({
   expected: `one of ${values.join(', ')}`,
-  parse: (v) => (values.includes(v) ? v : undefined),
+  schema: z.enum(values as [string, ...string[]]),
+});
+/** A whole number of at most `digits` digits, from `min` to `max`. */
+export const wholeNumber = (
+  digits: number,
+  min: number,
+  max: number,
+  expected: string,
+): ParamSpec => ({
+  expected,
+  schema: z
+    .string()
+    .regex(new RegExp(`^\\d{1,${digits}}$`))
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max)),
+});
+const flag = (expected: string): ParamSpec => ({
+  expected,
+  schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
 });
 
 /** An ISO 8601 time with its zone, or a date (midnight UTC). Calendar-checked: no 30 February. */
@@ -61,17 +85,20 @@ function parseTime(raw: string): string | undefined {
 const time: ParamSpec = {
   expected:
     'an ISO 8601 time with a zone, e.g. 2026-05-01T00:00:00Z (send a + offset as %2B), or a date, e.g. 2026-05-01 (midnight UTC)',
-  parse: parseTime,
+  schema: z
+    .string()
+    .refine((v) => parseTime(v) !== undefined)
+    .transform((v) => parseTime(v)!),
 };
 
 const PARAMS = {
   project: {
     expected: '1-63 lower-case letters, digits, _ or -, starting with a letter or digit',
-    parse: (v) => (PROJECT_ID_PATTERN.test(v) ? v : undefined),
+    schema: z.string().regex(PROJECT_ID_PATTERN),
   },
   trace_id: {
     expected: '8-64 letters, digits, _ or - (the trace_id of an answer)',
-    parse: (v) => (TRACE_ID_PATTERN.test(v) ? v : undefined),
+    schema: z.string().regex(TRACE_ID_PATTERN),
   },
   session_id: text(256),
   agent_id: text(256),
@@ -83,31 +110,14 @@ const PARAMS = {
   to: time,
   cursor: {
     expected: 'the next_cursor of the previous page, unchanged',
-    parse: (v) => (v.length <= 512 ? v : undefined),
+    schema: z.string().max(512),
   },
-  limit: {
-    expected: `an integer from 1 to ${MAX_LIMIT}`,
-    parse: (v) =>
-      /^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_LIMIT ? Number(v) : undefined,
-  },
-  after_seq: {
-    expected: 'a whole number, 0 or more',
-    parse: (v) => (/^\d{1,15}$/.test(v) ? Number(v) : undefined),
-  },
+  limit: wholeNumber(4, 1, MAX_LIMIT, `an integer from 1 to ${MAX_LIMIT}`),
+  after_seq: wholeNumber(15, 0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more'),
   bucket: oneOf(['hour', 'day']),
-  min_denials: {
-    expected: 'an integer from 1 to 1000000',
-    parse: (v) =>
-      /^\d{1,7}$/.test(v) && Number(v) >= 1 && Number(v) <= 1_000_000 ? Number(v) : undefined,
-  },
-  include_dismissed: {
-    expected: 'true or false',
-    parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
-  },
-  acknowledged: {
-    expected: 'true (only acknowledged alerts) or false (only those not acknowledged yet)',
-    parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
-  },
+  min_denials: wholeNumber(7, 1, 1_000_000, 'an integer from 1 to 1000000'),
+  include_dismissed: flag('true or false'),
+  acknowledged: flag('true (only acknowledged alerts) or false (only those not acknowledged yet)'),
 } satisfies Record<string, ParamSpec>;
 
 type Name = keyof typeof PARAMS;
@@ -125,6 +135,47 @@ const FILTERS = [
 ] as const satisfies readonly Name[];
 
 const STREAM_FILTERS = ['project', 'agent_id', 'tool', 'status'] as const satisfies readonly Name[];
+
+/** The parameters one endpoint takes: the parser checks these, and the OpenAPI document shows them. */
+export interface QueryParams {
+  allowed: readonly Name[];
+  required?: readonly Name[];
+  /** What a parameter accepts on this endpoint instead of the shared rule (see parseParams). */
+  specs?: Partial<Record<Name, ParamSpec>>;
+}
+
+/** The query strings of the admin API's endpoints. */
+export const QUERIES = {
+  records: { allowed: [...FILTERS, 'cursor', 'limit'] },
+  export: { allowed: FILTERS },
+  stream: { allowed: STREAM_FILTERS },
+  alerts: { allowed: ['project', 'type', 'from', 'to', 'acknowledged', 'cursor', 'limit'] },
+  verify: { allowed: ['project', 'cursor'], required: ['project'] },
+  checkpoints: { allowed: ['project', 'after_seq'], required: ['project'] },
+  session: { allowed: [] },
+  history: { allowed: ['project', 'kind', 'cursor', 'limit'], required: ['project'] },
+  summary: { allowed: ['project', 'from', 'to', 'bucket'], required: ['project'] },
+  riskAgents: { allowed: ['project', 'from', 'to', 'bucket', 'agent_id'], required: ['project'] },
+  suggest: {
+    allowed: ['project', 'from', 'to', 'min_denials', 'include_dismissed'],
+    required: ['project'],
+  },
+  shadow: { allowed: ['project', 'from', 'to'], required: ['project'] },
+  riskSessions: { allowed: ['project', 'from', 'limit'], required: ['project'] },
+} satisfies Record<string, QueryParams>;
+
+/** A query string as a zod object of its raw (string) parameters, for the OpenAPI document. */
+export function querySchemaOf(q: QueryParams): z.ZodObject {
+  return z.strictObject(
+    Object.fromEntries(
+      q.allowed.map((name) => {
+        const spec = q.specs?.[name] ?? PARAMS[name];
+        const schema = spec.schema.meta({ description: spec.expected });
+        return [name, q.required?.includes(name) ? schema : schema.optional()];
+      }),
+    ),
+  );
+}
 
 /**
  * The parameters `allowed` for one endpoint, each given at most once and valid; `required`
@@ -165,7 +216,8 @@ export function parseParams(
         message: `${name} is empty; give ${spec.expected}, or leave it out`,
       });
     } else {
-      const value = spec.parse(values[0]!);
+      const parsed = spec.schema.safeParse(values[0]!);
+      const value = parsed.success ? parsed.data : undefined;
       if (value === undefined)
         issues.push({
           param: name,
@@ -197,7 +249,7 @@ export function parseParams(
 
 /** GET /api/audit/records */
 export function parseRecordsQuery(params: URLSearchParams): RecordsQuery {
-  const q = parseParams(params, [...FILTERS, 'cursor', 'limit']);
+  const q = parseParams(params, QUERIES.records.allowed);
   return {
     ...(q as RecordFilter),
     ...(q.cursor !== undefined ? { cursor: q.cursor as string } : {}),
@@ -207,31 +259,23 @@ export function parseRecordsQuery(params: URLSearchParams): RecordsQuery {
 
 /** GET /api/audit/export: the records filters; the export pages by itself. */
 export function parseExportQuery(params: URLSearchParams): RecordFilter {
-  return parseParams(params, FILTERS) as RecordFilter;
+  return parseParams(params, QUERIES.export.allowed) as RecordFilter;
 }
 
 /** GET /api/audit/stream: the filters a record can be matched on as it arrives. */
 export function parseStreamQuery(params: URLSearchParams): AuditStreamFilter {
-  return parseParams(params, STREAM_FILTERS) as AuditStreamFilter;
+  return parseParams(params, QUERIES.stream.allowed) as AuditStreamFilter;
 }
 
 /** GET /api/alerts */
 export function parseAlertsQuery(params: URLSearchParams): AlertsQuery {
-  const q = parseParams(params, [
-    'project',
-    'type',
-    'from',
-    'to',
-    'acknowledged',
-    'cursor',
-    'limit',
-  ]);
+  const q = parseParams(params, QUERIES.alerts.allowed);
   return { ...(q as Omit<AlertsQuery, 'limit'>), limit: (q.limit as number | undefined) ?? 100 };
 }
 
 /** GET /api/audit/verify */
 export function parseVerifyQuery(params: URLSearchParams): { project: string; cursor?: string } {
-  return parseParams(params, ['project', 'cursor'], ['project']) as {
+  return parseParams(params, QUERIES.verify.allowed, QUERIES.verify.required) as {
     project: string;
     cursor?: string;
   };
@@ -242,18 +286,23 @@ export function parseCheckpointsQuery(params: URLSearchParams): {
   project: string;
   after_seq: number;
 } {
-  const q = parseParams(params, ['project', 'after_seq'], ['project']);
+  const q = parseParams(params, QUERIES.checkpoints.allowed, QUERIES.checkpoints.required);
   return { project: q.project as string, after_seq: (q.after_seq as number | undefined) ?? 0 };
 }
 
 /** GET /api/session/:sid: the project is the X-Project-ID header, so no parameters. */
 export function parseSessionQuery(params: URLSearchParams): void {
-  parseParams(params, [], [], 'this endpoint takes none: the project is the X-Project-ID header');
+  parseParams(
+    params,
+    QUERIES.session.allowed,
+    [],
+    'this endpoint takes none: the project is the X-Project-ID header',
+  );
 }
 
 /** GET /api/policy/history */
 export function parseHistoryQuery(params: URLSearchParams): HistoryQuery {
-  const q = parseParams(params, ['project', 'kind', 'cursor', 'limit'], ['project']);
+  const q = parseParams(params, QUERIES.history.allowed, QUERIES.history.required);
   return {
     project: q.project as string,
     ...(q.kind !== undefined ? { kind: q.kind as HistoryQuery['kind'] } : {}),
@@ -281,8 +330,8 @@ function windowOf(
   return { from, to };
 }
 
-const analytics = (params: URLSearchParams, allowed: readonly Name[]) =>
-  parseParams(params, allowed, ['project'], undefined, 'ANALYTICS.INVALID_QUERY');
+const analytics = (params: URLSearchParams, q: QueryParams) =>
+  parseParams(params, q.allowed, q.required, undefined, 'ANALYTICS.INVALID_QUERY');
 
 /** Most days a question by the hour may span: hourly rows are 24 times as many. */
 export const HOURLY_MAX_DAYS = 7;
@@ -303,14 +352,14 @@ function bucketOf(q: Partial<Record<Name, unknown>>, window: { from: string; to:
 
 /** GET /api/analytics/summary */
 export function parseSummaryQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'to', 'bucket']);
+  const q = analytics(params, QUERIES.summary);
   const window = windowOf(q, q.bucket === 'hour' ? 1 : 30);
   return { project: q.project as string, ...window, bucket: bucketOf(q, window) };
 }
 
 /** GET /api/risk/agents */
 export function parseRiskTrendQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'to', 'bucket', 'agent_id']);
+  const q = analytics(params, QUERIES.riskAgents);
   const window = windowOf(q, q.bucket === 'hour' ? 1 : 30);
   return {
     project: q.project as string,
@@ -329,7 +378,7 @@ function agentIdOf(v: string): string {
 
 /** GET /api/policy/suggest */
 export function parseSuggestQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'to', 'min_denials', 'include_dismissed']);
+  const q = analytics(params, QUERIES.suggest);
   return {
     project: q.project as string,
     ...windowOf(q),
@@ -340,13 +389,13 @@ export function parseSuggestQuery(params: URLSearchParams) {
 
 /** GET /api/shadow/report */
 export function parseShadowReportQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'to']);
+  const q = analytics(params, QUERIES.shadow);
   return { project: q.project as string, ...windowOf(q) };
 }
 
 /** GET /api/risk/sessions: sessions active since `from` (by default the last 7 days). */
 export function parseRiskSessionsQuery(params: URLSearchParams) {
-  const q = analytics(params, ['project', 'from', 'limit']);
+  const q = analytics(params, QUERIES.riskSessions);
   return {
     project: q.project as string,
     from: (q.from as string | undefined) ?? new Date(Date.now() - 7 * 86_400_000).toISOString(),

@@ -30,10 +30,10 @@ export function lintPolicyFile(
   return compileCandidate(active, project, kind, yaml).problems;
 }
 
-const saveRequestSchema = lintRequestSchema.extend({
+export const saveRequestSchema = lintRequestSchema.extend({
   reason: z.string().min(1, 'say why').max(1000),
 });
-const rollbackBodySchema = z.strictObject({ reason: z.string().max(1000).optional() });
+export const rollbackBodySchema = z.strictObject({ reason: z.string().max(1000).optional() });
 
 /** A version id is a UUID of the history, and nothing else (never a path or a file name). */
 export function versionIdOf(raw: string): string {

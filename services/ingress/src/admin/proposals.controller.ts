@@ -13,6 +13,10 @@ import {
   PROJECT_ID_PATTERN,
   type ResponseOf,
   SIMULATE_MAX_CALLS,
+  policyVersionSchema,
+  proposalDetailSchema,
+  proposalSchema,
+  simulationSchema,
 } from '@sg/contracts';
 import { BusClient, ConfigSync } from '@sg/messaging';
 import { parseBody } from '@sg/runtime';
@@ -23,7 +27,7 @@ import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService, type RequestContext } from '../toolcall/toolcall.service.js';
 import { AdminAuth, mayDo, noteAdminDetail } from './admin-auth.js';
 
-const proposeBodySchema = z.strictObject({
+export const proposeBodySchema = z.strictObject({
   model_id: idSchema,
   yaml: z
     .string()
@@ -31,7 +35,43 @@ const proposeBodySchema = z.strictObject({
     .max(PROPOSAL_YAML_MAX_BYTES, `at most ${PROPOSAL_YAML_MAX_BYTES} bytes of YAML`),
   justification: z.string().min(1, 'say why').max(4000),
 });
-const reviewBodySchema = z.strictObject({ comment: z.string().max(2000).optional() });
+/** What POST /api/propose_policy answers: approved at once (201) or queued for review (202). */
+export const proposeAnswerSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('approved'),
+    proposal_id: proposalSchema.shape.proposal_id,
+    version: policyVersionSchema,
+    guardrails: proposalSchema.shape.guardrails,
+  }),
+  z.object({
+    status: z.literal('pending'),
+    review_required: z.literal(true),
+    proposal_id: proposalSchema.shape.proposal_id,
+    guardrails: proposalSchema.shape.guardrails,
+  }),
+]);
+
+/**
+ * What GET /api/proposals/:id answers: the proposal and the simulated impact of its merged
+ * policy on the last days of calls (null when not pending; an error when it could not run, or
+ * the principal may not see recorded calls).
+ */
+export const proposalReviewSchema = proposalDetailSchema.extend({
+  simulation: z
+    .union([
+      z.object({
+        window: z.object({ from: z.string(), to: z.string() }),
+        summary: simulationSchema.shape.summary,
+        truncated: z.boolean(),
+        changed: simulationSchema.shape.calls,
+      }),
+      z.object({ error: z.string() }),
+    ])
+    .nullable(),
+});
+type Impact = z.infer<typeof proposalReviewSchema>['simulation'];
+
+export const reviewBodySchema = z.strictObject({ comment: z.string().max(2000).optional() });
 
 /**
  * Policy proposals (seed 001, docs/proposals.md): `POST /api/propose_policy` from an agent whose
@@ -86,7 +126,7 @@ export class ProposalsController {
       );
       if (out.version) await this.config.refreshVersions('proposal approved automatically');
       const p = out.proposal;
-      const answer = out.version
+      const answer: z.infer<typeof proposeAnswerSchema> = out.version
         ? {
             status: 'approved',
             proposal_id: p.proposal_id,
@@ -152,7 +192,7 @@ export class ProposalsController {
       );
       // The impact names recorded calls (agents, trace ids): for those who review proposals or
       // may run simulations.
-      const simulation =
+      const simulation: Impact =
         mayDo(principal, 'proposals.review') || mayDo(principal, 'analytics.run')
           ? await this.impact(detail, ctx)
           : {
@@ -231,7 +271,7 @@ export class ProposalsController {
   private async impact(
     p: ResponseOf<typeof POLICY_PROPOSAL_GET_SUBJECT>,
     ctx: RequestContext,
-  ): Promise<Record<string, unknown> | null> {
+  ): Promise<Impact> {
     if (p.status !== 'pending' || !p.merged) return null;
     const to = new Date();
     const from = new Date(to.getTime() - REVIEW_WINDOW_DAYS * 86_400_000);

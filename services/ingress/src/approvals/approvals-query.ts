@@ -4,9 +4,18 @@ import {
   type ApprovalStatus,
   approvalStatusSchema,
 } from '@sg/contracts';
-import { oneOf, parseParams } from '../admin/audit-query.js';
+import { oneOf, parseParams, type QueryParams, wholeNumber } from '../admin/audit-query.js';
 
 const DEFAULT_LIMIT = 50;
+
+/** Its parameters: the audit queries' rules, with the approvals' own status and a smaller limit. */
+export const APPROVALS_QUERY = {
+  allowed: ['status', 'project', 'limit', 'cursor'],
+  specs: {
+    status: oneOf(approvalStatusSchema.options),
+    limit: wholeNumber(3, 1, APPROVALS_MAX_LIMIT, `an integer from 1 to ${APPROVALS_MAX_LIMIT}`),
+  },
+} satisfies QueryParams;
 
 /**
  * GET /api/approvals?status=&project=&limit=&cursor=: strict as the audit queries are (an unknown,
@@ -16,20 +25,11 @@ const DEFAULT_LIMIT = 50;
 export function parseApprovalsQuery(params: URLSearchParams): ApprovalListQuery {
   const q = parseParams(
     params,
-    ['status', 'project', 'limit', 'cursor'],
+    APPROVALS_QUERY.allowed,
     [],
     undefined,
     'AUDIT.INVALID_QUERY',
-    {
-      status: oneOf(approvalStatusSchema.options),
-      limit: {
-        expected: `an integer from 1 to ${APPROVALS_MAX_LIMIT}`,
-        parse: (v) =>
-          /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= APPROVALS_MAX_LIMIT
-            ? Number(v)
-            : undefined,
-      },
-    },
+    APPROVALS_QUERY.specs,
   );
   return {
     status: (q.status as ApprovalStatus | undefined) ?? 'pending',

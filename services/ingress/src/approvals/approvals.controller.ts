@@ -23,7 +23,7 @@ import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
 import { parseApprovalsQuery } from './approvals-query.js';
 
-const approveBodySchema = z.strictObject({
+export const approveBodySchema = z.strictObject({
   approval_id: z.uuid(),
   approved: z.boolean(),
   comment: approvalCommentSchema.optional(),

@@ -1,6 +1,14 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ENV, HttpTracingInterceptor, LOGGER, type Logger, useLimitedJson } from '@sg/runtime';
+import {
+  ENV,
+  HttpTracingInterceptor,
+  LOGGER,
+  type Logger,
+  serveOpenApi,
+  useLimitedJson,
+} from '@sg/runtime';
+import { createRequire } from 'node:module';
 import { type Channel, type ErrorBody, GatewayError } from '@sg/contracts';
 import { NatsBus } from '@sg/messaging';
 import { publishAdminAction } from '../admin/admin-action.js';
@@ -11,6 +19,7 @@ import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { dashboardDir, serveDashboard } from '../dash/serve-dashboard.js';
 import { ErrorAnswers, fromFastifyError, send } from './error-answer.js';
+import { ingressOpenApi } from './routes.js';
 
 const TOOL_CALL_ROUTES: Record<string, Channel> = {
   '/api/sdk/authorize': 'sdk',
@@ -90,6 +99,8 @@ export async function configureHttp(app: NestFastifyApplication) {
     (req) => toolCalls.contextOf(req.headers).traceId,
     app.get<Logger>(LOGGER),
   );
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  serveOpenApi(app, ingressOpenApi(version));
 }
 
 /**

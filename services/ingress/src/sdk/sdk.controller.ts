@@ -18,7 +18,7 @@ import { ErrorAnswers } from '../http/error-answer.js';
 import { send } from '../http/error-answer.js';
 import { ToolCallService, userFrom } from '../toolcall/toolcall.service.js';
 
-const authorizeSchema = z.strictObject({
+export const authorizeSchema = z.strictObject({
   tool: toolNameSchema,
   arguments: argumentsSchema.default({}),
   session_id: idSchema.optional(),
@@ -27,7 +27,7 @@ const authorizeSchema = z.strictObject({
   requires_pii: z.boolean().default(false),
 });
 
-const completeSchema = z.strictObject({
+export const completeSchema = z.strictObject({
   audit_id: z.uuid(),
   status: z.enum(['ok', 'error']),
   duration_ms: z.number().nonnegative().max(3_600_000),
