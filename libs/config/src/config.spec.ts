@@ -220,11 +220,11 @@ describe('loadGatewayFiles', () => {
   });
 });
 
-describe('the Kubernetes ConfigMap in deploy/', () => {
+describe('the Kubernetes ConfigMap in deploy/base/', () => {
   it('holds a config directory the services accept', async () => {
     const { parseAllDocuments } = await import('yaml');
     const root = resolve(import.meta.dirname, '../../..');
-    const docs = parseAllDocuments(readFileSync(join(root, 'deploy/config.yaml'), 'utf8')).map(
+    const docs = parseAllDocuments(readFileSync(join(root, 'deploy/base/config.yaml'), 'utf8')).map(
       (d) => d.toJS() as { metadata?: { name?: string }; data?: Record<string, string> },
     );
     const configMap = docs.find((d) => d.metadata?.name === 'sg-config');
