@@ -19,3 +19,4 @@ export * from './federation/outbound.js';
 export * from './policy/versions.js';
 export * from './policy/proposals.js';
 export * from './analytics/analytics.js';
+export * from './tool-call-answer.js';

@@ -15,6 +15,7 @@ import {
   type Gateway,
 } from './harness.js';
 import { launch, openPage } from './browser.js';
+import { freePort } from '@sg/testing';
 
 const POLICY = [
   'rules:',
@@ -37,6 +38,7 @@ type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> }
 
 let gw: Gateway;
 let browser: Browser;
+let federation: string;
 let doc: Doc;
 const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
 const compiled = new Map<object, ValidateFunction>();
@@ -46,10 +48,12 @@ const admin = { 'X-Admin-Key': ADMIN_KEY };
 const agent = { 'X-API-Key': AGENT_KEY };
 
 beforeAll(async () => {
+  const federationPort = await freePort();
+  federation = `http://127.0.0.1:${federationPort}`;
   [gw, browser] = await Promise.all([
     startGateway({
       // Saved versions are signed: the policy service needs its signing key.
-      env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED },
+      env: { SECRET_POLICY_SIGNING_KEY: SIGNING_SEED, FEDERATION_PORT: String(federationPort) },
       configure: (c) => {
         c.write('policies/default.yaml', POLICY);
         c.write('model_keys/default.yaml', `models:\n  gpt-4o:\n    key: ${AGENT_KEY}\n`);
@@ -243,4 +247,43 @@ it('answers the audit, policy, analytics and operations endpoints as documented'
     `openapi: ${checked.size} of ${operations} operations checked against live answers (${[...checked.values()].reduce((a, b) => a + b, 0)} answers)`,
   );
   expect(checked.size).toBeGreaterThanOrEqual(30);
+});
+
+it("serves the federation service's own document, and its unsigned refusals are as documented", async () => {
+  const res = await fetch(`${federation}/openapi.json`);
+  expect(res.status).toBe(200);
+  const fed = (await res.json()) as Doc;
+  expect(Object.keys(fed.paths).sort()).toEqual([
+    '/docs',
+    '/federation/ping',
+    '/federation/tools',
+    '/forward',
+    '/healthz',
+    '/metrics',
+    '/openapi.json',
+  ]);
+  expect((await fetch(`${federation}/docs`)).headers.get('content-security-policy')).toContain(
+    "script-src 'self'",
+  );
+  const fedAjv = new Ajv2020({ strict: false, validateFormats: false });
+  const check = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${federation}${path}`, {
+      method,
+      ...(body
+        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+        : {}),
+    });
+    const op = fed.paths[path.split('?')[0]!]![method.toLowerCase()]!;
+    const schema = op.responses[String(r.status)]?.content?.['application/json']?.schema;
+    expect(schema).toBeDefined();
+    const validate = fedAjv.compile(schema!);
+    const json: unknown = await r.json();
+    expect([validate(json), fedAjv.errorsText(validate.errors)]).toEqual([true, 'No errors']);
+    return r.status;
+  };
+  // Without a peer's signature: 401, in the documented error shape.
+  expect(await check('GET', '/federation/ping')).toBe(401);
+  expect(await check('GET', '/federation/tools?project=default')).toBe(401);
+  expect(await check('POST', '/forward', { tool: 'calendar.list_events' })).toBe(401);
+  expect(await check('GET', '/healthz')).toBe(200);
 });

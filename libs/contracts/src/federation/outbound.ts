@@ -34,6 +34,15 @@ export const catalogueSchema = z.object({
   tools: z.array(catalogueToolSchema).max(10_000),
 });
 export type Catalogue = z.infer<typeof catalogueSchema>;
+/**
+ * Its query: the project (`default` when left out) and `transit=0`, which answers this gateway's
+ * own tools only (a peer asking on behalf of its own peers, one level deep). Other parameters
+ * are ignored, so a peer of a newer version is not refused for one it adds.
+ */
+export const catalogueQuerySchema = z.object({
+  project: z.string().regex(PROJECT_ID_PATTERN).optional(),
+  transit: z.string().max(16).optional(),
+});
 
 /** ingress → federation: a peer's catalogue for a project (fetched signed, cached by the asker). */
 export const FEDERATION_CATALOGUE_SUBJECT = 'gw.federation.catalogue.v1';

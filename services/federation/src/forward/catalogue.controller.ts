@@ -1,10 +1,10 @@
-import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { ToolFile } from '@sg/config';
 import {
   type CatalogueTool,
+  catalogueQuerySchema,
   catalogueSchema,
   GatewayError,
-  PROJECT_ID_PATTERN,
 } from '@sg/contracts';
 import { ConfigSync, type MessageContext } from '@sg/messaging';
 import { LOGGER, type Logger } from '@sg/runtime';
@@ -33,23 +33,20 @@ export class CatalogueController {
   ) {}
 
   @Get('tools')
-  async tools(
-    @Req() req: FastifyRequest,
-    @Query('project') project: unknown,
-    @Query('transit') transit: unknown,
-    @Res() reply: FastifyReply,
-  ) {
+  async tools(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const started = performance.now();
     const ctx = this.inbound.contextOf(req);
     let peer: Peer | null = null;
     try {
       peer = await this.inbound.authenticate(req);
-      const name = project === undefined ? 'default' : project;
-      if (typeof name !== 'string' || !PROJECT_ID_PATTERN.test(name))
+      const query = catalogueQuerySchema.safeParse(req.query);
+      if (!query.success)
         throw new GatewayError(
           'REQUEST.INVALID_PROJECT',
-          'project must be a project id (1-63 lower-case letters, digits, _ or -)',
+          'project must be a project id (1-63 lower-case letters, digits, _ or -), given once',
         );
+      const name = query.data.project ?? 'default';
+      const transit = query.data.transit;
       if (!peer.projects.has(name))
         throw new GatewayError(
           'FEDERATION.NOT_ALLOWED',

@@ -16,8 +16,6 @@ import {
   AUDIT_TRACE_SUBJECT,
   AUDIT_VERIFY_SUBJECT,
   auditRecordSchema,
-  decisionSchema,
-  errorBodySchema,
   FEDERATION_PEERS_SUBJECT,
   healthReportSchema,
   lintProblemSchema,
@@ -29,6 +27,7 @@ import {
   POLICY_VERSION_SUBJECT,
   POLICY_HISTORY_SUBJECT,
   REQUESTS,
+  toolCallAnswerSchema,
   type RequestSubject,
 } from '@sg/contracts';
 import { type HttpRoute, openApiDocument, type RouteAnswer } from '@sg/runtime';
@@ -66,22 +65,6 @@ const IDEMPOTENCY = {
 };
 const uuid = z.uuid();
 const anyObject = z.looseObject({});
-
-/** What a tool call answers (every outcome: the call's result, a denial, a pending approval). */
-export const toolCallAnswerSchema = z.object({
-  success: z.boolean(),
-  allowed: z.boolean().optional(),
-  status: z.enum(['pending_approval', 'authorized']).optional(),
-  result: z.unknown().optional(),
-  error: errorBodySchema.optional(),
-  approval_id: uuid.optional(),
-  expires_at: z.string().optional(),
-  decision: decisionSchema.partial().optional(),
-  remote_decision: z.unknown().optional(),
-  risk_score: z.number().optional(),
-  trace_id: z.string(),
-  audit_id: z.string().optional(),
-});
 
 const TOOL_CALL_ANSWERS: Record<number, RouteAnswer> = {
   200: { description: 'The call ran: its result', schema: toolCallAnswerSchema },
