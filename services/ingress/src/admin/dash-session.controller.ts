@@ -2,6 +2,7 @@ import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
 import { ConfigSync } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { ADMIN_PERMISSIONS, AdminAuth, type AdminPrincipal, mayDo } from './admin-auth.js';
@@ -44,7 +45,7 @@ export class DashSessionController {
           projects: this.projects(),
           csrf_token: session.csrf,
           expires_at: session.expires_at,
-        });
+        } satisfies DashSessionAnswer);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
@@ -68,7 +69,7 @@ export class DashSessionController {
           projects: this.projects(),
           csrf_token: found.session.csrf,
           expires_at: found.session.expires_at,
-        });
+        } satisfies DashSessionAnswer);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
@@ -100,6 +101,18 @@ export class DashSessionController {
 }
 
 /** Who is logged in, and what they may do (the dashboard shows only what the roles allow). */
+/** What the dashboard's login and GET /dash/api/session answer: who, what they may do, the session. */
+export const dashSessionSchema = z.object({
+  name: z.string(),
+  roles: z.array(z.string()),
+  via: z.string(),
+  permissions: z.array(z.string()),
+  projects: z.array(z.string()),
+  csrf_token: z.string(),
+  expires_at: z.string(),
+});
+type DashSessionAnswer = z.infer<typeof dashSessionSchema>;
+
 function whoIs(p: AdminPrincipal) {
   return {
     name: p.name,

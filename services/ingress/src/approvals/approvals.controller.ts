@@ -11,6 +11,9 @@ import {
   httpStatusOf,
   TOOLCALL_COMPLETED,
   type ErrorCode,
+  approvalOutcomeSchema,
+  approvalStatusSchema,
+  decisionSchema,
 } from '@sg/contracts';
 import { BusClient, NatsBus } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -22,6 +25,21 @@ import { AgentAuthService, credentialsOf } from '../auth/agent-auth.service.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { publicDecision, ToolCallService } from '../toolcall/toolcall.service.js';
 import { parseApprovalsQuery } from './approvals-query.js';
+
+/**
+ * What POST /approve answers: the approval's status and, when it ran, its outcome (the
+ * result or the error of the run); 403 with the error when the policy now denies the call.
+ */
+export const approveAnswerSchema = z.object({
+  approval_id: z.uuid(),
+  status: approvalStatusSchema,
+  http_status: approvalOutcomeSchema.shape.http_status.optional(),
+  result: z.unknown().optional(),
+  error: approvalOutcomeSchema.shape.error,
+  decision: decisionSchema.partial().optional(),
+  trace_id: z.string(),
+});
+type ApproveAnswer = z.infer<typeof approveAnswerSchema>;
 
 export const approveBodySchema = z.strictObject({
   approval_id: z.uuid(),
@@ -98,7 +116,7 @@ export class ApprovalsController {
                 }
               : {}),
             trace_id: ctx.traceId,
-          });
+          } satisfies ApproveAnswer);
       }
       const { channel, ...call } = resolution.call;
       const decision = resolution.decision;
@@ -172,7 +190,7 @@ export class ApprovalsController {
           ...outcome,
           ...(resolution.decision ? { decision: publicDecision(resolution.decision) } : {}),
           trace_id: ctx.traceId,
-        });
+        } satisfies ApproveAnswer);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }

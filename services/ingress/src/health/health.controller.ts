@@ -1,8 +1,26 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
-import { GatewayError, type HealthReport, healthSubject, SERVICE_NAMES } from '@sg/contracts';
+import {
+  GatewayError,
+  healthReportSchema,
+  healthSubject,
+  SERVICE_NAMES,
+  serviceNameSchema,
+} from '@sg/contracts';
+import { z } from 'zod';
 import { BusClient } from '@sg/messaging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
+
+/** What GET /health answers: each service's own report, or `down` with why. */
+export const gatewayHealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  services: z.array(
+    z.union([
+      healthReportSchema,
+      z.object({ service: serviceNameSchema, status: z.literal('down'), detail: z.string() }),
+    ]),
+  ),
+});
 
 /** GET /health: every service's own report, fetched over NATS. 503 if any is missing or degraded. */
 @Controller('health')
@@ -28,7 +46,7 @@ export class GatewayHealthController {
     const ok = reports.every((r) => r.status === 'ok');
     return reply.status(ok ? 200 : 503).send({
       status: ok ? 'ok' : 'degraded',
-      services: reports satisfies Array<HealthReport | object>,
-    });
+      services: reports,
+    } satisfies z.infer<typeof gatewayHealthSchema>);
   }
 }

@@ -42,7 +42,9 @@ import {
   proposalReviewSchema,
   reviewBodySchema,
 } from '../admin/proposals.controller.js';
-import { approveBodySchema } from '../approvals/approvals.controller.js';
+import { approveAnswerSchema, approveBodySchema } from '../approvals/approvals.controller.js';
+import { dashSessionSchema } from '../admin/dash-session.controller.js';
+import { gatewayHealthSchema } from '../health/health.controller.js';
 import { APPROVALS_QUERY } from '../approvals/approvals-query.js';
 import { authorizeSchema, completeSchema } from '../sdk/sdk.controller.js';
 import { mcpToolCallSchema, toolCallEnvelopeSchema } from '../toolcall/envelopes.js';
@@ -200,7 +202,11 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     permission: 'approvals.resolve',
     body: approveBodySchema,
     answers: {
-      200: { description: 'Resolved; when approved, the outcome of the run', schema: anyObject },
+      200: {
+        description: 'Resolved; when approved, the outcome of the run',
+        schema: approveAnswerSchema,
+      },
+      403: { description: 'The policy now denies the call', schema: approveAnswerSchema },
       409: { description: 'Resolved before' },
     },
   },
@@ -524,7 +530,9 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'Dashboard login: an admin key or token in, the sg_dash cookie out',
     tag: 'dashboard',
     auth: 'admin',
-    answers: { 201: { description: 'Logged in: who, the CSRF token, expiry', schema: anyObject } },
+    answers: {
+      201: { description: 'Logged in: who, the CSRF token, expiry', schema: dashSessionSchema },
+    },
   },
   {
     method: 'get',
@@ -532,7 +540,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'Who is logged in',
     tag: 'dashboard',
     auth: 'dash-session',
-    answers: { 200: { description: 'The session', schema: anyObject } },
+    answers: { 200: { description: 'The session', schema: dashSessionSchema } },
   },
   {
     method: 'delete',
@@ -558,7 +566,10 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'The health of each of the six services, over NATS',
     tag: 'operations',
     auth: 'none',
-    answers: { 200: { description: 'Every service answered ok', schema: anyObject } },
+    answers: {
+      200: { description: 'Every service answered ok', schema: gatewayHealthSchema },
+      503: { description: 'A service is down or degraded', schema: gatewayHealthSchema },
+    },
   },
   {
     method: 'get',
