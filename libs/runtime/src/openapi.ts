@@ -10,6 +10,8 @@ export type RouteAuth = 'none' | 'agent' | 'admin' | 'agent-or-admin' | 'peer' |
 
 export interface RouteAnswer {
   description: string;
+  /** A schema of the document's components (`ErrorAnswer`), by reference. */
+  ref?: string;
   /** The body's schema; none for an answer without a body, or one that is not JSON. */
   schema?: z.ZodType;
   /** `application/json` unless said otherwise. */
@@ -76,11 +78,16 @@ function errorsOf(route: HttpRoute): Record<number, RouteAnswer> {
   }
   if (route.params) errors[404] = { description: 'Nothing of that id' };
   return Object.fromEntries(
-    Object.entries(errors).map(([s, a]) => [s, { ...a, schema: errorAnswerSchema }]),
+    Object.entries(errors).map(([s, a]) => [s, { ...a, ref: 'ErrorAnswer' }]),
   );
 }
 
 function answerObject(a: RouteAnswer): Record<string, unknown> {
+  if (a.ref)
+    return {
+      description: a.description,
+      content: { 'application/json': { schema: { $ref: `#/components/schemas/${a.ref}` } } },
+    };
   if (!a.schema) return { description: a.description };
   return {
     description: a.description,
@@ -145,6 +152,8 @@ export function openApiDocument(
     info,
     paths,
     components: {
+      // Every error of every operation: once here, by reference (it lists every error code).
+      schemas: { ErrorAnswer: jsonSchema(errorAnswerSchema, 'output') },
       securitySchemes: {
         agentKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An agent key' },
         adminKey: {
@@ -238,4 +247,21 @@ export function serveOpenApi(app: NestFastifyApplication, document: Record<strin
         .send(body),
     );
   }
+}
+
+/**
+ * An answer's schema from `document`, its `#/components/schemas/…` reference resolved: what a
+ * JSON Schema validator compiles on its own.
+ */
+export function answerSchemaOf(
+  document: Record<string, unknown>,
+  schema: Record<string, unknown>,
+): Record<string, unknown> {
+  const ref = schema.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/components/schemas/')) return schema;
+  const components = (document.components as { schemas: Record<string, Record<string, unknown>> })
+    .schemas;
+  const found = components[ref.slice('#/components/schemas/'.length)];
+  if (!found) throw new Error(`${ref} is not in the document`);
+  return found;
 }

@@ -16,6 +16,7 @@ import {
 } from './harness.js';
 import { launch, openPage } from './browser.js';
 import { freePort } from '@sg/testing';
+import { answerSchemaOf } from '@sg/runtime';
 
 const POLICY = [
   'rules:',
@@ -34,7 +35,11 @@ const SIGNING_SEED = generateKeyPairSync('ed25519')
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema: object }> }>;
 }
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, unknown>;
+};
 
 let gw: Gateway;
 let browser: Browser;
@@ -91,8 +96,9 @@ function conforms(method: string, path: string, answer: Answer): Answer {
     throw new Error(
       `${method} ${path} answered ${answer.status}, which the document does not list (${Object.keys(op.responses).join(', ')}): ${JSON.stringify(answer.body).slice(0, 300)}`,
     );
-  const schema = documented.content?.['application/json']?.schema;
-  if (schema) {
+  const ref = documented.content?.['application/json']?.schema;
+  if (ref) {
+    const schema = answerSchemaOf(doc, ref as Record<string, unknown>);
     let validate = compiled.get(schema);
     if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));
     if (!validate(answer.body))
@@ -274,9 +280,9 @@ it("serves the federation service's own document, and its unsigned refusals are 
         : {}),
     });
     const op = fed.paths[path.split('?')[0]!]![method.toLowerCase()]!;
-    const schema = op.responses[String(r.status)]?.content?.['application/json']?.schema;
-    expect(schema).toBeDefined();
-    const validate = fedAjv.compile(schema!);
+    const ref = op.responses[String(r.status)]?.content?.['application/json']?.schema;
+    expect(ref).toBeDefined();
+    const validate = fedAjv.compile(answerSchemaOf(fed, ref as Record<string, unknown>));
     const json: unknown = await r.json();
     expect([validate(json), fedAjv.errorsText(validate.errors)]).toEqual([true, 'No errors']);
     return r.status;
