@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { errorBodySchema } from '@sg/contracts';
+import { errorBodySchema, healthReportSchema } from '@sg/contracts';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { z } from 'zod';
 
@@ -182,6 +184,76 @@ export function openApiDocument(
       },
     },
   };
+}
+
+/**
+ * The routes every service serves besides its own: its health and metrics (runService's
+ * HealthController), and this document with its UI (serveOpenApi).
+ */
+export function serviceRoutes(service: string): HttpRoute[] {
+  return [
+    {
+      method: 'get',
+      path: '/healthz',
+      summary: `The ${service}'s own health: its connections and config`,
+      tag: 'operations',
+      auth: 'none',
+      answers: {
+        200: { description: 'Healthy', schema: healthReportSchema },
+        503: { description: 'A dependency is down', schema: healthReportSchema },
+      },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (keep them off the public route)',
+      tag: 'operations',
+      auth: 'none',
+      answers: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
+    },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This document (OpenAPI 3.1)',
+      tag: 'operations',
+      auth: 'none',
+      answers: { 200: { description: 'The document', schema: z.looseObject({}) } },
+    },
+    {
+      method: 'get',
+      path: '/docs',
+      summary: 'This document in Swagger UI (bundled; no CDN)',
+      tag: 'operations',
+      auth: 'none',
+      answers: { 200: { description: 'HTML', contentType: 'text/html' } },
+    },
+  ];
+}
+
+/**
+ * Every HTTP route the Nest controllers declare, as `GET /api/policy/versions/{id}`: what a
+ * service's route table is compared with, both ways.
+ */
+export function declaredRoutes(
+  controllers: ReadonlyArray<abstract new (...args: never[]) => unknown>,
+): string[] {
+  const out: string[] = [];
+  for (const c of controllers) {
+    const base = String(Reflect.getMetadata(PATH_METADATA, c) ?? '');
+    for (const name of Object.getOwnPropertyNames(c.prototype)) {
+      if (name === 'constructor') continue;
+      const handler = (c.prototype as Record<string, unknown>)[name];
+      if (typeof handler !== 'function') continue;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
+      if (method === undefined || path === undefined) continue;
+      const full = `/${[base, path].filter((p) => p && p !== '/').join('/')}`
+        .replace(/\/+/g, '/')
+        .replace(/:([A-Za-z_]+)/g, '{$1}');
+      out.push(`${RequestMethod[method]} ${full}`);
+    }
+  }
+  return out;
 }
 
 const SWAGGER_FILES = {

@@ -3,10 +3,9 @@ import {
   catalogueSchema,
   forwardRequestSchema,
   gatewayIdSchema,
-  healthReportSchema,
   toolCallAnswerSchema,
 } from '@sg/contracts';
-import { type HttpRoute, openApiDocument } from '@sg/runtime';
+import { type HttpRoute, openApiDocument, serviceRoutes } from '@sg/runtime';
 import { z } from 'zod';
 
 /** A peer's call answered: the tool call's answer, and which gateway answered it. */
@@ -50,38 +49,7 @@ export const FEDERATION_ROUTES: readonly HttpRoute[] = [
       },
     },
   },
-  {
-    method: 'get',
-    path: '/healthz',
-    summary: "The federation service's health",
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'Healthy', schema: healthReportSchema } },
-  },
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This document (OpenAPI 3.1)',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'The document', schema: z.looseObject({}) } },
-  },
-  {
-    method: 'get',
-    path: '/docs',
-    summary: 'This document in Swagger UI (bundled; no CDN)',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'HTML', contentType: 'text/html' } },
-  },
+  ...serviceRoutes('federation service'),
 ];
 
 export const federationOpenApi = (version: string) =>

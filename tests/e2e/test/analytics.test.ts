@@ -1,7 +1,6 @@
 // Analytics for analysts (issue 14): aggregates built from real calls through the gateway,
 // rule suggestions with evidence and dismissal, simulation of traces, sessions and windows,
 // the shadow report and risk, through the real processes.
-import { generateKeyPairSync } from 'node:crypto';
 import { waitFor } from '@sg/testing';
 import {
   ADMIN_KEY,
@@ -13,16 +12,13 @@ import {
   startGateway,
   type Gateway,
   adminsYaml,
+  SIGNING_SEED,
 } from './harness.js';
 
 const ANALYST = 'ann-analyst-key-00000000001';
 const VIEWER = 'vic-viewer-key-000000000001';
 const OTHER_BOT = 'other-bot-key-0001-xyz';
 const SCOPED_BOT = 'scoped-bot-key-0001-xyz';
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 const POLICY = [
   'rules:',
   '  - model: gpt-4o',

@@ -1,7 +1,7 @@
 // The `sg` CLI (issue 16 §2) against the real processes: each command run as a child process,
 // as an operator or a CI job runs it, checked by its output and its exit status.
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,15 +16,12 @@ import {
   startGateway,
   type Answer,
   type Gateway,
+  SIGNING_SEED,
 } from './harness.js';
 
 // The bin as npm links it (node_modules/.bin/sg): the launcher, which runs the build.
 const CLI = join(import.meta.dirname, '../../../apps/cli/bin/sg.js');
 const VIEWER_KEY = 'vic-viewer-key-cli-0000000001';
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 const RULES =
   'rules:\n  - model: gpt-4o\n    allow_tools: ["calendar.*", "db.*"]\n    requires_approval: ["db.write_*"]\n';
 const RESTRICTIVE = 'rules:\n  - model: gpt-4o\n    allow_tools: ["db.*"]\n';

@@ -2,7 +2,6 @@
 // sees only what it may do; a policy is edited through a lint error, saved and rolled back; a
 // pending call is approved and its result shown; a call appears in the live feed; a proposal
 // is reviewed. Every page is screenshot, checked for console errors and by axe-core.
-import { generateKeyPairSync } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import {
   post,
   startGateway,
   type Gateway,
+  SIGNING_SEED,
 } from './harness.js';
 import {
   ARTIFACTS,
@@ -35,11 +35,6 @@ const KEYS = {
   viewer: 'vic-viewer-key-0000000000001',
 } as const;
 type Role = keyof typeof KEYS;
-
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 
 const POLICY = [
   'rules:',

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,15 @@ import { ROOT, startStack, type Stack } from '../../../scripts/stack.mjs';
 
 export const AGENT_KEY = 'modelkey-abc123';
 export const ADMIN_KEY = 'e2e-admin-key-0123456789';
+
+/**
+ * A policy signing key for this test file's gateways (SECRET_POLICY_SIGNING_KEY): the base64 of
+ * a fresh Ed25519 seed. Saved versions and approved proposals are signed with it.
+ */
+export const SIGNING_SEED = generateKeyPairSync('ed25519')
+  .privateKey.export({ format: 'der', type: 'pkcs8' })
+  .subarray(16)
+  .toString('base64');
 
 export interface Gateway {
   url: string;

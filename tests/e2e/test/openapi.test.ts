@@ -1,7 +1,6 @@
 // The ingress's OpenAPI document (issue 16 §1), served at /openapi.json with Swagger UI at
 // /docs (bundled: it works air-gapped), and live answers of the real gateway checked against
 // it: every answer below must match the schema the document gives for its route and status.
-import { generateKeyPairSync } from 'node:crypto';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Browser } from 'playwright-core';
 import {
@@ -13,6 +12,7 @@ import {
   post,
   startGateway,
   type Gateway,
+  SIGNING_SEED,
 } from './harness.js';
 import { launch, openPage } from './browser.js';
 import { freePort } from '@sg/testing';
@@ -26,11 +26,6 @@ const POLICY = [
   'forbidden_fields: [password, api_key, secret, token, private_key]',
   '',
 ].join('\n');
-
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema: object }> }>;

@@ -1,6 +1,6 @@
 // The policy endpoints of the admin API (issue 13 §2), through the real processes: the live
 // lint, and the versions recorded from the config directory (signed), their history and diffs.
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,18 +16,13 @@ import {
   type ExtraService,
   type Gateway,
   adminsYaml,
+  SIGNING_SEED,
 } from './harness.js';
 
 const EDITOR_KEY = 'pat-policy-editor-key-000005';
 const VIEWER_KEY = 'vic-viewer-key-00000000000006';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 let gw: Gateway;
-
-// The policy service's signing key: the base64 of an Ed25519 seed, from the secret provider.
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 
 beforeAll(async () => {
   gw = await startGateway({

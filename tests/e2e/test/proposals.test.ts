@@ -1,5 +1,4 @@
 // Agents' policy proposals with guardrails (issue 13 §4, seed 001), through the real processes.
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@sg/testing';
@@ -13,14 +12,11 @@ import {
   startGateway,
   type Gateway,
   adminsYaml,
+  SIGNING_SEED,
 } from './harness.js';
 
 const ALICE = 'alice-approver-key-000000002';
 const OTHER_BOT = 'other-bot-key-0001-xyz';
-const SIGNING_SEED = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(16)
-  .toString('base64');
 let gw: Gateway;
 
 beforeAll(async () => {

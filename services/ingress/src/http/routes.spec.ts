@@ -1,31 +1,9 @@
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { RequestMethod } from '@nestjs/common';
-import { answerSchemaOf, HealthController } from '@sg/runtime';
+import { answerSchemaOf, declaredRoutes, HealthController } from '@sg/runtime';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { IngressModule } from '../app.module.js';
 import { ingressOpenApi, INGRESS_ROUTES } from './routes.js';
 
 type Class = new (...args: never[]) => unknown;
-
-/** Every HTTP route the Nest controllers declare, as `METHOD /openapi/{form}`. */
-function declaredRoutes(controllers: Class[]): string[] {
-  const out: string[] = [];
-  for (const c of controllers) {
-    const base = String(Reflect.getMetadata(PATH_METADATA, c) ?? '');
-    for (const name of Object.getOwnPropertyNames(c.prototype)) {
-      const handler = (c.prototype as Record<string, unknown>)[name];
-      if (typeof handler !== 'function' || name === 'constructor') continue;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
-      if (method === undefined || path === undefined) continue;
-      const full = `/${[base, path].filter((p) => p && p !== '/').join('/')}`
-        .replace(/\/+/g, '/')
-        .replace(/:([A-Za-z_]+)/g, '{$1}');
-      out.push(`${RequestMethod[method]} ${full}`);
-    }
-  }
-  return out;
-}
 
 /** Nest's spelling of a few routes, and the OpenAPI one. */
 const SPELLED = new Map([

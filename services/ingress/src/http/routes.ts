@@ -17,7 +17,6 @@ import {
   AUDIT_VERIFY_SUBJECT,
   auditRecordSchema,
   FEDERATION_PEERS_SUBJECT,
-  healthReportSchema,
   lintProblemSchema,
   lintRequestSchema,
   POLICY_PROPOSAL_RESOLVE_SUBJECT,
@@ -30,7 +29,7 @@ import {
   toolCallAnswerSchema,
   type RequestSubject,
 } from '@sg/contracts';
-import { type HttpRoute, openApiDocument, type RouteAnswer } from '@sg/runtime';
+import { type HttpRoute, openApiDocument, type RouteAnswer, serviceRoutes } from '@sg/runtime';
 import { z } from 'zod';
 import { ackBodySchema } from '../admin/alert-ack.js';
 import { dismissBodySchema, simulateBodySchema } from '../admin/analytics.controller.js';
@@ -571,38 +570,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
       503: { description: 'A service is down or degraded', schema: gatewayHealthSchema },
     },
   },
-  {
-    method: 'get',
-    path: '/healthz',
-    summary: "The ingress's own health: NATS, Redis, config",
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'Healthy', schema: healthReportSchema } },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This document (OpenAPI 3.1)',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'The document', schema: anyObject } },
-  },
-  {
-    method: 'get',
-    path: '/docs',
-    summary: 'This document in Swagger UI (bundled; no CDN)',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'HTML', contentType: 'text/html' } },
-  },
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics (keep off the public route)',
-    tag: 'operations',
-    auth: 'none',
-    answers: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
-  },
+  ...serviceRoutes('ingress'),
 ];
 
 export const ingressOpenApi = (version: string) =>
