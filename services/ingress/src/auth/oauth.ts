@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@sg/contracts';
 import { ENV } from '@sg/runtime';
@@ -108,11 +109,13 @@ export class OAuthTokens {
   }
 
   /** RFC 9728 protected-resource metadata; null when tokens are off. */
-  metadata(): Record<string, unknown> | null {
-    if (!this.enabled) return null;
+  metadata(): ProtectedResource | null {
+    const { OAUTH_AUDIENCE: audience, OAUTH_ISSUER: issuer } = this.env;
+    // Tokens are on only with both set (see the constructor).
+    if (!this.enabled || !audience || !issuer) return null;
     return {
-      resource: this.env.OAUTH_AUDIENCE,
-      authorization_servers: [this.env.OAUTH_ISSUER],
+      resource: audience,
+      authorization_servers: [issuer],
       bearer_methods_supported: ['header'],
       ...(this.env.OAUTH_REQUIRED_SCOPE
         ? { scopes_supported: [this.env.OAUTH_REQUIRED_SCOPE] }
@@ -166,3 +169,13 @@ function isFetchFailure(err: unknown): boolean {
     /fetch|status/i.test(err.message)
   );
 }
+
+/** RFC 9728 protected-resource metadata, as GET /.well-known/oauth-protected-resource serves it. */
+export const protectedResourceSchema = z.object({
+  resource: z.string(),
+  authorization_servers: z.array(z.string()),
+  bearer_methods_supported: z.array(z.string()),
+  scopes_supported: z.array(z.string()).optional(),
+  resource_name: z.string(),
+});
+export type ProtectedResource = z.infer<typeof protectedResourceSchema>;

@@ -45,7 +45,8 @@ import { approveAnswerSchema, approveBodySchema } from '../approvals/approvals.c
 import { dashSessionSchema } from '../admin/dash-session.controller.js';
 import { gatewayHealthSchema } from '../health/health.controller.js';
 import { APPROVALS_QUERY } from '../approvals/approvals-query.js';
-import { authorizeSchema, completeSchema } from '../sdk/sdk.controller.js';
+import { authorizeSchema, completedAnswerSchema, completeSchema } from '../sdk/sdk.controller.js';
+import { protectedResourceSchema } from '../auth/oauth.js';
 import { mcpToolCallSchema, toolCallEnvelopeSchema } from '../toolcall/envelopes.js';
 
 /** The answer of a route that relays its bus request's answer as it is. */
@@ -134,7 +135,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'RFC 9728 protected-resource metadata (when OAuth tokens are on)',
     tag: 'mcp',
     auth: 'none',
-    answers: { 200: { description: 'The metadata', schema: anyObject } },
+    answers: { 200: { description: 'The metadata', schema: protectedResourceSchema } },
   },
   {
     method: 'get',
@@ -143,7 +144,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     tag: 'mcp',
     auth: 'none',
     params: { resource: z.string() },
-    answers: { 200: { description: 'The metadata', schema: anyObject } },
+    answers: { 200: { description: 'The metadata', schema: protectedResourceSchema } },
   },
   {
     method: 'post',
@@ -168,8 +169,10 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     headers: PROJECT_HEADER,
     body: completeSchema,
     answers: {
-      201: { description: 'Recorded', schema: anyObject },
-      202: { description: 'Recorded before (a repeat)', schema: anyObject },
+      202: {
+        description: 'Recorded (a repeat is answered the same, and not stored twice)',
+        schema: completedAnswerSchema,
+      },
     },
   },
   {

@@ -27,6 +27,9 @@ export const authorizeSchema = z.strictObject({
   requires_pii: z.boolean().default(false),
 });
 
+/** What POST /api/sdk/complete answers, the first time and on a repeat alike: 202. */
+export const completedAnswerSchema = z.object({ recorded: z.literal(true), trace_id: z.string() });
+
 export const completeSchema = z.strictObject({
   audit_id: z.uuid(),
   status: z.enum(['ok', 'error']),
@@ -200,7 +203,9 @@ export class SdkController {
       return reply
         .status(202)
         .header('x-trace-id', grant.trace_id)
-        .send({ recorded: true, trace_id: grant.trace_id });
+        .send({ recorded: true, trace_id: grant.trace_id } satisfies z.infer<
+          typeof completedAnswerSchema
+        >);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }
