@@ -8,13 +8,16 @@
 //      after a warm-up, and reports MB/s (JSON bytes of the input / time of the maskPii call);
 //   3. times seed 003's case: 100 customer records (customer_id, name, email, phone, ssn, card,
 //      notes) masked by one maskPii() call, many times; mean, p50, p99 and max in ms;
-//   4. prints a table and writes the figures to bench/results/pii-<timestamp>.json.
+//   4. times one maskText() call, level strict, on each pathological input (long runs that almost
+//      match a detector: libs/redaction/src/pathological.ts);
+//   5. prints a table and writes the figures to bench/results/pii-<timestamp>.json.
 // It exits 1 if a sample check of the output fails (a planted value left unmasked).
 //
 // Settings (environment): BENCH_CORPUS_MB (8), BENCH_PASSES (5, measured passes over the corpus
 // per level), BENCH_SEED_REPS (2000, timed calls of the 100-record case per level).
 
-import { maskPii } from '../libs/redaction/dist/index.js';
+import { maskPii, maskText } from '../libs/redaction/dist/index.js';
+import { PATHOLOGICAL_INPUTS } from '../libs/redaction/dist/pathological.js';
 import {
   describeMachine,
   displayPath,
@@ -376,6 +379,20 @@ function main() {
     `seed 003 masked (standard): ${JSON.stringify(nonZero(seedReport.masked))}, rejected: ${JSON.stringify(nonZero(seedReport.rejected))}`,
   );
 
+  const pathological = PATHOLOGICAL_INPUTS.map((input) => {
+    const started = performance.now();
+    maskText(input, { level: 'strict' });
+    return {
+      input: `${JSON.stringify(input.slice(0, 12))}… (${input.length} chars)`,
+      ms: round(performance.now() - started, 1),
+    };
+  });
+  console.log('\npathological inputs: one maskText() call each, level strict');
+  printTable(
+    ['input', 'ms'],
+    pathological.map((p) => [p.input, p.ms.toFixed(1)]),
+  );
+
   if (failures.length > 0) {
     console.log(`\n✗ ${failures.length} planted values left unmasked, first: ${failures[0]}`);
   }
@@ -397,6 +414,7 @@ function main() {
       results: seedRows,
       report_standard: seedReport,
     },
+    pathological,
     failures,
     git: gitInfo() ?? { commit: null, dirty: null },
     machine: { ...machine, load_average_at_end: loadAverage() },

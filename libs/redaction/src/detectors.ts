@@ -91,6 +91,27 @@ const redacted = (type: PiiType): string => `[redacted:${type}]`;
  * is masked from BEGIN to the end of its base64 body all the same.
  */
 const PEM_BODY = /[A-Za-z0-9+/=\s]*/y;
+/**
+ * The last END-line search. Its answer holds for any later start up to the END it found (or any
+ * later start at all when it found none), so many BEGIN lines before one END, or without one,
+ * cost one scan instead of one each (which was quadratic). Holds the last text searched until
+ * the next search.
+ */
+let lastEnd: { input: string; endLine: string; from: number; at: number } | undefined;
+function endLineAt(input: string, endLine: string, from: number): number {
+  const c = lastEnd;
+  if (
+    c &&
+    c.input === input &&
+    c.endLine === endLine &&
+    from >= c.from &&
+    (c.at < 0 || from <= c.at)
+  )
+    return c.at;
+  const at = input.indexOf(endLine, from);
+  lastEnd = { input, endLine, from, at };
+  return at;
+}
 const privateKey: Detector = {
   type: 'private_key',
   // Only the BEGIN line: the END line is looked for with indexOf, so many BEGIN lines without an
@@ -100,7 +121,7 @@ const privateKey: Detector = {
   judge: (m) => {
     const from = m.index + m[0].length;
     const endLine = `-----END ${m[1] ?? ''}-----`;
-    const endAt = m.input.indexOf(endLine, from);
+    const endAt = endLineAt(m.input, endLine, from);
     let end: number;
     if (endAt >= 0) end = endAt + endLine.length;
     else {

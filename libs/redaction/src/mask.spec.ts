@@ -1,3 +1,4 @@
+import { PATHOLOGICAL_INPUTS } from './pathological.js';
 import {
   emptyReport,
   maskPii,
@@ -274,26 +275,24 @@ describe('overlaps: each span is claimed by one detector', () => {
   });
 });
 
+it('masks several PEM blocks in one text, one cut off before its END, each where it is', () => {
+  const text = [
+    'a -----BEGIN PRIVATE KEY-----AAAA',
+    ' -----BEGIN PRIVATE KEY-----BBBB-----END PRIVATE KEY----- b',
+    ' -----BEGIN RSA PRIVATE KEY-----CCCC-----END RSA PRIVATE KEY----- c',
+    ' -----BEGIN EC PRIVATE KEY-----DDDD',
+  ].join('');
+  const { value } = maskText(text, { level: 'standard' });
+  expect(value).toBe('a [redacted:private_key] b [redacted:private_key] c [redacted:private_key]');
+});
+
 describe('pathological input', () => {
-  it('stays fast on long runs that almost match', () => {
-    const inputs = [
-      'a'.repeat(200_000),
-      '1'.repeat(200_000),
-      '1-'.repeat(100_000),
-      'a.'.repeat(100_000) + '@',
-      'a@' + 'b.'.repeat(100_000),
-      '+1 '.repeat(70_000),
-      ':'.repeat(200_000),
-      '1.'.repeat(100_000),
-      'ey'.repeat(100_000) + '.',
-      'Bearer '.repeat(30_000),
-      '-----BEGIN PRIVATE KEY-----'.repeat(8_000),
-      'DE89 '.repeat(40_000),
-    ];
-    for (const input of inputs) {
-      const started = performance.now();
-      maskText(input, { level: 'strict' });
-      expect(performance.now() - started).toBeLessThan(1_000);
+  // A backtracking detector would take minutes on these 200,000-character runs, and the test
+  // would fail at its timeout (30 s); how long each takes is measured by bench/pii.mjs.
+  it('masks long runs that almost match without running away', () => {
+    for (const input of PATHOLOGICAL_INPUTS) {
+      const { value } = maskText(input, { level: 'strict' });
+      expect(value.length).toBeGreaterThan(0);
     }
   });
 });
