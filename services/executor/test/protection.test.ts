@@ -460,7 +460,8 @@ describe('SSRF guard', () => {
       expect(err.httpStatus).toBe(403);
       expect(err.message).toContain(host);
       expect(err.message).toContain(toolName);
-      expect(performance.now() - started).toBeLessThan(200);
+      // Refused up front (the code says why); the bound only catches a refusal that waited on the network.
+      expect(performance.now() - started).toBeLessThan(1000);
     },
   );
 
