@@ -49,6 +49,14 @@ export const baseEnvSchema = z.object({
   CONFIG_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** JetStream replicas of GW_EVENTS: 1 on a single NATS server, 3 on a production cluster. */
   EVENTS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * Slow clients (slowloris): how long an HTTP request may take to arrive, headers and body,
+   * before the server answers 408 and closes the socket. Only the request: an answer that
+   * streams (SSE, MCP) is not cut by it.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(10_000),
+  /** How long the headers alone may take; capped at HTTP_REQUEST_TIMEOUT_MS. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(5_000),
   /** How long a NATS request may take before the caller answers 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
   /**

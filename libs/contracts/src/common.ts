@@ -47,6 +47,14 @@ export const projectIdSchema = z
   );
 
 export const idSchema = z.string().min(1).max(128);
+
+/** Text PostgreSQL can store: it refuses U+0000 in text columns. */
+export const storableTextSchema = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain U+0000');
 export const argumentsSchema = z.record(z.string(), z.unknown());
 /** How a call came in: REST (/api/tools/call), MCP (/mcp/toolcall and /mcp), the governed-tool SDK (/api/sdk/authorize), or a peer gateway (/forward). */
 export const channelSchema = z.enum(['rest', 'mcp', 'sdk', 'federation']);

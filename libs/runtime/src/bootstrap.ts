@@ -20,6 +20,25 @@ export interface ServiceEnv extends TracingEnv {
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
   HOST: string;
+  /** Whole request (headers and body) deadline; see the shared env schema. */
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+}
+
+/**
+ * Node's request and headers deadlines against slow clients. Node only looks at them every
+ * connectionsCheckingInterval (30 s by default), so that interval follows the deadline.
+ */
+function slowClientLimits(env: ServiceEnv) {
+  const request = env.HTTP_REQUEST_TIMEOUT_MS ?? 10_000;
+  const headers = Math.min(env.HTTP_HEADERS_TIMEOUT_MS ?? 5_000, request);
+  return {
+    requestTimeout: request,
+    http: {
+      headersTimeout: headers,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headers / 4))),
+    },
+  };
 }
 
 export interface RunServiceOptions<E extends ServiceEnv> {
@@ -95,7 +114,7 @@ export async function runService<E extends ServiceEnv>(
         module: class ServiceRoot {},
         imports: [RuntimeModule.forRoot(opts.service, opts.env, logger, tracing), ...opts.imports],
       },
-      new FastifyAdapter({ logger: false, ...opts.fastify }),
+      new FastifyAdapter({ logger: false, ...slowClientLimits(opts.env), ...opts.fastify }),
       { logger: new NestPinoLogger(logger), abortOnError: false },
     );
     app.enableShutdownHooks(['SIGINT', 'SIGTERM']);

@@ -18,3 +18,4 @@ export * from './resilience/index.js';
 export * from './request-parts.js';
 export * from './read-capped.js';
 export * from './openapi.js';
+export * from './http-errors.js';

@@ -3,3 +3,4 @@ export * from './servers.js';
 export * from './net.js';
 export * from './upstream.js';
 export * from './config-dir.js';
+export * from './fuzz.js';

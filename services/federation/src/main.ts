@@ -1,7 +1,14 @@
 import 'reflect-metadata';
 import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { createRequire } from 'node:module';
-import { runService, serveOpenApi, useLimitedJson } from '@sg/runtime';
+import {
+  GatewayErrorFilter,
+  LOGGER,
+  type Logger,
+  runService,
+  serveOpenApi,
+  useLimitedJson,
+} from '@sg/runtime';
 import { loadFederationEnv } from './config/env.js';
 import { ForwardModule } from './forward/forward.module.js';
 import { federationOpenApi } from './routes.js';
@@ -32,5 +39,7 @@ await runService({
       maxString: env.JSON_MAX_STRING,
     });
     serveOpenApi(app, federationOpenApi(version));
+    // A body the JSON limits refuse, or any error before a handler: the gateway's code and shape.
+    app.useGlobalFilters(new GatewayErrorFilter(app.get<Logger>(LOGGER)));
   },
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { projectIdSchema, storableTextSchema } from '../common.js';
 
 /**
  * What the audit service's anomaly detectors look for (seed 002), and `chain_broken`: a row of the
@@ -78,9 +79,9 @@ export type AlertAcknowledged = z.infer<typeof alertAcknowledgedSchema>;
 export const AUDIT_RAISE_ALERT_SUBJECT = 'gw.audit.raise_alert.v1';
 export const raiseAlertSchema = z.object({
   type: z.literal('policy_tampered'),
-  project: z.string().min(1).max(64),
+  project: projectIdSchema,
   /** What it is about (a policy version id): one alert per key. */
-  key: z.string().min(1).max(256),
-  summary: z.string().min(1).max(500),
+  key: storableTextSchema(256),
+  summary: storableTextSchema(500),
 });
 export const alertRaisedAnswerSchema = z.object({ alert_id: z.uuid(), raised: z.boolean() });
