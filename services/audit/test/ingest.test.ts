@@ -633,6 +633,7 @@ const MIGRATION_FILES = [
   '0003_alerts.sql',
   '0004_chain_seq_positive.sql',
   '0005_alert_ack.sql',
+  '0006_partition_by_time.sql',
 ];
 
 describe('migrations', () => {

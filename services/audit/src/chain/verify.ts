@@ -103,13 +103,20 @@ export async function verifyChain(
 
 type Db = Pick<Pool, 'query'>;
 
+/** verifyChain inside a transaction the caller opened (retention: in the snapshot it drops in). */
+export function verifyIn(db: Db, project: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  return walk(db, project, opts);
+}
+
 async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<VerifyReport> {
   let checkpointsChecked = 0;
   let firstMismatch: Mismatch | null = null;
   const note = (m: Mismatch) => {
     if (!firstMismatch || m.chain_seq < firstMismatch.chain_seq) firstMismatch = m;
   };
-  const start = opts.after ?? { seq: 0, hash: GENESIS };
+  // Retention may have dropped the chain's oldest rows: it then starts after a signed checkpoint.
+  const base = await chainStart(pool, project);
+  const start = opts.after && opts.after.seq >= base.seq ? opts.after : base;
   const key = opts.publicKey ? { publicKey: opts.publicKey, id: keyIdOf(opts.publicKey) } : null;
   // Checkpoints before `start` were checked by the answer that gave the cursor. Each is checked
   // when the walk reaches its row, so the work of a piece stays within its pages.
@@ -132,6 +139,29 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
       return false;
     });
   };
+
+  if (key && base.seq > 0 && start === base) {
+    // The start is only as trustworthy as the signed checkpoint at its position: without one, a
+    // start moved forward in audit_chain_starts would hide the rows before it.
+    const at = await pool.query<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE project = $1 AND chain_seq = $2`,
+      [project, base.seq],
+    );
+    const vouching = trusted([
+      ...at.rows.map((c) => checkpointOf(project, c)),
+      ...(opts.extraCheckpoints ?? []).filter(
+        (c) => c.project === project && c.chain_seq === base.seq,
+      ),
+    ]);
+    checkpointsChecked += vouching.length;
+    if (!vouching.some((c) => c.hash === base.hash)) {
+      note({
+        chain_seq: base.seq + 1,
+        event_id: null,
+        reason: `the chain starts after row ${base.seq} (older rows were dropped by retention), but no checkpoint signed with key ${key.id} vouches for row ${base.seq}'s hash: the start was moved or rows were deleted`,
+      });
+    }
+  }
 
   let expected = start.seq + 1;
   let prevHash = start.hash;
@@ -247,7 +277,7 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
           reason: `row ${covering.chain_seq} is missing although a signed checkpoint covers it: rows were deleted`,
         });
     }
-    const extraFound = await extraRow(pool, project, lastSeq);
+    const extraFound = await extraRow(pool, project, base.seq, lastSeq);
     if (extraFound) note(extraFound);
   }
   // Checkpoints of another key (signed before a rotation) in what this answer covers: not checkable with this one.
@@ -280,32 +310,47 @@ async function walk(pool: Db, project: string, opts: VerifyOptions): Promise<Ver
   };
 }
 
+/** Where the chain starts: after the row retention dropped last (audit_chain_starts), or at row 1. */
+export async function chainStart(pool: Db, project: string): Promise<VerifyPosition> {
+  const res = await pool.query<{ chain_seq: string; hash: string }>(
+    'SELECT chain_seq, hash FROM audit_chain_starts WHERE project = $1',
+    [project],
+  );
+  const r = res.rows[0];
+  return r ? { seq: Number(r.chain_seq), hash: r.hash } : { seq: 0, hash: GENESIS };
+}
+
 /**
  * The walk reads rows 1, 2, 3, ... once each; a row it cannot reach would still show in every
  * query. So the project must hold exactly `lastSeq` rows: more means a row at chain_seq 0 or
  * below, or a second row at a position (inserted where the walk's pages or pieces meet).
  * Names the first such row.
  */
-async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mismatch | null> {
+async function extraRow(
+  pool: Db,
+  project: string,
+  baseSeq: number,
+  lastSeq: number,
+): Promise<Mismatch | null> {
   const counted = await pool.query<{ n: string }>(
     'SELECT count(*) AS n FROM audit_events WHERE project = $1',
     [project],
   );
   const n = Number(counted.rows[0]?.n ?? 0);
-  if (n === lastSeq) return null;
-  if (n < lastSeq) {
+  if (n === lastSeq - baseSeq) return null;
+  if (n < lastSeq - baseSeq) {
     // Fewer rows than the pieces walked: rows an earlier piece checked were deleted since.
     const gap = await pool.query<{ seq: string }>(
-      `SELECT 1 AS seq WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE project = $1 AND chain_seq = 1)
+      `SELECT $3::bigint + 1 AS seq WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE project = $1 AND chain_seq = $3::bigint + 1)
        UNION ALL
        (SELECT a.chain_seq + 1 FROM audit_events a
-         WHERE a.project = $1 AND a.chain_seq < $2
+         WHERE a.project = $1 AND a.chain_seq < $2 AND a.chain_seq > $3
            AND NOT EXISTS (SELECT 1 FROM audit_events b WHERE b.project = $1 AND b.chain_seq = a.chain_seq + 1)
          ORDER BY a.chain_seq LIMIT 1)
        ORDER BY seq LIMIT 1`,
-      [project, lastSeq],
+      [project, lastSeq, baseSeq],
     );
-    const seq = Number(gap.rows[0]?.seq ?? 1);
+    const seq = Number(gap.rows[0]?.seq ?? baseSeq + 1);
     return {
       chain_seq: seq,
       event_id: null,
@@ -313,15 +358,15 @@ async function extraRow(pool: Db, project: string, lastSeq: number): Promise<Mis
     };
   }
   const below = await pool.query<{ chain_seq: string; event_id: string }>(
-    'SELECT chain_seq, event_id FROM audit_events WHERE project = $1 AND chain_seq < 1 ORDER BY chain_seq LIMIT 1',
-    [project],
+    'SELECT chain_seq, event_id FROM audit_events WHERE project = $1 AND chain_seq <= $2 ORDER BY chain_seq LIMIT 1',
+    [project, baseSeq],
   );
   if (below.rows[0]) {
     const seq = Number(below.rows[0].chain_seq);
     return {
       chain_seq: seq,
       event_id: below.rows[0].event_id,
-      reason: `a row at chain_seq ${seq}, before the chain's first row, is not part of the chain: it was inserted`,
+      reason: `a row at chain_seq ${seq}, before the chain's first row${baseSeq > 0 ? ` (retention dropped rows up to ${baseSeq})` : ''}, is not part of the chain: it was inserted`,
     };
   }
   const twice = await pool.query<{ chain_seq: string }>(

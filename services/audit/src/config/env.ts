@@ -26,6 +26,12 @@ export const auditEnvSchema = baseEnvSchema
      */
     AUDIT_VERIFY_BUDGET_MS: z.coerce.number().int().min(100).max(50_000).default(20_000),
 
+    /**
+     * Monthly partitions of audit_events whose whole month is older than this many days are
+     * dropped, once a signed checkpoint covers their rows. 0 keeps everything.
+     */
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+
     /** Durable consumer of the anomaly detectors (shared by every audit instance). */
     ANOMALY_CONSUMER: z
       .string()

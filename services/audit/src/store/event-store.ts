@@ -86,8 +86,15 @@ const COLUMN_NAMES = [
   'hash',
 ] as const;
 
-/** The rows (one array per column: one statement text whatever the batch size) and the moved heads. */
-const APPEND = `WITH appended AS (
+/**
+ * The rows (one array per column: one statement text whatever the batch size), their event ids
+ * (audit_event_ids: a stored id makes the statement fail with a unique violation, whatever
+ * partition the first copy went to) and the moved heads.
+ */
+const APPEND = `WITH ids AS (
+    INSERT INTO audit_event_ids (event_id, stored_at) SELECT unnest($3::uuid[]), $16::timestamptz
+    RETURNING 1
+  ), appended AS (
     INSERT INTO audit_events (${COLUMN_NAMES.join(', ')})
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[], $9::json[], $10::timestamptz[], $11::text[], $12::text[])
     RETURNING 1
@@ -218,7 +225,7 @@ export class EventStore implements OnApplicationShutdown {
       const skip = new Set<string>();
       if (skipStored) {
         const stored = await client.query<{ event_id: string }>(
-          'SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])',
+          'SELECT event_id FROM audit_event_ids WHERE event_id = ANY($1::uuid[])',
           [rows.map((r) => r.event_id)],
         );
         for (const r of stored.rows) skip.add(r.event_id);
