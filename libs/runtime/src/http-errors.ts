@@ -55,6 +55,29 @@ export function fromFastifyError(err: {
 }
 
 /**
+ * The gateway error of an error raised before the handlers ran, or null for any other error.
+ * Nest wraps Fastify's own errors in an HttpException; their code is on the cause.
+ */
+export function knownError(exception: unknown): GatewayError | null {
+  const raw = exception as {
+    code?: string;
+    statusCode?: number;
+    message: string;
+    cause?: { code?: string };
+  };
+  return (
+    fromFastifyError(raw) ??
+    (exception instanceof HttpException || raw.cause
+      ? fromFastifyError({
+          code: raw.code ?? raw.cause?.code,
+          statusCode: exception instanceof HttpException ? exception.getStatus() : raw.statusCode,
+          message: raw.message,
+        })
+      : null)
+  );
+}
+
+/**
  * A service's answer to an error raised before its handlers (body parsing, size, an unknown
  * route) or one they let escape: the gateway's code and error shape,
  * `{success: false, error: {code, message}, trace_id}`, never the framework's. Anything else is
@@ -69,21 +92,7 @@ export class GatewayErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const raw = exception as {
-      code?: string;
-      statusCode?: number;
-      message: string;
-      cause?: { code?: string };
-    };
-    const known =
-      fromFastifyError(raw) ??
-      (exception instanceof HttpException || raw.cause
-        ? fromFastifyError({
-            code: raw.code ?? raw.cause?.code,
-            statusCode: exception instanceof HttpException ? exception.getStatus() : raw.statusCode,
-            message: raw.message,
-          })
-        : null);
+    const known = knownError(exception);
     const traceId = traceIdFrom(req.headers['x-trace-id'], req.headers.traceparent);
     const error = answerError(known ?? exception, traceId, this.logger);
     void reply

@@ -1,8 +1,9 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   ENV,
   HttpTracingInterceptor,
+  knownError,
   LOGGER,
   type Logger,
   serveOpenApi,
@@ -18,7 +19,7 @@ import type { IngressEnv } from '../config/env.js';
 import { refuse } from '../mcp/mcp.controller.js';
 import { ToolCallService } from '../toolcall/toolcall.service.js';
 import { dashboardDir, serveDashboard } from '../dash/serve-dashboard.js';
-import { ErrorAnswers, fromFastifyError, send } from './error-answer.js';
+import { ErrorAnswers, send } from './error-answer.js';
 import { ingressOpenApi } from './routes.js';
 
 const TOOL_CALL_ROUTES: Record<string, Channel> = {
@@ -44,22 +45,7 @@ class GatewayErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    // Nest wraps Fastify's own errors in an HttpException; their code is on the cause.
-    const raw = exception as {
-      code?: string;
-      statusCode?: number;
-      message: string;
-      cause?: { code?: string };
-    };
-    const known =
-      fromFastifyError(exception as typeof raw) ??
-      (exception instanceof HttpException || raw.cause
-        ? fromFastifyError({
-            code: raw.code ?? raw.cause?.code,
-            statusCode: exception instanceof HttpException ? exception.getStatus() : raw.statusCode,
-            message: raw.message,
-          })
-        : null);
+    const known = knownError(exception);
     const error = known ?? exception;
     const path = req.url.split('?')[0] ?? '';
     const channel = TOOL_CALL_ROUTES[path];
