@@ -7,6 +7,7 @@ import {
   type INestApplication,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { GatewayErrorFilter } from './http-errors.js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ServiceName } from '@sg/contracts';
@@ -119,6 +120,9 @@ export async function runService<E extends ServiceEnv>(
     );
     app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     recordHttpMetrics(app, app.get(Metrics));
+    // Errors before a handler (body limits, an unknown path) in the gateway's code and shape.
+    // Nest tries the last global filter first: a service's own, set in `configure`, comes first.
+    app.useGlobalFilters(new GatewayErrorFilter(logger));
     await opts.configure?.(app);
     // Modules first (connections, config, handlers' checks), then the transports' handlers.
     await app.init();

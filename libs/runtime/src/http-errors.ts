@@ -81,8 +81,8 @@ export function knownError(exception: unknown): GatewayError | null {
  * A service's answer to an error raised before its handlers (body parsing, size, an unknown
  * route) or one they let escape: the gateway's code and error shape,
  * `{success: false, error: {code, message}, trace_id}`, never the framework's. Anything else is
- * a 500 GATEWAY.INTERNAL, logged with its trace id. (The ingress has its own, which also audits
- * refused tool calls.)
+ * a 500 GATEWAY.INTERNAL, logged with its trace id. runService sets it on every service; the
+ * ingress sets its own over it, which also audits refused tool calls.
  */
 @Catch()
 export class GatewayErrorFilter implements ExceptionFilter {

@@ -1,14 +1,7 @@
 import 'reflect-metadata';
 import { MessagingModule, startBusHandlers } from '@sg/messaging';
 import { createRequire } from 'node:module';
-import {
-  GatewayErrorFilter,
-  LOGGER,
-  type Logger,
-  runService,
-  serveOpenApi,
-  useLimitedJson,
-} from '@sg/runtime';
+import { runService, serveOpenApi, useLimitedJson } from '@sg/runtime';
 import { loadFederationEnv } from './config/env.js';
 import { ForwardModule } from './forward/forward.module.js';
 import { federationOpenApi } from './routes.js';
@@ -39,7 +32,5 @@ await runService({
       maxString: env.JSON_MAX_STRING,
     });
     serveOpenApi(app, federationOpenApi(version));
-    // A body the JSON limits refuse, or any error before a handler: the gateway's code and shape.
-    app.useGlobalFilters(new GatewayErrorFilter(app.get<Logger>(LOGGER)));
   },
 });
