@@ -14,6 +14,16 @@ export const ERROR_CODES = {
   'REQUEST.JSON_TOO_MANY_KEYS': 400,
   'REQUEST.JSON_STRING_TOO_LONG': 400,
   'REQUEST.NOT_FOUND': 404,
+  /** The path has a malformed percent-encoding (`%ZZ`, an invalid UTF-8 sequence). */
+  'REQUEST.INVALID_URL': 400,
+  /** A path parameter longer than 100 characters (no id of the API is that long). */
+  'REQUEST.URI_TOO_LONG': 414,
+  /** The request's headers are larger than Node's limit (16 KiB in all). */
+  'REQUEST.HEADERS_TOO_LARGE': 431,
+  /** The request line or headers are not HTTP the server can read. */
+  'REQUEST.MALFORMED': 400,
+  /** The request (headers and body) did not arrive within HTTP_REQUEST_TIMEOUT_MS. */
+  'REQUEST.TIMEOUT': 408,
   'REQUEST.INVALID_PROJECT': 400,
   /** A well-formed X-Project-ID naming a project that has no config file: missing, not malformed. */
   'REQUEST.UNKNOWN_PROJECT': 404,

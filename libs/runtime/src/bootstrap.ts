@@ -7,7 +7,7 @@ import {
   type INestApplication,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { GatewayErrorFilter } from './http-errors.js';
+import { frameworkErrorOptions, GatewayErrorFilter } from './http-errors.js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ServiceName } from '@sg/contracts';
@@ -115,7 +115,12 @@ export async function runService<E extends ServiceEnv>(
         module: class ServiceRoot {},
         imports: [RuntimeModule.forRoot(opts.service, opts.env, logger, tracing), ...opts.imports],
       },
-      new FastifyAdapter({ logger: false, ...slowClientLimits(opts.env), ...opts.fastify }),
+      new FastifyAdapter({
+        logger: false,
+        ...slowClientLimits(opts.env),
+        ...frameworkErrorOptions(logger),
+        ...opts.fastify,
+      }),
       { logger: new NestPinoLogger(logger), abortOnError: false },
     );
     app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
