@@ -1,30 +1,55 @@
 // Fuzzing (issue 16 §5): fast-check requests over every route of the ingress's and the
-// federation service's OpenAPI documents and every NATS request subject, the regression corpus
+// federation service's OpenAPI documents, JSON-RPC messages inside an MCP session, every NATS
+// request subject and every event the services handle, the regression corpus
 // (tests/e2e/fuzz-corpus), and slow clients (slowloris) against HTTP_REQUEST_TIMEOUT_MS.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
-import { REQUESTS } from '@sg/contracts';
 import {
+  AUDIT_FEED_DEMAND_SUBJECT,
+  AUDIT_STORED_SUBJECT,
+  eventEnvelopeSchema,
+  EVENTS,
+  EVENTS_STREAM,
+  REQUESTS,
+  TOOLCALL_COMPLETED,
+} from '@sg/contracts';
+import {
+  consumersBehind,
   freePort,
+  fuzzEvents,
   fuzzHttp,
+  fuzzMcp,
   fuzzNats,
   judge,
   routesOf,
   sendFuzzInput,
   TEST_SERVERS,
+  waitFor,
   type FuzzInput,
   type FuzzRoute,
   type JsonSchema,
   type OpenApiDoc,
 } from '@sg/testing';
-import { ADMIN_KEY, AGENT_KEY, startGateway, type Gateway } from './harness.js';
+import {
+  ADMIN_KEY,
+  AGENT_KEY,
+  callRows,
+  envelope,
+  post,
+  startGateway,
+  type Gateway,
+} from './harness.js';
 
 const SEED = 20261206;
 const HTTP_RUNS = 2500;
 const NATS_RUNS = 800;
+const MCP_RUNS = 600;
+const EVENT_RUNS = 400;
 const REQUEST_TIMEOUT_MS = 2000;
 const HEADERS_TIMEOUT_MS = 1000;
 const CORPUS = join(import.meta.dirname, '../fuzz-corpus');
@@ -88,6 +113,13 @@ beforeAll(async () => {
       HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
       AUDIT_STREAM_KEEPALIVE_MS: '1000',
+    },
+    // Above the example's 600 calls a minute: the fuzzing calls tools far more often.
+    configure: (c) => {
+      const file = join(c.dir, 'policies/default.yaml');
+      const policy = readFileSync(file, 'utf8');
+      if (!policy.includes('limit: 600,')) throw new Error(`${file}: its agent rate limit moved`);
+      writeFileSync(file, policy.replace('limit: 600,', 'limit: 1000000,'));
     },
   });
   const docs = await Promise.all(
@@ -161,6 +193,123 @@ test('every NATS request handler answers random JSON and garbage with a reply, a
   expect(report.findings.filter((f) => !knownBug({ ...f, kind: 'nats' }))).toEqual([]);
   expect(await healthy(gw.url)).toBe(true);
 }, 180_000);
+
+test('JSON-RPC messages inside an MCP session are answered as JSON-RPC, never a 5xx or an internal error, and the session lives on', async () => {
+  const report = await fuzzMcp({
+    url: gw.url,
+    credentials: { 'x-api-key': AGENT_KEY },
+    tools: ['calendar.list_events', 'db.write_sensitive'],
+    seed: SEED,
+    runs: MCP_RUNS,
+  });
+  console.log(
+    `fuzz mcp: ${report.inputs} messages in one session in ${Math.round(report.ms)} ms, statuses ${JSON.stringify(Object.values(report.perRoute)[0]?.statuses)}, ${report.findings.length} findings`,
+  );
+  expect(report.findings.map((f) => ({ ...f, input: { ...f.input, bodyBase64: '…' } }))).toEqual(
+    [],
+  );
+  expect(await healthy(gw.url)).toBe(true);
+}, 180_000);
+
+test('random events where the handlers read them (JetStream and the core subjects) are dealt with: no service stops, every consumer drains, real events are still handled', async () => {
+  const subjects = Object.keys(EVENTS);
+  const schemas: Record<string, JsonSchema> = {};
+  for (const s of subjects)
+    schemas[s] = z.toJSONSchema(eventEnvelopeSchema(EVENTS[s as keyof typeof EVENTS]), {
+      unrepresentable: 'any',
+      io: 'input',
+    }) as JsonSchema;
+  const report = await fuzzEvents({
+    natsUrl: TEST_SERVERS.natsUrl,
+    prefix: gw.iso.subjectPrefix,
+    subjects,
+    schemas,
+    coreSubjects: [AUDIT_STORED_SUBJECT, AUDIT_FEED_DEMAND_SUBJECT],
+    seed: SEED,
+    runs: EVENT_RUNS,
+  });
+  console.log(
+    `fuzz events: ${report.inputs} events over ${Object.keys(report.perSubject).length} subjects (${report.stored} in JetStream) in ${Math.round(report.ms)} ms`,
+  );
+  expect(Object.keys(report.perSubject).length).toBe(subjects.length + 2);
+  // Every durable consumer (audit ingest, anomalies, analytics) gets through all of them.
+  await waitFor(
+    async () => {
+      const stream = `${gw.iso.subjectPrefix}_${EVENTS_STREAM}`;
+      const behind = await consumersBehind(TEST_SERVERS.natsUrl, stream);
+      if (Object.keys(behind).length) throw new Error(`still behind: ${JSON.stringify(behind)}`);
+      return true;
+    },
+    60_000,
+    'every consumer of the event stream to drain',
+  );
+  expect(gw.stack.exits).toEqual([]);
+  // A real call afterwards is still recorded.
+  const call = await post(gw, '/api/tools/call', envelope(), { 'X-API-Key': AGENT_KEY });
+  expect(call.status).toBe(200);
+  expect(await callRows(gw, call.headers.get('x-trace-id')!, 1)).toHaveLength(1);
+  const health = await fetch(`${gw.url}/health`);
+  expect(health.status).toBe(200);
+}, 180_000);
+
+test('an event PostgreSQL cannot count (a date before 4713 BC) is skipped, and the events beside it are counted', async () => {
+  // Found by the event fuzzing: one such event held every batch it was redelivered in, forever.
+  const tool = `poison.check_${Date.now()}`;
+  const event = (occurredAt: string) => ({
+    event_id: randomUUID(),
+    occurred_at: occurredAt,
+    trace_id: randomUUID(),
+    project: 'default',
+    source: 'ingress',
+    data: {
+      channel: 'rest',
+      agent_id: 'gpt-4o',
+      session_id: 's-poison',
+      request_id: null,
+      tool,
+      outcome: 'allowed',
+      http_status: 200,
+      code: null,
+      risk_score: 0,
+      duration_ms: 1,
+    },
+  });
+  const nc = await natsConnect({ servers: TEST_SERVERS.natsUrl });
+  try {
+    const js = jetstream(nc);
+    for (const e of [event('-010000-01-01T00:00:00.000Z'), event(new Date().toISOString())])
+      await js.publish(`${gw.iso.subjectPrefix}.${TOOLCALL_COMPLETED}`, JSON.stringify(e), {
+        msgID: e.event_id,
+      });
+  } finally {
+    await nc.close();
+  }
+  const from = new Date(Date.now() - 3600_000).toISOString();
+  const to = new Date(Date.now() + 3600_000).toISOString();
+  const counted = await waitFor(
+    async () => {
+      const res = await fetch(
+        `${gw.url}/api/analytics/summary?project=default&from=${from}&to=${to}`,
+        { headers: { 'x-admin-key': ADMIN_KEY } },
+      );
+      const body = (await res.json()) as { by_tool?: { tool: string; calls: number }[] };
+      return body.by_tool?.find((t) => t.tool === tool);
+    },
+    30_000,
+    'the valid event beside the poison to be counted',
+  );
+  expect(counted.calls).toBe(1);
+  await waitFor(
+    async () => {
+      const stream = `${gw.iso.subjectPrefix}_${EVENTS_STREAM}`;
+      const behind = await consumersBehind(TEST_SERVERS.natsUrl, stream);
+      if (Object.keys(behind).length) throw new Error(`still behind: ${JSON.stringify(behind)}`);
+      return true;
+    },
+    30_000,
+    'every consumer of the event stream to drain',
+  );
+});
 
 test('every input of the regression corpus is answered: below 500 once fixed, and the gateway stays up', async () => {
   expect(corpus.length).toBeGreaterThan(0);

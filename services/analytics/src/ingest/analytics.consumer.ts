@@ -17,12 +17,19 @@ import { COUNTED_SUBJECTS, countedOf, type Envelope } from './parse.js';
 /** How long a batch that failed (PostgreSQL away) waits before JetStream offers it again. */
 const RETRY_MS = 2000;
 
+/** PostgreSQL refused a value (SQLSTATE class 22: a malformed uuid, a date out of range...). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
 /**
  * toolcall.completed and shadow.evaluated → the aggregates. Durable pull consumers (ANALYTICS_CONSUMER
  * for the calls, `<it>_shadow` for the shadow decisions) shared by every analytics instance
  * (JetStream splits the work). A batch is acked once its transaction
  * committed; on a PostgreSQL error it is redelivered later, which counts nothing twice
- * (AggregateStore counts each event id once). On its first creation it delivers the whole
+ * (AggregateStore counts each event id once). A batch refused for its data is counted one event
+ * at a time, and the event PostgreSQL refuses is skipped and logged. On its first creation it delivers the whole
  * stream: together with the backfill from audit_events, nothing recorded is missed.
  */
 @Injectable()
@@ -97,22 +104,49 @@ export class AnalyticsConsumer implements OnApplicationBootstrap, BeforeApplicat
     const batch = this.buffer;
     this.buffer = [];
     if (batch.length === 0) return;
-    const events: Counted[] = [];
-    for (const m of batch) {
-      const counted = this.parse(m);
-      if (counted) events.push(counted);
-    }
+    const parsed = batch.map((m) => ({ m, counted: this.parse(m) }));
     try {
-      await this.store.count(events);
+      await this.store.count(parsed.flatMap((p) => (p.counted ? [p.counted] : [])));
       for (const m of batch) m.ack();
       this.lastError = null;
     } catch (err) {
-      const message = ((err as Error).message ?? String(err)).slice(0, 200);
-      if (message !== this.lastError)
-        this.logger.error({ err: message }, 'counting events failed; they will be retried');
-      this.lastError = message;
-      for (const m of batch) m.nak(RETRY_MS);
+      if (isDataError(err)) return this.runOneByOne(parsed);
+      this.retryLater(err, batch);
     }
+  }
+
+  /**
+   * A batch PostgreSQL refused for its data (an event that fits the schema but not a column):
+   * each event on its own, so that the one it cannot take is skipped instead of holding back
+   * every batch it is redelivered in, forever.
+   */
+  private async runOneByOne(parsed: { m: JsMsg; counted: Counted | null }[]): Promise<void> {
+    for (const [i, { m, counted }] of parsed.entries()) {
+      try {
+        if (counted) await this.store.count([counted]);
+        m.ack();
+      } catch (err) {
+        if (!isDataError(err))
+          return this.retryLater(
+            err,
+            parsed.slice(i).map((p) => p.m),
+          );
+        this.logger.warn(
+          { subject: m.subject, seq: m.seq, err: (err as Error).message.slice(0, 200) },
+          'an event PostgreSQL cannot count was skipped',
+        );
+        m.ack();
+      }
+    }
+    this.lastError = null;
+  }
+
+  private retryLater(err: unknown, messages: JsMsg[]) {
+    const message = ((err as Error).message ?? String(err)).slice(0, 200);
+    if (message !== this.lastError)
+      this.logger.error({ err: message }, 'counting events failed; they will be retried');
+    this.lastError = message;
+    for (const m of messages) m.nak(RETRY_MS);
   }
 
   /** An event that does not fit its schema is skipped (acked with the batch) and logged. */

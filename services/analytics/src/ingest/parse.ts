@@ -5,7 +5,10 @@ import {
   TOOLCALL_COMPLETED,
   toolCallCompletedSchema,
 } from '@sg/contracts';
+import { z } from 'zod';
 import type { Counted } from './fold.js';
+
+const eventIdSchema = z.guid();
 
 /** The subjects the aggregates are built from. */
 export const COUNTED_SUBJECTS = [TOOLCALL_COMPLETED, SHADOW_EVALUATED] as const;
@@ -48,7 +51,7 @@ export interface Envelope {
 /** An event as the aggregates count it; null when its data does not fit (it is skipped). */
 export function countedOf(subject: string, e: Envelope): Counted | null {
   const at = new Date(e.occurred_at);
-  if (Number.isNaN(at.getTime())) return null;
+  if (Number.isNaN(at.getTime()) || !eventIdSchema.safeParse(e.event_id).success) return null;
   // PostgreSQL gives uuids back in lower case: so are the ids counted.
   const base = { event_id: e.event_id.toLowerCase(), at, trace_id: e.trace_id, project: e.project };
   if (subject === TOOLCALL_COMPLETED) {

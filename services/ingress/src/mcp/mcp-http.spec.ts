@@ -1,5 +1,11 @@
 import { GatewayError } from '@sg/contracts';
-import { checkAccept, checkOrigin, checkProtocolVersion, sessionIdOf } from './mcp-http.js';
+import {
+  checkAccept,
+  checkOrigin,
+  checkProtocolVersion,
+  invalidParams,
+  sessionIdOf,
+} from './mcp-http.js';
 import { errorResult, successResult } from './mcp-results.js';
 
 function code(run: () => unknown): string | null {
@@ -98,5 +104,45 @@ describe('results', () => {
       error: { code: 'EXECUTOR.UPSTREAM_TIMEOUT', message: 'no answer within 5000 ms' },
     });
     expect((r.content[0] as { text: string }).text).toMatch(/^The tool call failed \(EXECUTOR/);
+  });
+});
+
+describe('invalidParams', () => {
+  const request = (method: string, params?: unknown, id: unknown = 7) => ({
+    jsonrpc: '2.0',
+    id,
+    method,
+    ...(params === undefined ? {} : { params }),
+  });
+
+  it('answers -32602 naming the field, where the SDK would answer an internal error', () => {
+    expect(
+      invalidParams(
+        request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: 'x' }),
+      ),
+    ).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      error: {
+        code: -32602,
+        message: expect.stringMatching(/^invalid params for initialize: params\.clientInfo: /),
+      },
+    });
+    expect(invalidParams(request('tools/call', { arguments: {} }, 'a'))).toMatchObject({
+      id: 'a',
+      error: { code: -32602, message: expect.stringContaining('params.name') },
+    });
+    expect(invalidParams(request('ping', 'not an object'))?.error.code).toBe(-32602);
+  });
+
+  it('leaves the rest to the SDK: well-formed requests, notifications, unknown methods, odd ids', () => {
+    expect(invalidParams(request('ping'))).toBeNull();
+    expect(
+      invalidParams(request('tools/call', { name: 'calendar.list_events', arguments: {} })),
+    ).toBeNull();
+    expect(invalidParams({ jsonrpc: '2.0', method: 'notifications/initialized' })).toBeNull();
+    expect(invalidParams(request('no/such_method', 5))).toBeNull();
+    expect(invalidParams(request('tools/call', 5, null))).toBeNull();
+    expect(invalidParams(request('tools/call', 5, { an: 'object' }))).toBeNull();
   });
 });

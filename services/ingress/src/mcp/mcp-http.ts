@@ -1,3 +1,4 @@
+import { ClientRequestSchema, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, HttpHeaders } from '@sg/contracts';
 import { type HeaderBag, headerOf } from '@sg/runtime';
 
@@ -114,6 +115,43 @@ export function jsonRpcError(error: GatewayError, traceId: string) {
       code: error.code === 'MCP.SESSION_NOT_FOUND' ? -32001 : -32000,
       message: error.message,
       data: { code: error.code, trace_id: traceId },
+    },
+  };
+}
+
+/** The SDK's schema of each request an MCP client may send, by method. */
+const CLIENT_REQUESTS = new Map<string, { safeParse(v: unknown): ParseResult }>(
+  ClientRequestSchema.options.map((s) => [s.shape.method.value, s]),
+);
+type ParseResult =
+  | { success: true }
+  | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+
+/** A JSON-RPC error answer to one request. */
+export interface JsonRpcError {
+  jsonrpc: '2.0';
+  id: string | number;
+  error: { code: number; message: string };
+}
+
+/**
+ * The answer to a request whose params do not fit its method: -32602 Invalid params, naming
+ * the first field that is wrong. Null for anything else, which the SDK answers itself (it would
+ * answer these with -32603, an internal error, and the schema's whole report as the message).
+ */
+export function invalidParams(message: object): JsonRpcError | null {
+  const { id, method } = message as { id?: unknown; method?: unknown };
+  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return null;
+  const parsed = CLIENT_REQUESTS.get(method)?.safeParse(message);
+  if (!parsed || parsed.success) return null;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? issue.path.map(String).join('.') : 'the request';
+  return {
+    jsonrpc: '2.0',
+    id,
+    error: {
+      code: ErrorCode.InvalidParams,
+      message: `invalid params for ${method}: ${where}: ${issue?.message ?? 'does not fit'}`,
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   checkAccept,
   checkOrigin,
   checkProtocolVersion,
+  invalidParams,
   jsonRpcError,
   sessionIdOf,
 } from './mcp-http.js';
@@ -70,6 +71,13 @@ export class McpController {
       const session = initialize
         ? null
         : await this.sessions.resume(sessionIdOf(req.headers), principal);
+      const invalid = invalidParams(body);
+      if (invalid)
+        return reply
+          .status(200)
+          .header('x-trace-id', ctx.traceId)
+          .header('content-type', 'application/json')
+          .send(invalid);
       const server = this.mcp.server(this.request(req, ctx, principal, session), (s) => {
         opened = s;
       });
