@@ -632,17 +632,27 @@ async function waitFor(what, probe, { timeoutMs, stacks, every = 250 }) {
   }
 }
 
-/** The audit_events counters of PostgreSQL's statistics: scans of the table, and per index. */
+/**
+ * The audit_events counters of PostgreSQL's statistics: scans of the table, and per index. The
+ * table is partitioned (migration 0006) and the parent holds no rows and no counters: each is the
+ * sum over its partitions, an index's under the name of the parent index it belongs to.
+ */
 async function auditScans(db, schema) {
   await db.query('SELECT pg_stat_clear_snapshot()');
+  const partitions = `SELECT inhrelid FROM pg_inherits
+     WHERE inhparent = to_regclass(format('%I.audit_events', $1::text))`;
   const t = await db.query(
-    `SELECT seq_scan::int, coalesce(idx_scan, 0)::int AS idx_scan FROM pg_stat_user_tables
-     WHERE schemaname = $1 AND relname = 'audit_events'`,
+    `SELECT sum(seq_scan)::int AS seq_scan, sum(coalesce(idx_scan, 0))::int AS idx_scan
+       FROM pg_stat_user_tables WHERE schemaname = $1 AND relid IN (${partitions})`,
     [schema],
   );
   const i = await db.query(
-    `SELECT indexrelname AS name, idx_scan::int AS n FROM pg_stat_user_indexes
-     WHERE schemaname = $1 AND relname = 'audit_events'`,
+    `SELECT coalesce(parent.relname, s.indexrelname) AS name, sum(s.idx_scan)::int AS n
+       FROM pg_stat_user_indexes s
+       LEFT JOIN pg_inherits pi ON pi.inhrelid = s.indexrelid
+       LEFT JOIN pg_class parent ON parent.oid = pi.inhparent
+      WHERE s.schemaname = $1 AND s.relid IN (${partitions})
+      GROUP BY 1`,
     [schema],
   );
   return {

@@ -8,6 +8,7 @@ export * from './executor/execute.js';
 export * from './audit/trace.js';
 export * from './audit/query.js';
 export * from './audit/live.js';
+export * from './audit/retention.js';
 export * from './health/health.js';
 export * from './events/envelope.js';
 export * from './events/toolcall.js';

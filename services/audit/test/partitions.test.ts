@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createPgPool, migrate, type Pool } from '@sg/runtime';
 import { isolate, TEST_SERVERS } from '@sg/testing';
 import { CheckpointSigner } from '../src/chain/checkpoint-signer.js';
-import { dropExpiredPartitions, PARTITION_DROPPED } from '../src/chain/retention.js';
+import { AUDIT_PARTITION_DROPPED, partitionDroppedSchema } from '@sg/contracts';
+import { dropExpiredPartitions } from '../src/chain/retention.js';
 import { GENESIS, rowHash, type ChainedRow } from '../src/chain/row-hash.js';
 import { verifyChain } from '../src/chain/verify.js';
 import { EventStore, type EventRow } from '../src/store/event-store.js';
@@ -275,11 +276,14 @@ describe('retention', () => {
     expect(names).not.toContain('audit_events_p202501');
     expect(names).toContain('audit_events_p202503');
     // Each drop is in the trail, chained like any row.
-    const recorded = await pool.query<{ project: string; data: { through_seq: number } }>(
+    const recorded = await pool.query<{ project: string; data: unknown }>(
       'SELECT project, data FROM audit_events WHERE subject = $1 ORDER BY project, chain_seq',
-      [PARTITION_DROPPED],
+      [AUDIT_PARTITION_DROPPED],
     );
-    expect(recorded.rows.map((r) => [r.project, r.data.through_seq])).toEqual([
+    // In the shape the contracts give readers of the trail.
+    expect(
+      recorded.rows.map((r) => [r.project, partitionDroppedSchema.parse(r.data).through_seq]),
+    ).toEqual([
       ['acme', 4],
       ['acme', 8],
       ['globex', 2],
@@ -345,7 +349,7 @@ describe('retention with an instance clock behind at the month edge', () => {
     ]);
     const left = await pool.query<{ chain_seq: string }>(
       `SELECT chain_seq FROM audit_events WHERE project = 'skew' AND subject <> $1 ORDER BY chain_seq`,
-      [PARTITION_DROPPED],
+      [AUDIT_PARTITION_DROPPED],
     );
     expect(left.rows.map((r) => Number(r.chain_seq))).toEqual([4]);
     expect(await verifyChain(pool, 'skew', { publicKey: signer.publicKey })).toMatchObject({

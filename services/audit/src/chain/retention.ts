@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AUDIT_PARTITION_DROPPED, type PartitionDropped } from '@sg/contracts';
 import { withTransaction, type Pool } from '@sg/runtime';
 import type { EventStore } from '../store/event-store.js';
 import { listPartitions, type Partition } from '../store/partitions.js';
@@ -10,9 +11,6 @@ import {
   type CheckpointSigner,
 } from './checkpoint-signer.js';
 import { verifyIn } from './verify.js';
-
-/** The subject of the trail row that records a drop (the audit service's own action). */
-export const PARTITION_DROPPED = 'gw.evt.audit.partition_dropped.v1';
 
 export interface DroppedPartition {
   partition: string;
@@ -100,7 +98,7 @@ async function dropInTurn(
     await store.append(
       done.through.map((t) => ({
         event_id: randomUUID(),
-        subject: PARTITION_DROPPED,
+        subject: AUDIT_PARTITION_DROPPED,
         source: 'audit',
         project: t.project,
         trace_id: `retention-${p.name}`,
@@ -112,7 +110,7 @@ async function dropInTurn(
           to: done.to,
           through_seq: t.chain_seq,
           key_id: signer.keyId,
-        },
+        } satisfies PartitionDropped,
       })),
       now(),
     );
