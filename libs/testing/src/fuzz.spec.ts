@@ -98,6 +98,14 @@ describe('judge', () => {
     ).toBeUndefined();
     expect(judge(route, { ...ok, error: 'read ECONNRESET' })).toBeUndefined();
   });
+
+  it('accepts a degraded health report from a health route only', () => {
+    const report = { ...ok, status: 503, body: '{"status":"degraded","services":[]}' };
+    expect(judge({ ...route, path: '/health' }, report)).toBeUndefined();
+    expect(judge({ ...route, path: '/healthz' }, report)).toBeUndefined();
+    expect(judge(route, report)?.kind).toBe('5xx');
+    expect(judge({ ...route, path: '/health' }, { ...report, body: '{}' })?.kind).toBe('5xx');
+  });
 });
 
 describe('fuzzHttp', () => {
