@@ -68,6 +68,36 @@ const IDEMPOTENCY = {
 const uuid = z.uuid();
 const anyObject = z.looseObject({});
 
+/**
+ * `/mcp` refuses in JSON-RPC (mcp-http.ts jsonRpcError), not in the ErrorAnswer shape: an MCP
+ * client reads `error`, and the gateway's code and trace id are in `error.data`.
+ */
+const jsonRpcErrorSchema = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: z.null(),
+  error: z.object({
+    code: z.number().int(),
+    message: z.string(),
+    data: z.object({ code: z.string(), trace_id: z.string() }),
+  }),
+});
+const MCP_REFUSALS: Record<number, string> = {
+  400: 'A bad request (MCP.SESSION_REQUIRED, a batch, not JSON-RPC): error.data.code says which',
+  401: 'No credentials, or credentials the gateway does not accept (WWW-Authenticate)',
+  403: "The key does not grant this, the session is another agent's, or the Origin is not allowed",
+  404: 'No such session (MCP.SESSION_NOT_FOUND): send initialize to open a new one',
+  406: 'The Accept header leaves out application/json or text/event-stream (MCP.NOT_ACCEPTABLE)',
+  500: 'An internal error (logged with its trace id)',
+  503: 'A dependency of the gateway is unavailable; retry shortly',
+};
+/** The refusals of an `/mcp` method, as JSON-RPC errors; DELETE reads no Accept. */
+const mcpRefusals = (method: 'post' | 'get' | 'delete'): Record<number, RouteAnswer> =>
+  Object.fromEntries(
+    Object.entries(MCP_REFUSALS)
+      .filter(([status]) => method !== 'delete' || status !== '406')
+      .map(([status, description]) => [status, { description, schema: jsonRpcErrorSchema }]),
+  );
+
 const TOOL_CALL_ANSWERS: Record<number, RouteAnswer> = {
   200: { description: 'The call ran: its result', schema: toolCallAnswerSchema },
   202: {
@@ -109,6 +139,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     auth: 'agent',
     body: anyObject,
     answers: {
+      ...mcpRefusals('post'),
       200: { description: 'A JSON-RPC answer, or an SSE stream of them', schema: anyObject },
       202: { description: 'A notification or answer, accepted' },
     },
@@ -119,7 +150,10 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'MCP Streamable HTTP: the server-to-client stream of a session',
     tag: 'mcp',
     auth: 'agent',
-    answers: { 200: { description: 'Server-Sent Events', contentType: 'text/event-stream' } },
+    answers: {
+      ...mcpRefusals('get'),
+      200: { description: 'Server-Sent Events', contentType: 'text/event-stream' },
+    },
   },
   {
     method: 'delete',
@@ -127,7 +161,7 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'MCP Streamable HTTP: ends a session',
     tag: 'mcp',
     auth: 'agent',
-    answers: { 200: { description: 'The session ended' } },
+    answers: { ...mcpRefusals('delete'), 204: { description: 'The session ended' } },
   },
   {
     method: 'get',
@@ -135,7 +169,10 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     summary: 'RFC 9728 protected-resource metadata (when OAuth tokens are on)',
     tag: 'mcp',
     auth: 'none',
-    answers: { 200: { description: 'The metadata', schema: protectedResourceSchema } },
+    answers: {
+      200: { description: 'The metadata', schema: protectedResourceSchema },
+      404: { description: 'OAuth bearer tokens are off (REQUEST.NOT_FOUND)', ref: 'ErrorAnswer' },
+    },
   },
   {
     method: 'get',
@@ -158,6 +195,11 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
       200: { description: 'Authorized: run it, then report', schema: toolCallAnswerSchema },
       202: { description: 'Pending approval', schema: toolCallAnswerSchema },
       403: { description: 'Denied, and why', schema: toolCallAnswerSchema },
+      409: {
+        description:
+          'The registry does not govern this tool through the SDK (SDK.REGISTRY_MISMATCH)',
+        ref: 'ErrorAnswer',
+      },
     },
   },
   {
@@ -173,6 +215,10 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
         description: 'Recorded (a repeat is answered the same, and not stored twice)',
         schema: completedAnswerSchema,
       },
+      404: {
+        description: 'No open authorization of this agent with this audit_id (SDK.GRANT_NOT_FOUND)',
+        ref: 'ErrorAnswer',
+      },
     },
   },
   {
@@ -182,7 +228,13 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     tag: 'tool calls',
     auth: 'agent',
     params: { tool: z.string() },
-    answers: { 200: { description: 'A JSON Schema', schema: anyObject } },
+    answers: {
+      200: {
+        description: 'A JSON Schema (draft 2020-12)',
+        contentType: 'application/schema+json',
+        schema: anyObject,
+      },
+    },
   },
   {
     method: 'get',
