@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AgentAuthService, credentialsOf, type Principal } from '../auth/agent-auth.service.js';
 import type { IngressEnv } from '../config/env.js';
+import { commentFrame } from '../admin/audit-stream.js';
 import { ErrorAnswers } from '../http/error-answer.js';
 import { type RequestContext, ToolCallService } from '../toolcall/toolcall.service.js';
 import {
@@ -140,7 +141,7 @@ export class McpController {
       return reply
         .status(200)
         .header('x-trace-id', ctx.traceId)
-        .send(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>));
+        .send(Readable.from(opened(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>))));
     } catch (err) {
       const error = this.errors.gatewayError(err, ctx.traceId);
       return refuse(reply, error, ctx.traceId, this.errors.headersFor(error));
@@ -198,4 +199,14 @@ export function refuse(
     .status(error.httpStatus)
     .header('x-trace-id', traceId)
     .send(jsonRpcError(error, traceId));
+}
+
+/**
+ * The session stream, opened with an SSE comment: Fastify sends the status and headers with the
+ * first bytes, and the SDK writes none until it has a message, so the client would not know the
+ * stream is open until then.
+ */
+async function* opened(stream: Readable): AsyncGenerator<Buffer | string> {
+  yield commentFrame('mcp stream open');
+  yield* stream;
 }
