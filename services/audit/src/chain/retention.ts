@@ -47,25 +47,28 @@ export async function dropExpiredPartitions(
   cutoff: Date,
   now: () => Date = () => new Date(),
 ): Promise<RetentionResult> {
-  // One instance at a time: the others find the lock taken and leave it to that one.
+  // One instance at a time: the others find the lock taken and leave it to that one. The lock
+  // is the schema's: gateways sharing a database in their own schemas do not wait for each other.
   const holder = await pool.connect();
   try {
     const got = await holder.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+      'SELECT pg_try_advisory_lock(hashtextextended($1 || current_schema(), 0)) AS ok',
       [RETENTION_LOCK],
     );
     if (!got.rows[0]?.ok) return { dropped: [], kept: null };
     try {
       return await dropInTurn(pool, store, signer, cutoff, now);
     } finally {
-      await holder.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [RETENTION_LOCK]);
+      await holder.query('SELECT pg_advisory_unlock(hashtextextended($1 || current_schema(), 0))', [
+        RETENTION_LOCK,
+      ]);
     }
   } finally {
     holder.release();
   }
 }
 
-const RETENTION_LOCK = 'audit_retention';
+const RETENTION_LOCK = 'audit_retention:';
 
 async function dropInTurn(
   pool: Pool,
