@@ -32,12 +32,17 @@ export async function withTransaction<T>(
 
 /** A pool whose connections all work inside `schema` (created by migrate()). */
 export function createPgPool(url: string, schema: string, max = 10): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: 3000,
     options: `-c search_path=${schema}`,
   });
+  // A client checked out of the pool (a transaction) has no 'error' listener of the pool's: if
+  // PostgreSQL goes away then, pg emits 'error' on it and, unheard, that kills the process. Its
+  // queries still fail with the error, and the pool drops the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
 }
 
 /**
