@@ -56,26 +56,31 @@ export async function preflight(env) {
   const servers = [
     {
       name: 'NATS (with JetStream)',
-      addr: hostPort(env.NATS_URL ?? 'nats://127.0.0.1:4222', 4222),
+      // NATS_URL may list the nodes of a cluster, separated by commas: one must answer.
+      addrs: (env.NATS_URL ?? 'nats://127.0.0.1:4222')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+        .map((u) => hostPort(u, 4222)),
       hint: 'nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server   (or set NATS_URL)',
     },
     {
       name: 'Redis',
-      addr: hostPort(env.REDIS_URL ?? 'redis://127.0.0.1:6379', 6379),
+      addrs: [hostPort(env.REDIS_URL ?? 'redis://127.0.0.1:6379', 6379)],
       hint: 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379   (or set REDIS_URL)',
     },
     {
       name: 'PostgreSQL',
-      addr: hostPort(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 5432),
+      addrs: [hostPort(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 5432)],
       hint: 'pg_ctlcluster <version> main start   (or set DATABASE_URL)',
     },
   ];
   const problems = [];
   for (const s of servers) {
-    if (!(await canConnect(s.addr))) {
-      problems.push(
-        `${s.name} is not reachable at ${s.addr.host}:${s.addr.port}. Start it with: ${s.hint}`,
-      );
+    const reachable = await Promise.all(s.addrs.map((a) => canConnect(a)));
+    if (!reachable.includes(true)) {
+      const where = s.addrs.map((a) => `${a.host}:${a.port}`).join(', ');
+      problems.push(`${s.name} is not reachable at ${where}. Start it with: ${s.hint}`);
     }
   }
   return problems;

@@ -62,6 +62,7 @@ export const natsHeaderGetter = {
 };
 
 export interface BusOptions {
+  /** NATS_URL: one server, or several (the nodes of a cluster) separated by commas. */
   url: string;
   /** Prefix of every subject and of the stream name; '' in production. */
   prefix: string;
@@ -92,8 +93,25 @@ interface EncodedEvent {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const PUBLISH_ATTEMPTS = 5;
 const PUBLISH_TIMEOUT_MS = 5000;
+/**
+ * How long an event is retried before it counts as lost. When the node that leads GW_EVENTS
+ * dies, a publish times out, then gets "no responders" at once until the survivors have
+ * elected a new leader: publishing resumed 5-11 s after a kill -9 on a 3-node nats-server 2.9
+ * cluster (tests/e2e/test/nats-cluster.test.ts). Five attempts with 0.2-1.6 s between them
+ * gave up 3 s after the first fast failure, and lost 1,513 events in one such failover.
+ * A window, not a count, so fast failures cannot use the retries up; far inside the 10-minute
+ * dedupe window, so a retry still never stores an event twice.
+ */
+const PUBLISH_RETRY_WINDOW_MS = 30_000;
+const PUBLISH_BACKOFF_MS = { first: 200, max: 2000 };
+/**
+ * How long a consumer's pull request lives (`expires` of consume()). A pull that a dead cluster
+ * node held is only replaced when it expires: with the client's default of 30 s, a consumer
+ * whose leader died read nothing for up to 40 s (tests/e2e/test/nats-cluster.test.ts). Five
+ * seconds costs one pull request per consumer every 5 s when idle.
+ */
+export const CONSUME_EXPIRES_MS = 5000;
 /** Room left in a message for headers and the reply/event envelope. */
 const ENVELOPE_HEADROOM = 8 * 1024;
 
@@ -125,7 +143,7 @@ export class NatsBus {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: opts.url,
+        servers: natsServers(opts.url),
         name: `sg-${opts.service}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
@@ -180,6 +198,10 @@ export class NatsBus {
    * with the same Nats-Msg-Id well within it; the audit store is idempotent beyond it).
    */
   async ensureStream(): Promise<void> {
+    await untilAnswered(`the stream ${this.streamName}`, () => this.ensureStreamOnce());
+  }
+
+  private async ensureStreamOnce(): Promise<void> {
     const jsm = await this.jsm();
     const config = {
       name: this.streamName,
@@ -215,12 +237,17 @@ export class NatsBus {
   ): Promise<Consumer> {
     await this.ensureStream();
     const jsm = await this.jsm();
-    const exists = await jsm.consumers.info(this.streamName, config.durable_name).then(
-      () => true,
-      () => false,
-    );
-    if (exists) await jsm.consumers.update(this.streamName, config.durable_name, config);
-    else await jsm.consumers.add(this.streamName, config);
+    await untilAnswered(`the consumer ${config.durable_name}`, async () => {
+      const exists = await jsm.consumers.info(this.streamName, config.durable_name).then(
+        () => true,
+        (err: Error) => {
+          if (transient(err)) throw err;
+          return false;
+        },
+      );
+      if (exists) await jsm.consumers.update(this.streamName, config.durable_name, config);
+      else await jsm.consumers.add(this.streamName, config);
+    });
     this.durables.add(config.durable_name);
     return this.js.consumers.get(this.streamName, config.durable_name);
   }
@@ -392,12 +419,14 @@ export class NatsBus {
       return eventId;
     }
     const attempt = async () => {
-      for (let i = 1; ; i++) {
+      const giveUpAt = Date.now() + PUBLISH_RETRY_WINDOW_MS;
+      let backoff = PUBLISH_BACKOFF_MS.first;
+      for (;;) {
         try {
           await this.store(event);
           return;
         } catch (err) {
-          if (i >= PUBLISH_ATTEMPTS || this.nc.isClosed()) {
+          if (Date.now() + backoff > giveUpAt || this.nc.isClosed()) {
             this.lostEvents++;
             this.opts.logger.error(
               { subject, event_id: eventId, err: (err as Error).message },
@@ -405,7 +434,8 @@ export class NatsBus {
             );
             return;
           }
-          await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(backoff * 2, PUBLISH_BACKOFF_MS.max);
         }
       }
     };
@@ -537,6 +567,44 @@ export class NatsBus {
       }
     }
   }
+}
+
+/**
+ * A JetStream API error that passes: no answer while a clustered stream or consumer has no
+ * leader yet (several services creating or scaling one R3 stream at once, a node that died).
+ */
+function transient(err: Error): boolean {
+  return (
+    err.name === 'TimeoutError' ||
+    /timeout|no responders|temporarily unavailable|no suitable peers|leader/i.test(err.message)
+  );
+}
+
+/** How long a service waits at start for JetStream to answer its stream and consumer setup. */
+const SETUP_WINDOW_MS = 60_000;
+
+/** Runs `step` again while it fails transiently, for up to SETUP_WINDOW_MS. */
+async function untilAnswered(what: string, step: () => Promise<void>): Promise<void> {
+  const giveUpAt = Date.now() + SETUP_WINDOW_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!transient(err as Error) || Date.now() + wait > giveUpAt)
+        throw new Error(`JetStream did not set up ${what}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** The servers of a NATS_URL: `nats://a:4222, nats://b:4222` is two. */
+function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function serviceOf(subject: string): string {

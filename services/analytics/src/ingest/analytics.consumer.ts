@@ -7,7 +7,7 @@ import {
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { TOOLCALL_COMPLETED } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { CONSUME_EXPIRES_MS, NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
 import type { AnalyticsEnv } from '../config/env.js';
 import { AggregateStore } from '../store/aggregate-store.js';
@@ -80,6 +80,7 @@ export class AnalyticsConsumer implements OnApplicationBootstrap, BeforeApplicat
       this.messages.push(
         await consumer.consume({
           max_messages: this.env.ANALYTICS_BATCH_SIZE * 2,
+          expires: CONSUME_EXPIRES_MS,
           callback: (m) => this.onMessage(m),
         }),
       );

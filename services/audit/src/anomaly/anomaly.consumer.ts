@@ -7,7 +7,7 @@ import {
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { eventEnvelopeSchema, TOOLCALL_COMPLETED, toolCallCompletedSchema } from '@sg/contracts';
-import { NatsBus } from '@sg/messaging';
+import { CONSUME_EXPIRES_MS, NatsBus } from '@sg/messaging';
 import { ENV, HealthService, LOGGER, type Logger } from '@sg/runtime';
 import type { AuditEnv } from '../config/env.js';
 import { isDataError } from '../store/event-store.js';
@@ -75,6 +75,7 @@ export class AnomalyConsumer implements OnApplicationBootstrap, BeforeApplicatio
     });
     this.messages = await consumer.consume({
       max_messages: BATCH * 2,
+      expires: CONSUME_EXPIRES_MS,
       callback: (m) => this.onMessage(m),
     });
   }

@@ -7,7 +7,7 @@ import {
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_WILDCARD, eventEnvelopeSchema } from '@sg/contracts';
-import { ConfigSync, NatsBus, natsHeaderGetter } from '@sg/messaging';
+import { ConfigSync, CONSUME_EXPIRES_MS, NatsBus, natsHeaderGetter } from '@sg/messaging';
 import {
   ENV,
   extractContext,
@@ -80,6 +80,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     });
     this.messages = await consumer.consume({
       max_messages: this.env.AUDIT_BATCH_SIZE * 2,
+      expires: CONSUME_EXPIRES_MS,
       callback: (m) => this.onMessage(m),
     });
   }
