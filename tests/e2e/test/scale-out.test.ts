@@ -186,7 +186,8 @@ it('kill -9 of one copy of each service under load fails only the calls in fligh
   // Copies the balancer may send to, per HTTP service.
   const live = { ingress: [0, 1], federation: [0, 1] };
   const calls: Call[] = [];
-  const kills: { service: Service; at: number; inFlight: number }[] = [];
+  /** Each kill: the process died between the signal (`from`) and the exit Node reported (`to`). */
+  const kills: { service: Service; from: number; to: number; inFlight: number }[] = [];
   let running = true;
   const inFlight = new Set<number>();
   let seq = 0;
@@ -211,22 +212,22 @@ it('kill -9 of one copy of each service under load fails only the calls in fligh
     if (service === 'ingress' || service === 'federation') live[service] = [1];
     const child = gw.stack.children.get(service) as ChildProcess;
     const inFlightAtSignal = inFlight.size;
+    const from = performance.now();
     await new Promise((resolve) => {
       child.once('exit', resolve);
       child.kill('SIGKILL');
     });
-    // The moment the process is gone: a call started before it and answered after was in flight.
-    kills.push({ service, at: performance.now(), inFlight: inFlightAtSignal });
+    kills.push({ service, from, to: performance.now(), inFlight: inFlightAtSignal });
     await pause(2000);
   }
   await pause(2000);
   running = false;
   await Promise.all(workers);
 
-  // A failed call must have been in flight at a kill: started before it and answered after.
+  // A failed call must have been in flight at a kill: started before the process was gone and
+  // answered after it was signalled. The kill it is put down to is the first such one.
   const wrong = (c: Call) => c.status !== EXPECTED[c.kind];
-  // The kill a failed call is put down to: the first one it was in flight at.
-  const killOf = (c: Call) => kills.find((k) => c.start < k.at && c.end > k.at);
+  const killOf = (c: Call) => kills.find((k) => c.start < k.to && c.end > k.from);
   const failed = calls.filter(wrong);
   const report = {
     calls: calls.length,
@@ -239,18 +240,22 @@ it('kill -9 of one copy of each service under load fails only the calls in fligh
     ),
     kills: kills.map((k) => ({
       service: k.service,
+      // ms after the load started: the signal, and the exit Node reported.
+      at: [Math.round(k.from - loadStart), Math.round(k.to - loadStart)],
       inFlight: k.inFlight,
       failed: failed
         .filter((c) => killOf(c) === k)
         .map((c) => `${c.kind} ${c.status} ${c.code ?? ''}`.trim()),
     })),
-    notInFlight: failed.filter((c) => !killOf(c)).length,
+    notInFlight: failed
+      .filter((c) => !killOf(c))
+      .map((c) => ({ ...c, start: c.start - loadStart, end: c.end - loadStart })),
   };
   console.log(`scale-out: ${JSON.stringify(report, null, 2)}`);
   expect(failed.filter((c) => !killOf(c))).toEqual([]);
   expect(failed.length).toBeLessThanOrEqual(kills.reduce((sum, k) => sum + k.inFlight, 0));
   // Every copy of every service was killed once: the load went on after each kill.
-  for (const k of kills) expect(calls.some((c) => c.start > k.at && !wrong(c))).toBe(true);
+  for (const k of kills) expect(calls.some((c) => c.start > k.to && !wrong(c))).toBe(true);
 
   // The audit: one record per answered call, at most one for a failed one. An event the killed
   // audit copy had taken but not acknowledged comes back after its ack_wait (30 s).
