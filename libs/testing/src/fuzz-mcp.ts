@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { MCP_PROTOCOL_VERSION, mcpInitialize } from './mcp.js';
 import { bodyArbitrary, type FuzzInput, type FuzzRoute, type JsonSchema } from './fuzz-inputs.js';
 import {
   fuzzInputAt,
@@ -8,7 +9,6 @@ import {
   type FuzzReport,
 } from './fuzz-http.js';
 
-const PROTOCOL_VERSION = '2025-11-25';
 const ROUTE: FuzzRoute = {
   target: 'ingress',
   method: 'post',
@@ -61,7 +61,7 @@ export function mcpMessageSchema(tools: string[]): JsonSchema {
       message('initialize', {
         type: 'object',
         properties: {
-          protocolVersion: { enum: [PROTOCOL_VERSION, '2024-11-05', '1999-01-01', ''] },
+          protocolVersion: { enum: [MCP_PROTOCOL_VERSION, '2024-11-05', '1999-01-01', ''] },
           capabilities: object,
           clientInfo: object,
         },
@@ -128,7 +128,7 @@ async function post(opts: McpFuzzOptions, session: string | undefined, body: unk
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': PROTOCOL_VERSION,
+      'mcp-protocol-version': MCP_PROTOCOL_VERSION,
       ...(session ? { 'mcp-session-id': session } : {}),
       ...opts.credentials,
     },
@@ -140,16 +140,7 @@ async function post(opts: McpFuzzOptions, session: string | undefined, body: unk
 
 /** Opens a session as a client does: initialize, then notifications/initialized. */
 export async function openMcpSession(opts: McpFuzzOptions): Promise<string> {
-  const init = await post(opts, undefined, {
-    jsonrpc: '2.0',
-    id: 0,
-    method: 'initialize',
-    params: {
-      protocolVersion: PROTOCOL_VERSION,
-      capabilities: {},
-      clientInfo: { name: 'sg-fuzz', version: '1.0.0' },
-    },
-  });
+  const init = await post(opts, undefined, { ...mcpInitialize('sg-fuzz'), id: 0 });
   const session = init.res.headers.get('mcp-session-id');
   if (init.res.status !== 200 || !session)
     throw new Error(`initialize answered ${init.res.status}: ${JSON.stringify(init.body)}`);
@@ -158,7 +149,7 @@ export async function openMcpSession(opts: McpFuzzOptions): Promise<string> {
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': PROTOCOL_VERSION,
+      'mcp-protocol-version': MCP_PROTOCOL_VERSION,
       'mcp-session-id': session,
       ...opts.credentials,
     },
@@ -217,7 +208,7 @@ export async function fuzzMcp(opts: McpFuzzOptions): Promise<FuzzReport> {
         headers: [
           ['content-type', 'application/json'],
           ['accept', 'application/json, text/event-stream'],
-          ['mcp-protocol-version', PROTOCOL_VERSION],
+          ['mcp-protocol-version', MCP_PROTOCOL_VERSION],
           ['mcp-session-id', session],
           ...Object.entries(opts.credentials),
         ],

@@ -4,3 +4,4 @@ export * from './net.js';
 export * from './upstream.js';
 export * from './config-dir.js';
 export * from './fuzz.js';
+export * from './mcp.js';

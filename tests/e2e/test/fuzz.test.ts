@@ -99,6 +99,20 @@ let gw: Gateway;
 let federationUrl: string;
 let routes: FuzzRoute[];
 
+/** Waits until every durable consumer of the gateway's event stream has handled everything. */
+function consumersDrained(timeoutMs: number): Promise<boolean> {
+  return waitFor(
+    async () => {
+      const stream = `${gw.iso.subjectPrefix}_${EVENTS_STREAM}`;
+      const behind = await consumersBehind(TEST_SERVERS.natsUrl, stream);
+      if (Object.keys(behind).length) throw new Error(`still behind: ${JSON.stringify(behind)}`);
+      return true;
+    },
+    timeoutMs,
+    'every consumer of the event stream to drain',
+  );
+}
+
 async function healthy(url: string): Promise<boolean> {
   const res = await fetch(`${url}/healthz`).catch(() => undefined);
   return res?.status === 200;
@@ -233,16 +247,7 @@ test('random events where the handlers read them (JetStream and the core subject
   );
   expect(Object.keys(report.perSubject).length).toBe(subjects.length + 2);
   // Every durable consumer (audit ingest, anomalies, analytics) gets through all of them.
-  await waitFor(
-    async () => {
-      const stream = `${gw.iso.subjectPrefix}_${EVENTS_STREAM}`;
-      const behind = await consumersBehind(TEST_SERVERS.natsUrl, stream);
-      if (Object.keys(behind).length) throw new Error(`still behind: ${JSON.stringify(behind)}`);
-      return true;
-    },
-    60_000,
-    'every consumer of the event stream to drain',
-  );
+  await consumersDrained(60_000);
   expect(gw.stack.exits).toEqual([]);
   // A real call afterwards is still recorded.
   const call = await post(gw, '/api/tools/call', envelope(), { 'X-API-Key': AGENT_KEY });
@@ -299,16 +304,7 @@ test('an event PostgreSQL cannot count (a date before 4713 BC) is skipped, and t
     'the valid event beside the poison to be counted',
   );
   expect(counted.calls).toBe(1);
-  await waitFor(
-    async () => {
-      const stream = `${gw.iso.subjectPrefix}_${EVENTS_STREAM}`;
-      const behind = await consumersBehind(TEST_SERVERS.natsUrl, stream);
-      if (Object.keys(behind).length) throw new Error(`still behind: ${JSON.stringify(behind)}`);
-      return true;
-    },
-    30_000,
-    'every consumer of the event stream to drain',
-  );
+  await consumersDrained(30_000);
 });
 
 test('every input of the regression corpus is answered: below 500 once fixed, and the gateway stays up', async () => {

@@ -9,7 +9,7 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { waitFor } from '@sg/testing';
+import { mcpInitialize, waitFor } from '@sg/testing';
 import { ADMIN_KEY, AGENT_KEY, auditRows, post, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
@@ -55,16 +55,7 @@ function rpc(body: unknown, headers: Record<string, string> = {}) {
   });
 }
 
-const initialize = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-11-25',
-    capabilities: {},
-    clientInfo: { name: 'raw', version: '0' },
-  },
-};
+const initialize = mcpInitialize('raw');
 
 it('lists exactly the tools the caller may call, each with its registry schema', async () => {
   const { client } = await connect();

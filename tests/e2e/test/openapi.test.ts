@@ -19,7 +19,7 @@ import {
   SIGNING_SEED,
 } from './harness.js';
 import { launch, openPage } from './browser.js';
-import { freePort, waitFor } from '@sg/testing';
+import { freePort, mcpInitialize, waitFor } from '@sg/testing';
 import { answerSchemaOf } from '@sg/runtime';
 
 const POLICY = [
@@ -76,16 +76,7 @@ const ingress: Checked = { doc: {} as Doc, operations: new Map() };
 const admin = { 'X-Admin-Key': ADMIN_KEY };
 const agent = { 'X-API-Key': AGENT_KEY };
 const mcp = { ...agent, accept: 'application/json, text/event-stream' };
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-11-25',
-    capabilities: {},
-    clientInfo: { name: 'openapi-test', version: '0' },
-  },
-};
+const INITIALIZE = mcpInitialize('openapi-test');
 
 beforeAll(async () => {
   const federationPort = await freePort();

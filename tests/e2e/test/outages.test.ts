@@ -3,7 +3,7 @@
 // the gateway takes to serve again once it is back. The server that goes down is a private one
 // (private-servers.ts), so killing it disturbs no other test; the other two are the shared ones.
 import pg from 'pg';
-import { waitFor, type ConfigDir } from '@sg/testing';
+import { mcpInitialize, waitFor, type ConfigDir } from '@sg/testing';
 import {
   ADMIN_KEY,
   AGENT_KEY,
@@ -80,16 +80,7 @@ function mcp(gw: Gateway, body: Record<string, unknown>, sid?: string): Promise<
     ...(sid ? { 'mcp-session-id': sid } : {}),
   });
 }
-const initialize = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-11-25',
-    capabilities: {},
-    clientInfo: { name: 'outages', version: '0' },
-  },
-};
+const initialize = mcpInitialize('outages');
 const listTools = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
 const mcpCall = {
   jsonrpc: '2.0',
