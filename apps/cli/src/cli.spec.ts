@@ -1,3 +1,4 @@
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,7 @@ describe('sg policy history and verify', () => {
     created_at: '2026-05-01T00:00:00.000Z',
     key_id: 'policy-1',
     verified: true,
+    signature: null,
     ...over,
   });
 
@@ -139,7 +141,7 @@ describe('sg policy history and verify', () => {
         'contextual_policies  1         ok',
         'model_keys           1         ok',
         `policies ${uuid(2)}: its signature or content digest does not verify (key policy-1)`,
-        'project default: the history does not verify',
+        "project default: the history does not verify (signatures: the gateway's word; check them here with --public-key)",
         '',
       ].join('\n'),
     );
@@ -148,6 +150,75 @@ describe('sg policy history and verify', () => {
       'contextual_policies',
       'model_keys',
     ]);
+  });
+
+  it('with --public-key checks every digest and signature itself, whatever the gateway says', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const keyFile = join(dir, 'policy-signing.pub.pem');
+    writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    const content = (n: number) => `rules: [] # ${n}\n`;
+    // Signed as the policy service signs: the fields' JSON, keys sorted (built another way here).
+    const signed = (n: number, parent: number | null, over: Record<string, unknown> = {}) => {
+      const v = {
+        ...version(n, parent, over),
+        sha256: createHash('sha256').update(content(n)).digest('hex'),
+      };
+      const fields = Object.fromEntries(
+        [
+          'id',
+          'project',
+          'kind',
+          'sha256',
+          'parent_id',
+          'author',
+          'source',
+          'reason',
+          'created_at',
+          'key_id',
+        ]
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
+      const signature = sign(null, Buffer.from(JSON.stringify(fields)), privateKey).toString(
+        'base64',
+      );
+      return { ...v, signature, verified: false };
+    };
+    const history = [signed(3, 2), signed(2, 1, { reason: 'tampered later' }), signed(1, null)];
+    // Version 2's reason changed after it was signed; version 1's content changed.
+    history[1]!.reason = 'harmless';
+    fake.on('GET /api/policy/history', (req, res) => {
+      const kind = new URL(req.url, 'http://x').searchParams.get('kind');
+      json(res, 200, { versions: kind === 'policies' ? history : [], next_cursor: null });
+    });
+    for (const n of [1, 2, 3])
+      fake.answer(`GET /api/policy/versions/${uuid(n)}`, 200, {
+        ...history[3 - n],
+        content: n === 1 ? 'rules: [everything]\n' : content(n),
+        diff: '',
+      });
+    const run = await sg(
+      ['policy', 'verify', '--project', 'default', '--kind', 'policies', '--public-key', keyFile],
+      at(),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n').slice(2)).toEqual([
+      `policies ${uuid(2)}: its signature does not verify with the given public key (key policy-1)`,
+      `policies ${uuid(1)}: its content does not match its signed digest (sha256)`,
+      `project default: the history does not verify (signatures: checked here with ${keyFile})`,
+      '',
+    ]);
+    // Version 3 verifies here although the gateway said it does not (verified: false).
+    expect(run.stdout).not.toContain(uuid(3));
+
+    const notAKey = join(dir, 'not-a-key.pem');
+    writeFileSync(notAKey, 'hello\n');
+    const bad = await sg(
+      ['policy', 'verify', '--project', 'default', '--public-key', notAKey],
+      at(),
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('is not a PEM public key');
   });
 
   it('sends a rollback with the project header and the reason', async () => {

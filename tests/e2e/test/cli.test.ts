@@ -1,7 +1,7 @@
 // The `sg` CLI (issue 16 §2) against the real processes: each command run as a child process,
 // as an operator or a CI job runs it, checked by its output and its exit status.
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,10 +282,45 @@ describe('sg policy', () => {
     expect(ok.stdout).toMatch(/^policies\s+3\s+ok$/m);
     expect(ok.stdout).toMatch(/project default: all \d+ versions verify/);
 
+    // The gateway's public key is the one of the signing secret it was given.
+    const key = await get(gw, '/api/policy/signing-key', admin);
+    const seed = Buffer.from(SIGNING_SEED, 'base64');
+    const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+    const expected = createPublicKey(
+      createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+    ).export({ type: 'spki', format: 'pem' });
+    expect(key.body).toEqual({ key_id: 'e2e-cli', algorithm: 'Ed25519', public_key_pem: expected });
+    const keyFile = join(dir, 'policy-signing.pub.pem');
+    writeFileSync(keyFile, key.body.public_key_pem);
+    const otherFile = join(dir, 'other.pub.pem');
+    writeFileSync(
+      otherFile,
+      generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    // Checked by sg itself: every version verifies with the gateway's key, none with another.
+    const mine = await sg(['policy', 'verify', '--project', 'default', '--public-key', keyFile]);
+    expect([mine.code, mine.stderr]).toEqual([0, '']);
+    expect(mine.stdout).toContain(`(signatures: checked here with ${keyFile})`);
+    const other = await sg(['policy', 'verify', '--project', 'default', '--public-key', otherFile]);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/^policies\s+3\s+FAILED \(3 problems\)$/m);
+
     const [contextual] = await versions('contextual_policies');
     await gw.db.query("UPDATE policy_versions SET reason = 'forged' WHERE id = $1", [
       contextual.id,
     ]);
+    const checkedHere = await sg([
+      'policy',
+      'verify',
+      '--project',
+      'default',
+      '--public-key',
+      keyFile,
+    ]);
+    expect(checkedHere.code).toBe(1);
+    expect(checkedHere.stdout).toContain(
+      `contextual_policies ${contextual.id}: its signature does not verify with the given public key (key e2e-cli)`,
+    );
     const forged = await sg(['policy', 'verify', '--project', 'default']);
     expect(forged.code).toBe(1);
     expect(forged.stdout).toMatch(/^contextual_policies\s+1\s+FAILED \(1 problem\)$/m);

@@ -479,6 +479,8 @@ it('answers the audit, policy, analytics and operations endpoints as documented'
   expect(history.status).toBe(200);
   const active = history.body.versions[0].id as string;
   expect((await GET(`/api/policy/versions/${active}`)).status).toBe(200);
+  const signingKey = await GET('/api/policy/signing-key');
+  expect([signingKey.status, signingKey.body.algorithm]).toEqual([200, 'Ed25519']);
   const lint = { project: 'default', kind: 'policies' };
   expect((await POST('/api/policy/lint', { ...lint, yaml: POLICY })).status).toBe(200);
   expect((await POST('/api/policy', { ...lint, yaml: 'rules: 12\n', reason: 'x' })).status).toBe(

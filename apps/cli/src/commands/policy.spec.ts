@@ -16,6 +16,7 @@ function version(over: Partial<PolicyVersion> = {}): PolicyVersion {
     created_at: '2026-05-01T00:00:00.000Z',
     key_id: 'policy-1',
     verified: true,
+    signature: null,
     ...over,
   };
 }

@@ -7,6 +7,7 @@ import { segment, type Gateway } from '../gateway.js';
 import type { Command } from './command.js';
 import { readInput } from './files.js';
 import { collect } from './pages.js';
+import { publicKeyOf, signatureProblem } from './signatures.js';
 
 export const POLICY_KINDS = [
   'policies',
@@ -19,6 +20,7 @@ const _everyKind: [MissingKind] extends [never] ? true : MissingKind = true;
 
 type HistoryPage = ResponseOf<'gw.policy.history.v1'>;
 type Saved = ResponseOf<'gw.policy.rollback.v1'>;
+type VersionDetail = ResponseOf<'gw.policy.version.v1'>;
 /** Most versions one page of the history holds. */
 const HISTORY_PAGE = 200;
 
@@ -154,19 +156,24 @@ export interface VersionProblem {
 
 /**
  * What is wrong with one kind's history (newest first): a version whose signature or digest
- * does not verify now (the gateway checks them), and a parent that is not the version before it
- * (a version removed or inserted behind the gateway's back).
+ * does not verify, and a parent that is not the version before it (a version removed or
+ * inserted behind the gateway's back). The signatures are the gateway's word (`verified`), or,
+ * given `checked` (what signatureProblem found here for each version id), sg's own.
  */
-export function versionProblems(versions: PolicyVersion[]): VersionProblem[] {
+export function versionProblems(
+  versions: PolicyVersion[],
+  checked?: Map<string, string | null>,
+): VersionProblem[] {
   const problems: VersionProblem[] = [];
   versions.forEach((v, i) => {
-    if (!v.verified)
-      problems.push({
-        id: v.id,
-        problem: v.key_id
+    const signature = checked
+      ? checked.get(v.id)
+      : v.verified
+        ? null
+        : v.key_id
           ? `its signature or content digest does not verify (key ${v.key_id})`
-          : 'it is unsigned (stored while no signing key was configured)',
-      });
+          : 'it is unsigned (stored while no signing key was configured)';
+    if (signature) problems.push({ id: v.id, problem: signature });
     const before = versions[i + 1]?.id ?? null;
     if (v.parent_id !== before)
       problems.push({
@@ -183,18 +190,39 @@ const verify: Command = {
   name: 'policy verify',
   summary: "check every version's signature and parent link in a project's history",
   args: [],
-  options: { project, kind },
+  options: {
+    project,
+    kind,
+    'public-key': {
+      type: 'string',
+      value: 'FILE',
+      help: "check each version's content digest and signature here, with this Ed25519 public key (PEM)",
+    },
+  },
   notes: [
-    'The gateway checks each signature (verified, key_id); sg checks that each parent is the version before it.',
+    "sg checks that each parent is the version before it. Without --public-key the signatures are the gateway's word (verified); with it, sg reads every version and checks its digest and signature itself, so a gateway that lies cannot pass.",
+    'Keep the key from where it was made (the signing secret), or take it once from GET /api/policy/signing-key and keep that copy.',
     'Exit 1 when a version does not verify or the chain of parents is broken.',
   ],
   async run(input, ctx) {
     const p = required(input, 'project');
     const only = choice(input, 'kind', POLICY_KINDS);
+    const keyFile = str(input, 'public-key');
+    const key = keyFile ? publicKeyOf(await readInput(keyFile), keyFile) : null;
     const reports = [];
     for (const k of only ? [only] : POLICY_KINDS) {
       const { items } = await versionsOf(ctx.gateway(), p, k);
-      const problems = versionProblems(items);
+      let checked: Map<string, string | null> | undefined;
+      if (key) {
+        checked = new Map();
+        for (const v of items) {
+          const { body } = await ctx
+            .gateway()
+            .json<VersionDetail>('GET', `/api/policy/versions/${segment(v.id)}`);
+          checked.set(v.id, signatureProblem(v, body.content, key));
+        }
+      }
+      const problems = versionProblems(items, checked);
       reports.push({
         project: p,
         kind: k,
@@ -204,7 +232,9 @@ const verify: Command = {
       });
     }
     const ok = reports.every((r) => r.ok);
-    if (ctx.json) ctx.printJson({ project: p, ok, kinds: reports });
+    // Who checked the signatures: sg with the given key, or the gateway.
+    const signatures = key ? 'checked by sg' : "the gateway's word";
+    if (ctx.json) ctx.printJson({ project: p, ok, signatures, kinds: reports });
     else {
       ctx.print(
         table(
@@ -220,9 +250,11 @@ const verify: Command = {
         for (const problem of r.problems) ctx.print(`${r.kind} ${problem.id}: ${problem.problem}`);
       const total = reports.reduce((n, r) => n + r.versions, 0);
       ctx.print(
-        ok
-          ? `project ${p}: all ${plural(total, 'version')} verify`
-          : `project ${p}: the history does not verify`,
+        `${
+          ok
+            ? `project ${p}: all ${plural(total, 'version')} verify`
+            : `project ${p}: the history does not verify`
+        } (signatures: ${key ? `checked here with ${printable(keyFile!)}` : "the gateway's word; check them here with --public-key"})`,
       );
     }
     return ok ? ExitCode.Ok : ExitCode.CheckFailed;

@@ -42,8 +42,25 @@ export const policyVersionSchema = z.object({
   key_id: z.string().nullable(),
   /** Whether its signature verifies now (key, fields and content digest). */
   verified: z.boolean(),
+  /**
+   * The base64 Ed25519 signature of its signed fields (docs/policy-versions.md), to check
+   * without trusting the gateway (`sg policy verify --public-key`); null when unsigned.
+   */
+  signature: z.string().nullable(),
 });
 export type PolicyVersion = z.infer<typeof policyVersionSchema>;
+
+/** ingress → policy: the public key new versions are signed with. */
+export const POLICY_SIGNING_KEY_SUBJECT = 'gw.policy.signing_key.v1';
+export const signingKeyQuerySchema = z.object({});
+export const signingKeySchema = z.object({
+  /** null while versions are stored unsigned (no signing secret configured). */
+  key_id: z.string().nullable(),
+  algorithm: z.literal('Ed25519'),
+  /** The public key as SPKI PEM; null while versions are stored unsigned. */
+  public_key_pem: z.string().nullable(),
+});
+export type SigningKey = z.infer<typeof signingKeySchema>;
 
 /** ingress → policy: a project's versions, newest first. */
 export const POLICY_HISTORY_SUBJECT = 'gw.policy.history.v1';

@@ -7,6 +7,7 @@ import {
   POLICY_HISTORY_SUBJECT,
   POLICY_ROLLBACK_SUBJECT,
   POLICY_SAVE_SUBJECT,
+  POLICY_SIGNING_KEY_SUBJECT,
   POLICY_VERSION_SUBJECT,
 } from '@sg/contracts';
 import { BusClient } from '@sg/messaging';
@@ -69,6 +70,25 @@ export class PolicyController {
         .status(200)
         .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
         .send(page);
+    } catch (err) {
+      return this.errors.send(reply, err, ctx.traceId);
+    }
+  }
+
+  /**
+   * GET /api/policy/signing-key: the public key the versions are signed with (policy.read), to
+   * check their signatures without trusting the gateway (sg policy verify --public-key).
+   */
+  @Get('signing-key')
+  async signingKey(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const ctx = this.toolCalls.contextOf(req.headers);
+    try {
+      await this.admins.require(req, 'policy.read');
+      const key = await this.client.request(POLICY_SIGNING_KEY_SUBJECT, {}, ctx);
+      return reply
+        .status(200)
+        .headers({ 'x-trace-id': ctx.traceId, 'cache-control': 'no-store' })
+        .send(key);
     } catch (err) {
       return this.errors.send(reply, err, ctx.traceId);
     }

@@ -23,6 +23,7 @@ import {
   POLICY_PROPOSALS_SUBJECT,
   POLICY_ROLLBACK_SUBJECT,
   POLICY_SAVE_SUBJECT,
+  POLICY_SIGNING_KEY_SUBJECT,
   POLICY_VERSION_SUBJECT,
   POLICY_HISTORY_SUBJECT,
   REQUESTS,
@@ -392,6 +393,15 @@ export const INGRESS_ROUTES: readonly HttpRoute[] = [
     permission: 'policy.read',
     query: querySchemaOf(QUERIES.history),
     answers: { 200: relayed(POLICY_HISTORY_SUBJECT, 'A page of versions') },
+  },
+  {
+    method: 'get',
+    path: '/api/policy/signing-key',
+    summary: 'The public key policy versions are signed with, to check them offline',
+    tag: 'policy',
+    auth: 'admin',
+    permission: 'policy.read',
+    answers: { 200: relayed(POLICY_SIGNING_KEY_SUBJECT, 'The Ed25519 public key (SPKI PEM)') },
   },
   {
     method: 'get',

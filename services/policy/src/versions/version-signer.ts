@@ -9,6 +9,7 @@ import {
   type SecretProvider,
 } from '@sg/runtime';
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import type { SigningKey } from '@sg/contracts';
 import type { PolicyEnv } from '../config/env.js';
 
 /** The fields a version's signature covers (its content through `sha256`). */
@@ -102,6 +103,16 @@ export class VersionSigner implements OnModuleInit {
       keyId: this.env.POLICY_SIGNING_KEY_ID,
       privateKey,
       publicKey: createPublicKey(privateKey),
+    };
+  }
+
+  /** The public key new versions are signed with, to check them offline; nulls when unsigned. */
+  get publicKey(): SigningKey {
+    return {
+      key_id: this.key?.keyId ?? null,
+      algorithm: 'Ed25519',
+      public_key_pem:
+        (this.key?.publicKey.export({ type: 'spki', format: 'pem' }) as string) ?? null,
     };
   }
 

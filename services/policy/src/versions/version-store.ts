@@ -281,6 +281,7 @@ export class VersionStore {
       key_id: r.key_id,
       // The signature covers the digest; the digest must be the content's.
       verified: sha256(r.content) === r.sha256 && this.signer.verify(fields, r.signature),
+      signature: r.signature,
     };
   }
 

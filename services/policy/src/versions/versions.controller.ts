@@ -6,12 +6,14 @@ import {
   POLICY_HISTORY_SUBJECT,
   POLICY_ROLLBACK_SUBJECT,
   POLICY_SAVE_SUBJECT,
+  POLICY_SIGNING_KEY_SUBJECT,
   POLICY_VERSION_SUBJECT,
   type RequestOf,
 } from '@sg/contracts';
 import { BusClient, BusController, ConfigSync, MessagePattern, Payload } from '@sg/messaging';
 import { LOGGER, type Logger, Metrics } from '@sg/runtime';
 import { VersionPublisher } from './version-publisher.js';
+import { VersionSigner } from './version-signer.js';
 import { VersionStore } from './version-store.js';
 
 /**
@@ -32,6 +34,7 @@ export class VersionsController {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly client: BusClient,
     private readonly publisher: VersionPublisher,
+    private readonly signer: VersionSigner,
     metrics: Metrics,
   ) {
     this.refusedCount = metrics.counter({
@@ -50,6 +53,12 @@ export class VersionsController {
   @MessagePattern(POLICY_VERSION_SUBJECT)
   version(@Payload() req: RequestOf<typeof POLICY_VERSION_SUBJECT>) {
     return this.store.get(req.id);
+  }
+
+  /** The public key the versions are signed with, to check them without trusting the gateway. */
+  @MessagePattern(POLICY_SIGNING_KEY_SUBJECT)
+  signingKey() {
+    return this.signer.publicKey;
   }
 
   @MessagePattern(POLICY_ACTIVE_SUBJECT)
