@@ -80,3 +80,32 @@ describe('frameworkErrorOptions: what Fastify and Node refuse, in the gateway sh
     expect(answer.body).toMatchObject({ trace_id: 'trace-abc-123' });
   });
 });
+
+describe('frameworkErrorOptions: a request past its deadline', () => {
+  const adapter = new FastifyAdapter({
+    logger: false,
+    requestTimeout: 400,
+    http: { headersTimeout: 400, connectionsCheckingInterval: 100 },
+    ...frameworkErrorOptions(createLogger('ingress', { level: 'silent', pretty: false })),
+  });
+  let port = 0;
+
+  beforeAll(async () => {
+    const fastify = adapter.getInstance();
+    fastify.post('/items', async () => ({ ok: true }));
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    port = (fastify.server.address() as { port: number }).port;
+  });
+  afterAll(() => adapter.getInstance().close());
+
+  it('answers 408 REQUEST.TIMEOUT to a body that never finishes', async () => {
+    const answer = await rawRequest(
+      port,
+      'POST /items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+    );
+    expect(answer).toMatchObject({
+      status: 408,
+      body: { success: false, error: { code: 'REQUEST.TIMEOUT' } },
+    });
+  });
+});

@@ -24,13 +24,14 @@ function isDataError(err: unknown): boolean {
 }
 
 /**
- * toolcall.completed and shadow.evaluated → the aggregates. Durable pull consumers (ANALYTICS_CONSUMER
- * for the calls, `<it>_shadow` for the shadow decisions) shared by every analytics instance
- * (JetStream splits the work). A batch is acked once its transaction
+ * toolcall.completed and shadow.evaluated → the aggregates. Durable pull consumers
+ * (ANALYTICS_CONSUMER for the calls, `<it>_shadow` for the shadow decisions) shared by every
+ * analytics instance (JetStream splits the work). A batch is acked once its transaction
  * committed; on a PostgreSQL error it is redelivered later, which counts nothing twice
  * (AggregateStore counts each event id once). A batch refused for its data is counted one event
- * at a time, and the event PostgreSQL refuses is skipped and logged. On its first creation it delivers the whole
- * stream: together with the backfill from audit_events, nothing recorded is missed.
+ * at a time, and the event PostgreSQL refuses is skipped and logged. On its first creation the
+ * consumer delivers the whole stream: together with the backfill from audit_events, nothing
+ * recorded is missed.
  */
 @Injectable()
 export class AnalyticsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {

@@ -151,7 +151,11 @@ export function invalidParams(message: object): JsonRpcError | null {
     id,
     error: {
       code: ErrorCode.InvalidParams,
-      message: `invalid params for ${method}: ${where}: ${issue?.message ?? 'does not fit'}`,
+      // Capped: the path may hold the client's own keys.
+      message: `invalid params for ${method}: ${where}: ${issue?.message ?? 'does not fit'}`.slice(
+        0,
+        300,
+      ),
     },
   };
 }
