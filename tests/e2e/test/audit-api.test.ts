@@ -42,6 +42,10 @@ async function call(body: Record<string, unknown>, session: string): Promise<str
     'X-User-Id': 'user-42',
   });
   expect(res.body.audit_id).toBeDefined();
+  // The trail keeps occurred_at to the millisecond (it is hashed as an ISO string), and calls of
+  // one millisecond order by event id: a later call of the same millisecond may list first.
+  // The calls here are a few milliseconds apart, so that their order is their time's.
+  await new Promise((r) => setTimeout(r, 5));
   return res.body.audit_id as string;
 }
 
