@@ -547,7 +547,13 @@ it('is usable with the keyboard: skip link, navigation, and the heading of each 
   }
   await w.page.keyboard.press('Enter');
   await w.page.getByRole('heading', { level: 1, name: 'Policy' }).waitFor();
-  // Focus moved to the new page's heading, so the next Tab continues in the page.
+  // Focus moves to the new page's heading (in an effect, after the page is drawn), so the next
+  // Tab continues in the page.
+  await w.page
+    .waitForFunction(() => document.activeElement?.id === 'page-title', undefined, {
+      timeout: 5000,
+    })
+    .catch(() => undefined);
   expect(await w.page.evaluate(() => document.activeElement?.id)).toBe('page-title');
 });
 
