@@ -111,22 +111,12 @@ try {
 
   // Every chain's head signed, as the service does every AUDIT_CHECKPOINT_MS.
   const heads = await pool.query('SELECT project, chain_seq, hash FROM audit_chain_heads');
-  for (const h of heads.rows) {
-    const c = signer.sign({
-      project: h.project,
-      chain_seq: Number(h.chain_seq),
-      hash: h.hash,
-      created_at: new Date().toISOString(),
-    });
-    await pool.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6)', [
-      c.project,
-      c.chain_seq,
-      c.hash,
-      c.created_at,
-      c.key_id,
-      c.signature,
-    ]);
-  }
+  for (const h of heads.rows)
+    await signer.signAndStore(
+      pool,
+      { project: h.project, chain_seq: Number(h.chain_seq), hash: h.hash },
+      new Date(),
+    );
 
   const verifyAll = async () => {
     const v0 = performance.now();

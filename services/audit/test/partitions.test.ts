@@ -44,18 +44,12 @@ async function signHeads(pool: Pool, now: Date) {
   const heads = await pool.query<{ project: string; chain_seq: string; hash: string }>(
     'SELECT project, chain_seq, hash FROM audit_chain_heads',
   );
-  for (const h of heads.rows) {
-    const c = signer.sign({
-      project: h.project,
-      chain_seq: Number(h.chain_seq),
-      hash: h.hash,
-      created_at: now.toISOString(),
-    });
-    await pool.query(
-      'INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING',
-      [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
+  for (const h of heads.rows)
+    await signer.signAndStore(
+      pool,
+      { project: h.project, chain_seq: Number(h.chain_seq), hash: h.hash },
+      now,
     );
-  }
 }
 
 const partitionOfRow = async (pool: Pool, eventId: string) =>

@@ -200,19 +200,13 @@ export class ChainService implements OnApplicationBootstrap, BeforeApplicationSh
       let signed = 0;
       for (const [project, head] of this.store.written) {
         if (this.signed.get(project) === head.chain_seq) continue;
-        const c = this.signer.sign({
-          project,
-          chain_seq: head.chain_seq,
-          hash: head.hash,
-          created_at: now.toISOString(),
-        });
-        const res = await this.pool.query(
-          `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
-          [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
+        const stored = await this.signer.signAndStore(
+          this.pool,
+          { project, chain_seq: head.chain_seq, hash: head.hash },
+          now,
         );
         this.signed.set(project, head.chain_seq);
-        signed += res.rowCount ?? 0;
+        if (stored) signed++;
       }
       this.lastError = null;
       return signed;

@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Checkpoint } from '@sg/contracts';
-import { canonicalJson } from '@sg/runtime';
+import { canonicalJson, type Pool } from '@sg/runtime';
 
 /** A checkpoint as the audit_checkpoints table holds it. */
 export interface CheckpointRow {
@@ -109,5 +109,23 @@ export class CheckpointSigner {
       ...unsigned,
       signature: sign(null, Buffer.from(signedText(unsigned)), this.privateKey).toString('base64'),
     };
+  }
+
+  /**
+   * Signs the row `head` of a chain at `now` and stores the checkpoint; one already stored at
+   * that position stays. Resolves whether this one was stored.
+   */
+  async signAndStore(
+    db: Pick<Pool, 'query'>,
+    head: { project: string; chain_seq: number; hash: string },
+    now: Date,
+  ): Promise<boolean> {
+    const c = this.sign({ ...head, created_at: now.toISOString() });
+    const res = await db.query(
+      `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
+      [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
+    );
+    return (res.rowCount ?? 0) > 0;
   }
 }

@@ -159,17 +159,7 @@ async function dropOne(
     );
     const hash = row.rows[0]!.hash;
     // Verified up to a signed checkpoint at or after it, so this hash is the chain's own.
-    const c = signer.sign({
-      project: s.project,
-      chain_seq: last,
-      hash,
-      created_at: now.toISOString(),
-    });
-    await db.query(
-      `INSERT INTO audit_checkpoints (project, chain_seq, hash, created_at, key_id, signature)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, chain_seq) DO NOTHING`,
-      [c.project, c.chain_seq, c.hash, c.created_at, c.key_id, c.signature],
-    );
+    await signer.signAndStore(db, { project: s.project, chain_seq: last, hash }, now);
     await db.query(
       `INSERT INTO audit_chain_starts (project, chain_seq, hash, dropped_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (project) DO UPDATE SET chain_seq = EXCLUDED.chain_seq, hash = EXCLUDED.hash, dropped_at = EXCLUDED.dropped_at
